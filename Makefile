@@ -1,0 +1,53 @@
+# pgetl — in-database ETL for PostgreSQL (PGXS build)
+#
+# The two commands a user needs (see README.md):
+#   make demo    install dependencies, build, install, run the example
+#                pipeline on a throwaway cluster
+#   make test    same set-up, then the whole test suite on a throwaway cluster
+
+EXTENSION = pgetl
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
+MODULE_big = pgetl
+
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+HEADERS = $(wildcard src/*.h)
+
+# The install script is assembled from one file per concern, in name order.
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/test/results
+
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
+
+EXTRA_CLEAN = test/results
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
+	cat $(SQL_PARTS) > $@
+
+.PHONY: deps demo test bench
+
+deps:
+	test/setup/deps.sh
+
+demo: deps
+	$(MAKE) install
+	test/setup/demo.sh
+
+test: deps
+	$(MAKE) install
+	test/run-all.sh
+
+bench: deps
+	test/setup/deps.sh --bench
+	$(MAKE) install
+	test/bench/run.sh

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.h
+ *	  Crash recovery at server start: the launcher and its per-database
+ *	  recovery workers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGETL_LAUNCHER_H
+#define PGETL_LAUNCHER_H
+
+#include "pgetl.h"
+
+#include "fmgr.h"
+
+extern void pgetl_register_launcher(void);
+extern PGDLLEXPORT void pgetl_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void pgetl_recovery_main(Datum main_arg);
+
+#endif							/* PGETL_LAUNCHER_H */

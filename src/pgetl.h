@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgetl.h
+ *	  Declarations shared by every pgetl module: version guards, GUCs and
+ *	  the names of pgetl's background workers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGETL_H
+#define PGETL_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000 || PG_VERSION_NUM >= 180000
+#error "pgetl supports PostgreSQL 13 to 17"
+#endif
+
+/* Names shown in pg_stat_activity.backend_type */
+#define PGETL_COORDINATOR_TYPE	"pgetl run"
+#define PGETL_TASK_TYPE			"pgetl task"
+#define PGETL_LAUNCHER_TYPE		"pgetl launcher"
+#define PGETL_RECOVERY_TYPE		"pgetl recovery"
+
+/* Library name used in BackgroundWorker.bgw_library_name */
+#define PGETL_LIBRARY			"pgetl"
+
+
+/* True when pgetl was loaded through shared_preload_libraries */
+extern bool pgetl_preloaded;
+
+extern void pgetl_require_preload(void);
+
+#endif							/* PGETL_H */

@@ -1,0 +1,82 @@
+-- Pipeline definitions: pipelines, tasks and their dependencies.
+
+CREATE TABLE pgetl.pipeline (
+    pipeline_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE CHECK (name <> ''),
+    description     text,
+    owner           regrole NOT NULL,
+    max_parallel    integer NOT NULL DEFAULT 4 CHECK (max_parallel BETWEEN 1 AND 1024),
+    params          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(params) = 'object'),
+    enabled         boolean NOT NULL DEFAULT true,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
+
+CREATE TABLE pgetl.task (
+    task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pipeline_id     bigint NOT NULL REFERENCES pgetl.pipeline ON DELETE CASCADE,
+    name            text NOT NULL CHECK (name <> ''),
+    kind            text NOT NULL CHECK (kind IN ('sql', 'check', 'load')),
+    command         text,
+    config          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
+    retries         integer NOT NULL DEFAULT 0 CHECK (retries >= 0),
+    retry_delay     interval NOT NULL DEFAULT '5 minutes' CHECK (retry_delay >= '0'),
+    retry_exponential_backoff boolean NOT NULL DEFAULT false,
+    max_retry_delay interval CHECK (max_retry_delay >= '0'),
+    timeout         interval CHECK (timeout > '0'),
+    trigger_rule    text NOT NULL DEFAULT 'all_success' CHECK (trigger_rule IN (
+                        'all_success', 'all_failed', 'all_done', 'one_success',
+                        'one_failed', 'none_failed', 'none_failed_min_one_success',
+                        'none_skipped', 'always')),
+    UNIQUE (pipeline_id, name),
+    UNIQUE (pipeline_id, task_id)
+);
+COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
+
+CREATE TABLE pgetl.task_dependency (
+    pipeline_id     bigint NOT NULL,
+    task_id         bigint NOT NULL,
+    upstream_task_id bigint NOT NULL,
+    PRIMARY KEY (task_id, upstream_task_id),
+    -- both ends in the same pipeline: cross-pipeline edges cannot exist
+    FOREIGN KEY (pipeline_id, task_id) REFERENCES pgetl.task (pipeline_id, task_id) ON DELETE CASCADE,
+    FOREIGN KEY (pipeline_id, upstream_task_id) REFERENCES pgetl.task (pipeline_id, task_id) ON DELETE CASCADE,
+    CHECK (task_id <> upstream_task_id)
+);
+CREATE INDEX ON pgetl.task_dependency (upstream_task_id);
+COMMENT ON TABLE pgetl.task_dependency IS 'edges of the pipeline DAG: task runs after upstream_task';
+
+-- Refuse any edge that closes a cycle, whatever inserted it; the message
+-- names the cycle.
+CREATE FUNCTION pgetl._task_dependency_no_cycle() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cyc text;
+BEGIN
+    -- Walk upstream from the new edge's upstream; reaching the task itself
+    -- closes a cycle.
+    WITH RECURSIVE up(task_id, path) AS (
+        SELECT NEW.upstream_task_id, ARRAY[NEW.task_id, NEW.upstream_task_id]
+        UNION ALL
+        SELECT d.upstream_task_id, up.path || d.upstream_task_id
+          FROM up JOIN pgetl.task_dependency d ON d.task_id = up.task_id
+         WHERE up.task_id <> NEW.task_id
+           AND NOT d.upstream_task_id = ANY (up.path[2:])
+    )
+    SELECT string_agg(t.name, ' -> ' ORDER BY p.ord DESC) INTO cyc
+      FROM (SELECT path FROM up WHERE task_id = NEW.task_id LIMIT 1) c,
+           unnest(c.path) WITH ORDINALITY AS p(id, ord)
+      JOIN pgetl.task t ON t.task_id = p.id;
+    IF cyc IS NOT NULL THEN
+        RAISE EXCEPTION 'dependency would create a cycle: %', cyc
+            USING ERRCODE = 'invalid_object_definition',
+                  DETAIL = format('Pipeline "%s" must stay a directed acyclic graph.',
+                                  (SELECT name FROM pgetl.pipeline WHERE pipeline_id = NEW.pipeline_id)),
+                  HINT = 'Remove one of the upstream references in the cycle.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER task_dependency_no_cycle
+    AFTER INSERT OR UPDATE ON pgetl.task_dependency
+    FOR EACH ROW EXECUTE FUNCTION pgetl._task_dependency_no_cycle();

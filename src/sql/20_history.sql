@@ -1,0 +1,259 @@
+-- Run history: one row per run, one row per task try.  Triggers keep it
+-- consistent: timestamps, durations, legal state changes, task counts rolled
+-- up to the run, and NOTIFY pgetl_run on every state change.
+
+CREATE TABLE pgetl.run_record (
+    run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    pipeline_id     bigint REFERENCES pgetl.pipeline ON DELETE SET NULL,
+    pipeline        text NOT NULL,
+    owner           regrole NOT NULL,
+    state           text NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
+    params          jsonb NOT NULL DEFAULT '{}',
+    logical_date    date NOT NULL,
+    started_by      name NOT NULL,
+    queued_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    duration        interval,
+    reason          text,
+    resumed         integer NOT NULL DEFAULT 0,
+    server_epoch    timestamptz,
+    coordinator_pid integer,
+    tasks_scheduled integer NOT NULL DEFAULT 0,
+    tasks_queued    integer NOT NULL DEFAULT 0,
+    tasks_running   integer NOT NULL DEFAULT 0,
+    tasks_success   integer NOT NULL DEFAULT 0,
+    tasks_failed    integer NOT NULL DEFAULT 0,
+    tasks_up_for_retry integer NOT NULL DEFAULT 0,
+    tasks_upstream_failed integer NOT NULL DEFAULT 0,
+    tasks_skipped   integer NOT NULL DEFAULT 0,
+    tasks_cancelled integer NOT NULL DEFAULT 0
+);
+-- At most one active run per pipeline, enforced by the database.
+CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
+    WHERE state IN ('queued', 'running');
+CREATE INDEX ON pgetl.run_record (pipeline, run_id);
+CREATE INDEX ON pgetl.run_record (finished_at);
+COMMENT ON TABLE pgetl.run_record IS 'pipeline runs (read it through the view pgetl.pipeline_run)';
+
+CREATE TABLE pgetl.task_run_record (
+    task_run_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id          bigint NOT NULL REFERENCES pgetl.run_record ON DELETE CASCADE,
+    task_id         bigint REFERENCES pgetl.task ON DELETE SET NULL,
+    task            text NOT NULL,
+    try_number      integer NOT NULL CHECK (try_number >= 1),
+    max_tries       integer NOT NULL DEFAULT 1,
+    state           text NOT NULL DEFAULT 'scheduled'
+                    CHECK (state IN ('scheduled', 'queued', 'running', 'success', 'failed',
+                                     'up_for_retry', 'upstream_failed', 'skipped', 'cancelled')),
+    scheduled_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    queued_at       timestamptz,
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    duration        interval,
+    pid             integer,
+    result          jsonb,
+    rows            bigint,
+    error           text,
+    sqlstate        text,
+    detail          text,
+    hint            text,
+    context         text,
+    UNIQUE (run_id, task, try_number)
+);
+COMMENT ON TABLE pgetl.task_run_record IS 'one row per task try (read it through the view pgetl.task_run)';
+
+-- Task state machine.  Tries only move forward; a retry or a resume is a new
+-- row with the next try_number.
+CREATE FUNCTION pgetl._task_state_change_allowed(old_state text, new_state text)
+RETURNS boolean LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE old_state
+        WHEN 'scheduled' THEN new_state IN ('queued', 'upstream_failed', 'skipped', 'cancelled')
+        WHEN 'queued' THEN new_state IN ('scheduled', 'running', 'failed', 'up_for_retry', 'cancelled')
+        WHEN 'running' THEN new_state IN ('success', 'failed', 'up_for_retry', 'cancelled')
+        ELSE false
+    END
+$$;
+
+CREATE FUNCTION pgetl._task_run_before() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    now_ts timestamptz := clock_timestamp();
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.state <> 'scheduled' THEN
+            RAISE EXCEPTION 'a task run starts in state scheduled, not %', NEW.state
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        NEW.scheduled_at := now_ts;
+        RETURN NEW;
+    END IF;
+    IF NEW.state = OLD.state THEN
+        RETURN NEW;
+    END IF;
+    IF NOT pgetl._task_state_change_allowed(OLD.state, NEW.state) THEN
+        RAISE EXCEPTION 'illegal state change for task "%" (run %, try %): % -> %',
+                OLD.task, OLD.run_id, OLD.try_number, OLD.state, NEW.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A task try moves scheduled -> queued -> running -> success, failed or up_for_retry; finished tries never change.',
+                  HINT = 'Re-run finished tasks with pgetl_resume(run_id), which adds a new try.';
+    END IF;
+    CASE NEW.state
+        WHEN 'queued' THEN NEW.queued_at := now_ts;
+        WHEN 'scheduled' THEN NEW.queued_at := NULL;
+        WHEN 'running' THEN NEW.started_at := now_ts;
+        ELSE
+            NEW.finished_at := now_ts;
+            NEW.duration := now_ts - NEW.started_at;
+    END CASE;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
+
+-- Roll the counts of the latest try of each task up to the run, and notify.
+CREATE FUNCTION pgetl._task_run_after() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    gone text;                  -- state no longer counted
+    came text := NEW.state;     -- state now counted
+    pipe text;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.state = OLD.state THEN
+            RETURN NULL;
+        END IF;
+        gone := OLD.state;
+    ELSIF NEW.try_number > 1 THEN
+        SELECT state INTO gone FROM pgetl.task_run_record
+         WHERE run_id = NEW.run_id AND task = NEW.task AND try_number = NEW.try_number - 1;
+    END IF;
+    UPDATE pgetl.run_record SET
+        tasks_scheduled = tasks_scheduled + (came = 'scheduled')::int - (gone IS NOT DISTINCT FROM 'scheduled')::int,
+        tasks_queued = tasks_queued + (came = 'queued')::int - (gone IS NOT DISTINCT FROM 'queued')::int,
+        tasks_running = tasks_running + (came = 'running')::int - (gone IS NOT DISTINCT FROM 'running')::int,
+        tasks_success = tasks_success + (came = 'success')::int - (gone IS NOT DISTINCT FROM 'success')::int,
+        tasks_failed = tasks_failed + (came = 'failed')::int - (gone IS NOT DISTINCT FROM 'failed')::int,
+        tasks_up_for_retry = tasks_up_for_retry + (came = 'up_for_retry')::int - (gone IS NOT DISTINCT FROM 'up_for_retry')::int,
+        tasks_upstream_failed = tasks_upstream_failed + (came = 'upstream_failed')::int - (gone IS NOT DISTINCT FROM 'upstream_failed')::int,
+        tasks_skipped = tasks_skipped + (came = 'skipped')::int - (gone IS NOT DISTINCT FROM 'skipped')::int,
+        tasks_cancelled = tasks_cancelled + (came = 'cancelled')::int - (gone IS NOT DISTINCT FROM 'cancelled')::int
+     WHERE run_id = NEW.run_id
+    RETURNING pipeline INTO pipe;
+    PERFORM pg_notify('pgetl_run', jsonb_build_object(
+        'run_id', NEW.run_id, 'pipeline', pipe, 'task', NEW.task,
+        'try_number', NEW.try_number, 'old_state', OLD.state, 'state', NEW.state)::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
+
+-- Run state machine; only pgetl_resume() moves a finished run back to running.
+CREATE FUNCTION pgetl._run_state_change_allowed(old_state text, new_state text)
+RETURNS boolean LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE old_state
+        WHEN 'queued' THEN new_state IN ('running', 'failed', 'cancelled')
+        WHEN 'running' THEN new_state IN ('success', 'failed', 'cancelled')
+        WHEN 'failed' THEN new_state = 'running'
+        WHEN 'cancelled' THEN new_state = 'running'
+        ELSE false
+    END
+$$;
+
+CREATE FUNCTION pgetl._run_before() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    now_ts timestamptz := clock_timestamp();
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NOT pgetl._run_state_change_allowed(OLD.state, NEW.state) THEN
+        RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A run moves queued -> running -> success, failed or cancelled; only failed or cancelled runs can run again.',
+                  HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
+    END IF;
+    IF TG_OP = 'INSERT' AND NEW.state NOT IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'a run starts in state queued or running, not %', NEW.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF NEW.state = 'running' THEN
+        NEW.started_at := coalesce(NEW.started_at, now_ts);
+        NEW.finished_at := NULL;
+        NEW.duration := NULL;
+    ELSIF NEW.state IN ('success', 'failed', 'cancelled') THEN
+        NEW.finished_at := now_ts;
+        NEW.duration := now_ts - coalesce(NEW.started_at, NEW.queued_at);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER run_before BEFORE INSERT OR UPDATE OF state ON pgetl.run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._run_before();
+
+CREATE FUNCTION pgetl._run_after() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_notify('pgetl_run', jsonb_build_object(
+        'run_id', NEW.run_id, 'pipeline', NEW.pipeline,
+        'old_state', CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END,
+        'state', NEW.state, 'reason', NEW.reason)::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
+
+-- What users read.  A role sees the runs of pipelines whose owner it is a
+-- member of (superusers see all).
+CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
+SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
+       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
+       r.reason, r.resumed,
+       r.tasks_scheduled + r.tasks_queued + r.tasks_running + r.tasks_success
+         + r.tasks_failed + r.tasks_up_for_retry + r.tasks_upstream_failed
+         + r.tasks_skipped + r.tasks_cancelled AS tasks_total,
+       r.tasks_scheduled, r.tasks_queued, r.tasks_running, r.tasks_success,
+       r.tasks_failed, r.tasks_up_for_retry, r.tasks_upstream_failed,
+       r.tasks_skipped, r.tasks_cancelled, r.queued_at
+  FROM pgetl.run_record r
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
+
+CREATE VIEW pgetl.task_run WITH (security_barrier) AS
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state,
+       t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
+       t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
+       t.task_run_id
+  FROM pgetl.task_run_record t
+  JOIN pgetl.run_record r USING (run_id)
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
+
+CREATE VIEW pgetl.pipelines WITH (security_barrier) AS
+SELECT p.name AS pipeline, p.owner, p.description, p.max_parallel, p.params,
+       p.enabled, p.created_at,
+       (SELECT count(*) FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id) AS tasks
+  FROM pgetl.pipeline p
+ WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.pipelines IS 'pipelines you may see';
+
+CREATE VIEW pgetl.tasks WITH (security_barrier) AS
+SELECT p.name AS pipeline, t.name AS task, t.kind, t.command, t.config,
+       ARRAY(SELECT u.name FROM pgetl.task_dependency d
+               JOIN pgetl.task u ON u.task_id = d.upstream_task_id
+              WHERE d.task_id = t.task_id ORDER BY u.name) AS upstream,
+       t.trigger_rule, t.retries, t.retry_delay, t.retry_exponential_backoff,
+       t.max_retry_delay, t.timeout
+  FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
+ WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks';
+
+GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run, pgetl.pipelines, pgetl.tasks TO PUBLIC;

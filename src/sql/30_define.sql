@@ -1,0 +1,290 @@
+-- Defining pipelines.  The public functions are C trampolines (src/api.c):
+-- each passes the calling role, as PostgreSQL resolved it, to the internal
+-- function of the same name with a leading underscore, which runs as the
+-- extension owner.  The internal functions are not executable by PUBLIC, so
+-- the caller's identity cannot be forged.
+
+CREATE FUNCTION pgetl._pipeline_for(caller oid, p_name text, lock_it boolean DEFAULT false)
+RETURNS pgetl.pipeline
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline;
+BEGIN
+    IF p_name IS NULL THEN
+        RAISE EXCEPTION 'pipeline name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lock_it THEN
+        SELECT * INTO p FROM pgetl.pipeline WHERE name = p_name FOR UPDATE;
+    ELSE
+        SELECT * INTO p FROM pgetl.pipeline WHERE name = p_name;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with pgetl_create_pipeline(), or list yours with SELECT * FROM pgetl.pipelines.';
+    END IF;
+    IF NOT pg_has_role(caller, p.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of pipeline "%"', p_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the owner of a pipeline, or members of the owner role, can change, run or inspect it.';
+    END IF;
+    RETURN p;
+END
+$$;
+
+CREATE FUNCTION pgetl._check_login(role oid, action text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = role AND rolcanlogin) THEN
+        RAISE EXCEPTION 'role "%" cannot %: it does not have the LOGIN attribute',
+                coalesce((SELECT rolname FROM pg_roles WHERE oid = role)::text, role::text), action
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'Tasks run in background workers that connect as the pipeline owner.',
+                  HINT = format('Run ALTER ROLE %s LOGIN, or create the pipeline as a role that can log in.',
+                                quote_ident(coalesce((SELECT rolname FROM pg_roles WHERE oid = role)::text, 'owner')));
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
+                                       p_max_parallel integer, p_params jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'pipeline name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_parallel IS NULL OR p_max_parallel NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_parallel must be between 1 and 1024, not %', coalesce(p_max_parallel::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_params IS NULL OR jsonb_typeof(p_params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"region": "EU"}''::jsonb';
+    END IF;
+    PERFORM pgetl._check_login(caller, 'own a pipeline');
+    IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
+        RAISE EXCEPTION 'pipeline "%" already exists', p_name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
+    END IF;
+    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params)
+    VALUES (p_name, p_description, caller, p_max_parallel, p_params)
+    RETURNING pipeline_id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
+                                      p_max_parallel integer, p_params jsonb)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_name, true);
+BEGIN
+    IF p_max_parallel IS NOT NULL AND p_max_parallel NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_parallel must be between 1 and 1024, not %', p_max_parallel
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_params IS NOT NULL AND jsonb_typeof(p_params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE pgetl.pipeline SET
+        enabled = coalesce(p_enabled, enabled),
+        description = coalesce(p_description, description),
+        max_parallel = coalesce(p_max_parallel, max_parallel),
+        params = coalesce(p_params, params)
+     WHERE pipeline_id = p.pipeline_id;
+END
+$$;
+
+CREATE FUNCTION pgetl._drop_pipeline(caller oid, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_name, true);
+    active bigint;
+BEGIN
+    SELECT run_id INTO active FROM pgetl.run_record
+     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" has an active run', p_name
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s is still running.', active),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
+    END IF;
+    -- Run history is kept (pipeline_id becomes NULL); purge it with
+    -- pgetl_purge_history().
+    DELETE FROM pgetl.pipeline WHERE pipeline_id = p.pipeline_id;
+END
+$$;
+
+-- Resolve upstream task names of one pipeline to ids, with a precise error
+-- for each way a name can be wrong.
+CREATE FUNCTION pgetl._resolve_upstream(caller oid, p pgetl.pipeline, p_task text, upstream text[])
+RETURNS bigint[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    u text;
+    id bigint;
+    ids bigint[] := '{}';
+    other text;
+BEGIN
+    FOREACH u IN ARRAY coalesce(upstream, '{}') LOOP
+        IF u IS NULL OR u = '' THEN
+            RAISE EXCEPTION 'upstream task names must not be empty or null'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF u = p_task THEN
+            RAISE EXCEPTION 'task "%" cannot depend on itself', p_task
+                USING ERRCODE = 'invalid_object_definition',
+                      HINT = 'Remove it from its own upstream list.';
+        END IF;
+        SELECT task_id INTO id FROM pgetl.task WHERE pipeline_id = p.pipeline_id AND name = u;
+        IF NOT FOUND THEN
+            -- "other_pipeline.task", or a task name that only exists elsewhere
+            SELECT pp.name INTO other FROM pgetl.task t JOIN pgetl.pipeline pp USING (pipeline_id)
+             WHERE pp.pipeline_id <> p.pipeline_id
+               AND (t.name = u OR pp.name || '.' || t.name = u)
+               AND pg_has_role(caller, pp.owner, 'MEMBER')
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'task "%" cannot depend on "%": it is a task of pipeline "%"', p_task, u, other
+                    USING ERRCODE = 'invalid_object_definition',
+                          DETAIL = 'Dependencies cannot cross pipelines.',
+                          HINT = 'Run the other pipeline from a task (SELECT pgetl_run(...)) or move the task into this pipeline.';
+            END IF;
+            RAISE EXCEPTION 'upstream task "%" does not exist in pipeline "%"', u, p.name
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = coalesce('Tasks of the pipeline: ' || (SELECT string_agg(name, ', ' ORDER BY task_id)
+                                          FROM pgetl.task WHERE pipeline_id = p.pipeline_id) || '.',
+                                        'The pipeline has no tasks yet.'),
+                      HINT = 'Add upstream tasks before their downstream tasks, or add the edge later with pgetl_add_dependency().';
+        END IF;
+        IF NOT id = ANY (ids) THEN
+            ids := ids || id;
+        END IF;
+    END LOOP;
+    RETURN ids;
+END
+$$;
+
+CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
+                                p_upstream text[], p_kind text, p_retries integer,
+                                p_retry_delay interval, p_timeout interval, p_trigger_rule text,
+                                p_config jsonb, p_retry_exponential_backoff boolean,
+                                p_max_retry_delay interval)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline, true);
+    ups bigint[];
+    id bigint;
+    kinds text[] := '{sql,check,load}';
+    rules text[] := '{all_success,all_failed,all_done,one_success,one_failed,none_failed,none_failed_min_one_success,none_skipped,always}';
+BEGIN
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'task name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = p.pipeline_id AND name = p_name) THEN
+        RAISE EXCEPTION 'task "%" already exists in pipeline "%"', p_name, p_pipeline
+            USING ERRCODE = 'duplicate_object', HINT = 'Task names are unique within a pipeline.';
+    END IF;
+    IF p_kind IS NULL OR NOT p_kind = ANY (kinds) THEN
+        RAISE EXCEPTION 'unknown task kind "%"', coalesce(p_kind, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid kinds: ' || array_to_string(kinds, ', ') || '.';
+    END IF;
+    IF p_trigger_rule IS NULL OR NOT p_trigger_rule = ANY (rules) THEN
+        RAISE EXCEPTION 'unknown trigger rule "%"', coalesce(p_trigger_rule, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid trigger rules: ' || array_to_string(rules, ', ') || '.';
+    END IF;
+    IF p_retries IS NULL OR p_retries < 0 THEN
+        RAISE EXCEPTION 'retries must be zero or more, not %', coalesce(p_retries::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_retry_delay IS NULL OR p_retry_delay < '0' THEN
+        RAISE EXCEPTION 'retry_delay must not be negative, not %', coalesce(p_retry_delay::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_retry_delay < '0' THEN
+        RAISE EXCEPTION 'max_retry_delay must not be negative, not %', p_max_retry_delay
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_timeout <= '0' THEN
+        RAISE EXCEPTION 'timeout must be positive, not %', p_timeout
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no timeout.';
+    END IF;
+    IF p_config IS NULL OR jsonb_typeof(p_config) <> 'object' THEN
+        RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_kind IN ('sql', 'check') AND (p_command IS NULL OR btrim(p_command) = '') THEN
+        RAISE EXCEPTION 'a % task needs a command', p_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE p_kind WHEN 'sql' THEN 'Give the SQL to run, e.g. ''INSERT INTO t SELECT ...''.'
+                         ELSE 'Give a query whose first row must be all true, e.g. ''SELECT count(*) > 0 FROM t''.' END;
+    END IF;
+    IF p_kind = 'load' THEN
+        PERFORM pgetl._check_load_task(caller, p_config);
+    END IF;
+    ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
+    INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
+                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule)
+    VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
+            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule)
+    RETURNING task_id INTO id;
+    INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
+    SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION pgetl._add_dependency(caller oid, p_pipeline text, p_task text, p_upstream text[])
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline, true);
+    tid bigint;
+BEGIN
+    SELECT task_id INTO tid FROM pgetl.task WHERE pipeline_id = p.pipeline_id AND name = p_task;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task "%" does not exist in pipeline "%"', p_task, p_pipeline
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
+    SELECT p.pipeline_id, tid, u FROM unnest(pgetl._resolve_upstream(caller, p, p_task, p_upstream)) AS u
+    ON CONFLICT DO NOTHING;
+END
+$$;
+
+CREATE FUNCTION pgetl._purge_history(caller oid, p_older_than interval) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < '0' THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM pgetl.run_record
+     WHERE state IN ('success', 'failed', 'cancelled')
+       AND finished_at < clock_timestamp() - p_older_than
+       AND pg_has_role(caller, owner, 'MEMBER');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- Until the loader is installed, a load task cannot be defined.
+CREATE FUNCTION pgetl._check_load_task(caller oid, config jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF jsonb_typeof(config->'load') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(config->'source') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'a load task needs config with "load" and "source"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: config => ''{"load": "orders", "source": "/srv/in/orders.csv"}''';
+    END IF;
+END
+$$;

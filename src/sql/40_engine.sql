@@ -1,0 +1,420 @@
+-- The engine's bookkeeping, called from C: by the run coordinator (a
+-- background worker per run, src/coordinator.c) and by task workers
+-- (src/task_worker.c), always as the extension owner.
+
+-- Latest try of every task of a run.
+CREATE FUNCTION pgetl._latest_tries(p_run_id bigint) RETURNS SETOF pgetl.task_run_record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT ON (task) * FROM pgetl.task_run_record
+     WHERE run_id = p_run_id ORDER BY task, try_number DESC
+$$;
+
+-- Airflow's trigger rules: given the states of a task's upstream tasks,
+-- decide whether it runs now ('run'), waits ('wait'), or will never run
+-- ('upstream_failed' or 'skipped').
+CREATE FUNCTION pgetl._trigger_decision(rule text, n_up bigint, n_success bigint, n_failed bigint,
+                                        n_skipped bigint, n_done bigint)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN n_up = 0 OR rule = 'always' THEN 'run'
+        WHEN rule = 'all_success' THEN CASE
+            WHEN n_failed > 0 THEN 'upstream_failed'
+            WHEN n_skipped > 0 THEN 'skipped'
+            WHEN n_success = n_up THEN 'run' ELSE 'wait' END
+        WHEN rule = 'all_failed' THEN CASE
+            WHEN n_success > 0 OR n_skipped > 0 THEN 'skipped'
+            WHEN n_failed = n_up THEN 'run' ELSE 'wait' END
+        WHEN rule = 'all_done' THEN CASE WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+        WHEN rule = 'one_success' THEN CASE
+            WHEN n_success > 0 THEN 'run'
+            WHEN n_done < n_up THEN 'wait'
+            WHEN n_failed > 0 THEN 'upstream_failed' ELSE 'skipped' END
+        WHEN rule = 'one_failed' THEN CASE
+            WHEN n_failed > 0 THEN 'run'
+            WHEN n_done < n_up THEN 'wait' ELSE 'skipped' END
+        WHEN rule = 'none_failed' THEN CASE
+            WHEN n_failed > 0 THEN 'upstream_failed'
+            WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+        WHEN rule = 'none_failed_min_one_success' THEN CASE
+            WHEN n_failed > 0 THEN 'upstream_failed'
+            WHEN n_done < n_up THEN 'wait'
+            WHEN n_success > 0 THEN 'run' ELSE 'skipped' END
+        WHEN rule = 'none_skipped' THEN CASE
+            WHEN n_skipped > 0 THEN 'skipped'
+            WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+    END
+$$;
+
+-- Decision for every scheduled task of a run.  Failed, upstream_failed and
+-- cancelled upstream tasks all count as failures.
+CREATE FUNCTION pgetl._evaluate(p_run_id bigint)
+RETURNS TABLE (task_run_id bigint, task_id bigint, decision text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id))
+    SELECT l.task_run_id, l.task_id,
+           pgetl._trigger_decision(t.trigger_rule,
+               count(d.upstream_task_id),
+               count(*) FILTER (WHERE u.state = 'success'),
+               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
+               count(*) FILTER (WHERE u.state = 'skipped'),
+               count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')))
+      FROM latest l
+      JOIN pgetl.task t ON t.task_id = l.task_id
+      LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
+      LEFT JOIN latest u ON u.task_id = d.upstream_task_id
+     WHERE l.state = 'scheduled'
+     GROUP BY l.task_run_id, l.task_id, t.trigger_rule
+$$;
+
+CREATE FUNCTION pgetl._retry_delay(t pgetl.task, failed_try integer) RETURNS interval
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN NOT t.retry_exponential_backoff THEN t.retry_delay
+                ELSE least(t.retry_delay * power(2, least(failed_try - 1, 30)),
+                           coalesce(t.max_retry_delay, interval '1 day'))
+           END
+$$;
+
+-- Runs that were active when their coordinator died are marked failed, with
+-- the reason; their unfinished task tries are failed or cancelled, so that
+-- nothing stays 'running' and pgetl_resume() can pick them up.  A run is
+-- alive while its coordinator holds its slot in shared memory
+-- (pgetl._live_runs(), read after this statement's snapshot was taken).
+CREATE FUNCTION pgetl._recover() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    why text;
+    task_why text;
+    epoch timestamptz := pgetl._epoch();
+BEGIN
+    FOR r IN SELECT run_id, server_epoch FROM pgetl.run_record
+              WHERE state IN ('queued', 'running')
+                AND NOT run_id = ANY (pgetl._live_runs())
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        IF r.server_epoch IS DISTINCT FROM epoch THEN
+            why := 'server restarted';
+            task_why := 'server restarted';
+        ELSE
+            why := 'run coordinator terminated unexpectedly';
+            task_why := 'worker terminated unexpectedly';
+            -- Task workers of the dead coordinator must not go on unseen.
+            PERFORM pg_terminate_backend(a.pid)
+               FROM pg_stat_activity a JOIN pgetl.task_run_record t ON t.pid = a.pid
+              WHERE t.run_id = r.run_id AND t.state IN ('queued', 'running')
+                AND a.backend_type = 'pgetl task';
+        END IF;
+        UPDATE pgetl.task_run_record SET state = 'failed', error = task_why
+         WHERE run_id = r.run_id AND state IN ('queued', 'running');
+        UPDATE pgetl.task_run_record SET state = 'cancelled', error = 'run failed: ' || why
+         WHERE run_id = r.run_id AND state = 'scheduled';
+        UPDATE pgetl.run_record SET state = 'failed', reason = why WHERE run_id = r.run_id;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- Start a run: called by the coordinator in its first transaction.
+CREATE FUNCTION pgetl._start_run(caller oid, p_pipeline text, p_params jsonb, p_logical_date date,
+                                 coordinator_pid integer)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline;
+    a pgetl.run_record;
+    rid bigint;
+BEGIN
+    PERFORM pgetl._recover();
+    p := pgetl._pipeline_for(caller, p_pipeline, true);
+    IF NOT p.enabled THEN
+        RAISE EXCEPTION 'pipeline "%" is disabled', p_pipeline
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p_pipeline);
+    END IF;
+    IF p_params IS NULL OR jsonb_typeof(p_params) <> 'object' THEN
+        RAISE EXCEPTION 'run params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_logical_date IS NULL THEN
+        RAISE EXCEPTION 'logical_date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO a FROM pgetl.run_record
+     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" already has an active run', p_pipeline
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s, started at %s by %s, is %s.', a.run_id, a.started_at, a.started_by, a.state),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
+    END IF;
+    PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
+    IF NOT EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = p.pipeline_id) THEN
+        RAISE EXCEPTION 'pipeline "%" has no tasks', p_pipeline
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add tasks with pgetl_add_task().';
+    END IF;
+    INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, params, logical_date,
+                                  started_by, server_epoch, coordinator_pid)
+    VALUES (p.pipeline_id, p.name, p.owner, 'running', p_params, p_logical_date,
+            (SELECT rolname FROM pg_roles WHERE oid = caller), pgetl._epoch(), coordinator_pid)
+    RETURNING run_id INTO rid;
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+    SELECT rid, task_id, name, 1, 1 + retries FROM pgetl.task
+     WHERE pipeline_id = p.pipeline_id ORDER BY task_id;
+    RETURN rid;
+END
+$$;
+
+-- Resume a finished run: failed, upstream_failed and cancelled tasks (and
+-- skipped tasks downstream of them) get a new try; successful ones are kept.
+CREATE FUNCTION pgetl._resume_run(caller oid, p_run_id bigint, coordinator_pid integer)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    p pgetl.pipeline;
+    a bigint;
+BEGIN
+    PERFORM pgetl._recover();
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', coalesce(p_run_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.pipeline_run for your runs.';
+    END IF;
+    IF NOT pg_has_role(caller, r.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of pipeline "%" to resume run %', r.pipeline, p_run_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF r.state IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'run % is still running', p_run_id
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('Only finished runs can be resumed: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
+    END IF;
+    IF r.state = 'success' THEN
+        RAISE EXCEPTION 'run % succeeded: there is nothing to resume', p_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Start a new run with SELECT pgetl_run(%L).', r.pipeline);
+    END IF;
+    IF r.pipeline_id IS NULL THEN
+        RAISE EXCEPTION 'pipeline "%" of run % was dropped', r.pipeline, p_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    SELECT * INTO p FROM pgetl.pipeline WHERE pipeline_id = r.pipeline_id FOR UPDATE;
+    IF NOT p.enabled THEN
+        RAISE EXCEPTION 'pipeline "%" is disabled', p.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p.name);
+    END IF;
+    SELECT run_id INTO a FROM pgetl.run_record WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" already has an active run', p.name
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s is running.', a),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a);
+    END IF;
+    PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
+
+    UPDATE pgetl.run_record SET state = 'running', reason = NULL, resumed = resumed + 1,
+           server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid
+     WHERE run_id = p_run_id;
+    WITH RECURSIVE latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
+    rerun AS (
+        SELECT task_id FROM latest WHERE state NOT IN ('success', 'skipped')
+        UNION
+        SELECT l.task_id FROM rerun
+          JOIN pgetl.task_dependency d ON d.upstream_task_id = rerun.task_id
+          JOIN latest l ON l.task_id = d.task_id AND l.state = 'skipped'
+    )
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+    SELECT p_run_id, l.task_id, l.task, l.try_number + 1, l.try_number + 1 + t.retries
+      FROM latest l JOIN pgetl.task t ON t.task_id = l.task_id
+     WHERE l.task_id IN (SELECT task_id FROM rerun)
+     ORDER BY l.task_id;
+    RETURN p_run_id;
+END
+$$;
+
+-- One step of the scheduler: schedule due retries, apply trigger rules,
+-- queue what may start (up to max_parallel), and finish the run when every
+-- task is done.  Returns the task runs to launch.
+CREATE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
+                                OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,
+                                OUT failure_detail text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    free integer;
+    now_ts timestamptz := clock_timestamp();
+    any_failed_leaf boolean;
+BEGIN
+    done := false;
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    IF r.state <> 'running' THEN
+        done := true;
+        run_state := r.state;
+        RETURN;
+    END IF;
+
+    -- retries that are due get a new try; the others set the next wake-up
+    WITH due AS (
+        SELECT l.*, l.finished_at + pgetl._retry_delay(t, l.try_number) AS due_at
+          FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
+         WHERE l.state = 'up_for_retry'
+    ), ins AS (
+        INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+        SELECT run_id, task_id, task, try_number + 1, max_tries FROM due WHERE due_at <= now_ts
+    )
+    SELECT min(due_at) INTO next_wakeup FROM due WHERE due_at > now_ts;
+
+    -- trigger rules, until no task changes
+    LOOP
+        UPDATE pgetl.task_run_record tr SET state = e.decision
+          FROM pgetl._evaluate(p_run_id) e
+         WHERE tr.task_run_id = e.task_run_id AND e.decision IN ('upstream_failed', 'skipped');
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+
+    SELECT p.max_parallel - (SELECT count(*) FROM pgetl._latest_tries(p_run_id) l
+                              WHERE l.state IN ('queued', 'running'))
+      INTO free FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
+    IF coalesce(free, 0) > 0 THEN
+        WITH ready AS (
+            SELECT e.task_run_id FROM pgetl._evaluate(p_run_id) e
+             WHERE e.decision = 'run' ORDER BY e.task_id LIMIT free
+        )
+        UPDATE pgetl.task_run_record tr SET state = 'queued'
+          FROM ready WHERE tr.task_run_id = ready.task_run_id;
+        SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
+          FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
+    END IF;
+
+    IF NOT EXISTS (SELECT FROM pgetl._latest_tries(p_run_id)
+                    WHERE state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')) THEN
+        -- As in Airflow, the leaves decide: the run failed if a task without
+        -- downstream tasks failed (or could not run because of a failure).
+        SELECT bool_or(l.state IN ('failed', 'upstream_failed', 'cancelled')) INTO any_failed_leaf
+          FROM pgetl._latest_tries(p_run_id) l
+         WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id);
+        SELECT string_agg(format('%I', task), ', ' ORDER BY task_id) INTO failed_tasks
+          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
+        SELECT string_agg(format('Task "%s" (try %s) failed: %s%s', task, try_number, error,
+                                 coalesce(' [SQLSTATE ' || sqlstate || ']', '')), E'\n' ORDER BY task_id)
+          INTO failure_detail
+          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
+        run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;
+        UPDATE pgetl.run_record SET state = run_state,
+               reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
+         WHERE run_id = p_run_id;
+        done := true;
+    END IF;
+END
+$$;
+
+-- A task worker starts its try; NULL when the try is no longer queued.
+CREATE FUNCTION pgetl._task_begin(p_task_run_id bigint, p_pid integer,
+    OUT run_id bigint, OUT task text, OUT try_number integer, OUT kind text, OUT command text,
+    OUT config jsonb, OUT timeout_ms bigint, OUT params jsonb, OUT logical_date date, OUT pipeline text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+BEGIN
+    UPDATE pgetl.task_run_record SET state = 'running', pid = p_pid
+     WHERE task_run_id = p_task_run_id AND state = 'queued'
+    RETURNING * INTO tr;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT tr.run_id, tr.task, tr.try_number, t.kind, t.command, t.config,
+           (extract(epoch FROM t.timeout) * 1000)::bigint,
+           p.params || r.params, r.logical_date, r.pipeline
+      INTO run_id, task, try_number, kind, command, config, timeout_ms, params, logical_date, pipeline
+      FROM pgetl.run_record r
+      JOIN pgetl.task t ON t.task_id = tr.task_id
+      JOIN pgetl.pipeline p ON p.pipeline_id = t.pipeline_id
+     WHERE r.run_id = tr.run_id;
+END
+$$;
+
+CREATE FUNCTION pgetl._task_succeed(p_task_run_id bigint, p_result jsonb, p_rows bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    UPDATE pgetl.task_run_record SET state = 'success', result = p_result, rows = p_rows
+     WHERE task_run_id = p_task_run_id AND state = 'running';
+    IF NOT FOUND THEN
+        SELECT state INTO st FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+        RAISE EXCEPTION 'task run % is no longer running (state %)', p_task_run_id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The run was cancelled or failed while the task ran; its work is rolled back.';
+    END IF;
+END
+$$;
+
+-- Record a failed try: up_for_retry while tries are left, else failed.
+CREATE FUNCTION pgetl._task_fail(p_task_run_id bigint, p_error text, p_sqlstate text, p_detail text,
+                                 p_hint text, p_context text)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    UPDATE pgetl.task_run_record
+       SET state = CASE WHEN try_number < max_tries THEN 'up_for_retry' ELSE 'failed' END,
+           error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context
+     WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
+    RETURNING state INTO st;
+    RETURN st;
+END
+$$;
+
+-- Stop a run: unfinished tries become cancelled (or failed), and the run too.
+CREATE FUNCTION pgetl._stop_run(p_run_id bigint, p_state text, p_reason text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE pgetl.task_run_record SET state = 'cancelled', error = p_reason
+     WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running');
+    UPDATE pgetl.run_record SET state = p_state, reason = p_reason
+     WHERE run_id = p_run_id AND state IN ('queued', 'running');
+END
+$$;
+
+-- Look up a run for pgetl_cancel(): its state, after the caller's rights
+-- are checked.
+CREATE FUNCTION pgetl._run_for(caller oid, p_run_id bigint) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+BEGIN
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', coalesce(p_run_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.pipeline_run for your runs.';
+    END IF;
+    IF NOT pg_has_role(caller, r.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of pipeline "%" to cancel run %', r.pipeline, p_run_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN r.state;
+END
+$$;
+
+-- pgetl_result(): an upstream task's recorded result in the current run.
+CREATE FUNCTION pgetl._task_result(p_run_id bigint, p_task text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record
+     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task "%" does not exist in run %', p_task, p_run_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF tr.state <> 'success' THEN
+        RAISE EXCEPTION 'task "%" has no result in run %: it is %', p_task, p_run_id, tr.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'pgetl_result() reads tasks that succeeded; make the task an upstream of this one.';
+    END IF;
+    RETURN tr.result;
+END
+$$;

@@ -1,0 +1,83 @@
+-- User-facing functions.  They live in the extension's schema (public by
+-- default) so that they resolve without qualification.
+
+CREATE FUNCTION pgetl._live_runs() RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'pgetl_live_runs' LANGUAGE C VOLATILE;
+CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pgetl_epoch_sql' LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.pgetl_create_pipeline(
+    name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
+    params jsonb DEFAULT '{}')
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb) IS
+'creates a pipeline owned by the calling role (which must have LOGIN); returns its id';
+
+CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
+    name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
+    max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb) IS
+'enables or disables a pipeline, or changes its description, max_parallel or default params (NULL keeps a setting)';
+
+CREATE FUNCTION @extschema@.pgetl_drop_pipeline(name text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_drop_pipeline(text) IS
+'drops a pipeline and its tasks; its run history is kept';
+
+CREATE FUNCTION @extschema@.pgetl_add_task(
+    pipeline text, name text, command text, upstream text[] DEFAULT '{}',
+    kind text DEFAULT 'sql', retries integer DEFAULT 0,
+    retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
+    trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
+    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval) IS
+'adds a task to a pipeline, downstream of the named upstream tasks; returns its id';
+
+CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_add_dependency(text, text, text[]) IS
+'makes a task run after the named upstream tasks; refuses edges that close a cycle';
+
+CREATE FUNCTION @extschema@.pgetl_run(
+    pipeline text, params jsonb DEFAULT '{}', logical_date date DEFAULT CURRENT_DATE,
+    wait boolean DEFAULT true)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_run(text, jsonb, date, boolean) IS
+'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails';
+
+CREATE FUNCTION @extschema@.pgetl_resume(run_id bigint, wait boolean DEFAULT true)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_resume(bigint, boolean) IS
+'re-runs the failed, upstream_failed and cancelled tasks of a finished run, keeping its successful tasks';
+
+CREATE FUNCTION @extschema@.pgetl_cancel(run_id bigint)
+RETURNS boolean AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_cancel(bigint) IS
+'cancels an active run: terminates its task workers and marks unfinished tasks cancelled';
+
+CREATE FUNCTION @extschema@.pgetl_purge_history(older_than interval DEFAULT '30 days')
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_purge_history(interval) IS
+'deletes finished runs (and their task runs) older than the interval, of pipelines you own; returns the number of runs deleted';
+
+CREATE FUNCTION @extschema@.pgetl_param(name text)
+RETURNS text AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_param(text) IS
+'inside a task: the run parameter of that name, else the pipeline default';
+
+CREATE FUNCTION @extschema@.pgetl_result(task text)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_result(text) IS
+'inside a task: the recorded result (first row of its last statement) of a task of the same run';
+
+CREATE FUNCTION @extschema@.pgetl_run_id()
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_run_id() IS
+'inside a task: the id of the current run; NULL elsewhere';
+
+CREATE FUNCTION @extschema@.pgetl_logical_date()
+RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
+'inside a task: the logical date of the current run; NULL elsewhere';

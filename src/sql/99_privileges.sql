@@ -1,0 +1,13 @@
+-- Internal functions run as the extension owner only; user-facing functions
+-- are executable by everyone and check rights themselves.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'pgetl'::regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;

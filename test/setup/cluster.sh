@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run a command against a throwaway PostgreSQL 15 cluster configured for
+# pgetl (pg_cron and pgetl preloaded).  The cluster lives in a temporary
+# directory and is destroyed when the command exits.
+#   test/setup/cluster.sh COMMAND [ARGS...]
+# Inside COMMAND, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE point at it and
+# PGDATA names its data directory.
+set -euo pipefail
+exec pg_virtualenv -t -v 15 \
+    -o "shared_preload_libraries=pg_cron,pgetl" \
+    -o "cron.database_name=postgres" \
+    -o "cron.use_background_workers=on" \
+    -o "max_worker_processes=64" \
+    -o "max_connections=100" \
+    -o "log_min_messages=log" \
+    -o "restart_after_crash=on" \
+    -o "fsync=on" \
+    "$@"

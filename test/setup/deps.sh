@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what pgetl needs on Debian bookworm (run as root).  Safe to run
+# again: packages already present are not downloaded a second time.
+#   --bench   also install what the benchmarks compare against (pgloader)
+set -euo pipefail
+
+pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+      postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+      libipc-run-perl postgresql-common)
+[ "${1:-}" = "--bench" ] && pkgs+=(pgloader postgresql-contrib)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all packages present"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages ${missing[*]}; run as root to install them" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Do not let the package create and start the default cluster: pgetl's
+# commands use throwaway clusters only.
+if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
