@@ -275,16 +275,3 @@ BEGIN
     RETURN n;
 END
 $$;
-
--- Until the loader is installed, a load task cannot be defined.
-CREATE FUNCTION pgetl._check_load_task(caller oid, config jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF jsonb_typeof(config->'load') IS DISTINCT FROM 'string'
-       OR jsonb_typeof(config->'source') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'a load task needs config with "load" and "source"'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: config => ''{"load": "orders", "source": "/srv/in/orders.csv"}''';
-    END IF;
-END
-$$;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test against the cluster given by PGHOST/PGPORT/PGUSER (set up
+# by test/setup/cluster.sh) and prints "N passed, N failed" last.
+#   pg_regress   sql/*.sql against expected/*.out   (one test each)
+#   pgTAP        test/tap/*.sql through pg_prove    (one test each file)
+#   shell        test/*/*_test.sh                   (one test each script)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PGETL_SRC=$PWD
+export PGETL_SHARED=${PGETL_SHARED:-$(cd .. && pwd)/shared}
+passed=0
+failed=0
+failures=()
+
+note() { printf '%-60s %s\n' "$1" "$2"; }
+
+# --- pg_regress -------------------------------------------------------------
+rm -rf test/results
+mkdir -p test/results
+make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config \
+    > test/results/pg_regress.log 2>&1
+cat test/results/pg_regress.log
+while read -r name result; do
+    if [ "$result" = ok ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("pg_regress $name")
+    fi
+done < <(sed -nE 's/^(test|     )? *([a-z0-9_]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' test/results/pg_regress.log)
+if [ -f test/results/regression.diffs ]; then
+    echo "---- regression.diffs ----"
+    head -c 20000 test/results/regression.diffs
+fi
+
+# --- pgTAP ------------------------------------------------------------------
+if ls test/tap/*.sql >/dev/null 2>&1; then
+    for t in test/tap/*.sql; do
+        db="tap_$(basename "$t" .sql)"
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+        psql -X -q -d "$db" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pgetl" >/dev/null
+        if pg_prove -d "$db" "$t"; then
+            passed=$((passed + 1)); note "$t" ok
+        else
+            failed=$((failed + 1)); failures+=("pgTAP $t"); note "$t" FAILED
+        fi
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+    done
+fi
+
+# --- shell tests (crash, concurrency, loader corpus) ------------------------
+for t in test/*/*_test.sh; do
+    [ -e "$t" ] || continue
+    log="test/results/$(basename "$t" .sh).log"
+    if timeout 600 bash "$t" > "$log" 2>&1; then
+        passed=$((passed + 1)); note "$t" ok
+    else
+        failed=$((failed + 1)); failures+=("shell $t"); note "$t" FAILED
+        tail -n 40 "$log"
+    fi
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
