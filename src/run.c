@@ -158,8 +158,8 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 		dsm_detach(seg);
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("run " INT64_FORMAT " failed: %s", run_id,
-						failed[0] ? psprintf("task %s failed", failed) : "a task could not run"),
+				 errmsg("run " INT64_FORMAT " failed (%s)", run_id,
+						failed[0] ? psprintf("failed tasks: %s", failed) : "a task could not run"),
 				 detail[0] ? errdetail_internal("%s", detail) : 0,
 				 errhint("See SELECT * FROM pgetl.task_run WHERE run_id = " INT64_FORMAT
 						 "; after fixing the cause, SELECT pgetl_resume(" INT64_FORMAT ").",

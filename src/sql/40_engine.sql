@@ -144,7 +144,7 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'pipeline "%" already has an active run', p_pipeline
             USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s, started at %s by %s, is %s.', a.run_id, a.started_at, a.started_by, a.state),
+                  DETAIL = format('Run %s, started by %s, is %s.', a.run_id, a.started_by, a.state),
                   HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
     END IF;
     PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
@@ -294,7 +294,7 @@ BEGIN
         SELECT bool_or(l.state IN ('failed', 'upstream_failed', 'cancelled')) INTO any_failed_leaf
           FROM pgetl._latest_tries(p_run_id) l
          WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id);
-        SELECT string_agg(format('%I', task), ', ' ORDER BY task_id) INTO failed_tasks
+        SELECT string_agg(task, ', ' ORDER BY task_id) INTO failed_tasks
           FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
         SELECT string_agg(format('Task "%s" (try %s) failed: %s%s', task, try_number, error,
                                  coalesce(' [SQLSTATE ' || sqlstate || ']', '')), E'\n' ORDER BY task_id)
