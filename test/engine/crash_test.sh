@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Crash safety: SIGKILL a task worker mid-run.  The postmaster restarts the
+# whole server; when it is back, the run must be failed with the reason
+# "server restarted", no task left running, and pgetl_resume() completes it,
+# keeping the tasks that had succeeded.
+source "$(dirname "$0")/lib.sh"
+setup_db
+
+q "CREATE TABLE cfg (slow boolean); INSERT INTO cfg VALUES (true); CREATE TABLE done_marks (task text)"
+qq "SELECT pgetl_create_pipeline('crashy', max_parallel => 2)"
+qq "SELECT pgetl_add_task('crashy', 'first', \$\$INSERT INTO done_marks VALUES ('first')\$\$)"
+qq "SELECT pgetl_add_task('crashy', 'victim', \$\$SELECT pg_sleep(CASE WHEN slow THEN 60 ELSE 0 END) FROM cfg; INSERT INTO done_marks VALUES ('victim')\$\$, '{first}')"
+qq "SELECT pgetl_add_task('crashy', 'last', \$\$INSERT INTO done_marks VALUES ('last')\$\$, '{victim}')"
+run=$(q "SELECT pgetl_run('crashy', wait => false)")
+wait_for "SELECT EXISTS (SELECT FROM pgetl.task_run WHERE run_id = $run AND task = 'victim' AND state = 'running')" \
+    || fail "victim never started"
+pid=$(q "SELECT pid FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")
+[ "$(q "SELECT backend_type FROM pg_stat_activity WHERE pid = $pid")" = "pgetl task" ] || fail "pid $pid is not a task worker"
+kill -9 "$pid"
+ok "killed task worker $pid with SIGKILL"
+
+# the postmaster reinitializes; wait until it accepts connections and the
+# launcher has recovered the run
+wait_for "SELECT true" 60 || fail "server did not come back"
+wait_for "SELECT state = 'failed' FROM pgetl.pipeline_run WHERE run_id = $run" 60 \
+    || fail "run $run not marked failed: $(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $run")"
+reason=$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $run")
+[ "$reason" = "server restarted" ] || fail "reason is '$reason'"
+ok "run $run failed with reason '$reason'"
+[ "$(q "SELECT count(*) FROM pgetl.task_run_record WHERE state IN ('running', 'queued')")" = 0 ] \
+    || fail "tasks left running: $(q "SELECT task, state FROM pgetl.task_run WHERE state IN ('running','queued')")"
+[ "$(q "SELECT state || ':' || error FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")" = "failed:server restarted" ] \
+    || fail "victim: $(q "SELECT state, error FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")"
+[ "$(q "SELECT state FROM pgetl.task_run WHERE run_id = $run AND task = 'last'")" = "cancelled" ] || fail "last not cancelled"
+ok "no task left running; the killed task failed, the one after it is cancelled"
+[ "$(q "SELECT string_agg(task, ',' ORDER BY task) FROM done_marks")" = "first" ] || fail "victim's work was not rolled back"
+ok "the killed task's work was rolled back"
+
+q "UPDATE cfg SET slow = false"
+qq "SELECT pgetl_resume($run)" >/dev/null || fail "resume failed"
+[ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $run")" = success ] || fail "resumed run not success"
+[ "$(q "SELECT string_agg(task || ':' || try_number || ':' || state, ',' ORDER BY task, try_number) FROM pgetl.task_run WHERE run_id = $run")" \
+    = "first:1:success,last:1:cancelled,last:2:success,victim:1:failed,victim:2:success" ] \
+    || fail "tries after resume: $(q "SELECT string_agg(task || ':' || try_number || ':' || state, ',' ORDER BY task, try_number) FROM pgetl.task_run WHERE run_id = $run")"
+[ "$(q "SELECT string_agg(task, ',' ORDER BY task) FROM done_marks")" = "first,last,victim" ] || fail "work after resume"
+ok "pgetl_resume completed the run, keeping the successful task"
