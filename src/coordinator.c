@@ -363,8 +363,6 @@ step(long *wait_ms)
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
 		strlcpy(req->failure_detail, s ? s : "", sizeof(req->failure_detail));
 		SpinLockRelease(&req->mutex);
-		/* the final state is durable before anyone is told */
-		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	}
 	end_step();
 
@@ -415,7 +413,6 @@ stop_run(const char *state, const char *reason)
 	values[1] = CStringGetTextDatum(state);
 	values[2] = CStringGetTextDatum(reason);
 	begin_step();
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
 							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not stop run " INT64_FORMAT, run_id);
@@ -459,8 +456,6 @@ pgetl_coordinator_main(Datum main_arg)
 	step_cxt = AllocSetContextCreate(TopMemoryContext, "pgetl coordinator step",
 									 ALLOCSET_DEFAULT_SIZES);
 
-	/* History bookkeeping commits asynchronously; the final state does not. */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	PG_TRY();
 	{

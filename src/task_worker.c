@@ -129,8 +129,6 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	values[0] = Int64GetDatum(task_run_id);
 	values[1] = Int32GetDatum(MyProcPid);
 	begin_xact();
-	/* only bookkeeping: a crash before this is flushed loses nothing */
-	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	pgetl_become_owner(&sw);
 	if (SPI_execute_with_args("SELECT * FROM pgetl._task_begin($1, $2)", 2, types, values,
 							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -157,7 +155,6 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	current->logical_date = DatumGetDateADT(SPI_getbinval(tup, desc, 9, &isnull));
 	current->pipeline = copy_text_col(tup, desc, 10);
 	commit_xact();
-	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
 	return true;
 }
 
