@@ -39,15 +39,16 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 deps:
 	test/setup/deps.sh
 
+# The test cluster loads pgetl from a private install (test/setup/cluster.sh).
 demo: deps
-	$(MAKE) install
+	$(MAKE) all
 	test/setup/demo.sh
 
 test: deps
-	$(MAKE) install
+	$(MAKE) all
 	test/run-all.sh
 
 bench: deps
 	test/setup/deps.sh --bench
-	$(MAKE) install
-	test/bench/run.sh
+	$(MAKE) all
+	test/setup/cluster.sh test/bench/run.sh

@@ -6,7 +6,18 @@
 # Inside COMMAND, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE point at it and
 # PGDATA names its data directory.
 set -euo pipefail
-exec pg_virtualenv -t -v 15 \
+# Build and install pgetl into a private directory the server loads it
+# from (Debian's extension_destdir), so a test run neither needs nor
+# touches the system-wide installation.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+destdir=$(mktemp -d /tmp/pgetl-install.XXXXXX)
+chmod 755 "$destdir"
+trap 'rm -rf "$destdir"' EXIT
+make -s -C "$src" install DESTDIR="$destdir" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
+pg_virtualenv -t -v 15 \
+    -o "extension_destdir=$destdir" \
+    -o "dynamic_library_path=$destdir$libdir:$libdir" \
     -o "shared_preload_libraries=pg_cron,pgetl" \
     -o "cron.database_name=postgres" \
     -o "cron.use_background_workers=on" \
