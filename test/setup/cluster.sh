@@ -14,6 +14,12 @@ destdir=$(mktemp -d /tmp/pgetl-install.XXXXXX)
 chmod 755 "$destdir"
 trap 'rm -rf "$destdir"' EXIT
 make -s -C "$src" install DESTDIR="$destdir" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+# Debian looks for extension scripts in the system directory before
+# extension_destdir: keep a system-wide pgetl (if we may write there) the
+# same as the one under test, so a stale one can never shadow it.
+if [ "$(id -u)" = 0 ]; then
+    make -s -C "$src" install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+fi
 libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
 pg_virtualenv -t -v 15 \
     -o "extension_destdir=$destdir" \
