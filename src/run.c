@@ -242,7 +242,7 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = Int64GetDatum(run_id);
-	state = TextDatumGetCString(pgetl_call_internal_args("_run_for", 2, types, values,
+	state = TextDatumGetCString(pgetl_call_internal_args("_cancel_check", 2, types, values,
 														 nulls, TEXTOID, &isnull));
 	if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
 	{

@@ -116,6 +116,58 @@ BEGIN
 END
 $$;
 
+-- A run the caller may act on (as a member of the pipeline's owner).
+CREATE FUNCTION pgetl._run_for(caller oid, p_run_id bigint, action text, lock_it boolean DEFAULT false)
+RETURNS pgetl.run_record
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+BEGIN
+    IF lock_it THEN
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id FOR UPDATE;
+    ELSE
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', coalesce(p_run_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.pipeline_run for your runs.';
+    END IF;
+    IF NOT pg_has_role(caller, r.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of pipeline "%" to % run %', r.pipeline, action, p_run_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- A pipeline may start (or resume) a run: enabled, no active run, an
+-- owner that can log in, at least one task.
+CREATE FUNCTION pgetl._check_runnable(p pgetl.pipeline) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a pgetl.run_record;
+BEGIN
+    IF NOT p.enabled THEN
+        RAISE EXCEPTION 'pipeline "%" is disabled', p.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p.name);
+    END IF;
+    SELECT * INTO a FROM pgetl.run_record
+     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" already has an active run', p.name
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s, started by %s, is %s.', a.run_id, a.started_by, a.state),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
+    END IF;
+    PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
+    IF NOT EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = p.pipeline_id) THEN
+        RAISE EXCEPTION 'pipeline "%" has no tasks', p.name
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add tasks with pgetl_add_task().';
+    END IF;
+END
+$$;
+
 -- Start a run: called by the coordinator in its first transaction.
 CREATE FUNCTION pgetl._start_run(caller oid, p_pipeline text, p_params jsonb, p_logical_date date,
                                  coordinator_pid integer)
@@ -123,35 +175,17 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p pgetl.pipeline;
-    a pgetl.run_record;
     rid bigint;
 BEGIN
     PERFORM pgetl._recover();
     p := pgetl._pipeline_for(caller, p_pipeline, true);
-    IF NOT p.enabled THEN
-        RAISE EXCEPTION 'pipeline "%" is disabled', p_pipeline
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p_pipeline);
-    END IF;
     IF p_params IS NULL OR jsonb_typeof(p_params) <> 'object' THEN
         RAISE EXCEPTION 'run params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_logical_date IS NULL THEN
         RAISE EXCEPTION 'logical_date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO a FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
-    IF FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" already has an active run', p_pipeline
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s, started by %s, is %s.', a.run_id, a.started_by, a.state),
-                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
-    END IF;
-    PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
-    IF NOT EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = p.pipeline_id) THEN
-        RAISE EXCEPTION 'pipeline "%" has no tasks', p_pipeline
-            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add tasks with pgetl_add_task().';
-    END IF;
+    PERFORM pgetl._check_runnable(p);
     INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, params, logical_date,
                                   started_by, server_epoch, coordinator_pid)
     VALUES (p.pipeline_id, p.name, p.owner, 'running', p_params, p_logical_date,
@@ -172,18 +206,9 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r pgetl.run_record;
     p pgetl.pipeline;
-    a bigint;
 BEGIN
     PERFORM pgetl._recover();
-    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % does not exist', coalesce(p_run_id::text, 'NULL')
-            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.pipeline_run for your runs.';
-    END IF;
-    IF NOT pg_has_role(caller, r.owner, 'MEMBER') THEN
-        RAISE EXCEPTION 'must be owner of pipeline "%" to resume run %', r.pipeline, p_run_id
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    r := pgetl._run_for(caller, p_run_id, 'resume', true);
     IF r.state IN ('queued', 'running') THEN
         RAISE EXCEPTION 'run % is still running', p_run_id
             USING ERRCODE = 'object_in_use',
@@ -199,19 +224,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     SELECT * INTO p FROM pgetl.pipeline WHERE pipeline_id = r.pipeline_id FOR UPDATE;
-    IF NOT p.enabled THEN
-        RAISE EXCEPTION 'pipeline "%" is disabled', p.name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p.name);
-    END IF;
-    SELECT run_id INTO a FROM pgetl.run_record WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
-    IF FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" already has an active run', p.name
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s is running.', a),
-                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a);
-    END IF;
-    PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
+    PERFORM pgetl._check_runnable(p);
 
     UPDATE pgetl.run_record SET state = 'running', reason = NULL, resumed = resumed + 1,
            server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid
@@ -378,24 +391,10 @@ BEGIN
 END
 $$;
 
--- Look up a run for pgetl_cancel(): its state, after the caller's rights
--- are checked.
-CREATE FUNCTION pgetl._run_for(caller oid, p_run_id bigint) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r pgetl.run_record;
-BEGIN
-    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % does not exist', coalesce(p_run_id::text, 'NULL')
-            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.pipeline_run for your runs.';
-    END IF;
-    IF NOT pg_has_role(caller, r.owner, 'MEMBER') THEN
-        RAISE EXCEPTION 'must be owner of pipeline "%" to cancel run %', r.pipeline, p_run_id
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN r.state;
-END
+-- pgetl_cancel(): the state of a run the caller may cancel.
+CREATE FUNCTION pgetl._cancel_check(caller oid, p_run_id bigint) RETURNS text
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (pgetl._run_for(caller, p_run_id, 'cancel')).state
 $$;
 
 -- pgetl_result(): an upstream task's recorded result in the current run.
