@@ -1,0 +1,522 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *	  pgetl_load: read a CSV source with PostgreSQL's COPY parser, check each
+ *	  record against a load spec, insert the good ones into the target in
+ *	  batches and keep every rejected one, with its reason, in pgetl.reject.
+ *
+ * The whole load is part of the caller's transaction: loaded rows, rejects
+ * and the load's history row commit together or not at all.  The load runs
+ * as the calling role (its INSERT privilege on the target is checked); only
+ * the catalog is read and written as the extension owner.
+ *
+ * Memory stays flat: a batch's records and values live in a memory context
+ * reset after each batch; only the sets of unique values (when a column has
+ * the "unique" rule) and the first few reject reasons grow with the file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "load.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "task_worker.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(pgetl_load);
+
+#define LOAD_BATCH_ROWS 1000
+#define LOAD_BATCH_BYTES (4 * 1024 * 1024)
+#define LOAD_FIRST_REASONS 5
+
+/* State of one running load */
+typedef struct Load
+{
+	LoadSpec   *spec;
+	LoadSource *src;
+	CopyFromState cstate;
+	LoadTarget *target;
+	char	   *source;
+	int64		load_id;
+	int64		run_id;
+	int64		rows_read;
+	int64		rows_loaded;
+	int64		rows_rejected;
+	StringInfoData reasons;		/* the first few reject reasons */
+	int			nreasons;
+	SPIPlanPtr	reject_plan;
+	MemoryContext batch_cxt;
+} Load;
+
+/*
+ * load_error_context - "pgetl load "x", line N of "source"" for errors
+ * raised while reading, e.g. COPY's unterminated quote or invalid encoding.
+ */
+static void
+load_error_context(void *arg)
+{
+	Load	   *load = (Load *) arg;
+
+	if (load->src)
+		errcontext("pgetl load \"%s\", line " INT64_FORMAT " of \"%s\"",
+				   load->spec->name, load_source_current_line(load->src), load->source);
+}
+
+/*
+ * check_privileges - the caller must be able to INSERT into every loaded
+ * column of the target (and UPDATE them for upsert); checked up front so
+ * that a missing privilege fails the load instead of rejecting every row.
+ */
+static void
+check_privileges(LoadSpec *spec)
+{
+	AclMode		mode = ACL_INSERT;
+	Oid			user = GetUserId();
+
+	if (spec->mode == LOAD_UPSERT && spec->on_conflict_update)
+		mode |= ACL_UPDATE;
+	if (spec->mode == LOAD_REPLACE && pg_class_aclcheck(spec->target, user, ACL_TRUNCATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", spec->target_name),
+				 errdetail("Load \"%s\" has mode replace, which truncates the target as the calling role.",
+						   spec->name),
+				 errhint("GRANT TRUNCATE ON %s TO the role that runs the load.", spec->target_name)));
+	if (pg_class_aclcheck(spec->target, user, mode) == ACLCHECK_OK)
+		return;
+	for (int i = 0; i < spec->nout; i++)
+	{
+		LoadColumn *c = spec->outcols[i];
+
+		if (pg_attribute_aclcheck(spec->target, c->attnum, user, mode) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for table %s", spec->target_name),
+					 errdetail("Load \"%s\" inserts into column \"%s\"%s as the calling role.",
+							   spec->name, c->target,
+							   (mode & ACL_UPDATE) ? " and updates it" : ""),
+					 errhint("GRANT INSERT%s ON %s TO the role that runs the load.",
+							 (mode & ACL_UPDATE) ? ", UPDATE" : "", spec->target_name)));
+	}
+}
+
+/*
+ * owner_exec - a statement on pgetl's catalog as the extension owner.
+ */
+static void
+owner_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+		   int expected)
+{
+	PgetlUserSwitch sw;
+	int			ret;
+
+	pgetl_become_owner(&sw);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	pgetl_restore_user(&sw);
+	if (ret != expected)
+		elog(ERROR, "pgetl catalog statement failed: %s", SPI_result_code_string(ret));
+}
+
+/* start the load's history row; its id is the load_id */
+static void
+begin_history(Load *load)
+{
+	Oid			types[6] = {INT8OID, TEXTOID, OIDOID, OIDOID, INT8OID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(load->spec->spec_id);
+	values[1] = CStringGetTextDatum(load->spec->name);
+	values[2] = ObjectIdGetDatum(load->spec->owner);
+	values[3] = ObjectIdGetDatum(GetUserId());
+	values[4] = Int64GetDatum(load->run_id);
+	if (load->run_id == 0)
+		nulls[4] = 'n';
+	values[5] = CStringGetTextDatum(load->source);
+	owner_exec("INSERT INTO pgetl.load_record (spec_id, load_name, owner, loaded_by, run_id, source) "
+			   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
+			   6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	load->load_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												1, &isnull));
+}
+
+/* finish the load's history row */
+static void
+end_history(Load *load)
+{
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = Int64GetDatum(load->rows_read);
+	values[2] = Int64GetDatum(load->rows_loaded);
+	values[3] = Int64GetDatum(load->rows_rejected);
+	owner_exec("UPDATE pgetl.load_record SET finished_at = clock_timestamp(), "
+			   "duration = clock_timestamp() - started_at, "
+			   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 WHERE load_id = $1",
+			   4, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * write_reject - store each failure of a rejected row in
+ * pgetl.reject_record (as the extension owner), and keep the first few
+ * reasons for the error message of a load that rejects too much.
+ */
+static void
+write_reject(Load *load, LoadRow *row)
+{
+	Oid			types[12] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12];
+	PgetlUserSwitch sw;
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (load->reject_plan == NULL)
+	{
+		pgetl_become_owner(&sw);
+		load->reject_plan = SPI_prepare("INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
+										"owner, source, line_number, record, column_name, rule, value, "
+										"message, sqlstate) "
+										"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+										12, types);
+		pgetl_restore_user(&sw);
+		if (load->reject_plan == NULL)
+			elog(ERROR, "could not prepare the insertion of rejects");
+	}
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = Int64GetDatum(load->run_id);
+	nulls[1] = load->run_id ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(load->spec->name);
+	values[3] = ObjectIdGetDatum(load->spec->owner);
+	values[4] = CStringGetTextDatum(load->source);
+	values[5] = Int64GetDatum(row->line);
+	values[6] = CStringGetTextDatum(row->record);
+	for (int i = 0; i < row->nfailures; i++)
+	{
+		LoadFailure *f = &row->failures[i];
+
+		values[7] = f->column ? CStringGetTextDatum(f->column) : (Datum) 0;
+		nulls[7] = f->column ? ' ' : 'n';
+		values[8] = CStringGetTextDatum(f->rule);
+		values[9] = f->value ? CStringGetTextDatum(f->value) : (Datum) 0;
+		nulls[9] = f->value ? ' ' : 'n';
+		values[10] = CStringGetTextDatum(f->message);
+		values[11] = f->sqlerrcode ? CStringGetTextDatum(unpack_sql_state(f->sqlerrcode)) : (Datum) 0;
+		nulls[11] = f->sqlerrcode ? ' ' : 'n';
+		pgetl_become_owner(&sw);
+		if (SPI_execute_plan(load->reject_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a reject");
+		pgetl_restore_user(&sw);
+
+		if (load->nreasons < LOAD_FIRST_REASONS)
+		{
+			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
+
+			appendStringInfo(&load->reasons, "%sline " INT64_FORMAT ": %s%s%s%s",
+							 load->nreasons ? "; " : "", row->line,
+							 f->column ? "column \"" : "", f->column ? f->column : "",
+							 f->column ? "\": " : "", f->message);
+			MemoryContextSwitchTo(old);
+		}
+		load->nreasons++;
+	}
+	load->rows_rejected++;
+}
+
+/* fail the load when it rejected too much */
+static void
+check_limits(Load *load, bool at_end)
+{
+	LoadSpec   *spec = load->spec;
+	bool		too_many = spec->max_rejects >= 0 && load->rows_rejected > spec->max_rejects;
+	bool		too_high = at_end && spec->max_reject_ratio >= 0 && load->rows_read > 0 &&
+		(double) load->rows_rejected / load->rows_read > spec->max_reject_ratio;
+
+	if (too_many)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("load \"%s\" rejected more than max_rejects (" INT64_FORMAT ") records",
+						spec->name, spec->max_rejects),
+				 errdetail("First rejects: %s.", load->reasons.data),
+				 errhint("Nothing was loaded. Fix the source, or raise max_rejects with pgetl_define_load().")));
+	if (too_high)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("load \"%s\" rejected " INT64_FORMAT " of " INT64_FORMAT " records, more than max_reject_ratio %g",
+						spec->name, load->rows_rejected, load->rows_read, spec->max_reject_ratio),
+				 errdetail("First rejects: %s.", load->reasons.data),
+				 errhint("Nothing was loaded. Fix the source, or raise max_reject_ratio with pgetl_define_load().")));
+}
+
+/*
+ * check_batch - check the rules on a batch: optimistically in one
+ * subtransaction, and when something raises an error, again carefully.
+ */
+static void
+check_batch(Load *load, LoadRow **rows, int n)
+{
+	LoadSpec   *spec = load->spec;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool failed = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+			load_rules_check_row(spec, rows[i], false);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!load_error_is_row_level(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		failed = true;
+	}
+	PG_END_TRY();
+	if (!failed)
+		return;
+	for (int i = 0; i < n; i++)
+		if (!rows[i]->rejected)
+			load_rules_forget_row(spec, rows[i]);
+	for (int i = 0; i < n; i++)
+		load_rules_check_row(spec, rows[i], true);
+}
+
+/*
+ * process_batch - check, insert and account for a batch of rows.
+ */
+static void
+process_batch(Load *load, LoadRow **rows, int n)
+{
+	LoadRow   **good = palloc(sizeof(LoadRow *) * n);
+	int			ngood = 0;
+
+	check_batch(load, rows, n);
+	for (int i = 0; i < n; i++)
+		if (!rows[i]->rejected)
+			good[ngood++] = rows[i];
+	load->rows_loaded += load_target_insert(load->target, good, ngood);
+	for (int i = 0; i < n; i++)
+		if (rows[i]->rejected)
+			write_reject(load, rows[i]);
+	load->rows_read += n;
+	{
+		const int	index[2] = {PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+		int64		val[2];
+
+		val[0] = load->rows_read;
+		val[1] = load->rows_rejected;
+		pgstat_progress_update_multi_param(2, index, val);
+	}
+	check_limits(load, false);
+}
+
+/* a new row for a record, in the batch's memory */
+static LoadRow *
+make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
+{
+	LoadRow    *row = palloc0(sizeof(LoadRow));
+
+	row->line = line;
+	row->record = record;
+	row->nfields = nfields;
+	row->fields = palloc(sizeof(char *) * (nfields + 1));
+	for (int i = 0; i < nfields; i++)
+		row->fields[i] = fields[i] ? pstrdup(fields[i]) : NULL;
+	row->values = palloc0(sizeof(Datum) * spec->nout);
+	row->nulls = palloc0(sizeof(bool) * spec->nout);
+	return row;
+}
+
+/*
+ * run_load - the body of pgetl_load, with an SPI connection open.
+ */
+static void
+run_load(Load *load, bool purge)
+{
+	LoadSpec   *spec = load->spec;
+	LoadRow   **rows = NULL;
+	ErrorContextCallback errcb;
+	char	  **fields;
+	int			nfields;
+	int64		line;
+	char	   *record;
+	MemoryContext load_cxt = CurrentMemoryContext;
+
+	load_spec_open_target(spec, RowExclusiveLock);
+	check_privileges(spec);
+	load->src = NULL;
+	errcb.callback = load_error_context;
+	errcb.arg = load;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	{
+		LoadSource *src = load_source_open(load->source, spec->name);
+
+		begin_history(load);
+		if (spec->mode == LOAD_REPLACE)
+		{
+			/* as the caller: TRUNCATE checks its own privilege */
+			if (SPI_execute(psprintf("TRUNCATE %s", spec->target_name), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not truncate %s", spec->target_name);
+		}
+		load->target = load_target_begin(spec);
+		load_rules_begin(spec);
+		load->cstate = load_source_begin_copy(src, spec);
+		load->src = src;
+	}
+
+	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
+	if (spec->header)
+	{
+		if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record))
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
+							load->source, spec->name),
+					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
+		load_spec_bind_header(spec, fields, nfields);
+	}
+	else
+		load_spec_bind_positions(spec);
+
+	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
+	for (;;)
+	{
+		int			n = 0;
+		Size		bytes = 0;
+		bool		more = true;
+		MemoryContext old;
+
+		MemoryContextReset(load->batch_cxt);
+		old = MemoryContextSwitchTo(load->batch_cxt);
+		while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
+		{
+			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record))
+			{
+				more = false;
+				break;
+			}
+			rows[n] = make_row(spec, fields, nfields, line, record);
+			bytes += strlen(record);
+			n++;
+		}
+		if (n > 0)
+			process_batch(load, rows, n);
+		MemoryContextSwitchTo(old);
+		CHECK_FOR_INTERRUPTS();
+		if (!more)
+			break;
+	}
+	MemoryContextReset(load->batch_cxt);
+	check_limits(load, true);
+	error_context_stack = errcb.previous;
+
+	load_source_end(load->src, load->cstate);
+	load_target_end(load->target);
+	load_spec_close_target(spec);
+	end_history(load);
+	if (purge && load_source_is_staged(load->src))
+	{
+		Oid			types[2] = {OIDOID, TEXTOID};
+		Datum		values[2];
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(GetUserId());
+		values[1] = CStringGetTextDatum(load->source);
+		pgetl_call_internal_args("_drop_stage", 2, types, values, (bool[2]) {false, false},
+								 VOIDOID, &isnull);
+	}
+}
+
+/*
+ * pgetl_load(load text, source text, purge boolean) - load a source with a
+ * spec; returns one row: load_id, rows_read, rows_loaded, rows_rejected,
+ * duration.
+ */
+Datum
+pgetl_load(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz start = GetCurrentTimestamp();
+	Load		load;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("load and source must not be null")));
+#if PG_VERSION_NUM >= 150000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl load", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	memset(&load, 0, sizeof(load));
+	load.source = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	load.run_id = pgetl_current_run_id();
+	initStringInfo(&load.reasons);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PG_TRY();
+	{
+		load.spec = load_spec_fetch(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+		run_load(&load, PG_GETARG_BOOL(2));
+	}
+	PG_CATCH();
+	{
+		load_source_reset();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	values[0] = Int64GetDatum(load.load_id);
+	values[1] = Int64GetDatum(load.rows_read);
+	values[2] = Int64GetDatum(load.rows_loaded);
+	values[3] = Int64GetDatum(load.rows_rejected);
+	{
+		Interval   *iv = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
+															   TimestampTzGetDatum(GetCurrentTimestamp()),
+															   TimestampTzGetDatum(start)));
+
+		MemoryContextSwitchTo(old);
+		values[4] = IntervalPGetDatum(iv);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
+}

@@ -1,0 +1,218 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.h
+ *	  The validated CSV loader: a compiled load spec, the CSV source, rule
+ *	  checking, target insertion and rejects.
+ *
+ * Modules:
+ *	  load_spec.c	 reading a spec from the catalog and compiling it (types,
+ *					 rule values, patterns, checks); pgetl_define_load & co.
+ *	  load_source.c  opening a server file or staged data and feeding it to
+ *					 PostgreSQL's COPY parser; physical line numbers
+ *	  load_rules.c	 converting fields and checking rules, one row at a time
+ *	  load_target.c  inserting batches of good rows, isolating bad ones
+ *	  load.c		 pgetl_load: the read loop, batches, rejects, progress
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGETL_LOAD_H
+#define PGETL_LOAD_H
+
+#include "pgetl.h"
+
+#include "commands/copy.h"
+#include "executor/execdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
+#include "regex/regex.h"
+#include "storage/lockdefs.h"
+#include "utils/hsearch.h"
+#include "utils/relcache.h"
+
+/* Load modes */
+typedef enum LoadMode
+{
+	LOAD_APPEND,
+	LOAD_UPSERT,
+	LOAD_REPLACE
+} LoadMode;
+
+/* How a field with "format" is converted */
+typedef enum LoadFormatKind
+{
+	LOAD_FORMAT_NONE,
+	LOAD_FORMAT_DATE,			/* to_date */
+	LOAD_FORMAT_TIMESTAMP,		/* to_timestamp, then to timestamp */
+	LOAD_FORMAT_TIMESTAMPTZ		/* to_timestamp */
+} LoadFormatKind;
+
+/* A fast syntax check telling that an input function cannot fail */
+typedef enum LoadPrecheck
+{
+	LOAD_PRECHECK_NONE,			/* unknown type: call the input function */
+	LOAD_PRECHECK_INT2,
+	LOAD_PRECHECK_INT4,
+	LOAD_PRECHECK_INT8,
+	LOAD_PRECHECK_NUMERIC,
+	LOAD_PRECHECK_FLOAT,
+	LOAD_PRECHECK_TEXT			/* text, varchar, bpchar with length limit */
+} LoadPrecheck;
+
+/* One CSV column of a spec, compiled */
+typedef struct LoadColumn
+{
+	int			ordinal;		/* 1-based position in the spec */
+	char	   *name;			/* CSV header name, or NULL */
+	char	   *label;			/* name for messages: name, else "column N" */
+	char	   *target;			/* target column, or NULL when skipped */
+	int			field;			/* index of the CSV field, -1 if absent */
+	int			out;			/* index among inserted columns, or -1 */
+
+	/* the type rule: what the field is checked as */
+	Oid			typid;
+	int32		typmod;
+	char	   *typname;		/* for messages */
+	FmgrInfo	infunc;
+	Oid			ioparam;
+	LoadPrecheck precheck;
+	int			text_limit;		/* LOAD_PRECHECK_TEXT: max chars, or -1 */
+	LoadFormatKind format_kind;
+	text	   *format;
+
+	/* conversion to the target column's type, when it differs */
+	bool		recast;
+	Oid			target_typid;
+	int32		target_typmod;
+	FmgrInfo	outfunc;		/* checked type's output */
+	FmgrInfo	target_infunc;
+	Oid			target_ioparam;
+
+	/* rules */
+	bool		required;
+	bool		has_min;
+	bool		has_max;
+	Datum		min;
+	Datum		max;
+	char	   *min_text;
+	char	   *max_text;
+	FmgrInfo	cmp;			/* btree comparison of typid */
+	Oid			collation;
+	regex_t    *pattern;
+	char	   *pattern_text;
+	char	   *prefix;
+	int			max_length;		/* -1: none */
+	int			max_decimals;	/* -1: none */
+	char	  **allowed;
+	int			nallowed;
+	bool		unique;
+	HTAB	   *seen;			/* unique: values seen in this file */
+	MemoryContext seen_cxt;		/* where its keys live */
+	AttrNumber	attnum;			/* of the target column */
+} LoadColumn;
+
+/* A row-level check */
+typedef struct LoadCheck
+{
+	char	   *name;
+	char	   *expression;
+	ExprState  *state;
+} LoadCheck;
+
+/* A compiled load spec */
+typedef struct LoadSpec
+{
+	int64		spec_id;
+	char	   *name;
+	Oid			owner;
+	Oid			target;
+	char	   *target_name;	/* qualified and quoted */
+	char		delimiter;
+	char		quote;
+	char		escape;
+	bool		header;
+	char	   *null_string;
+	char	   *encoding;
+	LoadMode	mode;
+	List	   *conflict_key;	/* of char * */
+	bool		on_conflict_update;
+	int64		max_rejects;	/* -1: no limit */
+	double		max_reject_ratio;	/* < 0: no limit */
+
+	int			ncolumns;
+	LoadColumn *columns;
+	int			nchecks;
+	LoadCheck  *checks;
+
+	/* fields a record must have (the header's count, or ncolumns) */
+	int			nfields_expected;
+
+	/* inserted columns, in insertion order */
+	int			nout;
+	LoadColumn **outcols;
+
+	/* set up by load_spec_prepare_checks */
+	Relation	rel;
+	TupleDesc	checkdesc;		/* the target's tuple descriptor */
+	EState	   *estate;
+} LoadSpec;
+
+/* Why a row was rejected: one failed rule or error */
+typedef struct LoadFailure
+{
+	char	   *column;			/* CSV column, or NULL for the whole row */
+	char	   *rule;
+	char	   *value;
+	char	   *message;
+	int			sqlerrcode;		/* 0 for a failed rule */
+} LoadFailure;
+
+/* A record read from the source, with its converted values */
+typedef struct LoadRow
+{
+	int64		line;			/* physical line where the record starts */
+	char	   *record;			/* raw record text */
+	int			nfields;
+	char	  **fields;			/* NULL for SQL NULL */
+	Datum	   *values;			/* by inserted column */
+	bool	   *nulls;
+	bool		rejected;
+	int			nfailures;		/* every failure of the row */
+	int			maxfailures;
+	LoadFailure *failures;
+} LoadRow;
+
+/* load_spec.c */
+extern LoadSpec *load_spec_fetch(const char *name, bool for_define);
+extern void load_spec_open_target(LoadSpec *spec, LOCKMODE lockmode);
+extern void load_spec_close_target(LoadSpec *spec);
+extern void load_spec_bind_header(LoadSpec *spec, char **fields, int nfields);
+extern void load_spec_bind_positions(LoadSpec *spec);
+
+/* load_source.c */
+typedef struct LoadSource LoadSource;
+extern LoadSource *load_source_open(const char *source, const char *load_name);
+extern CopyFromState load_source_begin_copy(LoadSource *src, LoadSpec *spec);
+extern bool load_source_next(LoadSource *src, CopyFromState cstate,
+							 char ***fields, int *nfields, int64 *line, char **record);
+extern void load_source_end(LoadSource *src, CopyFromState cstate);
+extern bool load_source_is_staged(LoadSource *src);
+extern int64 load_source_current_line(LoadSource *src);
+extern void load_source_reset(void);
+
+/* load_rules.c */
+extern void load_rules_check_row(LoadSpec *spec, LoadRow *row, bool careful);
+extern void load_rules_forget_row(LoadSpec *spec, LoadRow *row);
+extern void load_row_reject(LoadRow *row, const char *column, const char *rule,
+							const char *value, int sqlerrcode, const char *fmt,...)
+			pg_attribute_printf(6, 7);
+extern bool load_error_is_row_level(int sqlerrcode);
+extern void load_rules_begin(LoadSpec *spec);
+
+/* load_target.c */
+typedef struct LoadTarget LoadTarget;
+extern LoadTarget *load_target_begin(LoadSpec *spec);
+extern int64 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows);
+extern void load_target_end(LoadTarget *tgt);
+
+#endif							/* PGETL_LOAD_H */

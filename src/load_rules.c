@@ -1,0 +1,659 @@
+/*-------------------------------------------------------------------------
+ *
+ * load_rules.c
+ *	  Converting the fields of a record and checking a spec's rules.
+ *
+ * A failed rule rejects the row without raising an error.  A type input
+ * function, a date format or a check expression can raise one, though; on
+ * PostgreSQL 16 and later type input errors are caught softly, while on 15
+ * and earlier they are caught with a subtransaction.  To keep subtransactions
+ * rare, the loader checks a batch of rows "optimistically": values whose
+ * syntax a quick test shows to be valid are converted directly, values that
+ * look invalid are converted in a subtransaction of their own (to get
+ * PostgreSQL's exact message), and if anything still raises an error, the
+ * whole batch is checked again "carefully" with every risky call guarded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "load.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/formatting.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+/* An entry of a column's set of unique values */
+typedef struct SeenEntry
+{
+	char	   *key;			/* the hash key: a pointer to the value */
+	int64		line;			/* where it was first seen */
+} SeenEntry;
+
+static uint32
+seen_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+seen_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+/*
+ * load_error_is_row_level - whether an error raised while converting,
+ * checking or inserting one row is about that row's data (it rejects the
+ * row) rather than about the load (it fails the load): data exceptions,
+ * integrity violations, errors raised by triggers and functions (P0), and
+ * undefined objects named by a value (e.g. a regclass field).  Permission
+ * errors, cancellation, resource and internal errors fail the load.
+ */
+bool
+load_error_is_row_level(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	if (sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+		return false;
+	return category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_CARDINALITY_VIOLATION ||
+		category == ERRCODE_WITH_CHECK_OPTION_VIOLATION ||
+		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+		category == ERRCODE_PLPGSQL_ERROR ||
+		category == ERRCODE_TRIGGERED_ACTION_EXCEPTION;
+}
+
+/*
+ * load_row_reject - record a failure of a row; a row can fail several rules
+ * and each failure is kept.  Strings are copied into the current memory
+ * context (the batch's).
+ */
+void
+load_row_reject(LoadRow *row, const char *column, const char *rule, const char *value,
+				int sqlerrcode, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+	LoadFailure *f;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	if (row->nfailures >= row->maxfailures)
+	{
+		row->maxfailures = Max(4, row->maxfailures * 2);
+		if (row->failures)
+			row->failures = repalloc(row->failures, sizeof(LoadFailure) * row->maxfailures);
+		else
+			row->failures = palloc(sizeof(LoadFailure) * row->maxfailures);
+	}
+	f = &row->failures[row->nfailures++];
+	row->rejected = true;
+	f->column = column ? pstrdup(column) : NULL;
+	f->rule = pstrdup(rule);
+	f->value = value ? pstrdup(value) : NULL;
+	f->message = buf.data;
+	f->sqlerrcode = sqlerrcode;
+}
+
+/* true when s is optional blanks, digits and optional blanks; *digits set */
+static bool
+simple_integer(const char *s, int64 *value, int *digits)
+{
+	const char *p = s;
+	bool		neg = false;
+	int64		v = 0;
+	int			n = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '+' || *p == '-')
+		neg = (*p++ == '-');
+	while (*p >= '0' && *p <= '9')
+	{
+		if (n < 18)
+			v = v * 10 + (*p - '0');
+		n++;
+		p++;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*digits = n;
+	*value = neg ? -v : v;
+	return n > 0 && *p == '\0';
+}
+
+/*
+ * simple_decimal - true when s is a plain decimal number: blanks, sign,
+ * digits with an optional point, an optional short exponent, blanks.
+ * Returns the digits before and after the point, and the exponent.
+ */
+static bool
+simple_decimal(const char *s, int *intdigits, int *fracdigits, int *expdigits)
+{
+	const char *p = s;
+	int			i = 0,
+				f = 0,
+				e = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '+' || *p == '-')
+		p++;
+	while (*p == '0' && p[1] >= '0' && p[1] <= '9')
+		p++;					/* leading zeros do not count */
+	while (*p >= '0' && *p <= '9')
+		i++, p++;
+	if (*p == '.')
+	{
+		p++;
+		while (*p >= '0' && *p <= '9')
+			f++, p++;
+	}
+	if (i + f == 0)
+		return false;
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		while (*p >= '0' && *p <= '9')
+			e++, p++;
+		if (e == 0)
+			return false;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*intdigits = i;
+	*fracdigits = f;
+	*expdigits = e;
+	return *p == '\0';
+}
+
+/*
+ * precheck_ok - true when the column's input function certainly accepts s;
+ * false means "maybe not": convert it guarded.
+ */
+static bool
+precheck_ok(LoadColumn *c, const char *s)
+{
+	int64		v;
+	int			n,
+				i,
+				f,
+				e;
+
+	switch (c->precheck)
+	{
+		case LOAD_PRECHECK_INT2:
+			return simple_integer(s, &v, &n) && n <= 18 && v >= PG_INT16_MIN && v <= PG_INT16_MAX;
+		case LOAD_PRECHECK_INT4:
+			return simple_integer(s, &v, &n) && n <= 18 && v >= PG_INT32_MIN && v <= PG_INT32_MAX;
+		case LOAD_PRECHECK_INT8:
+			return simple_integer(s, &v, &n) && n <= 18;
+		case LOAD_PRECHECK_NUMERIC:
+			if (!simple_decimal(s, &i, &f, &e))
+				return false;
+			if (c->typmod >= (int32) VARHDRSZ)
+			{
+				int			precision = ((c->typmod - VARHDRSZ) >> 16) & 0xffff;
+				int			scale = (c->typmod - VARHDRSZ) & 0x7ff;
+
+				/* room for the integer digits, and for rounding up */
+				return e == 0 && scale >= 0 && scale <= precision && i < precision - scale;
+			}
+			return e <= 3 && i + f <= 1000;
+		case LOAD_PRECHECK_FLOAT:
+			if (!simple_decimal(s, &i, &f, &e))
+				return false;
+			return e == 0 && i + f <= 30;
+		case LOAD_PRECHECK_TEXT:
+			return c->text_limit < 0 || (int) strlen(s) <= c->text_limit ||
+				pg_mbstrlen(s) <= c->text_limit;
+		case LOAD_PRECHECK_NONE:
+			return true;
+	}
+	return true;
+}
+
+/*
+ * convert_value - the field s as a value of the column's checked type:
+ * through its format (to_date / to_timestamp) or its input function.
+ * Raises the conversion's error.
+ */
+static Datum
+convert_value(LoadColumn *c, char *s)
+{
+	switch (c->format_kind)
+	{
+		case LOAD_FORMAT_DATE:
+			return DirectFunctionCall2(to_date, CStringGetTextDatum(s), PointerGetDatum(c->format));
+		case LOAD_FORMAT_TIMESTAMPTZ:
+			return DirectFunctionCall2(to_timestamp, CStringGetTextDatum(s), PointerGetDatum(c->format));
+		case LOAD_FORMAT_TIMESTAMP:
+			return DirectFunctionCall1(timestamptz_timestamp,
+									   DirectFunctionCall2(to_timestamp, CStringGetTextDatum(s),
+														   PointerGetDatum(c->format)));
+		case LOAD_FORMAT_NONE:
+			break;
+	}
+	return InputFunctionCall(&c->infunc, s, c->ioparam, c->typmod);
+}
+
+/*
+ * guarded_convert - convert_value, catching a row-level error: returns false
+ * and sets *edata (in the current memory context).  On PostgreSQL 16 and
+ * later an input function reports errors softly, without a subtransaction.
+ */
+static bool
+guarded_convert(LoadColumn *c, char *s, Datum *result, ErrorData **edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+#if PG_VERSION_NUM >= 160000
+	if (c->format_kind == LOAD_FORMAT_NONE)
+	{
+		ErrorSaveContext escontext = {T_ErrorSaveContext};
+
+		escontext.details_wanted = true;
+		if (InputFunctionCallSafe(&c->infunc, s, c->ioparam, c->typmod,
+								  (Node *) &escontext, result))
+			return true;
+		*edata = escontext.error_data;
+		return false;
+	}
+#endif
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*result = convert_value(c, s);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!load_error_is_row_level((*edata)->sqlerrcode))
+			ReThrowError(*edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* count of digits after the decimal point of a number's text */
+static int
+decimals_of(const char *s)
+{
+	const char *p = strchr(s, '.');
+	int			n = 0;
+
+	if (p == NULL)
+		return 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		n++;
+	return n;
+}
+
+/* true when the pattern matches s */
+static bool
+pattern_matches(LoadColumn *c, const char *s)
+{
+	int			len = strlen(s);
+	pg_wchar   *w = palloc((len + 1) * sizeof(pg_wchar));
+	int			wlen = pg_mb2wchar_with_len(s, w, len);
+	int			rc = pg_regexec(c->pattern, w, wlen, 0, NULL, 0, NULL, 0);
+
+	pfree(w);
+	if (rc == REG_OKAY)
+		return true;
+	if (rc == REG_NOMATCH)
+		return false;
+	{
+		char		msg[128];
+
+		pg_regerror(rc, c->pattern, msg, sizeof(msg));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+				 errmsg("regular expression failed: %s", msg)));
+	}
+	return false;
+}
+
+/* short form of a value for messages */
+static const char *
+shown(const char *s)
+{
+	if (strlen(s) <= 60)
+		return s;
+	return psprintf("%.*s...", pg_mbcliplen(s, strlen(s), 57), s);
+}
+
+/*
+ * check_column - convert one field and check its rules; a failure rejects
+ * the row.  The converted value goes to row->values[c->out].
+ */
+static void
+check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
+{
+	char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+	Datum		value = (Datum) 0;
+
+	if (c->out >= 0)
+	{
+		row->nulls[c->out] = true;
+		row->values[c->out] = (Datum) 0;
+	}
+	if (s == NULL || (c->required && s[strspn(s, " \t")] == '\0'))
+	{
+		if (c->required)
+			load_row_reject(row, c->label, "required", s, 0,
+							s ? "value is blank, but the column is required" :
+							"value is missing, but the column is required");
+		return;
+	}
+	if (c->max_length >= 0 && pg_mbstrlen(s) > c->max_length)
+		load_row_reject(row, c->label, "max_length", s, 0,
+						"value is %d characters long, more than max_length %d",
+						pg_mbstrlen(s), c->max_length);
+	if (c->prefix && strncmp(s, c->prefix, strlen(c->prefix)) != 0)
+		load_row_reject(row, c->label, "prefix", s, 0,
+						"value \"%s\" does not start with \"%s\"", shown(s), c->prefix);
+	if (c->pattern && !pattern_matches(c, s))
+		load_row_reject(row, c->label, "pattern", s, 0,
+						"value \"%s\" does not match pattern \"%s\"", shown(s), c->pattern_text);
+	if (c->allowed)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < c->nallowed && !found; i++)
+			found = c->allowed[i] && strcmp(c->allowed[i], s) == 0;
+		if (!found)
+			load_row_reject(row, c->label, "allowed", s, 0,
+							"value \"%s\" is not one of the allowed values", shown(s));
+	}
+	if (c->max_decimals >= 0 && decimals_of(s) > c->max_decimals)
+		load_row_reject(row, c->label, "max_decimals", s, 0,
+						"value %s has %d decimals, more than max_decimals %d",
+						shown(s), decimals_of(s), c->max_decimals);
+
+	if (OidIsValid(c->typid))
+	{
+		ErrorData  *edata = NULL;
+
+		if (careful || !precheck_ok(c, s))
+		{
+			if (!guarded_convert(c, s, &value, &edata))
+			{
+				load_row_reject(row, c->label, "type", s, edata->sqlerrcode, "%s", edata->message);
+				return;
+			}
+		}
+		else
+			value = convert_value(c, s);
+
+		if (c->has_min &&
+			DatumGetInt32(FunctionCall2Coll(&c->cmp, c->collation, value, c->min)) < 0)
+			load_row_reject(row, c->label, "min", s, 0,
+							"value %s is less than min %s", shown(s), c->min_text);
+		if (c->has_max &&
+			DatumGetInt32(FunctionCall2Coll(&c->cmp, c->collation, value, c->max)) > 0)
+			load_row_reject(row, c->label, "max", s, 0,
+							"value %s is greater than max %s", shown(s), c->max_text);
+		if (c->recast && !row->rejected)
+		{
+			/* through text I/O; rare, so always guarded */
+			char	   *t = OutputFunctionCall(&c->outfunc, value);
+			LoadColumn	tc = *c;
+
+			tc.infunc = c->target_infunc;
+			tc.ioparam = c->target_ioparam;
+			tc.typmod = c->target_typmod;
+			tc.format_kind = LOAD_FORMAT_NONE;
+			if (!guarded_convert(&tc, t, &value, &edata))
+			{
+				load_row_reject(row, c->label, "type", s, edata->sqlerrcode, "%s", edata->message);
+				return;
+			}
+		}
+	}
+	else if (c->out >= 0)
+		value = CStringGetTextDatum(s);	/* not reached: loaded columns have a type */
+
+	if (c->out >= 0)
+	{
+		row->values[c->out] = value;
+		row->nulls[c->out] = false;
+	}
+}
+
+/*
+ * check_unique - reject the row when a unique column's value was already
+ * seen in this file; otherwise remember its values (only when the whole row
+ * passed, so that a rejected row does not shadow a later good one).
+ */
+static void
+check_unique(LoadSpec *spec, LoadRow *row)
+{
+	for (int i = 0; i < spec->ncolumns && !row->rejected; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		SeenEntry  *e;
+
+		if (!c->unique || s == NULL || c->seen == NULL)
+			continue;
+		e = hash_search(c->seen, &s, HASH_FIND, NULL);
+		if (e)
+			load_row_reject(row, c->label, "unique", s, 0,
+							"value \"%s\" already appears on line " INT64_FORMAT,
+							shown(s), e->line);
+	}
+	if (row->rejected)
+		return;
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		SeenEntry  *e;
+		char	   *key;
+		bool		found;
+
+		if (!c->unique || s == NULL || c->seen == NULL)
+			continue;
+		key = MemoryContextStrdup(c->seen_cxt, s);
+		e = hash_search(c->seen, &key, HASH_ENTER, &found);
+		if (!found)
+			e->line = row->line;
+	}
+}
+
+/*
+ * load_rules_forget_row - forget the unique values of a row that passed the
+ * rules but was not loaded after all (its batch is checked again, or the
+ * target refused it).
+ */
+void
+load_rules_forget_row(LoadSpec *spec, LoadRow *row)
+{
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		SeenEntry  *e;
+
+		if (!c->unique || s == NULL || c->seen == NULL)
+			continue;
+		e = hash_search(c->seen, &s, HASH_FIND, NULL);
+		if (e && e->line == row->line)
+		{
+			char	   *key = e->key;
+
+			hash_search(c->seen, &s, HASH_REMOVE, NULL);
+			pfree(key);
+		}
+	}
+}
+
+/*
+ * run_checks - evaluate the spec's row-level checks on the converted row; a
+ * check passes only when it is true.
+ */
+static void
+run_checks(LoadSpec *spec, LoadRow *row, bool careful)
+{
+	TupleTableSlot *slot;
+	ExprContext *econtext;
+
+	if (spec->nchecks == 0 || row->rejected)
+		return;
+	econtext = GetPerTupleExprContext(spec->estate);
+	slot = MakeSingleTupleTableSlot(spec->checkdesc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	for (int a = 0; a < spec->checkdesc->natts; a++)
+	{
+		slot->tts_values[a] = (Datum) 0;
+		slot->tts_isnull[a] = true;
+	}
+	for (int i = 0; i < spec->nout; i++)
+	{
+		LoadColumn *c = spec->outcols[i];
+		slot->tts_values[c->attnum - 1] = row->values[i];
+		slot->tts_isnull[c->attnum - 1] = row->nulls[i];
+	}
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+	for (int k = 0; k < spec->nchecks; k++)
+	{
+		LoadCheck  *ck = &spec->checks[k];
+		bool		isnull;
+		Datum		d;
+
+		if (careful)
+		{
+			MemoryContext cxt = CurrentMemoryContext;
+			ResourceOwner owner = CurrentResourceOwner;
+
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(cxt);
+			PG_TRY();
+			{
+				d = ExecEvalExpr(ck->state, econtext, &isnull);
+				ReleaseCurrentSubTransaction();
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(cxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+				if (!load_error_is_row_level(edata->sqlerrcode))
+					ReThrowError(edata);
+				load_row_reject(row, NULL, "check", NULL, edata->sqlerrcode,
+								"check \"%s\" raised an error: %s", ck->name, edata->message);
+				continue;
+			}
+			PG_END_TRY();
+		}
+		else
+			d = ExecEvalExpr(ck->state, econtext, &isnull);
+		if (isnull || !DatumGetBool(d))
+			load_row_reject(row, NULL, "check", NULL, 0,
+							"check \"%s\" is %s: %s", ck->name,
+							isnull ? "null" : "false", ck->expression);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	ResetExprContext(econtext);
+}
+
+/*
+ * load_rules_check_row - check a row read from the source: field count,
+ * each column's rules, row-level checks and within-file uniqueness.  Sets
+ * row->values/nulls (allocated by the caller, in the batch's memory) for
+ * rows that pass, and the first failure for those that do not.  When not
+ * careful, a type or check error raises (the caller checks the batch again
+ * carefully); when careful, only errors that are not about the row raise.
+ */
+void
+load_rules_check_row(LoadSpec *spec, LoadRow *row, bool careful)
+{
+	row->rejected = false;
+	row->nfailures = 0;
+	if (row->nfields != spec->nfields_expected)
+	{
+		load_row_reject(row, NULL, "field_count", NULL, ERRCODE_BAD_COPY_FILE_FORMAT,
+						"record has %d field(s), expected %d",
+						row->nfields, spec->nfields_expected);
+		return;
+	}
+	for (int i = 0; i < spec->ncolumns; i++)
+		check_column(spec, &spec->columns[i], row, careful);
+	run_checks(spec, row, careful);
+	check_unique(spec, row);
+}
+
+/*
+ * load_rules_begin - set up per-load state of the rules: the sets of
+ * values seen for unique columns, in the current memory context.
+ */
+void
+load_rules_begin(LoadSpec *spec)
+{
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+		HASHCTL		ctl;
+
+		if (!c->unique)
+			continue;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(char *);
+		ctl.entrysize = sizeof(SeenEntry);
+		ctl.hash = seen_hash;
+		ctl.match = seen_match;
+		ctl.hcxt = CurrentMemoryContext;
+		c->seen_cxt = CurrentMemoryContext;
+		c->seen = hash_create("pgetl unique values", 1024, &ctl,
+							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	}
+}

@@ -1,0 +1,510 @@
+/*-------------------------------------------------------------------------
+ *
+ * load_source.c
+ *	  The CSV source of a load: a server file or staged data, fed to
+ *	  PostgreSQL's own COPY parser through a data source callback.
+ *
+ * The callback lets pgetl decide what is read (a regular file opened
+ * without blocking, or staged chunks read in slices) and fix two things
+ * COPY does differently from plain CSV: a UTF-8 byte order mark is dropped,
+ * and a line consisting of \. -- COPY's end-of-data marker -- is passed on
+ * as the quoted field "\.", so that it loads as data.
+ *
+ * Physical line numbers are counted here: a record starts on the line after
+ * the previous record's last line, and spans as many lines as it has line
+ * breaks (inside quotes too).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "load.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/copy.h"
+#if PG_VERSION_NUM >= 140000
+#include "commands/copyfrom_internal.h"
+#endif
+#include "commands/progress.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "util.h"
+
+#define LOAD_READ_SIZE 65536
+#define LOAD_STAGE_SLICE (1024 * 1024)
+
+struct LoadSource
+{
+	char	   *source;			/* as given */
+	bool		staged;
+	/* server file */
+	char	   *path;			/* resolved */
+	int			fd;
+	/* staged data */
+	int64		stage_id;
+	int			nchunks;
+	int64	   *chunk_len;
+	int			chunk;			/* current chunk, 0-based */
+	int64		chunk_off;		/* bytes of it already read */
+	int64		size;			/* total bytes */
+
+	/* filter state */
+	bool		started;		/* BOM checked */
+	bool		in_quote;
+	bool		escaped;		/* previous byte was an escape inside quotes */
+	bool		line_start;
+	bool		eof;
+	char		quote;
+	char		escape;
+	char	   *carry;			/* undecided bytes from the last read */
+	int			carry_len;
+	char	   *out;			/* filtered bytes not yet handed to COPY */
+	int			out_len;
+	int			out_pos;
+	char	   *in;				/* read buffer */
+
+	/* lines */
+	int64		next_line;		/* physical line of the next record */
+	int64		cur_line;		/* physical line of the current record */
+	int64		records;
+};
+
+/* The source being read by the COPY callback (one load at a time). */
+static LoadSource *current_source = NULL;
+
+/*
+ * open_server_file - check that the caller may read server files, resolve
+ * the path and open it, refusing anything but a regular file.  The file is
+ * opened without blocking (a FIFO with no writer would wait forever), then
+ * checked with fstat on the open descriptor, so that what is checked is
+ * what is read.  The descriptor is a transient file of the transaction.
+ */
+static void
+open_server_file(LoadSource *src)
+{
+	char	   *resolved;
+	struct stat st;
+	int			flags;
+
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load server file \"%s\"", src->source),
+				 errdetail("Only superusers and members of pg_read_server_files can load server files."),
+				 errhint("Stage the data with pgetl_stage(name, data) and load it by name, "
+						 "or ask for GRANT pg_read_server_files.")));
+	resolved = realpath(src->source, NULL);
+	if (resolved == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m", src->source)));
+	src->path = pstrdup(resolved);
+	free(resolved);
+	src->fd = OpenTransientFile(src->path, O_RDONLY | O_NONBLOCK | PG_BINARY);
+	if (src->fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m", src->path)));
+	if (fstat(src->fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", src->path)));
+	if (S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a directory", src->path),
+				 errhint("Give the path of a CSV file.")));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a regular file", src->path),
+				 errdetail("pgetl loads regular files only, not FIFOs, sockets or devices.")));
+	flags = fcntl(src->fd, F_GETFL);
+	if (flags < 0 || fcntl(src->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not set file \"%s\" to blocking mode: %m", src->path)));
+	src->size = st.st_size;
+}
+
+/*
+ * open_stage - find staged data the caller may read (as the extension
+ * owner), and the length of each of its chunks.  Needs an SPI connection.
+ */
+static void
+open_stage(LoadSource *src)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	PgetlUserSwitch sw;
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = CStringGetTextDatum(src->source);
+	/* errors of _stage_for keep their SQLSTATE; see pgetl_call_internal_args */
+	src->stage_id = DatumGetInt64(pgetl_call_internal_args("_stage_id", 2, types, values,
+														   (bool[2]) {false, false},
+														   INT8OID, &isnull));
+	pgetl_become_owner(&sw);
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum(src->stage_id);
+	if (SPI_execute_with_args("SELECT octet_length(data)::bigint FROM pgetl.stage_chunk "
+							  "WHERE stage_id = $1 ORDER BY chunk_no",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the chunks of staged data \"%s\"", src->source);
+	pgetl_restore_user(&sw);
+	src->nchunks = SPI_processed;
+	src->chunk_len = palloc(sizeof(int64) * (src->nchunks + 1));
+	for (int i = 0; i < src->nchunks; i++)
+	{
+		src->chunk_len[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		src->size += src->chunk_len[i];
+	}
+}
+
+/*
+ * load_source_open - resolve a load's source: an absolute server path when
+ * it starts with '/', else the name of staged data.  Checks privileges and
+ * opens it; the caller must be connected to SPI.  Allocated in the current
+ * memory context.
+ */
+LoadSource *
+load_source_open(const char *source, const char *load_name)
+{
+	LoadSource *src = palloc0(sizeof(LoadSource));
+
+	if (source == NULL || source[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source of load \"%s\" must not be empty", load_name),
+				 errhint("Give an absolute server path (starting with /) or the name of staged data.")));
+	src->source = pstrdup(source);
+	src->fd = -1;
+	src->staged = source[0] != '/';
+	if (src->staged)
+		open_stage(src);
+	else
+		open_server_file(src);
+	src->in = palloc(LOAD_READ_SIZE);
+	src->carry = palloc(8);
+	src->next_line = 1;
+	return src;
+}
+
+bool
+load_source_is_staged(LoadSource *src)
+{
+	return src->staged;
+}
+
+/*
+ * read_raw - read up to len bytes from the file or the staged chunks; 0 at
+ * the end.
+ */
+static int
+read_raw(LoadSource *src, char *buf, int len)
+{
+	if (!src->staged)
+	{
+		int			n;
+
+		for (;;)
+		{
+			n = read(src->fd, buf, len);
+			if (n >= 0)
+				return n;
+			if (errno != EINTR)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read file \"%s\": %m", src->path)));
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	while (src->chunk < src->nchunks && src->chunk_off >= src->chunk_len[src->chunk])
+	{
+		src->chunk++;
+		src->chunk_off = 0;
+	}
+	if (src->chunk >= src->nchunks)
+		return 0;
+	{
+		Oid			types[3] = {INT8OID, INT4OID, INT8OID};
+		Datum		values[3];
+		PgetlUserSwitch sw;
+		bool		isnull;
+		Datum		d;
+		bytea	   *slice;
+		int			n;
+		int64		want = Min((int64) len, src->chunk_len[src->chunk] - src->chunk_off);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = Int64GetDatum(src->stage_id);
+		values[1] = Int32GetDatum(src->chunk + 1);
+		values[2] = Int64GetDatum(src->chunk_off + 1);
+		pgetl_become_owner(&sw);
+		if (SPI_execute_with_args(psprintf("SELECT substring(data FROM $3::integer FOR %d) "
+										   "FROM pgetl.stage_chunk "
+										   "WHERE stage_id = $1 AND chunk_no = $2", (int) want),
+								  3, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "staged data \"%s\" changed while it was loaded", src->source);
+		pgetl_restore_user(&sw);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		slice = DatumGetByteaPP(d);
+		n = VARSIZE_ANY_EXHDR(slice);
+		memcpy(buf, VARDATA_ANY(slice), n);
+		SPI_finish();
+		src->chunk_off += n;
+		return n;
+	}
+}
+
+/*
+ * filter - append the bytes in[0..n) to src->out, dropping a leading UTF-8
+ * BOM and quoting a \. line outside quotes.  Bytes that cannot be decided
+ * yet (a \ at a line start near the end of the buffer) are kept in carry
+ * unless at_eof.
+ */
+static void
+filter(LoadSource *src, const char *in, int n, bool at_eof)
+{
+	int			i = 0;
+
+	if (!src->started)
+	{
+		if (n < 3 && !at_eof)
+		{
+			memcpy(src->carry, in, n);
+			src->carry_len = n;
+			return;
+		}
+		src->started = true;
+		src->line_start = true;
+		if (n >= 3 && (unsigned char) in[0] == 0xEF && (unsigned char) in[1] == 0xBB &&
+			(unsigned char) in[2] == 0xBF)
+			i = 3;
+	}
+	for (; i < n; i++)
+	{
+		char		c = in[i];
+
+		if (src->line_start && !src->in_quote && c == '\\')
+		{
+			if (i + 2 >= n && !at_eof)
+			{
+				/* need the bytes after it */
+				src->carry_len = n - i;
+				memcpy(src->carry, in + i, src->carry_len);
+				return;
+			}
+			if (i + 1 < n && in[i + 1] == '.' &&
+				(i + 2 == n || in[i + 2] == '\n' || in[i + 2] == '\r'))
+			{
+				src->out[src->out_len++] = src->quote;
+				src->out[src->out_len++] = '\\';
+				src->out[src->out_len++] = '.';
+				src->out[src->out_len++] = src->quote;
+				i++;
+				src->line_start = false;
+				continue;
+			}
+		}
+		src->line_start = false;
+		if (src->in_quote)
+		{
+			if (src->escaped)
+				src->escaped = false;
+			else if (c == src->escape && src->escape != src->quote)
+				src->escaped = true;
+			else if (c == src->quote)
+				src->in_quote = false;
+		}
+		else if (c == src->quote)
+			src->in_quote = true;
+		else if (c == '\n' || c == '\r')
+			src->line_start = true;
+		src->out[src->out_len++] = c;
+	}
+	src->carry_len = 0;
+}
+
+/*
+ * source_callback - COPY's data source: hands over filtered bytes, at least
+ * minread unless at the end.
+ */
+static int
+source_callback(void *outbuf, int minread, int maxread)
+{
+	LoadSource *src = current_source;
+	int			given = 0;
+
+	while (given < minread)
+	{
+		int			n;
+
+		if (src->out_pos < src->out_len)
+		{
+			n = Min(maxread - given, src->out_len - src->out_pos);
+			memcpy((char *) outbuf + given, src->out + src->out_pos, n);
+			src->out_pos += n;
+			given += n;
+			continue;
+		}
+		if (src->eof)
+			break;
+		/* refill: carried bytes first, then new ones */
+		src->out_len = src->out_pos = 0;
+		memcpy(src->in, src->carry, src->carry_len);
+		n = read_raw(src, src->in + src->carry_len, LOAD_READ_SIZE - src->carry_len);
+		if (n == 0)
+			src->eof = true;
+		filter(src, src->in, src->carry_len + n, src->eof);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return given;
+}
+
+/*
+ * load_source_begin_copy - start PostgreSQL's COPY FROM machinery (CSV
+ * format) on the source with the spec's dialect.  The header is not given
+ * to COPY: the loader reads it as the first record to match names.  Starts
+ * progress reporting in pg_stat_progress_copy (ended by EndCopyFrom).
+ */
+CopyFromState
+load_source_begin_copy(LoadSource *src, LoadSpec *spec)
+{
+	List	   *options = NIL;
+	ParseState *pstate = make_parsestate(NULL);
+	CopyFromState cstate;
+
+	/* COPY's own buffer holds up to 64 kB; ours may grow by 5/3 + a bit */
+	src->out = palloc(LOAD_READ_SIZE * 2 + 16);
+	src->quote = spec->quote;
+	src->escape = spec->escape;
+	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
+	options = lappend(options, makeDefElem("delimiter",
+										   (Node *) makeString(psprintf("%c", spec->delimiter)), -1));
+	options = lappend(options, makeDefElem("quote",
+										   (Node *) makeString(psprintf("%c", spec->quote)), -1));
+	options = lappend(options, makeDefElem("escape",
+										   (Node *) makeString(psprintf("%c", spec->escape)), -1));
+	options = lappend(options, makeDefElem("null", (Node *) makeString(spec->null_string), -1));
+	options = lappend(options, makeDefElem("encoding", (Node *) makeString(spec->encoding), -1));
+	if (current_source != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("a load is already running in this session"),
+				 errdetail("pgetl_load cannot be called from inside another load (e.g. from a trigger of its target).")));
+	cstate = BeginCopyFrom(pstate, spec->rel, NULL, NULL, false, source_callback, NIL, options);
+	current_source = src;
+	pgstat_progress_update_param(PROGRESS_COPY_BYTES_TOTAL, src->size);
+	return cstate;
+}
+
+/*
+ * count_lines - how many physical lines a record of len bytes spans.
+ */
+static int64
+count_lines(const char *rec, int len)
+{
+	int64		lines = 1;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (rec[i] == '\n')
+			lines++;
+		else if (rec[i] == '\r' && (i + 1 >= len || rec[i + 1] != '\n'))
+			lines++;
+	}
+	return lines;
+}
+
+/*
+ * load_source_next - the next non-blank record: its fields (pointing into
+ * COPY's buffers, valid until the next call), the physical line where it
+ * starts and its raw text (palloc'd in the current memory context).
+ * Returns false at the end of the input.
+ */
+bool
+load_source_next(LoadSource *src, CopyFromState cstate, char ***fields, int *nfields,
+				 int64 *line, char **record)
+{
+	for (;;)
+	{
+		int64		lines;
+
+		src->cur_line = src->next_line;
+		if (!NextCopyFromRawFields(cstate, fields, nfields))
+			return false;
+#if PG_VERSION_NUM >= 140000
+		lines = count_lines(cstate->line_buf.data, cstate->line_buf.len);
+		src->next_line += lines;
+		if (cstate->line_buf.len == 0)
+			continue;			/* a blank line is not a record */
+		*record = pnstrdup(cstate->line_buf.data, cstate->line_buf.len);
+#else
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			for (int i = 0; i < *nfields; i++)
+			{
+				if (i > 0)
+					appendStringInfoChar(&buf, ',');
+				if ((*fields)[i])
+					appendStringInfoString(&buf, (*fields)[i]);
+			}
+			lines = 1;
+			src->next_line += lines;
+			*record = buf.data;
+		}
+#endif
+		*line = src->cur_line;
+		src->records++;
+		return true;
+	}
+}
+
+/* The physical line where the record being read starts (for errors). */
+int64
+load_source_current_line(LoadSource *src)
+{
+	return src->cur_line;
+}
+
+/*
+ * load_source_end - finish COPY (ends progress reporting) and close the
+ * file.  Also safe to skip on error: the transaction's abort closes the
+ * file, and the next load resets the callback's source.
+ */
+void
+load_source_end(LoadSource *src, CopyFromState cstate)
+{
+	current_source = NULL;
+	if (cstate)
+		EndCopyFrom(cstate);
+	if (src->fd >= 0)
+		CloseTransientFile(src->fd);
+	src->fd = -1;
+}
+
+/*
+ * load_source_reset - forget the source of a load that failed (the file
+ * itself is closed by the transaction's abort).
+ */
+void
+load_source_reset(void)
+{
+	current_source = NULL;
+}

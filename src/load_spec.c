@@ -1,0 +1,743 @@
+/*-------------------------------------------------------------------------
+ *
+ * load_spec.c
+ *	  Load specs: reading one from pgetl's catalog and compiling it, and
+ *	  the user-facing functions that define, drop and stage.
+ *
+ * A spec is stored by pgetl._define_load (src/sql/60_load.sql), which runs
+ * as the extension owner and checks the shape of the JSON.  Everything that
+ * runs user-defined code -- type input functions for min, max and allowed,
+ * domains, check expressions -- is compiled here, as the calling role, both
+ * when the spec is defined (so that a bad spec is refused at once) and when
+ * it is loaded (so that a spec whose types changed fails clearly).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "load.h"
+
+#include "access/table.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "parser/parse_type.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(pgetl_define_load);
+PG_FUNCTION_INFO_V1(pgetl_drop_load);
+PG_FUNCTION_INFO_V1(pgetl_stage);
+PG_FUNCTION_INFO_V1(pgetl_drop_stage);
+
+/* What is being compiled, for the error context */
+typedef struct CompileContext
+{
+	const char *load;
+	const char *column;
+	const char *what;
+} CompileContext;
+
+/*
+ * compile_error_context - "load spec "x", column "y", min" on errors raised
+ * while compiling.
+ */
+static void
+compile_error_context(void *arg)
+{
+	CompileContext *cc = (CompileContext *) arg;
+
+	if (cc->column && cc->what)
+		errcontext("load spec \"%s\", column \"%s\", %s", cc->load, cc->column, cc->what);
+	else if (cc->what)
+		errcontext("load spec \"%s\", %s", cc->load, cc->what);
+}
+
+/*
+ * load_owner_query - run a query as the extension owner inside the current
+ * SPI connection (the caller has connected).  Errors keep their SQLSTATE,
+ * message, detail and hint, without pgetl's internal PL/pgSQL context.  The
+ * result is in SPI_tuptable, owned by SPI.
+ */
+static uint64
+load_owner_query(const char *sql, int nargs, Oid *types, Datum *values,
+				 const char *nulls)
+{
+	PgetlUserSwitch sw;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			ret = 0;
+
+	pgetl_become_owner(&sw);
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		pgetl_restore_user(&sw);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTERNAL_ERROR)
+			edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	pgetl_restore_user(&sw);
+	if (ret < 0)
+		elog(ERROR, "pgetl catalog query failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/* Text of column n of row r of SPI_tuptable, palloc'd in cxt, or NULL */
+static char *
+spi_text(int r, int n, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, n);
+	char	   *copy;
+
+	if (v == NULL)
+		return NULL;
+	copy = MemoryContextStrdup(cxt, v);
+	pfree(v);
+	return copy;
+}
+
+/* Array-of-text column n of row r as a C string array in cxt */
+static char **
+spi_text_array(int r, int n, int *count, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, n, &isnull);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems;
+	char	  **result;
+	MemoryContext old;
+
+	*count = 0;
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &enulls, &nelems);
+	result = palloc0(sizeof(char *) * (nelems + 1));
+	for (int i = 0; i < nelems; i++)
+		result[i] = enulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	MemoryContextSwitchTo(old);
+	*count = nelems;
+	return result;
+}
+
+/* free a compiled regex when the load's memory goes away */
+static void
+free_regex(void *arg)
+{
+	pg_regfree((regex_t *) arg);
+}
+
+/*
+ * compile_pattern - compile a PostgreSQL regular expression (ARE) into
+ * memory owned by the current memory context; the compiled form, which the
+ * regex library allocates on its own, is freed with that context.
+ */
+static regex_t *
+compile_pattern(const char *pattern)
+{
+	int			len = strlen(pattern);
+	pg_wchar   *wpat = palloc((len + 1) * sizeof(pg_wchar));
+	int			wlen = pg_mb2wchar_with_len(pattern, wpat, len);
+	regex_t    *re = palloc(sizeof(regex_t));
+	MemoryContextCallback *cb;
+	int			rc;
+
+	rc = pg_regcomp(re, wpat, wlen, REG_ADVANCED, DEFAULT_COLLATION_OID);
+	if (rc != REG_OKAY)
+	{
+		char		msg[128];
+
+		pg_regerror(rc, re, msg, sizeof(msg));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+				 errmsg("invalid regular expression: %s", msg)));
+	}
+	cb = palloc(sizeof(MemoryContextCallback));
+	cb->func = free_regex;
+	cb->arg = re;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	pfree(wpat);
+	return re;
+}
+
+/*
+ * set_precheck - pick the fast syntax check for a type whose input function
+ * is known, so that most values convert without a subtransaction.
+ */
+static void
+set_precheck(LoadColumn *c)
+{
+	c->precheck = LOAD_PRECHECK_NONE;
+	c->text_limit = -1;
+	if (c->format_kind != LOAD_FORMAT_NONE)
+		return;
+	switch (c->typid)
+	{
+		case INT2OID:
+			c->precheck = LOAD_PRECHECK_INT2;
+			break;
+		case INT4OID:
+			c->precheck = LOAD_PRECHECK_INT4;
+			break;
+		case INT8OID:
+			c->precheck = LOAD_PRECHECK_INT8;
+			break;
+		case NUMERICOID:
+			c->precheck = LOAD_PRECHECK_NUMERIC;
+			break;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			c->precheck = LOAD_PRECHECK_FLOAT;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			c->precheck = LOAD_PRECHECK_TEXT;
+			if (c->typid != TEXTOID && c->typmod >= VARHDRSZ)
+				c->text_limit = c->typmod - VARHDRSZ;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * convert_rule_value - a min or max value of the spec, converted with the
+ * column's type input function as the calling role.
+ */
+static Datum
+convert_rule_value(LoadColumn *c, const char *value)
+{
+	return InputFunctionCall(&c->infunc, (char *) value, c->ioparam, c->typmod);
+}
+
+/*
+ * compile_column - resolve the types of one spec column and compile its
+ * rules.  Everything is allocated in the current memory context.
+ */
+static void
+compile_column(LoadSpec *spec, LoadColumn *c, const char *type, CompileContext *cc)
+{
+	Oid			infunc;
+	Oid			target_collation = InvalidOid;
+
+	cc->column = c->label;
+	if (c->target)
+	{
+		AttrNumber	attnum = get_attnum(spec->target, c->target);
+
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation %s does not exist",
+							c->target, spec->target_name),
+					 errhint("Redefine load \"%s\" with pgetl_define_load().", spec->name)));
+		c->attnum = attnum;
+		get_atttypetypmodcoll(spec->target, attnum, &c->target_typid,
+							  &c->target_typmod, &target_collation);
+	}
+
+	/* the type the field is checked as */
+	c->typid = InvalidOid;
+	c->typmod = -1;
+	if (type)
+	{
+		cc->what = "type";
+		parseTypeString(type, &c->typid, &c->typmod, false);
+		if (c->target && c->typid == c->target_typid && c->typmod < 0)
+			c->typmod = c->target_typmod;
+	}
+	else if (c->target)
+	{
+		c->typid = c->target_typid;
+		c->typmod = c->target_typmod;
+	}
+	if (OidIsValid(c->typid))
+	{
+		if (get_typtype(c->typid) == TYPTYPE_PSEUDO)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" cannot be checked as pseudo-type %s",
+							c->label, format_type_be(c->typid))));
+		c->typname = format_type_with_typemod(c->typid, c->typmod);
+		getTypeInputInfo(c->typid, &infunc, &c->ioparam);
+		fmgr_info(infunc, &c->infunc);
+		c->collation = OidIsValid(target_collation) ? target_collation : get_typcollation(c->typid);
+		if (!OidIsValid(c->collation) && type_is_collatable(c->typid))
+			c->collation = DEFAULT_COLLATION_OID;
+	}
+
+	/* format: date and time types only */
+	c->format_kind = LOAD_FORMAT_NONE;
+	if (c->format)
+	{
+		char	   *fmt = text_to_cstring(c->format);
+		text	   *sample;
+
+		cc->what = "format";
+		if (c->typid == DATEOID)
+			c->format_kind = LOAD_FORMAT_DATE;
+		else if (c->typid == TIMESTAMPOID)
+			c->format_kind = LOAD_FORMAT_TIMESTAMP;
+		else if (c->typid == TIMESTAMPTZOID)
+			c->format_kind = LOAD_FORMAT_TIMESTAMPTZ;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("format applies to date, timestamp and timestamptz columns, not to %s",
+							OidIsValid(c->typid) ? c->typname : "untyped columns"),
+					 errhint("Give the column \"type\": \"date\" (or a timestamp type), or remove \"format\".")));
+		/*
+		 * A format must name a year (outside "quoted text"), and a sample
+		 * timestamp printed with it must read back to the same text.
+		 */
+		{
+			bool		quoted = false;
+			bool		year = false;
+			text	   *back;
+
+			for (const char *p = fmt; *p; p++)
+			{
+				if (*p == '"')
+					quoted = !quoted;
+				else if (!quoted && (*p == 'Y' || *p == 'y'))
+					year = true;
+			}
+			sample = DatumGetTextPP(DirectFunctionCall2(timestamp_to_char,
+														TimestampGetDatum((Timestamp) 36993906000000),
+														PointerGetDatum(c->format)));
+			back = DatumGetTextPP(DirectFunctionCall2(timestamptz_to_char,
+													  DirectFunctionCall2(to_timestamp,
+																		  PointerGetDatum(sample),
+																		  PointerGetDatum(c->format)),
+													  PointerGetDatum(c->format)));
+			if (!year || strcmp(text_to_cstring(sample), text_to_cstring(back)) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+						 errmsg("format \"%s\" does not describe a date", fmt),
+						 errdetail("A format needs at least a year pattern and must read back what it prints."),
+						 errhint("Use to_date() template patterns, e.g. \"DD/MM/YY\" or \"YYYY-MM-DD HH24:MI:SS\".")));
+		}
+	}
+
+	/* the checked value is converted to the target type when types differ */
+	c->recast = c->target && OidIsValid(c->typid) &&
+		(c->typid != c->target_typid || c->typmod != c->target_typmod);
+	if (c->recast)
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(c->typid, &outfunc, &isvarlena);
+		fmgr_info(outfunc, &c->outfunc);
+		getTypeInputInfo(c->target_typid, &infunc, &c->target_ioparam);
+		fmgr_info(infunc, &c->target_infunc);
+	}
+	set_precheck(c);
+
+	/* min and max, compared with the type's btree ordering */
+	if (c->min_text || c->max_text)
+	{
+		TypeCacheEntry *tce;
+
+		cc->what = "min and max";
+		if (!OidIsValid(c->typid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min and max need a type"),
+					 errhint("Give the column a \"type\".")));
+		tce = lookup_type_cache(c->typid, TYPECACHE_CMP_PROC_FINFO);
+		if (!OidIsValid(tce->cmp_proc_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("type %s has no ordering, so min and max cannot be checked", c->typname)));
+		fmgr_info_copy(&c->cmp, &tce->cmp_proc_finfo, CurrentMemoryContext);
+		if (c->min_text)
+		{
+			cc->what = "min";
+			c->min = convert_rule_value(c, c->min_text);
+			c->has_min = true;
+		}
+		if (c->max_text)
+		{
+			cc->what = "max";
+			c->max = convert_rule_value(c, c->max_text);
+			c->has_max = true;
+		}
+		if (c->has_min && c->has_max &&
+			DatumGetInt32(FunctionCall2Coll(&c->cmp, c->collation, c->min, c->max)) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min %s is greater than max %s", c->min_text, c->max_text)));
+	}
+	if (c->max_decimals >= 0 && OidIsValid(c->typid) &&
+		!(c->typid == NUMERICOID || c->typid == FLOAT4OID || c->typid == FLOAT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_decimals applies to numeric and float columns, not to %s", c->typname)));
+	if (c->pattern_text)
+	{
+		cc->what = "pattern";
+		c->pattern = compile_pattern(c->pattern_text);
+	}
+	if (c->allowed && OidIsValid(c->typid))
+	{
+		/* each allowed value must be a valid value of the type */
+		cc->what = "allowed";
+		for (int i = 0; i < c->nallowed; i++)
+			if (c->allowed[i])
+				(void) convert_rule_value(c, c->allowed[i]);
+	}
+	cc->what = NULL;
+	cc->column = NULL;
+}
+
+/*
+ * compile_check - parse and analyze a check expression over the target's
+ * columns, as a CHECK constraint would be (no subqueries, no aggregates),
+ * and prepare it for execution.
+ */
+static void
+compile_check(LoadSpec *spec, LoadCheck *ck, CompileContext *cc)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	ParseNamespaceItem *nsitem;
+	List	   *raw;
+	SelectStmt *stmt = NULL;
+	Node	   *expr;
+
+	cc->what = psprintf("check \"%s\"", ck->name);
+	pstate->p_sourcetext = NULL;	/* positions would be those of the wrapper */
+	raw = raw_parser(psprintf("SELECT (%s)", ck->expression), RAW_PARSE_DEFAULT);
+	if (list_length(raw) == 1 && IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+		stmt = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (stmt == NULL || list_length(stmt->targetList) != 1 || stmt->fromClause ||
+		stmt->whereClause || stmt->groupClause || stmt->havingClause ||
+		stmt->windowClause || stmt->sortClause || stmt->limitCount ||
+		stmt->limitOffset || stmt->lockingClause || stmt->withClause ||
+		stmt->distinctClause || stmt->valuesLists || stmt->op != SETOP_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("check \"%s\" is not a single expression: %s", ck->name, ck->expression),
+				 errhint("A check is a boolean SQL expression over the target's columns, e.g. \"quantity * price > 0\".")));
+	nsitem = addRangeTableEntryForRelation(pstate, spec->rel, AccessShareLock, NULL, false, true);
+	addNSItemToQuery(pstate, nsitem, true, true, true);
+	expr = transformExpr(pstate, linitial_node(ResTarget, stmt->targetList)->val,
+						 EXPR_KIND_CHECK_CONSTRAINT);
+	expr = coerce_to_boolean(pstate, expr, "CHECK");
+	assign_expr_collations(pstate, expr);
+	ck->state = ExecPrepareExpr((Expr *) expr, spec->estate);
+	cc->what = NULL;
+}
+
+/*
+ * load_spec_open_target - open the target (kept open until
+ * load_spec_close_target) and compile the check expressions against it.
+ */
+void
+load_spec_open_target(LoadSpec *spec, LOCKMODE lockmode)
+{
+	CompileContext cc = {spec->name, NULL, NULL};
+	ErrorContextCallback errcb;
+
+	spec->rel = table_open(spec->target, lockmode);
+	spec->checkdesc = RelationGetDescr(spec->rel);
+	spec->estate = CreateExecutorState();
+	errcb.callback = compile_error_context;
+	errcb.arg = &cc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (int i = 0; i < spec->nchecks; i++)
+		compile_check(spec, &spec->checks[i], &cc);
+	error_context_stack = errcb.previous;
+}
+
+void
+load_spec_close_target(LoadSpec *spec)
+{
+	if (spec->estate)
+		FreeExecutorState(spec->estate);
+	spec->estate = NULL;
+	if (spec->rel)
+		table_close(spec->rel, NoLock);
+	spec->rel = NULL;
+}
+
+/*
+ * load_spec_fetch - read the spec "name" from the catalog (as the extension
+ * owner; the caller must be a member of its owner) and compile it as the
+ * caller.  The caller must be connected to SPI.  The spec is allocated in
+ * the current memory context; the target is not opened yet.
+ */
+LoadSpec *
+load_spec_fetch(const char *name, bool for_define)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	LoadSpec   *spec = palloc0(sizeof(LoadSpec));
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	char	   *s;
+	CompileContext cc = {name, NULL, NULL};
+	ErrorContextCallback errcb;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = CStringGetTextDatum(name);
+	load_owner_query("SELECT spec_id, name, owner, target, target_name, delimiter, quote, "
+					 "escape, header, null_string, encoding, mode, conflict_key, on_conflict, "
+					 "max_rejects, max_reject_ratio "
+					 "FROM pgetl._load_spec_for($1, $2)", 2, types, values, NULL);
+	spec->spec_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	spec->name = spi_text(0, 2, cxt);
+	spec->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	spec->target = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	spec->target_name = spi_text(0, 5, cxt);
+	spec->delimiter = spi_text(0, 6, cxt)[0];
+	spec->quote = spi_text(0, 7, cxt)[0];
+	s = spi_text(0, 8, cxt);
+	spec->escape = s ? s[0] : spec->quote;
+	spec->header = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	spec->null_string = spi_text(0, 10, cxt);
+	spec->encoding = spi_text(0, 11, cxt);
+	s = spi_text(0, 12, cxt);
+	spec->mode = strcmp(s, "upsert") == 0 ? LOAD_UPSERT :
+		strcmp(s, "replace") == 0 ? LOAD_REPLACE : LOAD_APPEND;
+	{
+		int			n;
+		char	  **keys = spi_text_array(0, 13, &n, cxt);
+
+		for (int i = 0; i < n; i++)
+			spec->conflict_key = lappend(spec->conflict_key, keys[i]);
+	}
+	s = spi_text(0, 14, cxt);
+	spec->on_conflict_update = s == NULL || strcmp(s, "update") == 0;
+	s = spi_text(0, 15, cxt);
+	spec->max_rejects = s ? pg_strtoint64(s) : -1;
+	s = spi_text(0, 16, cxt);
+	spec->max_reject_ratio = s ? float8in_internal(s, NULL, "double precision", s) : -1;
+
+	/* its columns */
+	values[0] = Int64GetDatum(spec->spec_id);
+	types[0] = INT8OID;
+	load_owner_query("SELECT ordinal, name, target, type, required, format, min, max, pattern, "
+					 "prefix, max_length, max_decimals, allowed, is_unique "
+					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal",
+					 1, types, values, NULL);
+	spec->ncolumns = SPI_processed;
+	spec->columns = palloc0(sizeof(LoadColumn) * spec->ncolumns);
+	{
+		char	  **typenames = palloc0(sizeof(char *) * spec->ncolumns);
+
+		for (int i = 0; i < spec->ncolumns; i++)
+		{
+			LoadColumn *c = &spec->columns[i];
+
+			c->ordinal = i + 1;
+			c->name = spi_text(i, 2, cxt);
+			c->label = c->name ? c->name : psprintf("column %d", i + 1);
+			c->target = spi_text(i, 3, cxt);
+			typenames[i] = spi_text(i, 4, cxt);
+			c->required = strcmp(spi_text(i, 5, cxt), "t") == 0;
+			s = spi_text(i, 6, cxt);
+			c->format = s ? cstring_to_text(s) : NULL;
+			c->min_text = spi_text(i, 7, cxt);
+			c->max_text = spi_text(i, 8, cxt);
+			c->pattern_text = spi_text(i, 9, cxt);
+			c->prefix = spi_text(i, 10, cxt);
+			s = spi_text(i, 11, cxt);
+			c->max_length = s ? pg_strtoint32(s) : -1;
+			s = spi_text(i, 12, cxt);
+			c->max_decimals = s ? pg_strtoint32(s) : -1;
+			c->allowed = spi_text_array(i, 13, &c->nallowed, cxt);
+			c->unique = strcmp(spi_text(i, 14, cxt), "t") == 0;
+			c->field = -1;
+			c->out = -1;
+		}
+
+		/* its checks */
+		load_owner_query("SELECT name, expression FROM pgetl.load_check "
+						 "WHERE spec_id = $1 ORDER BY ordinal", 1, types, values, NULL);
+		spec->nchecks = SPI_processed;
+		spec->checks = palloc0(sizeof(LoadCheck) * (spec->nchecks + 1));
+		for (int i = 0; i < spec->nchecks; i++)
+		{
+			spec->checks[i].name = spi_text(i, 1, cxt);
+			spec->checks[i].expression = spi_text(i, 2, cxt);
+		}
+
+		/* compile, as the caller */
+		errcb.callback = compile_error_context;
+		errcb.arg = &cc;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		if (!OidIsValid(get_rel_type_id(spec->target)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the target of load \"%s\", %s, no longer exists",
+							spec->name, spec->target_name),
+					 errhint("Redefine the load with pgetl_define_load().")));
+		for (int i = 0; i < spec->ncolumns; i++)
+			compile_column(spec, &spec->columns[i], typenames[i], &cc);
+		error_context_stack = errcb.previous;
+	}
+
+	/* inserted columns, in spec order */
+	spec->outcols = palloc0(sizeof(LoadColumn *) * (spec->ncolumns + 1));
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+
+		if (c->target)
+		{
+			c->out = spec->nout;
+			spec->outcols[spec->nout++] = c;
+		}
+	}
+	if (spec->nout == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("load \"%s\" loads no column", spec->name),
+				 errhint("At least one column needs a \"target\" (by default its name).")));
+	return spec;
+}
+
+/*
+ * load_spec_bind_positions - without a header, the CSV fields are the spec's
+ * columns in order.
+ */
+void
+load_spec_bind_positions(LoadSpec *spec)
+{
+	for (int i = 0; i < spec->ncolumns; i++)
+		spec->columns[i].field = i;
+	spec->nfields_expected = spec->ncolumns;
+}
+
+/*
+ * load_spec_bind_header - match the header's names to the spec's columns.
+ * A header that lacks a required column, names a column twice, or has a
+ * column the spec does not know fails the load: a mismatch is reported,
+ * never guessed around.  A missing optional column loads as NULL.
+ */
+void
+load_spec_bind_header(LoadSpec *spec, char **fields, int nfields)
+{
+	StringInfoData missing;
+	StringInfoData unknown;
+
+	initStringInfo(&missing);
+	initStringInfo(&unknown);
+	spec->nfields_expected = nfields;
+	for (int f = 0; f < nfields; f++)
+	{
+		bool		known = false;
+
+		for (int g = 0; g < f; g++)
+			if (fields[f] && fields[g] && strcmp(fields[f], fields[g]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("header names column \"%s\" twice", fields[f])));
+		for (int i = 0; i < spec->ncolumns; i++)
+		{
+			LoadColumn *c = &spec->columns[i];
+
+			if (fields[f] && c->name && strcmp(fields[f], c->name) == 0)
+			{
+				c->field = f;
+				known = true;
+			}
+		}
+		if (!known)
+			appendStringInfo(&unknown, "%s\"%s\"", unknown.len ? ", " : "",
+							 fields[f] ? fields[f] : "");
+	}
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+
+		if (c->field < 0 && c->required)
+			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", c->label);
+	}
+	if (missing.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("header lacks required column %s", missing.data),
+				 errdetail("The header has %d column(s); load \"%s\" requires them.", nfields, spec->name),
+				 errhint("Check the file, or the \"name\" of the column in the load spec.")));
+	if (unknown.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("header has column(s) not in load \"%s\": %s", spec->name, unknown.data),
+				 errhint("Add them to the spec's columns, with \"target\": null to skip them.")));
+}
+
+/*
+ * pgetl_define_load - store a load spec (as the extension owner) and compile
+ * it as the caller in the same transaction, so that an invalid spec is
+ * refused at definition time and nothing is stored.
+ */
+Datum
+pgetl_define_load(PG_FUNCTION_ARGS)
+{
+	Oid			types[5] = {OIDOID, TEXTOID, OIDOID, JSONBOID, JSONBOID};
+	Datum		values[5];
+	bool		nulls[5];
+	bool		isnull;
+	Datum		id;
+	LoadSpec   *spec;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	nulls[0] = false;
+	for (int i = 0; i < 4; i++)
+	{
+		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i);
+	}
+	id = pgetl_call_internal_args("_define_load", 5, types, values, nulls, INT8OID, &isnull);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spec = load_spec_fetch(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	load_spec_open_target(spec, AccessShareLock);
+	load_spec_close_target(spec);
+	SPI_finish();
+	PG_RETURN_DATUM(id);
+}
+
+#define PGETL_LOAD_TRAMPOLINE(fn, internal) \
+	Datum \
+	fn(PG_FUNCTION_ARGS) \
+	{ \
+		return pgetl_call_internal(fcinfo, internal); \
+	}
+
+PGETL_LOAD_TRAMPOLINE(pgetl_drop_load, "_drop_load")
+PGETL_LOAD_TRAMPOLINE(pgetl_stage, "_stage")
+PGETL_LOAD_TRAMPOLINE(pgetl_drop_stage, "_drop_stage")

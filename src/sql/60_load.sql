@@ -1,0 +1,609 @@
+-- The validated CSV loader: load specs and their rules, staged data, load
+-- history and rejects.  The user-facing functions are C functions
+-- (src/load*.c) that run as the caller; they call the internal functions
+-- below as the extension owner to read and write these tables.
+
+CREATE TABLE pgetl.load_spec (
+    spec_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE CHECK (name <> ''),
+    owner           regrole NOT NULL,
+    target          oid NOT NULL,
+    target_name     text NOT NULL,
+    delimiter       text NOT NULL DEFAULT ',',
+    quote           text NOT NULL DEFAULT '"',
+    escape          text,
+    header          boolean NOT NULL DEFAULT true,
+    null_string     text NOT NULL DEFAULT '',
+    encoding        text NOT NULL DEFAULT 'UTF8',
+    mode            text NOT NULL DEFAULT 'append' CHECK (mode IN ('append', 'upsert', 'replace')),
+    conflict_key    text[],
+    on_conflict     text CHECK (on_conflict IN ('update', 'nothing')),
+    max_rejects     bigint CHECK (max_rejects >= 0),
+    max_reject_ratio double precision CHECK (max_reject_ratio BETWEEN 0 AND 1),
+    columns         jsonb NOT NULL,
+    options         jsonb NOT NULL,
+    defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgetl.load_spec IS 'load specs: target, CSV dialect and load behaviour (read it through the view pgetl.loads)';
+
+CREATE TABLE pgetl.load_column (
+    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
+    ordinal         integer NOT NULL,
+    name            text,
+    target          text,
+    type            text,
+    required        boolean NOT NULL DEFAULT false,
+    format          text,
+    min             text,
+    max             text,
+    pattern         text,
+    prefix          text,
+    max_length      integer CHECK (max_length >= 0),
+    max_decimals    integer CHECK (max_decimals >= 0),
+    allowed         text[],
+    is_unique       boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (spec_id, ordinal)
+);
+COMMENT ON TABLE pgetl.load_column IS 'one row per CSV column of a load spec, with its rules';
+
+CREATE TABLE pgetl.load_check (
+    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
+    ordinal         integer NOT NULL,
+    name            text NOT NULL,
+    expression      text NOT NULL,
+    PRIMARY KEY (spec_id, ordinal),
+    UNIQUE (spec_id, name)
+);
+COMMENT ON TABLE pgetl.load_check IS 'row-level checks of a load spec: SQL boolean expressions over the target columns';
+
+CREATE TABLE pgetl.load_record (
+    load_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    spec_id         bigint REFERENCES pgetl.load_spec ON DELETE SET NULL,
+    load_name       text NOT NULL,
+    owner           regrole NOT NULL,
+    loaded_by       regrole NOT NULL,
+    run_id          bigint,
+    source          text NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at     timestamptz,
+    duration        interval,
+    rows_read       bigint,
+    rows_loaded     bigint,
+    rows_rejected   bigint
+);
+CREATE INDEX ON pgetl.load_record (load_name, load_id);
+COMMENT ON TABLE pgetl.load_record IS 'one row per successful load (read it through the view pgetl.load_history)';
+
+CREATE TABLE pgetl.reject_record (
+    reject_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    load_id         bigint NOT NULL REFERENCES pgetl.load_record ON DELETE CASCADE,
+    run_id          bigint,
+    load_name       text NOT NULL,
+    owner           regrole NOT NULL,
+    source          text NOT NULL,
+    line_number     bigint NOT NULL,
+    record          text,
+    column_name     text,
+    rule            text NOT NULL,
+    value           text,
+    message         text NOT NULL,
+    sqlstate        text
+);
+CREATE INDEX ON pgetl.reject_record (load_id, line_number);
+COMMENT ON TABLE pgetl.reject_record IS 'rejected records (read them through the view pgetl.reject)';
+
+CREATE TABLE pgetl.stage (
+    stage_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE CHECK (name <> '' AND left(name, 1) <> '/'),
+    owner           regrole NOT NULL,
+    bytes           bigint NOT NULL DEFAULT 0,
+    chunks          integer NOT NULL DEFAULT 0,
+    staged_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgetl.stage IS 'staged CSV data, loaded by name (read it through the view pgetl.stages)';
+
+CREATE TABLE pgetl.stage_chunk (
+    stage_id        bigint NOT NULL REFERENCES pgetl.stage ON DELETE CASCADE,
+    chunk_no        integer NOT NULL,
+    data            bytea NOT NULL,
+    PRIMARY KEY (stage_id, chunk_no)
+);
+-- Uncompressed out-of-line storage, so that the loader can read a chunk in
+-- slices without decompressing all of it.
+ALTER TABLE pgetl.stage_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
+COMMENT ON TABLE pgetl.stage_chunk IS 'the bytes of staged data, in the order they were staged';
+
+-- What users read: the specs, loads, rejects and stages of roles they are
+-- members of (superusers see all).
+CREATE VIEW pgetl.loads WITH (security_barrier) AS
+SELECT s.name AS load, s.owner, s.target_name AS target, s.mode, s.header,
+       s.delimiter, s.quote, s.escape, s.null_string, s.encoding,
+       s.conflict_key, s.on_conflict, s.max_rejects, s.max_reject_ratio,
+       s.columns, s.options, s.defined_at
+  FROM pgetl.load_spec s
+ WHERE pg_catalog.pg_has_role(s.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
+
+CREATE VIEW pgetl.load_history WITH (security_barrier) AS
+SELECT l.load_id, l.load_name, l.run_id, l.source, l.loaded_by, l.owner,
+       l.started_at, l.finished_at, l.duration, l.rows_read, l.rows_loaded,
+       l.rows_rejected
+  FROM pgetl.load_record l
+ WHERE pg_catalog.pg_has_role(l.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, with their counts';
+
+CREATE VIEW pgetl.reject WITH (security_barrier) AS
+SELECT r.load_id, r.run_id, r.load_name, r.source, r.line_number, r.record,
+       r.column_name, r.rule, r.value, r.message, r.sqlstate, r.reject_id
+  FROM pgetl.reject_record r
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why';
+
+CREATE VIEW pgetl.stages WITH (security_barrier) AS
+SELECT s.name AS stage, s.owner, s.bytes, s.chunks, s.staged_at
+  FROM pgetl.stage s
+ WHERE pg_catalog.pg_has_role(s.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.stages IS 'staged data you may load';
+
+GRANT SELECT ON pgetl.loads, pgetl.load_history, pgetl.reject, pgetl.stages TO PUBLIC;
+
+-- The spec of that name, if the caller may use it (member of its owner).
+CREATE FUNCTION pgetl._load_spec_for(caller oid, p_name text, lock_it boolean DEFAULT false)
+RETURNS pgetl.load_spec
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s pgetl.load_spec;
+BEGIN
+    IF p_name IS NULL THEN
+        RAISE EXCEPTION 'load name must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lock_it THEN
+        SELECT * INTO s FROM pgetl.load_spec WHERE name = p_name FOR UPDATE;
+    ELSE
+        SELECT * INTO s FROM pgetl.load_spec WHERE name = p_name;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'load "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Define it with pgetl_define_load(), or list yours with SELECT * FROM pgetl.loads.';
+    END IF;
+    IF NOT pg_has_role(caller, s.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of load "%"', p_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the owner of a load spec, or members of the owner role, can use, change or drop it.';
+    END IF;
+    RETURN s;
+END
+$$;
+
+-- A JSON value as text when it is a string, number or boolean; an error
+-- naming the key otherwise.
+CREATE FUNCTION pgetl._load_scalar(v jsonb, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
+        RAISE EXCEPTION '% must be a string, number or boolean, not %', what, jsonb_typeof(v)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v #>> '{}';
+END
+$$;
+
+CREATE FUNCTION pgetl._load_typed(v jsonb, what text, want text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' AND jsonb_typeof(v) <> want THEN
+        RAISE EXCEPTION '% must be a %, not %', what, want, jsonb_typeof(v)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN CASE WHEN jsonb_typeof(v) = 'null' THEN NULL ELSE v END;
+END
+$$;
+
+-- Store (or replace) a load spec.  Checks the shape of columns and options
+-- and that target columns exist; pgetl_define_load (C) then compiles the
+-- stored spec as the caller, which checks types, values, patterns and
+-- check expressions, and rolls everything back on error.
+CREATE FUNCTION pgetl._define_load(caller oid, p_name text, p_target oid,
+                                   p_columns jsonb, p_options jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique}';
+    opt_keys constant text[] := '{delimiter,quote,escape,header,"null",encoding,mode,conflict_key,on_conflict,max_rejects,max_reject_ratio,checks}';
+    s pgetl.load_spec;
+    rel record;
+    c jsonb;
+    k text;
+    i integer := 0;
+    id bigint;
+    hdr boolean;
+    tgt text;
+    names text[] := '{}';
+    targets text[] := '{}';
+    ck jsonb;
+    ck_names text[] := '{}';
+    ckey text[];
+    v_mode text;
+    v_onc text;
+    v_max bigint;
+    v_ratio double precision;
+    v_delim text;
+    v_quote text;
+    v_escape text;
+    v_enc text;
+BEGIN
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'load name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_target IS NULL THEN
+        RAISE EXCEPTION 'target table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c2.oid, c2.relkind, format('%I.%I', n.nspname, c2.relname) AS qname
+      INTO rel FROM pg_class c2 JOIN pg_namespace n ON n.oid = c2.relnamespace
+     WHERE c2.oid = p_target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', p_target USING ERRCODE = 'undefined_table';
+    END IF;
+    IF rel.qname ~ '^(pg_catalog|pg_toast|information_schema|pgetl)\.' THEN
+        RAISE EXCEPTION 'cannot load into %', rel.qname
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'System catalogs and pgetl''s own tables are not load targets.';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p', 'f') THEN
+        RAISE EXCEPTION '"%" is not a table', rel.qname
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A load target must be a table, a partitioned table or a foreign table.';
+    END IF;
+
+    -- options
+    IF p_options IS NULL OR jsonb_typeof(p_options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"delimiter": ";", "max_rejects": 100}''::jsonb';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(p_options) LOOP
+        IF NOT k = ANY (opt_keys) THEN
+            RAISE EXCEPTION 'unknown load option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Valid options: ' || array_to_string(opt_keys, ', ') || '.';
+        END IF;
+    END LOOP;
+    hdr := coalesce(pgetl._load_typed(p_options->'header', 'option header', 'boolean')::boolean, true);
+    v_delim := coalesce(pgetl._load_typed(p_options->'delimiter', 'option delimiter', 'string') #>> '{}', ',');
+    v_quote := coalesce(pgetl._load_typed(p_options->'quote', 'option quote', 'string') #>> '{}', '"');
+    v_escape := pgetl._load_typed(p_options->'escape', 'option escape', 'string') #>> '{}';
+    v_enc := coalesce(pgetl._load_typed(p_options->'encoding', 'option encoding', 'string') #>> '{}', 'UTF8');
+    PERFORM pgetl._load_typed(p_options->'null', 'option null', 'string');
+    IF octet_length(v_delim) <> 1 OR octet_length(v_quote) <> 1 OR octet_length(coalesce(v_escape, '"')) <> 1 THEN
+        RAISE EXCEPTION 'delimiter, quote and escape must each be a single one-byte character'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_delim IN (E'\r', E'\n') OR v_quote IN (E'\r', E'\n') OR v_delim = v_quote THEN
+        RAISE EXCEPTION 'invalid CSV dialect: delimiter %, quote %', to_json(v_delim), to_json(v_quote)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The delimiter and the quote must differ and cannot be a newline or carriage return.';
+    END IF;
+    IF pg_char_to_encoding(v_enc) < 0 THEN
+        RAISE EXCEPTION 'unknown encoding "%"', v_enc
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example UTF8, LATIN1, WIN1252.';
+    END IF;
+    v_mode := coalesce(pgetl._load_typed(p_options->'mode', 'option mode', 'string') #>> '{}', 'append');
+    IF v_mode NOT IN ('append', 'upsert', 'replace') THEN
+        RAISE EXCEPTION 'unknown load mode "%"', v_mode
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid modes: append, upsert, replace.';
+    END IF;
+    v_onc := pgetl._load_typed(p_options->'on_conflict', 'option on_conflict', 'string') #>> '{}';
+    IF pgetl._load_typed(p_options->'conflict_key', 'option conflict_key', 'array') IS NOT NULL THEN
+        SELECT array_agg(e #>> '{}' ORDER BY o) INTO ckey
+          FROM jsonb_array_elements(p_options->'conflict_key') WITH ORDINALITY AS x(e, o);
+    END IF;
+    IF v_mode = 'upsert' THEN
+        IF ckey IS NULL OR cardinality(ckey) = 0 THEN
+            RAISE EXCEPTION 'mode upsert needs a conflict_key'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the target columns of a unique index, e.g. "conflict_key": ["order_id"].';
+        END IF;
+        v_onc := coalesce(v_onc, 'update');
+        IF v_onc NOT IN ('update', 'nothing') THEN
+            RAISE EXCEPTION 'on_conflict must be update or nothing, not "%"', v_onc
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOREACH k IN ARRAY ckey LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = k
+                           AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'conflict_key column "%" does not exist in %', k, rel.qname
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+        END LOOP;
+        IF rel.relkind <> 'f' AND NOT EXISTS (
+            SELECT FROM pg_index x
+             WHERE x.indrelid = p_target AND x.indisunique AND x.indpred IS NULL
+               AND x.indnkeyatts = cardinality(ckey)
+               AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C")
+                      FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS ik(attnum, o)
+                      JOIN pg_attribute a ON a.attrelid = p_target AND a.attnum = ik.attnum
+                     WHERE ik.o <= x.indnkeyatts)
+                   = (SELECT array_agg(u ORDER BY u COLLATE "C") FROM unnest(ckey) u)) THEN
+            RAISE EXCEPTION 'no unique index of % matches conflict_key (%)', rel.qname, array_to_string(ckey, ', ')
+                USING ERRCODE = 'invalid_column_reference',
+                      HINT = 'Create a unique index or primary key on exactly these columns.';
+        END IF;
+    ELSIF ckey IS NOT NULL OR v_onc IS NOT NULL THEN
+        RAISE EXCEPTION 'conflict_key and on_conflict apply only to mode upsert'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_max := (pgetl._load_typed(p_options->'max_rejects', 'option max_rejects', 'number') #>> '{}')::numeric;
+    IF v_max < 0 THEN
+        RAISE EXCEPTION 'max_rejects must be zero or more, not %', v_max USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_ratio := (pgetl._load_typed(p_options->'max_reject_ratio', 'option max_reject_ratio', 'number') #>> '{}')::double precision;
+    IF v_ratio NOT BETWEEN 0 AND 1 THEN
+        RAISE EXCEPTION 'max_reject_ratio must be between 0 and 1, not %', v_ratio USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- columns
+    IF p_columns IS NULL OR jsonb_typeof(p_columns) <> 'array' OR jsonb_array_length(p_columns) = 0 THEN
+        RAISE EXCEPTION 'columns must be a non-empty JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: ''[{"name": "price", "type": "numeric", "min": 0}]''::jsonb';
+    END IF;
+    FOR c IN SELECT e FROM jsonb_array_elements(p_columns) e LOOP
+        i := i + 1;
+        IF jsonb_typeof(c) <> 'object' THEN
+            RAISE EXCEPTION 'column % of the spec must be a JSON object, not %', i, jsonb_typeof(c)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR k IN SELECT jsonb_object_keys(c) LOOP
+            IF NOT k = ANY (col_keys) THEN
+                RAISE EXCEPTION 'unknown key "%" in column %', k, coalesce(c->>'name', i::text)
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Valid keys: ' || array_to_string(col_keys, ', ') || '.';
+            END IF;
+        END LOOP;
+        IF pgetl._load_typed(c->'name', 'name of column ' || i, 'string') IS NULL AND hdr THEN
+            RAISE EXCEPTION 'column % has no name', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'With "header": true, each column needs the "name" of its CSV header.';
+        END IF;
+        IF c->>'name' = ANY (names) THEN
+            RAISE EXCEPTION 'column "%" appears twice in the spec', c->>'name' USING ERRCODE = 'duplicate_column';
+        END IF;
+        names := names || (c->>'name');
+        IF c ? 'target' THEN
+            tgt := pgetl._load_typed(c->'target', 'target of column ' || coalesce(c->>'name', i::text), 'string') #>> '{}';
+        ELSE
+            tgt := c->>'name';
+        END IF;
+        IF tgt IS NOT NULL THEN
+            IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt
+                           AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'column "%" of relation % does not exist', tgt, rel.qname
+                    USING ERRCODE = 'undefined_column',
+                          HINT = 'Set "target" to the column to load it into, or to null to skip this CSV column.';
+            END IF;
+            IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt AND attgenerated <> '') THEN
+                RAISE EXCEPTION 'column "%" of relation % is a generated column', tgt, rel.qname
+                    USING ERRCODE = 'generated_always';
+            END IF;
+            IF tgt = ANY (targets) THEN
+                RAISE EXCEPTION 'target column "%" is loaded from two CSV columns', tgt USING ERRCODE = 'duplicate_column';
+            END IF;
+            targets := targets || tgt;
+        END IF;
+        IF tgt IS NULL AND (c ? 'min' OR c ? 'max' OR c ? 'format' OR c ? 'allowed') AND NOT c ? 'type' THEN
+            RAISE EXCEPTION 'column "%" is not loaded, so its min, max, format and allowed need a "type"', coalesce(c->>'name', i::text)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM pgetl._load_typed(c->'required', 'required', 'boolean'),
+                pgetl._load_typed(c->'unique', 'unique', 'boolean'),
+                pgetl._load_typed(c->'type', 'type', 'string'),
+                pgetl._load_typed(c->'format', 'format', 'string'),
+                pgetl._load_typed(c->'pattern', 'pattern', 'string'),
+                pgetl._load_typed(c->'prefix', 'prefix', 'string'),
+                pgetl._load_typed(c->'max_length', 'max_length', 'number'),
+                pgetl._load_typed(c->'max_decimals', 'max_decimals', 'number'),
+                pgetl._load_typed(c->'allowed', 'allowed', 'array'),
+                pgetl._load_scalar(c->'min', 'min'),
+                pgetl._load_scalar(c->'max', 'max');
+        IF (c->>'max_length')::numeric < 0 OR (c->>'max_decimals')::numeric < 0
+           OR (c->>'max_length')::numeric <> trunc((c->>'max_length')::numeric)
+           OR (c->>'max_decimals')::numeric <> trunc((c->>'max_decimals')::numeric) THEN
+            RAISE EXCEPTION 'max_length and max_decimals of column "%" must be non-negative integers', coalesce(c->>'name', i::text)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF c ? 'pattern' THEN
+            BEGIN
+                PERFORM '' ~ (c->>'pattern');
+            EXCEPTION WHEN invalid_regular_expression THEN
+                RAISE EXCEPTION 'invalid pattern for column "%": %', coalesce(c->>'name', i::text), SQLERRM
+                    USING ERRCODE = 'invalid_regular_expression',
+                          HINT = 'Patterns are PostgreSQL regular expressions (POSIX ARE), as with the ~ operator.';
+            END;
+        END IF;
+    END LOOP;
+
+    -- checks
+    IF pgetl._load_typed(p_options->'checks', 'option checks', 'array') IS NOT NULL THEN
+        FOR ck IN SELECT e FROM jsonb_array_elements(p_options->'checks') e LOOP
+            IF jsonb_typeof(ck) <> 'object' OR jsonb_typeof(ck->'name') IS DISTINCT FROM 'string'
+               OR jsonb_typeof(ck->'expression') IS DISTINCT FROM 'string'
+               OR EXISTS (SELECT FROM jsonb_object_keys(ck) kk WHERE kk NOT IN ('name', 'expression')) THEN
+                RAISE EXCEPTION 'each check must be an object {"name": ..., "expression": ...}'
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'For example: {"name": "positive_total", "expression": "quantity * price > 0"}';
+            END IF;
+            IF ck->>'name' = ANY (ck_names) THEN
+                RAISE EXCEPTION 'check "%" appears twice', ck->>'name' USING ERRCODE = 'duplicate_object';
+            END IF;
+            ck_names := ck_names || (ck->>'name');
+        END LOOP;
+    END IF;
+
+    -- store, replacing a spec of the same name
+    SELECT * INTO s FROM pgetl.load_spec WHERE name = p_name FOR UPDATE;
+    IF FOUND THEN
+        s := pgetl._load_spec_for(caller, p_name, true);
+        DELETE FROM pgetl.load_column WHERE spec_id = s.spec_id;
+        DELETE FROM pgetl.load_check WHERE spec_id = s.spec_id;
+        UPDATE pgetl.load_spec SET
+            target = p_target, target_name = rel.qname, delimiter = v_delim, quote = v_quote,
+            escape = v_escape, header = hdr, null_string = coalesce(p_options->>'null', ''),
+            encoding = v_enc, mode = v_mode, conflict_key = ckey, on_conflict = v_onc,
+            max_rejects = v_max, max_reject_ratio = v_ratio, columns = p_columns,
+            options = p_options, defined_at = now()
+         WHERE spec_id = s.spec_id;
+        id := s.spec_id;
+    ELSE
+        INSERT INTO pgetl.load_spec (name, owner, target, target_name, delimiter, quote, escape,
+                                     header, null_string, encoding, mode, conflict_key,
+                                     on_conflict, max_rejects, max_reject_ratio, columns, options)
+        VALUES (p_name, caller, p_target, rel.qname, v_delim, v_quote, v_escape, hdr,
+                coalesce(p_options->>'null', ''), v_enc, v_mode, ckey, v_onc, v_max, v_ratio,
+                p_columns, p_options)
+        RETURNING spec_id INTO id;
+    END IF;
+    INSERT INTO pgetl.load_column (spec_id, ordinal, name, target, type, required, format, min, max,
+                                   pattern, prefix, max_length, max_decimals, allowed, is_unique)
+    SELECT id, o::integer, e->>'name',
+           CASE WHEN e ? 'target' THEN e->>'target' ELSE e->>'name' END,
+           e->>'type', coalesce((e->>'required')::boolean, false), e->>'format',
+           pgetl._load_scalar(e->'min', 'min'), pgetl._load_scalar(e->'max', 'max'),
+           e->>'pattern', e->>'prefix', (e->>'max_length')::integer, (e->>'max_decimals')::integer,
+           CASE WHEN jsonb_typeof(e->'allowed') = 'array'
+                THEN ARRAY(SELECT pgetl._load_scalar(a, 'allowed value') FROM jsonb_array_elements(e->'allowed') a) END,
+           coalesce((e->>'unique')::boolean, false)
+      FROM jsonb_array_elements(p_columns) WITH ORDINALITY AS x(e, o);
+    INSERT INTO pgetl.load_check (spec_id, ordinal, name, expression)
+    SELECT id, o::integer, e->>'name', e->>'expression'
+      FROM jsonb_array_elements(coalesce(p_options->'checks', '[]')) WITH ORDINALITY AS x(e, o);
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION pgetl._drop_load(caller oid, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s pgetl.load_spec := pgetl._load_spec_for(caller, p_name, true);
+BEGIN
+    DELETE FROM pgetl.load_spec WHERE spec_id = s.spec_id;
+END
+$$;
+
+-- Called by pgetl_add_task for kind 'load'.
+CREATE FUNCTION pgetl._check_load_task(caller oid, config jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF jsonb_typeof(config->'load') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(config->'source') IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION 'a load task needs config with string keys "load" and "source"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: config => ''{"load": "sales", "source": "/srv/in/sales.csv"}''';
+    END IF;
+    IF EXISTS (SELECT FROM jsonb_object_keys(config) k WHERE k NOT IN ('load', 'source')) THEN
+        RAISE EXCEPTION 'unknown key in load task config: %',
+                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(config) k WHERE k NOT IN ('load', 'source'))
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'A load task config has keys "load" and "source".';
+    END IF;
+    IF config->>'source' = '' THEN
+        RAISE EXCEPTION 'load task source must not be empty' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Give an absolute server path (starting with /) or the name of staged data.';
+    END IF;
+    PERFORM pgetl._load_spec_for(caller, config->>'load');
+END
+$$;
+
+-- Staged data: append a chunk; returns the bytes staged under that name.
+CREATE FUNCTION pgetl._stage(caller oid, p_name text, p_data bytea) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st pgetl.stage;
+BEGIN
+    IF p_name IS NULL OR p_name = '' OR left(p_name, 1) = '/' THEN
+        RAISE EXCEPTION 'invalid stage name "%"', coalesce(p_name, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A source starting with / is a server file path; staged data needs another name.';
+    END IF;
+    IF p_data IS NULL THEN
+        RAISE EXCEPTION 'data to stage must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO st FROM pgetl.stage WHERE name = p_name FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO pgetl.stage (name, owner) VALUES (p_name, caller) RETURNING * INTO st;
+    ELSIF NOT pg_has_role(caller, st.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of staged data "%"', p_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Choose another name; staged data belongs to the role that staged it.';
+    END IF;
+    IF octet_length(p_data) > 0 THEN
+        INSERT INTO pgetl.stage_chunk (stage_id, chunk_no, data) VALUES (st.stage_id, st.chunks + 1, p_data);
+        UPDATE pgetl.stage SET bytes = bytes + octet_length(p_data), chunks = chunks + 1, staged_at = now()
+         WHERE stage_id = st.stage_id RETURNING * INTO st;
+    END IF;
+    RETURN st.bytes;
+END
+$$;
+
+CREATE FUNCTION pgetl._stage_for(caller oid, p_name text) RETURNS pgetl.stage
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st pgetl.stage;
+BEGIN
+    SELECT * INTO st FROM pgetl.stage WHERE name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'staged data "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Stage data with pgetl_stage(name, data), or give an absolute server path starting with /.';
+    END IF;
+    IF NOT pg_has_role(caller, st.owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be owner of staged data "%"', p_name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN st;
+END
+$$;
+
+CREATE FUNCTION pgetl._stage_id(caller oid, p_name text) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (pgetl._stage_for(caller, p_name)).stage_id
+$$;
+
+CREATE FUNCTION pgetl._drop_stage(caller oid, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st pgetl.stage := pgetl._stage_for(caller, p_name);
+BEGIN
+    DELETE FROM pgetl.stage WHERE stage_id = st.stage_id;
+END
+$$;
+
+-- User-facing functions.
+CREATE FUNCTION @extschema@.pgetl_define_load(name text, target regclass, columns jsonb,
+                                              options jsonb DEFAULT '{}')
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_define_load(text, regclass, jsonb, jsonb) IS
+'defines (or replaces) a load spec owned by the calling role: target table, CSV columns with their rules, dialect and behaviour; returns its id';
+
+CREATE FUNCTION @extschema@.pgetl_drop_load(name text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_drop_load(text) IS
+'drops a load spec; its load history and rejects are kept';
+
+CREATE FUNCTION @extschema@.pgetl_stage(name text, data bytea)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_stage(text, bytea) IS
+'appends CSV bytes to the staged data of that name (created if new); returns the total bytes staged';
+
+CREATE FUNCTION @extschema@.pgetl_drop_stage(name text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_drop_stage(text) IS
+'drops staged data';
+
+CREATE FUNCTION @extschema@.pgetl_load(load text, source text, purge boolean DEFAULT false,
+    OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
+    OUT rows_rejected bigint, OUT duration interval)
+RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
+COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean) IS
+'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject';
