@@ -2,8 +2,8 @@
 -- errors a load spec is refused with at definition time.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set sales :abs_srcdir '/test/load/data/sales.csv'
-CREATE EXTENSION IF NOT EXISTS pgetl;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgetl;
 -- errors as SQLSTATE: message
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
@@ -20,27 +20,27 @@ SELECT pgetl_define_load('sales', 'sales', '[
     {"name": "price", "type": "numeric", "min": 10.0, "max_decimals": 2},
     {"name": "quantity", "type": "integer", "max": 100}
 ]') > 0 AS defined;
-SELECT load, target, mode, header, delimiter FROM pgetl.loads;
+SELECT load, target, mode, header, delimiter FROM pgetl.loads WHERE load = 'sales';
 
 -- The seed case: 3 rows loaded, 3 rejected, every failed rule kept.
 SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('sales', :'sales');
 SELECT * FROM sales ORDER BY product;
 SELECT line_number, record, column_name, rule, value, message, sqlstate
-  FROM pgetl.reject ORDER BY reject_id;
+  FROM pgetl.reject WHERE load_name = 'sales' ORDER BY reject_id;
 SELECT load_name, rows_read, rows_loaded, rows_rejected, source = :'sales' AS same_source
-  FROM pgetl.load_history;
+  FROM pgetl.load_history WHERE load_name = 'sales';
 
 -- The same data, staged by a client without server file access.
 TRUNCATE sales;
 SELECT pgetl_stage('sales_upload', convert_to(E'product,price,quantity\nHalal Tea,12.50,3\n', 'UTF8'));
 SELECT pgetl_stage('sales_upload', convert_to(E'Halal Rice,11,4\nHalal Oil,1,1\n', 'UTF8'));
-SELECT stage, bytes, chunks FROM pgetl.stages;
+SELECT stage, bytes, chunks FROM pgetl.stages WHERE stage = 'sales_upload';
 SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('sales', 'sales_upload');
 SELECT * FROM sales ORDER BY product;
 -- kept until dropped, or loaded with purge
-SELECT stage FROM pgetl.stages;
+SELECT stage FROM pgetl.stages WHERE stage = 'sales_upload';
 SELECT rows_loaded FROM pgetl_load('sales', 'sales_upload', purge => true);
-SELECT count(*) AS stages_left FROM pgetl.stages;
+SELECT count(*) AS stages_left FROM pgetl.stages WHERE stage = 'sales_upload';
 SELECT pg_temp.fails($$SELECT pgetl_load('sales', 'sales_upload')$$);
 SELECT pg_temp.fails($$SELECT pgetl_stage('/etc/passwd', '\x41')$$);
 

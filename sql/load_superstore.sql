@@ -2,8 +2,8 @@
 -- UTF-8, dd/mm/yy dates, Canadian postal codes, duplicate order lines).
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set superstore :abs_srcdir '/../shared/data/superstore.csv'
-CREATE EXTENSION IF NOT EXISTS pgetl;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgetl;
 
 CREATE TABLE superstore_orders (
     row_id        integer PRIMARY KEY,
