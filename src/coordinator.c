@@ -68,6 +68,7 @@ static int	nlaunched;
 static int	maxlaunched;
 static MemoryContext step_cxt;
 
+/* SIGTERM: stop the run (its workers, then the run itself) at the next loop */
 static void
 coordinator_sigterm(SIGNAL_ARGS)
 {
@@ -78,6 +79,7 @@ coordinator_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
+/* Give our slot in the run registry back (also at process exit). */
 static void
 release_slot(int code, Datum arg)
 {
@@ -96,6 +98,11 @@ report(PgetlRunPhase phase)
 	pgetl_set_latch_of(req->caller_procno);
 }
 
+/*
+ * begin_step / end_step - one short transaction with SPI connected and a
+ * snapshot pushed; memory allocated in between is freed by SPI_finish or
+ * at commit.
+ */
 static void
 begin_step(void)
 {
@@ -224,6 +231,7 @@ launch_task(int64 task_run_id)
 	return true;
 }
 
+/* Did we launch a worker for this task try already? */
 static bool
 is_launched(int64 task_run_id)
 {

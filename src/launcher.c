@@ -40,6 +40,7 @@
 #include "utils/wait_event.h"
 #include "util.h"
 
+/* Register the launcher; called from _PG_init while preloading. */
 void
 pgetl_register_launcher(void)
 {
@@ -87,6 +88,10 @@ database_list(void)
 	return dbs;
 }
 
+/*
+ * pgetl_launcher_main - start one recovery worker per database, one after
+ * the other, then idle until shutdown.
+ */
 void
 pgetl_launcher_main(Datum main_arg)
 {

@@ -25,7 +25,7 @@
 #include "utils/jsonb.h"
 #include "utils/wait_event.h"
 
-/* Read the coordinator's report under the spinlock. */
+/* The coordinator's last report, read under the spinlock. */
 static PgetlRunPhase
 read_phase(PgetlRunRequest *req)
 {

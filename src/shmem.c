@@ -111,6 +111,7 @@ check_shared(void)
 		pgetl_require_preload();
 }
 
+/* This process's PGPROC number, to be woken through its latch. */
 int
 pgetl_my_procno(void)
 {
@@ -121,6 +122,7 @@ pgetl_my_procno(void)
 #endif
 }
 
+/* Wake the process with that PGPROC number (harmless if it has gone). */
 void
 pgetl_set_latch_of(int procno)
 {
@@ -153,6 +155,7 @@ pgetl_slot_claim(void)
 	return found;
 }
 
+/* Tell the registry which run our slot drives. */
 void
 pgetl_slot_set_run(int slot, int64 run_id)
 {
@@ -161,6 +164,7 @@ pgetl_slot_set_run(int slot, int64 run_id)
 	SpinLockRelease(&shared->mutex);
 }
 
+/* Free our slot: the run no longer has a coordinator. */
 void
 pgetl_slot_release(int slot)
 {
@@ -216,6 +220,7 @@ pgetl_slot_request_cancel(Oid dboid, int64 run_id, const char *reason)
 	return procno >= 0;
 }
 
+/* Does a coordinator drive that run now? */
 bool
 pgetl_slot_is_live(Oid dboid, int64 run_id)
 {
@@ -236,6 +241,7 @@ pgetl_slot_is_live(Oid dboid, int64 run_id)
 	return live;
 }
 
+/* When shared memory was initialized: changes at every (re)start. */
 TimestampTz
 pgetl_epoch(void)
 {

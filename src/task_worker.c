@@ -69,6 +69,10 @@ typedef struct TaskSpec
 	int64		timeout_ms;
 } TaskSpec;
 
+/*
+ * begin_xact / commit_xact - a transaction with SPI connected and a
+ * snapshot pushed; SPI memory is freed by SPI_finish.
+ */
 static void
 begin_xact(void)
 {
@@ -87,6 +91,7 @@ commit_xact(void)
 	CommitTransactionCommand();
 }
 
+/* A column of an SPI result as a string in TopMemoryContext (never freed: the worker is short-lived). */
 static char *
 copy_text_col(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -95,6 +100,7 @@ copy_text_col(HeapTuple tup, TupleDesc desc, int col)
 	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
 }
 
+/* A jsonb column of an SPI result, copied into TopMemoryContext. */
 static Jsonb *
 copy_jsonb_col(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -250,6 +256,11 @@ run_load(TaskSpec *spec)
 		elog(ERROR, "pgetl_load failed");
 }
 
+/*
+ * Record success, with the first row of the last statement as result, in
+ * the task's own transaction (so both commit together), as the extension
+ * owner.
+ */
 static void
 record_success(int64 task_run_id)
 {
@@ -271,6 +282,11 @@ record_success(int64 task_run_id)
 	pgetl_restore_user(&sw);
 }
 
+/*
+ * Record a failure (after the task's transaction was rolled back) in a new
+ * transaction, as the extension owner.  pgetl._task_fail decides between
+ * up_for_retry and failed.
+ */
 static void
 record_failure(int64 task_run_id, ErrorData *edata)
 {
@@ -368,6 +384,7 @@ pgetl_task_worker_main(Datum main_arg)
 
 /* ---- the context a task sees ---- */
 
+/* Error out when called outside a task worker. */
 static void
 require_task(const char *fn)
 {
