@@ -369,8 +369,14 @@ run_load(Load *load, bool purge)
 	char	   *record;
 	MemoryContext load_cxt = CurrentMemoryContext;
 
-	load_spec_open_target(spec, RowExclusiveLock);
 	check_privileges(spec);
+	if (spec->mode == LOAD_REPLACE)
+	{
+		/* as the caller, before the target is open: TRUNCATE checks its own privilege */
+		if (SPI_execute(psprintf("TRUNCATE %s", spec->target_name), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not truncate %s", spec->target_name);
+	}
+	load_spec_open_target(spec, RowExclusiveLock);
 	load->src = NULL;
 	errcb.callback = load_error_context;
 	errcb.arg = load;
@@ -381,12 +387,6 @@ run_load(Load *load, bool purge)
 		LoadSource *src = load_source_open(load->source, spec->name);
 
 		begin_history(load);
-		if (spec->mode == LOAD_REPLACE)
-		{
-			/* as the caller: TRUNCATE checks its own privilege */
-			if (SPI_execute(psprintf("TRUNCATE %s", spec->target_name), false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not truncate %s", spec->target_name);
-		}
 		load->target = load_target_begin(spec);
 		load_rules_begin(spec);
 		load->cstate = load_source_begin_copy(src, spec);
