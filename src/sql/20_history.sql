@@ -34,6 +34,7 @@ CREATE TABLE pgetl.run_record (
 CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
     WHERE state IN ('queued', 'running');
 CREATE INDEX ON pgetl.run_record (pipeline, run_id);
+CREATE INDEX ON pgetl.run_record (pipeline_id);
 CREATE INDEX ON pgetl.run_record (finished_at);
 COMMENT ON TABLE pgetl.run_record IS 'pipeline runs (read it through the view pgetl.pipeline_run)';
 
@@ -62,6 +63,7 @@ CREATE TABLE pgetl.task_run_record (
     context         text,
     UNIQUE (run_id, task, try_number)
 );
+CREATE INDEX ON pgetl.task_run_record (task_id);
 COMMENT ON TABLE pgetl.task_run_record IS 'one row per task try (read it through the view pgetl.task_run)';
 
 -- Task state machine.  Tries only move forward; a retry or a resume is a new
