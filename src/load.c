@@ -262,11 +262,14 @@ check_limits(Load *load, bool at_end)
 }
 
 /*
- * check_batch - check the rules on a batch: optimistically in one
- * subtransaction, and when something raises an error, again carefully.
+ * check_range - check the rules on rows[lo..hi) optimistically in one
+ * subtransaction; when something raises an error, forget what the attempt
+ * remembered, split the range in halves and check each the same way, until
+ * a single row is checked carefully (every risky call guarded).  A few bad
+ * values cost a few subtransactions, not one per row.
  */
 static void
-check_batch(Load *load, LoadRow **rows, int n)
+check_range(Load *load, LoadRow **rows, int lo, int hi)
 {
 	LoadSpec   *spec = load->spec;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -277,7 +280,7 @@ check_batch(Load *load, LoadRow **rows, int n)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		for (int i = 0; i < n; i++)
+		for (int i = lo; i < hi; i++)
 			load_rules_check_row(spec, rows[i], false);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -301,11 +304,22 @@ check_batch(Load *load, LoadRow **rows, int n)
 	PG_END_TRY();
 	if (!failed)
 		return;
-	for (int i = 0; i < n; i++)
-		if (!rows[i]->rejected)
-			load_rules_forget_row(spec, rows[i]);
-	for (int i = 0; i < n; i++)
-		load_rules_check_row(spec, rows[i], true);
+	for (int i = lo; i < hi; i++)
+		load_rules_forget_row(spec, rows[i]);
+	if (hi - lo == 1)
+	{
+		load_rules_check_row(spec, rows[lo], true);
+		return;
+	}
+	check_range(load, rows, lo, lo + (hi - lo) / 2);
+	check_range(load, rows, lo + (hi - lo) / 2, hi);
+}
+
+/* check the rules on a batch */
+static void
+check_batch(Load *load, LoadRow **rows, int n)
+{
+	check_range(load, rows, 0, n);
 }
 
 /*
