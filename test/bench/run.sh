@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs every benchmark (test/bench/*_bench.sh) against the cluster in
-# PGHOST/PGPORT/PGUSER; `make bench` starts a throwaway one.
+# `make bench`: every benchmark (test/bench/*_bench.sh) on one throwaway
+# cluster.  Generated data goes to test/bench/data, results to test/bench/out
+# (both ignored by git).
 set -euo pipefail
-cd "$(dirname "$0")"
-for b in ./*_bench.sh; do
-    echo "### $b"
-    bash "$b"
-    echo
-done
+cd "$(dirname "$0")/../.."
+mkdir -p test/bench/data test/bench/out
+chmod 755 test/bench test/bench/data
+exec test/setup/cluster.sh bash -c 'set -e; for b in test/bench/*_bench.sh; do echo "== $b"; bash "$b"; done'

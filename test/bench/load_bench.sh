@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Loader benchmark: one 1M-row purchases CSV (~60 MB), one target table with
+# a primary key and CHECKs.  Times plain COPY (the anchor), pgetl_load with
+# six rules on clean data and on 1% bad rows, row-by-row INSERT on a 20k-row
+# slice (scaled to 1M) and pgloader; prints each time, its ratio to COPY and
+# the backend's peak memory (VmHWM; includes the shared buffers it touched).
+#   ROWS=1000000 test/bench/load_bench.sh   (PGHOST/PGPORT/... set)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rows=${ROWS:-1000000}
+data=$PWD/test/bench/data
+out=$PWD/test/bench/out
+mkdir -p "$data" "$out"
+db=pgetl_bench
+[ -f "$data/clean_$rows.csv" ] || python3 test/bench/gen_purchases.py "$rows" 0 "$data/clean_$rows.csv"
+[ -f "$data/bad_$rows.csv" ] || python3 test/bench/gen_purchases.py "$rows" 0.01 "$data/bad_$rows.csv"
+head -n 20001 "$data/clean_$rows.csv" > "$data/slice_20k.csv"
+chmod 644 "$data"/*.csv
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -d "$db" <<'SQL'
+CREATE EXTENSION pgetl;
+CREATE TABLE purchases (
+    id bigint PRIMARY KEY,
+    customer_id integer NOT NULL,
+    product text NOT NULL,
+    price numeric(10,2) NOT NULL CHECK (price > 0),
+    quantity integer NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+    ts timestamp NOT NULL);
+SELECT pgetl_define_load('purchases', 'purchases', '[
+  {"name": "id", "required": true},
+  {"name": "customer_id", "min": 1},
+  {"name": "product", "required": true, "max_length": 100},
+  {"name": "price", "min": 10, "max_decimals": 2},
+  {"name": "quantity", "min": 1, "max": 100},
+  {"name": "ts"}]');
+SQL
+
+# seconds and peak memory (kB) of one statement, in a fresh session after a
+# TRUNCATE and CHECKPOINT
+measure() {
+    psql -X -q -At -d "$db" -c "TRUNCATE purchases" -c "CHECKPOINT" >/dev/null
+    psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 <<SQL
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+$1;
+SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 2)
+       || ' ' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1]
+       || ' ' || (SELECT count(*) FROM purchases);
+SQL
+}
+
+results=()
+report() {  # name seconds kB rows [scale]
+    results+=("$1|$2|$3|$4")
+}
+read -r copy_s copy_kb copy_rows < <(measure "COPY purchases FROM '$data/clean_$rows.csv' WITH (FORMAT csv, HEADER true)" | tail -n 1)
+report "COPY FROM (anchor)" "$copy_s" "$copy_kb" "$copy_rows"
+read -r s kb n < <(measure "SELECT * FROM pgetl_load('purchases', '$data/clean_$rows.csv')" | tail -n 1)
+report "pgetl_load, 6 rules, clean" "$s" "$kb" "$n"
+read -r s kb n < <(measure "SELECT * FROM pgetl_load('purchases', '$data/bad_$rows.csv')" | tail -n 1)
+report "pgetl_load, 6 rules, 1% bad" "$s" "$kb" "$n"
+small=$((rows / 10))
+head -n $((small + 1)) "$data/clean_$rows.csv" > "$data/clean_small.csv"; chmod 644 "$data/clean_small.csv"
+read -r s kb n < <(measure "SELECT * FROM pgetl_load('purchases', '$data/clean_small.csv')" | tail -n 1)
+report "pgetl_load, clean, $small rows (memory)" "$s" "$kb" "$n"
+
+# row-by-row INSERT from a client, one statement per row, on a 20k slice
+python3 - "$data/slice_20k.csv" > "$data/inserts_20k.sql" <<'PY'
+import csv, sys
+rows = csv.reader(open(sys.argv[1], encoding="utf-8"))
+next(rows)
+q = lambda s: "'" + s.replace("'", "''") + "'"
+for r in rows:
+    print("INSERT INTO purchases VALUES (%s, %s, %s, %s, %s, %s);" % (r[0], r[1], q(r[2]), r[3], r[4], q(r[5])))
+PY
+psql -X -q -d "$db" -c "TRUNCATE purchases" -c "CHECKPOINT"
+t0=$(date +%s.%N)
+psql -X -q -d "$db" -f "$data/inserts_20k.sql" >/dev/null
+t1=$(date +%s.%N)
+s=$(echo "($t1 - $t0) * $rows / 20000" | bc -l | xargs printf '%.2f')
+report "row-by-row INSERT, 20k slice x$((rows / 20000))" "$s" "-" "20000"
+
+# pgloader (Debian package), same file and table
+if command -v pgloader >/dev/null; then
+    psql -X -q -d "$db" -c "TRUNCATE purchases" -c "CHECKPOINT"
+    host=${PGHOST:-localhost}
+    [ "${host#/}" != "$host" ] && host="unix:$host"
+    cat > "$out/purchases.load" <<LOAD
+LOAD CSV FROM '$data/clean_$rows.csv' (id, customer_id, product, price, quantity, ts)
+     INTO postgresql://${PGUSER:-postgres}${PGPASSWORD:+:$PGPASSWORD}@$host:${PGPORT:-5432}/$db?purchases
+     WITH skip header = 1, fields terminated by ',', fields optionally enclosed by '"',
+          fields escaped by double-quote
+      SET work_mem to '64MB';
+LOAD
+    t0=$(date +%s.%N)
+    if pgloader --quiet "$out/purchases.load" > "$out/pgloader.log" 2>&1; then
+        t1=$(date +%s.%N)
+        n=$(psql -X -At -d "$db" -c "SELECT count(*) FROM purchases")
+        report "pgloader" "$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')" "-" "$n"
+    else
+        report "pgloader (failed, see test/bench/out/pgloader.log)" "-" "-" "0"
+    fi
+fi
+
+{
+    printf '%-44s %10s %8s %14s %10s\n' "method" "seconds" "x COPY" "peak mem (MB)" "rows"
+    for r in "${results[@]}"; do
+        IFS='|' read -r name s kb n <<<"$r"
+        ratio=-; mb=-
+        [ "$s" != "-" ] && ratio=$(echo "$s / $copy_s" | bc -l | xargs printf '%.2f')
+        [ "$kb" != "-" ] && mb=$(echo "$kb / 1024" | bc -l | xargs printf '%.0f')
+        printf '%-44s %10s %8s %14s %10s\n' "$name" "$s" "$ratio" "$mb" "$n"
+    done
+} | tee "$out/load_bench.txt"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"
