@@ -340,14 +340,8 @@ process_batch(Load *load, LoadRow **rows, int n)
 		if (rows[i]->rejected)
 			write_reject(load, rows[i]);
 	load->rows_read += n;
-	{
-		const int	index[2] = {PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
-		int64		val[2];
-
-		val[0] = load->rows_read;
-		val[1] = load->rows_rejected;
-		pgstat_progress_update_multi_param(2, index, val);
-	}
+	load_source_report_progress(load->src, load->cstate, RelationGetRelid(load->spec->rel),
+								load->rows_read, load->rows_rejected);
 	check_limits(load, false);
 }
 

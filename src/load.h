@@ -196,6 +196,8 @@ extern CopyFromState load_source_begin_copy(LoadSource *src, LoadSpec *spec);
 extern bool load_source_next(LoadSource *src, CopyFromState cstate,
 							 char ***fields, int *nfields, int64 *line, char **record);
 extern void load_source_end(LoadSource *src, CopyFromState cstate);
+extern void load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
+										int64 rows_read, int64 rows_rejected);
 extern bool load_source_is_staged(LoadSource *src);
 extern int64 load_source_current_line(LoadSource *src);
 extern void load_source_reset(void);

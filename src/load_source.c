@@ -29,6 +29,9 @@
 #include "commands/copyfrom_internal.h"
 #endif
 #include "commands/progress.h"
+#if PG_VERSION_NUM >= 140000
+#include "utils/backend_status.h"
+#endif
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -410,6 +413,40 @@ load_source_begin_copy(LoadSource *src, LoadSpec *spec)
 	current_source = src;
 	pgstat_progress_update_param(PROGRESS_COPY_BYTES_TOTAL, src->size);
 	return cstate;
+}
+
+/*
+ * load_source_report_progress - publish the records read and rejected so far
+ * in pg_stat_progress_copy.  A rolled-back subtransaction (how a bad row is
+ * isolated) ends the backend's progress reporting, as AbortSubTransaction
+ * calls pgstat_progress_end_command; restart it then, with the target, the
+ * source's size and the bytes COPY has read.
+ */
+void
+load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
+							int64 rows_read, int64 rows_rejected)
+{
+#if PG_VERSION_NUM >= 140000
+	const int	index[2] = {PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+	int64		val[2];
+
+	if (MyBEEntry != NULL && MyBEEntry->st_progress_command != PROGRESS_COMMAND_COPY)
+	{
+		const int	restart_index[4] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE,
+			PROGRESS_COPY_BYTES_TOTAL, PROGRESS_COPY_BYTES_PROCESSED};
+		int64		restart_val[4];
+
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
+		restart_val[0] = PROGRESS_COPY_COMMAND_FROM;
+		restart_val[1] = PROGRESS_COPY_TYPE_CALLBACK;
+		restart_val[2] = src->size;
+		restart_val[3] = cstate->bytes_processed;
+		pgstat_progress_update_multi_param(4, restart_index, restart_val);
+	}
+	val[0] = rows_read;
+	val[1] = rows_rejected;
+	pgstat_progress_update_multi_param(2, index, val);
+#endif
 }
 
 /*
