@@ -6,8 +6,23 @@
 #   shell        test/*/*_test.sh                   (one test each script)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+checkout=$PWD
+shared=${PGETL_SHARED:-$(cd .. && pwd)/shared}
+
+# The server runs as postgres and reads test files (CSV corpus, the shared
+# Superstore export): run from a world-readable copy of the checkout, with
+# ../shared beside it, so that a checkout in a private directory works too.
+stage=$(mktemp -d /tmp/pgetl-suite.XXXXXX)
+chmod 755 "$stage"
+trap 'rm -rf "$stage"' EXIT
+mkdir "$stage/main"
+tar -C "$checkout" --exclude=./.git --exclude=./test/bench/data --exclude=./test/results -cf - . \
+    | tar -C "$stage/main" -xf -
+[ -d "$shared" ] && cp -a "$shared" "$stage/shared"
+chmod -R a+rX "$stage"
+cd "$stage/main"
 export PGETL_SRC=$PWD
-export PGETL_SHARED=${PGETL_SHARED:-$(cd .. && pwd)/shared}
+export PGETL_SHARED=$stage/shared
 passed=0
 failed=0
 failures=()
@@ -59,6 +74,10 @@ for t in test/*/*_test.sh; do
         tail -n 40 "$log"
     fi
 done
+
+# keep the results in the checkout for inspection
+rm -rf "$checkout/test/results"
+cp -a test/results "$checkout/test/results" 2>/dev/null || true
 
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"
