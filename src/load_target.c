@@ -14,19 +14,42 @@
  * it is rolled back and split in halves until the failing rows are alone
  * (pgloader's approach); each of those is rejected with the error.
  *
+ * Fast path: a plain table without triggers, rules, row level security or
+ * stored generated columns, loaded in append or replace mode, is filled the
+ * way COPY fills it (copyfrom.c, CopyMultiInsertBufferFlush): the batch's
+ * values go into slots, each slot is checked with ExecConstraints (NOT NULL,
+ * CHECK, the partition constraint of a partition), the slots are inserted
+ * with table_multi_insert and a BulkInsertState, then their index entries
+ * with ExecInsertIndexTuples (unique and exclusion constraints).  The batch
+ * still runs in one subtransaction; as the loader knows which row raised the
+ * error, it rejects that row with it and inserts the rows before and after
+ * it again, instead of splitting the batch in halves.  Since each row is
+ * checked against the rows accepted before it, either way rejects the same
+ * rows with the same errors.
+ *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
 
+#include "access/heapam.h"
+#include "access/hio.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 
 struct LoadTarget
 {
@@ -38,7 +61,269 @@ struct LoadTarget
 	char	   *typalign;
 	Datum	   *args;
 	char	   *argnulls;
+
+	/* the fast path (fast is false when the SPI statement is used) */
+	bool		fast;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	TupleTableSlot **slots;		/* one per row of a batch, created on demand */
+	int			nslots;
+	int			ndefaults;		/* columns not loaded, filled with defaults */
+	int		   *defmap;			/* their attribute numbers - 1 */
+	ExprState **defexprs;
 };
+
+/*
+ * fast_path_possible - whether the target can be filled the way COPY fills
+ * it, with the same outcome as the INSERT statement: a plain table (no
+ * partitioned or foreign table, no view), no triggers (user, foreign key or
+ * deferred unique triggers), no rules, no row level security (not even one
+ * bypassed by the current role), no stored generated columns, no identity
+ * column that is GENERATED ALWAYS among the loaded columns (the INSERT
+ * refuses values for it), no unloaded column of a domain type (the INSERT
+ * checks the domain on its NULL or default), and append or replace mode.
+ * The caller must have INSERT on the table or on every loaded column, as
+ * the INSERT would check (check_privileges has failed the load otherwise;
+ * checked again here so that the fast path never relies on it).
+ */
+static bool
+fast_path_possible(LoadSpec *spec)
+{
+#if PG_VERSION_NUM >= 140000
+	Relation	rel = spec->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			user = GetUserId();
+	bool	   *loaded;
+
+	if (spec->mode == LOAD_UPSERT ||
+		rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->trigdesc != NULL ||
+		rel->rd_rules != NULL ||
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, false) != RLS_NONE ||
+		(desc->constr && desc->constr->has_generated_stored))
+		return false;
+	loaded = palloc0(sizeof(bool) * (desc->natts + 1));
+	for (int i = 0; i < spec->nout; i++)
+	{
+		LoadColumn *c = spec->outcols[i];
+		Form_pg_attribute att = TupleDescAttr(desc, c->attnum - 1);
+
+		if (c->attnum <= 0 || c->attnum > desc->natts || att->attisdropped ||
+			att->attgenerated || att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS ||
+			att->atttypid != c->target_typid || att->atttypmod != c->target_typmod)
+			return false;
+		loaded[c->attnum] = true;
+	}
+	for (int a = 1; a <= desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a - 1);
+
+		if (!loaded[a] && !att->attisdropped && get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
+			return false;
+	}
+	pfree(loaded);
+	if (pg_class_aclcheck(RelationGetRelid(rel), user, ACL_INSERT) != ACLCHECK_OK)
+	{
+		for (int i = 0; i < spec->nout; i++)
+			if (pg_attribute_aclcheck(RelationGetRelid(rel), spec->outcols[i]->attnum, user,
+									  ACL_INSERT) != ACLCHECK_OK)
+				return false;
+	}
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * fast_begin - set up the fast path for the whole load: an executor state
+ * with a range table entry of the target (INSERT of the loaded columns, for
+ * the "Failing row contains" details of ExecConstraints, which show the
+ * inserted columns to a role that may not read the table), a ResultRelInfo
+ * with the table's indexes open, a BulkInsertState and the expressions of
+ * the defaults of the columns not loaded.  Everything lives in the current
+ * memory context (the load's) or the EState; fast_end frees it.
+ */
+static void
+fast_begin(LoadTarget *tgt)
+{
+#if PG_VERSION_NUM >= 140000
+	LoadSpec   *spec = tgt->spec;
+	Relation	rel = spec->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	Bitmapset  *inserted = NULL;
+	bool	   *loaded = palloc0(sizeof(bool) * (desc->natts + 1));
+
+	for (int i = 0; i < spec->nout; i++)
+	{
+		inserted = bms_add_member(inserted,
+								  spec->outcols[i]->attnum - FirstLowInvalidHeapAttributeNumber);
+		loaded[spec->outcols[i]->attnum] = true;
+	}
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	tgt->estate = CreateExecutorState();
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
+
+		perminfo->relid = rte->relid;
+		perminfo->inh = false;
+		perminfo->requiredPerms = ACL_INSERT;
+		perminfo->insertedCols = inserted;
+		rte->perminfoindex = 1;
+		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo));
+	}
+#else
+	rte->requiredPerms = ACL_INSERT;
+	rte->insertedCols = inserted;
+	ExecInitRangeTable(tgt->estate, list_make1(rte));
+#endif
+	tgt->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(tgt->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(tgt->rri, false);
+	tgt->bistate = GetBulkInsertState();
+
+	/* defaults of the columns not loaded, as COPY evaluates them */
+	tgt->defmap = palloc(sizeof(int) * desc->natts);
+	tgt->defexprs = palloc(sizeof(ExprState *) * desc->natts);
+	for (int a = 1; a <= desc->natts; a++)
+	{
+		Node	   *defexpr;
+
+		if (loaded[a] || TupleDescAttr(desc, a - 1)->attisdropped)
+			continue;
+		defexpr = build_column_default(rel, a);
+		if (defexpr == NULL)
+			continue;
+		tgt->defmap[tgt->ndefaults] = a - 1;
+		tgt->defexprs[tgt->ndefaults] = ExecInitExpr(expression_planner((Expr *) defexpr), NULL);
+		tgt->ndefaults++;
+	}
+	pfree(loaded);
+	tgt->fast = true;
+#endif
+}
+
+/*
+ * fast_slots - make sure there are n slots for the fast path.  They are made
+ * outside any subtransaction (a slot pins its tuple descriptor with the
+ * current resource owner) and live in the load's memory until fast_end.
+ */
+static void
+fast_slots(LoadTarget *tgt, int n)
+{
+	Relation	rel = tgt->rri->ri_RelationDesc;
+
+	if (n > tgt->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(tgt));
+
+		if (tgt->slots == NULL)
+			tgt->slots = palloc(sizeof(TupleTableSlot *) * n);
+		else
+			tgt->slots = repalloc(tgt->slots, sizeof(TupleTableSlot *) * n);
+		for (int i = tgt->nslots; i < n; i++)
+			tgt->slots[i] = table_slot_create(rel, NULL);
+		tgt->nslots = n;
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * fast_insert - insert rows[lo..hi) COPY's way (see the file header).
+ * Raises the first error; *at is then the index of the row that raised it,
+ * or -1 when it is not known (an error of table_multi_insert itself).  Runs
+ * inside the caller's subtransaction.  Leaks the heap tuples' memory into
+ * the current memory context (the batch's).
+ */
+static void
+fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
+{
+#if PG_VERSION_NUM >= 140000
+	LoadSpec   *spec = tgt->spec;
+	EState	   *estate = tgt->estate;
+	ResultRelInfo *rri = tgt->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	int			n = hi - lo;
+
+	Assert(n <= tgt->nslots);
+	for (int i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = tgt->slots[i];
+		LoadRow    *row = rows[lo + i];
+
+		*at = lo + i;
+		ExecClearTuple(slot);
+		memset(slot->tts_values, 0, sizeof(Datum) * desc->natts);
+		memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+		for (int k = 0; k < spec->nout; k++)
+		{
+			AttrNumber	a = spec->outcols[k]->attnum - 1;
+
+			slot->tts_values[a] = row->values[k];
+			slot->tts_isnull[a] = row->nulls[k];
+		}
+		for (int d = 0; d < tgt->ndefaults; d++)
+			slot->tts_values[tgt->defmap[d]] =
+				ExecEvalExpr(tgt->defexprs[d], econtext, &slot->tts_isnull[tgt->defmap[d]]);
+		ExecStoreVirtualTuple(slot);
+		if (tgt->ndefaults > 0)
+			ExecMaterializeSlot(slot);	/* defaults live in the per-tuple memory */
+		if (desc->constr)
+			ExecConstraints(rri, slot, estate);
+		if (rel->rd_rel->relispartition)
+			ExecPartitionCheck(rri, slot, estate, true);
+		ResetPerTupleExprContext(estate);
+	}
+	*at = -1;
+	table_multi_insert(rel, tgt->slots, n, GetCurrentCommandId(true), 0, tgt->bistate);
+	if (rri->ri_NumIndices > 0)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			List	   *recheck;
+
+			*at = lo + i;
+#if PG_VERSION_NUM >= 160000
+			recheck = ExecInsertIndexTuples(rri, tgt->slots[i], estate, false, false, NULL, NIL,
+											false);
+#else
+			recheck = ExecInsertIndexTuples(rri, tgt->slots[i], estate, false, false, NULL, NIL);
+#endif
+			list_free(recheck);
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	*at = -1;
+#endif
+}
+
+/*
+ * fast_end - release what fast_begin set up.
+ */
+static void
+fast_end(LoadTarget *tgt)
+{
+#if PG_VERSION_NUM >= 140000
+	if (!tgt->fast)
+		return;
+	for (int i = 0; i < tgt->nslots; i++)
+		ExecDropSingleTupleTableSlot(tgt->slots[i]);
+	tgt->nslots = 0;
+	FreeBulkInsertState(tgt->bistate);
+	table_finish_bulk_insert(tgt->rri->ri_RelationDesc, 0);
+	ExecCloseIndices(tgt->rri);
+	FreeExecutorState(tgt->estate);
+	tgt->fast = false;
+#endif
+}
 
 /*
  * load_target_begin - prepare the batch INSERT (through SPI, which the
@@ -119,6 +404,8 @@ load_target_begin(LoadSpec *spec)
 	tgt->plan = SPI_prepare(sql.data, spec->nout, argtypes);
 	if (tgt->plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
+	if (fast_path_possible(spec))
+		fast_begin(tgt);
 	return tgt;
 }
 
@@ -175,18 +462,14 @@ reject_at_target(LoadTarget *tgt, LoadRow *row, ErrorData *edata)
 }
 
 /*
- * insert_range - insert rows[lo..hi) in a subtransaction; on a row-level
- * error, roll back and split.  Returns the number of rows inserted.
+ * build_args - the batch INSERT's parameters for rows[lo..hi): one array
+ * per column, in the current memory context (the caller frees them).
  */
-static int64
-insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
+static void
+build_args(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
 {
 	LoadSpec   *spec = tgt->spec;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	int			n = hi - lo;
-	int64		inserted = 0;
-	ErrorData  *edata = NULL;
 
 	for (int i = 0; i < spec->nout; i++)
 	{
@@ -206,16 +489,48 @@ insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
 		pfree(elems);
 		pfree(enulls);
 	}
+}
 
+/*
+ * try_insert - one attempt at inserting rows[lo..hi), in a subtransaction:
+ * returns the number of rows inserted, or -1 after a row-level error, which
+ * is then in *edata (in the current memory context; the caller frees it)
+ * and rolled back, with *at the row that raised it when known (fast path),
+ * else -1.  Other errors are raised again.
+ */
+static int64
+try_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, ErrorData **edata, int *at)
+{
+	LoadSpec   *spec = tgt->spec;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int64 inserted = -1;
+	volatile int where = -1;
+
+	*edata = NULL;
+	if (tgt->fast)
+		fast_slots(tgt, hi - lo);
+	else
+		build_args(tgt, rows, lo, hi);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
+		if (tgt->fast)
+		{
+			fast_insert(tgt, rows, lo, hi, &where);
+			inserted = hi - lo;
+			/* a buffer pin must not outlive the subtransaction's resource owner */
+			ReleaseBulkInsertStatePin(tgt->bistate);
+		}
+		else
+		{
+			int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
 
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
-		inserted = SPI_processed;
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
+			inserted = SPI_processed;
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -223,28 +538,72 @@ insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
+		*edata = CopyErrorData();
 		FlushErrorState();
+		/* the rollback releases the pin the BulkInsertState may hold */
+		if (tgt->fast)
+			tgt->bistate->current_buf = InvalidBuffer;
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!load_error_is_row_level(edata->sqlerrcode))
-			ReThrowError(edata);
+		if (!load_error_is_row_level((*edata)->sqlerrcode))
+			ReThrowError(*edata);
+		inserted = -1;
 	}
 	PG_END_TRY();
-	for (int i = 0; i < spec->nout; i++)
-		pfree(DatumGetPointer(tgt->args[i]));
+	if (!tgt->fast)
+		for (int i = 0; i < spec->nout; i++)
+			pfree(DatumGetPointer(tgt->args[i]));
+	*at = where;
+	return inserted;
+}
 
-	if (edata == NULL)
-		return inserted;
-	if (n == 1)
+/*
+ * insert_range - insert rows[lo..hi) in a subtransaction; on a row-level
+ * error, roll back and isolate the row that failed: when the fast path
+ * knows which row raised the error, that row is rejected with it and the
+ * rows before and after it are inserted again; otherwise the range is split
+ * in halves until the failing row is alone.  Returns the number of rows
+ * inserted.
+ */
+static int64
+insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
+{
+	int64		total = 0;
+
+	while (lo < hi)
 	{
-		reject_at_target(tgt, rows[lo], edata);
-		return 0;
+		ErrorData  *edata;
+		int			at;
+		int64		inserted = try_insert(tgt, rows, lo, hi, &edata, &at);
+
+		if (inserted >= 0)
+			return total + inserted;
+		CHECK_FOR_INTERRUPTS();
+		if (at >= lo && at < hi)
+		{
+			/*
+			 * Rows before "at" passed every check made before its error (the
+			 * ones after it had not been checked); the error is the one this
+			 * row raises after the rows accepted before it, as when it is
+			 * inserted alone.
+			 */
+			if (at > lo)
+				total += insert_range(tgt, rows, lo, at);
+			reject_at_target(tgt, rows[at], edata);
+			lo = at + 1;
+			continue;
+		}
+		if (hi - lo == 1)
+		{
+			reject_at_target(tgt, rows[lo], edata);
+			return total;
+		}
+		FreeErrorData(edata);
+		return total + insert_range(tgt, rows, lo, lo + (hi - lo) / 2) +
+			insert_range(tgt, rows, lo + (hi - lo) / 2, hi);
 	}
-	FreeErrorData(edata);
-	CHECK_FOR_INTERRUPTS();
-	return insert_range(tgt, rows, lo, lo + n / 2) + insert_range(tgt, rows, lo + n / 2, hi);
+	return total;
 }
 
 /*
@@ -260,9 +619,14 @@ load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 	return insert_range(tgt, rows, 0, nrows);
 }
 
+/*
+ * load_target_end - release the prepared statement and the fast path's
+ * executor state, indexes and slots.
+ */
 void
 load_target_end(LoadTarget *tgt)
 {
+	fast_end(tgt);
 	if (tgt->plan)
 		SPI_freeplan(tgt->plan);
 	tgt->plan = NULL;
