@@ -72,40 +72,13 @@ compile_error_context(void *arg)
 
 /*
  * load_owner_query - run a query as the extension owner inside the current
- * SPI connection (the caller has connected).  Errors keep their SQLSTATE,
- * message, detail and hint, without pgetl's internal PL/pgSQL context.  The
- * result is in SPI_tuptable, owned by SPI.
+ * SPI connection (the caller has connected); see pgetl_spi_as_owner.
  */
 static uint64
 load_owner_query(const char *sql, int nargs, Oid *types, Datum *values,
 				 const char *nulls)
 {
-	PgetlUserSwitch sw;
-	MemoryContext cxt = CurrentMemoryContext;
-	int			ret = 0;
-
-	pgetl_become_owner(&sw);
-	PG_TRY();
-	{
-		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		pgetl_restore_user(&sw);
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTERNAL_ERROR)
-			edata->context = NULL;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-	pgetl_restore_user(&sw);
-	if (ret < 0)
-		elog(ERROR, "pgetl catalog query failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
+	return pgetl_spi_as_owner(sql, nargs, types, values, nulls, false, 0);
 }
 
 /* Text of column n of row r of SPI_tuptable, palloc'd in cxt, or NULL */

@@ -113,12 +113,48 @@ pgetl_restore_user(PgetlUserSwitch *sw)
 }
 
 /*
+ * pgetl_spi_as_owner - run a query through SPI (already connected by the
+ * caller) as the extension owner.  Errors keep their SQLSTATE, message,
+ * detail and hint, but not pgetl's internal call stack as context (noise to
+ * the user, unless it is a bug).  Returns SPI_processed; the result is in
+ * SPI_tuptable, owned by SPI.
+ */
+uint64
+pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+				   const char *nulls, bool read_only, long count)
+{
+	PgetlUserSwitch sw;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			ret = 0;
+
+	pgetl_become_owner(&sw);
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		pgetl_restore_user(&sw);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTERNAL_ERROR)
+			edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	pgetl_restore_user(&sw);
+	if (ret < 0)
+		elog(ERROR, "pgetl catalog query failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/*
  * pgetl_call_internal_args - SELECT pgetl.<internal>(args...) as the
  * extension owner and return its single result, copied into the caller's
  * memory context (*isnull tells a NULL result; rettype VOIDOID for none).
- *
- * Errors raised by the internal function reach the user with their SQLSTATE,
- * detail and hint, without pgetl's internal call stack as context.
  */
 Datum
 pgetl_call_internal_args(const char *internal, int nargs, Oid *types,
@@ -126,8 +162,6 @@ pgetl_call_internal_args(const char *internal, int nargs, Oid *types,
 {
 	char	   *nulls = palloc(nargs + 1);
 	StringInfoData query;
-	PgetlUserSwitch sw;
-	MemoryContext caller_cxt = CurrentMemoryContext;
 	Datum		result = (Datum) 0;
 
 	*isnull = true;
@@ -142,40 +176,18 @@ pgetl_call_internal_args(const char *internal, int nargs, Oid *types,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	pgetl_become_owner(&sw);
-	PG_TRY();
+	if (pgetl_spi_as_owner(query.data, nargs, types, values, nulls, false, 1) != 1)
+		elog(ERROR, "pgetl.%s returned no row", internal);
+	if (rettype != VOIDOID)
 	{
-		int			ret = SPI_execute_with_args(query.data, nargs, types, values,
-												nulls, false, 1);
+		int16		typlen;
+		bool		typbyval;
 
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "pgetl.%s returned no row", internal);
-		if (rettype != VOIDOID)
-		{
-			int16		typlen;
-			bool		typbyval;
-
-			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
-			get_typlenbyval(rettype, &typlen, &typbyval);
-			if (!*isnull)
-				result = SPI_datumTransfer(result, typbyval, typlen);
-		}
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+		get_typlenbyval(rettype, &typlen, &typbyval);
+		if (!*isnull)
+			result = SPI_datumTransfer(result, typbyval, typlen);
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		pgetl_restore_user(&sw);
-		MemoryContextSwitchTo(caller_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* pgetl's own call stack is noise to the user, unless it is a bug */
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTERNAL_ERROR)
-			edata->context = NULL;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-	pgetl_restore_user(&sw);
 	SPI_finish();
 	return result;
 }

@@ -30,6 +30,8 @@ extern Datum pgetl_call_internal_args(const char *internal, int nargs, Oid *type
 									  Datum *values, bool *argnulls, Oid rettype,
 									  bool *isnull);
 extern Oid	pgetl_extension_schema(void);
+extern uint64 pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+								 const char *nulls, bool read_only, long count);
 
 /*
  * An error flattened into fixed-size fields, so that it can travel through
