@@ -263,10 +263,13 @@ check_limits(Load *load, bool at_end)
 
 /*
  * check_range - check the rules on rows[lo..hi) optimistically in one
- * subtransaction; when something raises an error, forget what the attempt
- * remembered, split the range in halves and check each the same way, until
- * a single row is checked carefully (every risky call guarded).  A few bad
- * values cost a few subtransactions, not one per row.
+ * subtransaction.  When a row raises an error, the rows before it have
+ * been checked completely (their results and remembered unique values
+ * stand: checking is free of side effects the rollback would undo), so
+ * that row alone is checked again carefully (every risky call guarded),
+ * and the optimistic check resumes after it.  A few bad values cost a few
+ * subtransactions, not one per row, and no row is checked twice but the
+ * ones that raised an error.
  */
 static void
 check_range(Load *load, LoadRow **rows, int lo, int hi)
@@ -274,45 +277,45 @@ check_range(Load *load, LoadRow **rows, int lo, int hi)
 	LoadSpec   *spec = load->spec;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool failed = false;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	while (lo < hi)
 	{
-		for (int i = lo; i < hi; i++)
-			load_rules_check_row(spec, rows[i], false);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
+		volatile int at = lo;
+		volatile bool failed = false;
 
+		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (!load_error_is_row_level(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		failed = true;
+		PG_TRY();
+		{
+			for (; at < hi; at++)
+				load_rules_check_row(spec, rows[at], false);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			if (!load_error_is_row_level(edata->sqlerrcode))
+				ReThrowError(edata);
+			FreeErrorData(edata);
+			failed = true;
+		}
+		PG_END_TRY();
+		if (!failed)
+			return;
+		load_rules_forget_row(spec, rows[at]);
+		load_rules_check_row(spec, rows[at], true);
+		lo = at + 1;
+		CHECK_FOR_INTERRUPTS();
 	}
-	PG_END_TRY();
-	if (!failed)
-		return;
-	for (int i = lo; i < hi; i++)
-		load_rules_forget_row(spec, rows[i]);
-	if (hi - lo == 1)
-	{
-		load_rules_check_row(spec, rows[lo], true);
-		return;
-	}
-	check_range(load, rows, lo, lo + (hi - lo) / 2);
-	check_range(load, rows, lo + (hi - lo) / 2, hi);
 }
 
 /* check the rules on a batch */
