@@ -348,20 +348,59 @@ process_batch(Load *load, LoadRow **rows, int n)
 	check_limits(load, false);
 }
 
-/* a new row for a record, in the batch's memory */
+/*
+ * make_row - a new row for a record, in the batch's memory (freed when the
+ * batch's context is reset): the row, its field pointers, values, nulls
+ * and a copy of its fields, in one allocation.  The fields given point
+ * into COPY's buffers, valid until the next record is read.
+ */
 static LoadRow *
 make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 {
-	LoadRow    *row = palloc0(sizeof(LoadRow));
+	Size		head = MAXALIGN(sizeof(LoadRow));
+	Size		valsz = MAXALIGN(sizeof(Datum) * spec->nout);
+	Size		ptrsz = MAXALIGN(sizeof(char *) * (nfields + 1));
+	Size		nullsz = MAXALIGN(sizeof(bool) * spec->nout);
+	Size		textsz = 0;
+	Size		lens[64];
+	char	   *mem;
+	char	   *text;
+	LoadRow    *row;
 
+	for (int i = 0; i < nfields; i++)
+	{
+		Size		len = fields[i] ? strlen(fields[i]) + 1 : 0;
+
+		if (i < lengthof(lens))
+			lens[i] = len;
+		textsz += len;
+	}
+	mem = palloc(head + valsz + ptrsz + nullsz + textsz);
+	row = (LoadRow *) mem;
+	memset(row, 0, sizeof(LoadRow));
 	row->line = line;
 	row->record = record;
 	row->nfields = nfields;
-	row->fields = palloc(sizeof(char *) * (nfields + 1));
+	row->values = (Datum *) (mem + head);
+	row->fields = (char **) (mem + head + valsz);
+	row->nulls = (bool *) (mem + head + valsz + ptrsz);
+	memset(row->values, 0, sizeof(Datum) * spec->nout);
+	memset(row->nulls, 0, sizeof(bool) * spec->nout);
+	text = mem + head + valsz + ptrsz + nullsz;
 	for (int i = 0; i < nfields; i++)
-		row->fields[i] = fields[i] ? pstrdup(fields[i]) : NULL;
-	row->values = palloc0(sizeof(Datum) * spec->nout);
-	row->nulls = palloc0(sizeof(bool) * spec->nout);
+	{
+		Size		len;
+
+		if (fields[i] == NULL)
+		{
+			row->fields[i] = NULL;
+			continue;
+		}
+		len = i < lengthof(lens) ? lens[i] : strlen(fields[i]) + 1;
+		memcpy(text, fields[i], len);
+		row->fields[i] = text;
+		text += len;
+	}
 	return row;
 }
 

@@ -386,7 +386,7 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 							"value is missing, but the column is required");
 		return;
 	}
-	if (c->max_length >= 0 && pg_mbstrlen(s) > c->max_length)
+	if (c->max_length >= 0 && strlen(s) > (size_t) c->max_length && pg_mbstrlen(s) > c->max_length)
 		load_row_reject(row, c->label, "max_length", s, 0,
 						"value is %d characters long, more than max_length %d",
 						pg_mbstrlen(s), c->max_length);
@@ -415,7 +415,12 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 	{
 		ErrorData  *edata = NULL;
 
-		if (careful || !precheck_ok(c, s))
+		/*
+		 * A value the precheck accepts is converted directly, even when
+		 * careful: its input function cannot fail.  Others (and, when
+		 * careful, values of types without a precheck) are guarded.
+		 */
+		if (!precheck_ok(c, s) || (careful && c->precheck == LOAD_PRECHECK_NONE))
 		{
 			if (!guarded_convert(c, s, &value, &edata))
 			{
