@@ -31,6 +31,8 @@
  */
 #include "load.h"
 
+#include <math.h>
+
 #include "access/heapam.h"
 #include "access/hio.h"
 #include "access/tableam.h"
@@ -72,6 +74,8 @@ struct LoadTarget
 	int			ndefaults;		/* columns not loaded, filled with defaults */
 	int		   *defmap;			/* their attribute numbers - 1 */
 	ExprState **defexprs;
+	int64		attempted;		/* rows given to the fast path */
+	int64		refused;		/* of which the target refused */
 };
 
 /*
@@ -610,13 +614,42 @@ insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
  * load_target_insert - insert the rows (all have passed the rules); rows
  * the target refuses are marked rejected.  Returns the rows inserted (or
  * updated, in upsert mode).
+ *
+ * On the fast path, a refused row costs the rollback of every row inserted
+ * with it in the attempt (the whole attempt's heap tuples, and the index
+ * entries before it) and their second insertion.  Once the target has
+ * refused rows, the batch is therefore inserted in chunks (each one
+ * attempt, i.e. one subtransaction) of about sqrt(s / 1.5p) rows, where p is
+ * the share of rows refused so far and s the cost of a subtransaction in
+ * rows, which minimizes s / chunk + 1.5 p chunk per row.  Rows are still
+ * tried in file order against the rows accepted before them, so the
+ * outcome is the same whatever the chunks.
  */
+#define LOAD_SUBXACT_ROWS 8.0
+#define LOAD_MIN_CHUNK 16
+
 int64
 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 {
+	int64		inserted = 0;
+	int			chunk = nrows;
+
 	if (nrows == 0)
 		return 0;
-	return insert_range(tgt, rows, 0, nrows);
+	if (!tgt->fast)
+		return insert_range(tgt, rows, 0, nrows);
+	if (tgt->refused > 0)
+	{
+		double		p = (double) tgt->refused / tgt->attempted;
+		double		best = sqrt(LOAD_SUBXACT_ROWS / (1.5 * p));
+
+		chunk = best >= nrows ? nrows : Max((int) best, LOAD_MIN_CHUNK);
+	}
+	for (int lo = 0; lo < nrows; lo += chunk)
+		inserted += insert_range(tgt, rows, lo, Min(lo + chunk, nrows));
+	tgt->attempted += nrows;
+	tgt->refused += nrows - inserted;
+	return inserted;
 }
 
 /*
