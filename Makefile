@@ -51,4 +51,4 @@ test: deps
 bench: deps
 	test/setup/deps.sh --bench
 	$(MAKE) all
-	test/setup/cluster.sh test/bench/run.sh
+	test/bench/run.sh
