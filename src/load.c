@@ -261,6 +261,24 @@ check_limits(Load *load, bool at_end)
 				 errhint("Nothing was loaded. Fix the source, or raise max_reject_ratio with pgetl_define_load().")));
 }
 
+/* a stretch of rows to check optimistically, for load_try */
+typedef struct CheckCall
+{
+	LoadSpec   *spec;
+	LoadRow   **rows;
+	int			at;				/* the row being checked */
+	int			hi;
+} CheckCall;
+
+static void
+check_call(void *arg)
+{
+	CheckCall  *cc = (CheckCall *) arg;
+
+	for (; cc->at < cc->hi; cc->at++)
+		load_rules_check_row(cc->spec, cc->rows[cc->at], false);
+}
+
 /*
  * check_range - check the rules on rows[lo..hi) optimistically in one
  * subtransaction.  When a row raises an error, the rows before it have
@@ -275,45 +293,18 @@ static void
 check_range(Load *load, LoadRow **rows, int lo, int hi)
 {
 	LoadSpec   *spec = load->spec;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 
 	while (lo < hi)
 	{
-		volatile int at = lo;
-		volatile bool failed = false;
+		CheckCall	cc = {spec, rows, lo, hi};
+		ErrorData  *edata = load_try(check_call, NULL, &cc);
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			for (; at < hi; at++)
-				load_rules_check_row(spec, rows[at], false);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (!load_error_is_row_level(edata->sqlerrcode))
-				ReThrowError(edata);
-			FreeErrorData(edata);
-			failed = true;
-		}
-		PG_END_TRY();
-		if (!failed)
+		if (edata == NULL)
 			return;
-		load_rules_forget_row(spec, rows[at]);
-		load_rules_check_row(spec, rows[at], true);
-		lo = at + 1;
+		FreeErrorData(edata);
+		load_rules_forget_row(spec, rows[cc.at]);
+		load_rules_check_row(spec, rows[cc.at], true);
+		lo = cc.at + 1;
 		CHECK_FOR_INTERRUPTS();
 	}
 }

@@ -209,6 +209,7 @@ extern void load_row_reject(LoadRow *row, const char *column, const char *rule,
 							const char *value, int sqlerrcode, const char *fmt,...)
 			pg_attribute_printf(6, 7);
 extern bool load_error_is_row_level(int sqlerrcode);
+extern ErrorData *load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg);
 extern void load_rules_begin(LoadSpec *spec);
 
 /* load_target.c */

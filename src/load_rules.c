@@ -80,6 +80,47 @@ load_error_is_row_level(int sqlerrcode)
 }
 
 /*
+ * load_try - run fn(arg) in a subtransaction, the way the loader isolates a
+ * bad row.  Returns NULL when fn succeeded (the subtransaction is released).
+ * After a row-level error (see load_error_is_row_level) the subtransaction
+ * is rolled back and the error returned, copied into the caller's memory
+ * context (the caller frees it); any other error is raised again.
+ * on_abort, if not NULL, runs before the rollback.
+ */
+ErrorData *
+load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (on_abort)
+			on_abort(arg);
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!load_error_is_row_level(edata->sqlerrcode))
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/*
  * load_row_reject - record a failure of a row; a row can fail several rules
  * and each failure is kept.  Strings are copied into the current memory
  * context (the batch's).
@@ -265,6 +306,22 @@ convert_value(LoadColumn *c, char *s)
 	return InputFunctionCall(&c->infunc, s, c->ioparam, c->typmod);
 }
 
+/* convert_value's arguments and result, for load_try */
+typedef struct ConvertCall
+{
+	LoadColumn *c;
+	char	   *s;
+	Datum		result;
+} ConvertCall;
+
+static void
+convert_call(void *arg)
+{
+	ConvertCall *conv = (ConvertCall *) arg;
+
+	conv->result = convert_value(conv->c, conv->s);
+}
+
 /*
  * guarded_convert - convert_value, catching a row-level error: returns false
  * and sets *edata (in the current memory context).  On PostgreSQL 16 and
@@ -273,9 +330,7 @@ convert_value(LoadColumn *c, char *s)
 static bool
 guarded_convert(LoadColumn *c, char *s, Datum *result, ErrorData **edata)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	ConvertCall conv;
 
 #if PG_VERSION_NUM >= 160000
 	if (c->format_kind == LOAD_FORMAT_NONE)
@@ -290,29 +345,13 @@ guarded_convert(LoadColumn *c, char *s, Datum *result, ErrorData **edata)
 		return false;
 	}
 #endif
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		*result = convert_value(c, s);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (!load_error_is_row_level((*edata)->sqlerrcode))
-			ReThrowError(*edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	conv.c = c;
+	conv.s = s;
+	*edata = load_try(convert_call, NULL, &conv);
+	if (*edata != NULL)
+		return false;
+	*result = conv.result;
+	return true;
 }
 
 /* count of digits after the decimal point of a number's text */
@@ -538,6 +577,23 @@ load_rules_forget_row(LoadSpec *spec, LoadRow *row)
  * run_checks - evaluate the spec's row-level checks on the converted row; a
  * check passes only when it is true.
  */
+/* ExecEvalExpr's arguments and result, for load_try */
+typedef struct EvalCall
+{
+	ExprState  *state;
+	ExprContext *econtext;
+	Datum		result;
+	bool		isnull;
+} EvalCall;
+
+static void
+eval_call(void *arg)
+{
+	EvalCall   *ev = (EvalCall *) arg;
+
+	ev->result = ExecEvalExpr(ev->state, ev->econtext, &ev->isnull);
+}
+
 static void
 run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 {
@@ -570,35 +626,17 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 
 		if (careful)
 		{
-			MemoryContext cxt = CurrentMemoryContext;
-			ResourceOwner owner = CurrentResourceOwner;
+			EvalCall	ev = {ck->state, econtext, (Datum) 0, false};
+			ErrorData  *edata = load_try(eval_call, NULL, &ev);
 
-			BeginInternalSubTransaction(NULL);
-			MemoryContextSwitchTo(cxt);
-			PG_TRY();
+			if (edata != NULL)
 			{
-				d = ExecEvalExpr(ck->state, econtext, &isnull);
-				ReleaseCurrentSubTransaction();
-				MemoryContextSwitchTo(cxt);
-				CurrentResourceOwner = owner;
-			}
-			PG_CATCH();
-			{
-				ErrorData  *edata;
-
-				MemoryContextSwitchTo(cxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				RollbackAndReleaseCurrentSubTransaction();
-				MemoryContextSwitchTo(cxt);
-				CurrentResourceOwner = owner;
-				if (!load_error_is_row_level(edata->sqlerrcode))
-					ReThrowError(edata);
 				load_row_reject(row, NULL, "check", NULL, edata->sqlerrcode,
 								"check \"%s\" raised an error: %s", ck->name, edata->message);
 				continue;
 			}
-			PG_END_TRY();
+			d = ev.result;
+			isnull = ev.isnull;
 		}
 		else
 			d = ExecEvalExpr(ck->state, econtext, &isnull);

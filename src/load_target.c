@@ -502,64 +502,66 @@ build_args(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
  * and rolled back, with *at the row that raised it when known (fast path),
  * else -1.  Other errors are raised again.
  */
+/* one insert attempt, for load_try */
+typedef struct InsertCall
+{
+	LoadTarget *tgt;
+	LoadRow   **rows;
+	int			lo;
+	int			hi;
+	int64		inserted;
+	int			where;			/* row that raised the error (fast path) */
+} InsertCall;
+
+static void
+insert_call(void *arg)
+{
+	InsertCall *ic = (InsertCall *) arg;
+	LoadTarget *tgt = ic->tgt;
+
+	if (tgt->fast)
+	{
+		fast_insert(tgt, ic->rows, ic->lo, ic->hi, &ic->where);
+		ic->inserted = ic->hi - ic->lo;
+		/* a buffer pin must not outlive the subtransaction's resource owner */
+		ReleaseBulkInsertStatePin(tgt->bistate);
+	}
+	else
+	{
+		int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
+
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
+		ic->inserted = SPI_processed;
+	}
+}
+
+/* before the rollback, which releases the pin the BulkInsertState may hold */
+static void
+insert_abort(void *arg)
+{
+	InsertCall *ic = (InsertCall *) arg;
+
+	if (ic->tgt->fast)
+		ic->tgt->bistate->current_buf = InvalidBuffer;
+}
+
 static int64
 try_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, ErrorData **edata, int *at)
 {
 	LoadSpec   *spec = tgt->spec;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile int64 inserted = -1;
-	volatile int where = -1;
+	InsertCall	ic = {tgt, rows, lo, hi, -1, -1};
 
-	*edata = NULL;
 	if (tgt->fast)
 		fast_slots(tgt, hi - lo);
 	else
 		build_args(tgt, rows, lo, hi);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (tgt->fast)
-		{
-			fast_insert(tgt, rows, lo, hi, &where);
-			inserted = hi - lo;
-			/* a buffer pin must not outlive the subtransaction's resource owner */
-			ReleaseBulkInsertStatePin(tgt->bistate);
-		}
-		else
-		{
-			int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
-
-			if (ret != SPI_OK_INSERT)
-				elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
-			inserted = SPI_processed;
-		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*edata = CopyErrorData();
-		FlushErrorState();
-		/* the rollback releases the pin the BulkInsertState may hold */
-		if (tgt->fast)
-			tgt->bistate->current_buf = InvalidBuffer;
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (!load_error_is_row_level((*edata)->sqlerrcode))
-			ReThrowError(*edata);
-		inserted = -1;
-	}
-	PG_END_TRY();
+	*edata = load_try(insert_call, insert_abort, &ic);
 	if (!tgt->fast)
 		for (int i = 0; i < spec->nout; i++)
 			pfree(DatumGetPointer(tgt->args[i]));
-	*at = where;
-	return inserted;
+	*at = ic.where;
+	return *edata ? -1 : ic.inserted;
 }
 
 /*
