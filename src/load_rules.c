@@ -506,6 +506,18 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 }
 
 /*
+ * unique_value - the text of a `unique` column in a row, or NULL when the
+ * column is not unique-checked, the field is missing or NULL.
+ */
+static char *
+unique_value(LoadColumn *c, LoadRow *row)
+{
+	if (!c->unique || c->seen == NULL || c->field < 0 || c->field >= row->nfields)
+		return NULL;
+	return row->fields[c->field];
+}
+
+/*
  * check_unique - reject the row when a unique column's value was already
  * seen in this file; otherwise remember its values (only when the whole row
  * passed, so that a rejected row does not shadow a later good one).
@@ -516,10 +528,10 @@ check_unique(LoadSpec *spec, LoadRow *row)
 	for (int i = 0; i < spec->ncolumns && !row->rejected; i++)
 	{
 		LoadColumn *c = &spec->columns[i];
-		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		char	   *s = unique_value(c, row);
 		SeenEntry  *e;
 
-		if (!c->unique || s == NULL || c->seen == NULL)
+		if (s == NULL)
 			continue;
 		e = hash_search(c->seen, &s, HASH_FIND, NULL);
 		if (e)
@@ -532,12 +544,12 @@ check_unique(LoadSpec *spec, LoadRow *row)
 	for (int i = 0; i < spec->ncolumns; i++)
 	{
 		LoadColumn *c = &spec->columns[i];
-		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		char	   *s = unique_value(c, row);
 		SeenEntry  *e;
 		char	   *key;
 		bool		found;
 
-		if (!c->unique || s == NULL || c->seen == NULL)
+		if (s == NULL)
 			continue;
 		key = MemoryContextStrdup(c->seen_cxt, s);
 		e = hash_search(c->seen, &key, HASH_ENTER, &found);
@@ -557,10 +569,10 @@ load_rules_forget_row(LoadSpec *spec, LoadRow *row)
 	for (int i = 0; i < spec->ncolumns; i++)
 	{
 		LoadColumn *c = &spec->columns[i];
-		char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+		char	   *s = unique_value(c, row);
 		SeenEntry  *e;
 
-		if (!c->unique || s == NULL || c->seen == NULL)
+		if (s == NULL)
 			continue;
 		e = hash_search(c->seen, &s, HASH_FIND, NULL);
 		if (e && e->line == row->line)
