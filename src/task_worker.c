@@ -22,6 +22,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "export.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -164,69 +165,82 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	return true;
 }
 
+/* First row of the last statement's result as json text, columns in order (NULL if no row). */
+static char *
+first_row_json(void)
+{
+	TupleDesc	desc;
+	Datum		composite;
+
+	if (SPI_tuptable == NULL || SPI_processed == 0)
+		return NULL;
+	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	BlessTupleDesc(desc);
+	composite = heap_copy_tuple_as_datum(SPI_tuptable->vals[0], desc);
+	return TextDatumGetCString(DirectFunctionCall1(row_to_json, composite));
+}
+
 /* First row of the last statement's result as jsonb (NULL if no row). */
 static Datum
 first_row_jsonb(bool *isnull)
 {
-	TupleDesc	desc;
-	Datum		composite;
-	Datum		json;
+	char	   *json = first_row_json();
 
-	*isnull = true;
-	if (SPI_tuptable == NULL || SPI_processed == 0)
+	*isnull = (json == NULL);
+	if (json == NULL)
 		return (Datum) 0;
-	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-	BlessTupleDesc(desc);
-	composite = heap_copy_tuple_as_datum(SPI_tuptable->vals[0], desc);
-	json = DirectFunctionCall1(row_to_json, composite);
-	*isnull = false;
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(json)));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+/* A string key of a task's config, palloc'd; NULL when absent. */
+static char *
+config_string(Jsonb *config, const char *key)
+{
+	JsonbValue	v;
+
+	if (config && getKeyJsonValueFromContainer(&config->root, key, strlen(key), &v) &&
+		v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	return NULL;
 }
 
 /*
- * A data-quality check passes when its query returns a row whose every
- * column is true: booleans true, numbers non-zero, other values non-null
- * and non-empty (Airflow's SQLCheckOperator).
+ * A data-quality check passes when its query returns a row whose first
+ * column is true.  False, NULL or no row fails the task (SQLSTATE 23514)
+ * with config.message, if the task has one, and the whole row it saw as
+ * JSON, so the other columns can carry the values that were checked:
+ *   SELECT count(*) >= 5 AS enough, count(*) AS customers FROM customers
  */
 static void
-check_first_row(const char *task)
+check_first_row(const char *task, Jsonb *config)
 {
 	TupleDesc	desc;
-	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+	char	   *message = config_string(config, "message");
 
+	if (message == NULL)
+		message = psprintf("data quality check \"%s\" failed", task);
 	if (SPI_tuptable == NULL || SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("data quality check \"%s\" failed: the query returned no rows", task),
-				 errhint("A check query must return one row whose columns are all true.")));
+				 errmsg("%s", message),
+				 errdetail("Check \"%s\" returned no rows.", task),
+				 errhint("A check query must return one row whose first column is a boolean.")));
 	desc = SPI_tuptable->tupdesc;
-	tup = SPI_tuptable->vals[0];
-	for (int i = 1; i <= desc->natts; i++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(tup, desc, i, &isnull);
-		Oid			typid = SPI_gettypeid(desc, i);
-		char	   *text = isnull ? NULL : SPI_getvalue(tup, desc, i);
-		bool		ok;
-		bool		rownull;
-
-		if (isnull)
-			ok = false;
-		else if (typid == BOOLOID)
-			ok = DatumGetBool(d);
-		else if (typid == INT2OID || typid == INT4OID || typid == INT8OID ||
-				 typid == NUMERICOID || typid == FLOAT4OID || typid == FLOAT8OID)
-			ok = strtod(text, NULL) != 0;
-		else
-			ok = text[0] != '\0';
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("data quality check \"%s\" failed: column \"%s\" is %s", task,
-							SPI_fname(desc, i), isnull ? "null" : text),
-					 errdetail("Row: %s", DatumGetCString(DirectFunctionCall1(jsonb_out,
-																			   first_row_jsonb(&rownull))))));
-	}
+	if (SPI_gettypeid(desc, 1) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("first column of check \"%s\" is of type %s, not boolean", task,
+						format_type_be(SPI_gettypeid(desc, 1))),
+				 errhint("Make the first column the condition, e.g. SELECT count(*) >= 10 AS enough_rows, count(*) AS rows FROM t.")));
+	d = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &isnull);
+	if (isnull || !DatumGetBool(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("%s", message),
+				 errdetail("Check \"%s\" returned %s for \"%s\": %s.", task,
+						   isnull ? "NULL" : "false", SPI_fname(desc, 1), first_row_json())));
 }
 
 /* Run a load task: SELECT * FROM <schema>.pgetl_load(load, source). */
@@ -235,16 +249,10 @@ run_load(TaskSpec *spec)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	Jsonb	   *config = spec->config;
-	char	   *load = NULL;
-	char	   *source = NULL;
+	char	   *load = config_string(spec->config, "load");
+	char	   *source = config_string(spec->config, "source");
 	char	   *schema = get_namespace_name(pgetl_extension_schema());
-	JsonbValue	v;
 
-	if (config && getKeyJsonValueFromContainer(&config->root, "load", 4, &v) && v.type == jbvString)
-		load = pnstrdup(v.val.string.val, v.val.string.len);
-	if (config && getKeyJsonValueFromContainer(&config->root, "source", 6, &v) && v.type == jbvString)
-		source = pnstrdup(v.val.string.val, v.val.string.len);
 	if (load == NULL || source == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -257,24 +265,28 @@ run_load(TaskSpec *spec)
 }
 
 /*
- * Record success, with the first row of the last statement as result, in
- * the task's own transaction (so both commit together), as the extension
- * owner.
+ * Record success in the task's own transaction (so both commit together),
+ * as the extension owner.  The result is the given one, or else the first
+ * row of the last statement; rows is the given count, or else the last
+ * statement's.
  */
 static void
-record_success(int64 task_run_id)
+record_success(int64 task_run_id, Jsonb *result, int64 rows)
 {
 	Oid			types[3] = {INT8OID, JSONBOID, INT8OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
+	bool		isnull = false;
 	PgetlUserSwitch sw;
 
 	values[0] = Int64GetDatum(task_run_id);
-	values[1] = first_row_jsonb(&isnull);
+	if (result)
+		values[1] = JsonbPGetDatum(result);
+	else
+		values[1] = first_row_jsonb(&isnull);
 	if (isnull)
 		nulls[1] = 'n';
-	values[2] = Int64GetDatum((int64) SPI_processed);
+	values[2] = Int64GetDatum(rows >= 0 ? rows : (int64) SPI_processed);
 	pgetl_become_owner(&sw);
 	if (SPI_execute_with_args("SELECT pgetl._task_succeed($1, $2, $3)", 3, types, values,
 							  nulls, false, 1) != SPI_OK_SELECT)
@@ -351,13 +363,31 @@ pgetl_task_worker_main(Datum main_arg)
 			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(spec.timeout_ms, (int64) PG_INT32_MAX));
 		}
 		if (strcmp(spec.kind, "load") == 0)
+		{
 			run_load(&spec);
-		else if (SPI_execute(spec.command, false, 0) < 0)
-			elog(ERROR, "SPI_execute failed");
-		if (strcmp(spec.kind, "check") == 0)
-			check_first_row(current->task);
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		record_success(args.task_run_id);
+			disable_timeout(STATEMENT_TIMEOUT, false);
+			record_success(args.task_run_id, NULL, -1);
+		}
+		else if (strcmp(spec.kind, "export") == 0)
+		{
+			PgetlExportRun run = {current->run_id, current->logical_date, current->pipeline};
+			PgetlExport exp;
+
+			pgetl_export_write(spec.command, spec.config, &run, &exp);
+			disable_timeout(STATEMENT_TIMEOUT, false);
+			record_success(args.task_run_id, pgetl_export_result(&exp), (int64) exp.rows);
+			/* in place only once its success is recorded */
+			pgetl_export_finish(&exp);
+		}
+		else
+		{
+			if (SPI_execute(spec.command, false, 0) < 0)
+				elog(ERROR, "SPI_execute failed");
+			if (strcmp(spec.kind, "check") == 0)
+				check_first_row(current->task, spec.config);
+			disable_timeout(STATEMENT_TIMEOUT, false);
+			record_success(args.task_run_id, NULL, -1);
+		}
 		commit_xact();
 	}
 	PG_CATCH();
@@ -371,6 +401,7 @@ pgetl_task_worker_main(Datum main_arg)
 		EmitErrorReport();
 		AbortOutOfAnyTransaction();
 		FlushErrorState();
+		pgetl_export_abort();
 		RESUME_INTERRUPTS();
 		record_failure(args.task_run_id, edata);
 	}

@@ -16,7 +16,7 @@ CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id     bigint NOT NULL REFERENCES pgetl.pipeline ON DELETE CASCADE,
     name            text NOT NULL CHECK (name <> ''),
-    kind            text NOT NULL CHECK (kind IN ('sql', 'check', 'load')),
+    kind            text NOT NULL CHECK (kind IN ('sql', 'check', 'load', 'export')),
     command         text,
     config          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
     retries         integer NOT NULL DEFAULT 0 CHECK (retries >= 0),
