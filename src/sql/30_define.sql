@@ -170,6 +170,67 @@ BEGIN
 END
 $$;
 
+-- A check task's config: {"message": "..."} or nothing.
+CREATE FUNCTION pgetl._check_check_task(config jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM jsonb_object_keys(config) k WHERE k <> 'message') THEN
+        RAISE EXCEPTION 'unknown key in check task config: %',
+                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(config) k WHERE k <> 'message')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A check task config has one optional key, "message": the error raised when the check fails.';
+    END IF;
+    IF config ? 'message' AND jsonb_typeof(config->'message') <> 'string' THEN
+        RAISE EXCEPTION 'check task config "message" must be a string'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- An export task's config: {"path": "/abs/file_{logical_date}.csv",
+-- "header": true}; the pipeline owner must be able to write server files.
+CREATE FUNCTION pgetl._check_export_task(owner oid, config jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad text;
+BEGIN
+    IF jsonb_typeof(config->'path') IS DISTINCT FROM 'string' OR config->>'path' = '' THEN
+        RAISE EXCEPTION 'an export task needs config with a string key "path"'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: config => ''{"path": "/srv/out/orders_{logical_date}.csv"}''';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(config) k WHERE k NOT IN ('path', 'header');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in export task config: %', bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An export task config has keys "path" and "header" (default true).';
+    END IF;
+    IF config ? 'header' AND jsonb_typeof(config->'header') <> 'boolean' THEN
+        RAISE EXCEPTION 'export task config "header" must be true or false'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF left(config->>'path', 1) <> '/' THEN
+        RAISE EXCEPTION 'export path "%" is not absolute', config->>'path'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the full path of a file on the database server, starting with /.';
+    END IF;
+    SELECT string_agg(m[1], ', ') INTO bad
+      FROM regexp_matches(config->>'path', '\{([a-z_]+)\}', 'g') m
+     WHERE m[1] NOT IN ('logical_date', 'run_id', 'pipeline');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown placeholder in export path "%": %', config->>'path', bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Export paths may use {logical_date}, {run_id} and {pipeline}.';
+    END IF;
+    IF NOT pg_has_role(owner, 'pg_write_server_files', 'USAGE') THEN
+        RAISE EXCEPTION 'role "%" cannot export to server files', owner::regrole
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Export tasks run COPY ... TO a file as the pipeline owner, which needs the privileges of pg_write_server_files.',
+                  HINT = format('GRANT pg_write_server_files TO %s;', owner::regrole);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
@@ -181,7 +242,7 @@ DECLARE
     p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline, true);
     ups bigint[];
     id bigint;
-    kinds text[] := '{sql,check,load}';
+    kinds text[] := '{sql,check,load,export}';
     rules text[] := '{all_success,all_failed,all_done,one_success,one_failed,none_failed,none_failed_min_one_success,none_skipped,always}';
 BEGIN
     IF p_name IS NULL OR p_name = '' THEN
@@ -220,14 +281,19 @@ BEGIN
     IF p_config IS NULL OR jsonb_typeof(p_config) <> 'object' THEN
         RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_kind IN ('sql', 'check') AND (p_command IS NULL OR btrim(p_command) = '') THEN
+    IF p_kind IN ('sql', 'check', 'export') AND (p_command IS NULL OR btrim(p_command) = '') THEN
         RAISE EXCEPTION 'a % task needs a command', p_kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = CASE p_kind WHEN 'sql' THEN 'Give the SQL to run, e.g. ''INSERT INTO t SELECT ...''.'
-                         ELSE 'Give a query whose first row must be all true, e.g. ''SELECT count(*) > 0 FROM t''.' END;
+                         WHEN 'export' THEN 'Give the query whose rows to export, e.g. ''SELECT * FROM t ORDER BY id''.'
+                         ELSE 'Give a query whose first column is the condition, e.g. ''SELECT count(*) > 0 AS has_rows FROM t''.' END;
     END IF;
     IF p_kind = 'load' THEN
         PERFORM pgetl._check_load_task(caller, p_config);
+    ELSIF p_kind = 'check' THEN
+        PERFORM pgetl._check_check_task(p_config);
+    ELSIF p_kind = 'export' THEN
+        PERFORM pgetl._check_export_task(p.owner, p_config);
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
