@@ -66,12 +66,44 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      GROUP BY l.task_run_id, l.task_id, t.trigger_rule
 $$;
 
-CREATE FUNCTION pgetl._retry_delay(t pgetl.task, failed_try integer) RETURNS interval
+-- The wait before the next try of a task; base_delay (the run's
+-- retry_delay param, if any) replaces the task's own retry_delay.
+CREATE FUNCTION pgetl._retry_delay(t pgetl.task, failed_try integer, base_delay interval DEFAULT NULL)
+RETURNS interval
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN NOT t.retry_exponential_backoff THEN t.retry_delay
-                ELSE least(t.retry_delay * power(2, least(failed_try - 1, 30)),
+    SELECT CASE WHEN NOT t.retry_exponential_backoff THEN coalesce(base_delay, t.retry_delay)
+                ELSE least(coalesce(base_delay, t.retry_delay) * power(2, least(failed_try - 1, 30)),
                            coalesce(t.max_retry_delay, interval '1 day'))
            END
+$$;
+
+-- The run's retry_delay param (run params over pipeline defaults) as an
+-- interval, or NULL; raises 22023 when it is not a non-negative interval.
+CREATE FUNCTION pgetl._param_retry_delay(p_pipeline_id bigint, p_params jsonb) RETURNS interval
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v jsonb;
+    d interval;
+BEGIN
+    SELECT coalesce(p_params, '{}') -> 'retry_delay' INTO v;
+    IF v IS NULL THEN
+        SELECT params -> 'retry_delay' INTO v FROM pgetl.pipeline WHERE pipeline_id = p_pipeline_id;
+    END IF;
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        d := (v #>> '{}')::interval;
+    EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+        d := NULL;
+    END;
+    IF d IS NULL OR d < '0' THEN
+        RAISE EXCEPTION 'param retry_delay must be a non-negative interval, not %', v
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: params => ''{"retry_delay": "2 seconds"}''. It replaces the retry_delay of every task of the run.';
+    END IF;
+    RETURN d;
+END
 $$;
 
 -- Runs that were active when their coordinator died are marked failed, with
@@ -169,8 +201,10 @@ END
 $$;
 
 -- Start a run: called by the coordinator in its first transaction.
+-- started_by is the caller's role name, unless p_started_by says otherwise
+-- ('pg_cron' for a run started by a pg_cron job).
 CREATE FUNCTION pgetl._start_run(caller oid, p_pipeline text, p_params jsonb, p_logical_date date,
-                                 coordinator_pid integer)
+                                 coordinator_pid integer, p_started_by text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -186,10 +220,12 @@ BEGIN
         RAISE EXCEPTION 'logical_date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM pgetl._check_runnable(p);
+    PERFORM pgetl._param_retry_delay(p.pipeline_id, p_params);
     INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, params, logical_date,
                                   started_by, server_epoch, coordinator_pid)
     VALUES (p.pipeline_id, p.name, p.owner, 'running', p_params, p_logical_date,
-            (SELECT rolname FROM pg_roles WHERE oid = caller), pgetl._epoch(), coordinator_pid)
+            coalesce(p_started_by, (SELECT rolname FROM pg_roles WHERE oid = caller)),
+            pgetl._epoch(), coordinator_pid)
     RETURNING run_id INTO rid;
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
     SELECT rid, task_id, name, 1, 1 + retries FROM pgetl.task
@@ -269,7 +305,8 @@ BEGIN
 
     -- retries that are due get a new try; the others set the next wake-up
     WITH due AS (
-        SELECT l.*, l.finished_at + pgetl._retry_delay(t, l.try_number) AS due_at
+        SELECT l.*, l.finished_at + pgetl._retry_delay(t, l.try_number,
+                                                       pgetl._param_retry_delay(r.pipeline_id, r.params)) AS due_at
           FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
          WHERE l.state = 'up_for_retry'
     ), ins AS (
