@@ -32,6 +32,8 @@ note() { printf '%-60s %s\n' "$1" "$2"; }
 # --- pg_regress -------------------------------------------------------------
 rm -rf test/results
 mkdir -p test/results
+# where the customer_pipeline test exports to (the server runs as postgres)
+mkdir -m 1777 test/results/export
 make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config \
     > test/results/pg_regress.log 2>&1
 cat test/results/pg_regress.log

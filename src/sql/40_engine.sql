@@ -236,12 +236,15 @@ $$;
 
 -- Resume a finished run: failed, upstream_failed and cancelled tasks (and
 -- skipped tasks downstream of them) get a new try; successful ones are kept.
-CREATE FUNCTION pgetl._resume_run(caller oid, p_run_id bigint, coordinator_pid integer)
+CREATE FUNCTION pgetl._resume_run(caller oid, p_run_id bigint, coordinator_pid integer,
+                                  p_rerun text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r pgetl.run_record;
     p pgetl.pipeline;
+    unknown text;
+    rerun_ids bigint[];
 BEGIN
     PERFORM pgetl._recover();
     r := pgetl._run_for(caller, p_run_id, 'resume', true);
@@ -250,10 +253,11 @@ BEGIN
             USING ERRCODE = 'object_in_use',
                   HINT = format('Only finished runs can be resumed: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
     END IF;
-    IF r.state = 'success' THEN
+    IF r.state = 'success' AND coalesce(cardinality(p_rerun), 0) = 0 THEN
         RAISE EXCEPTION 'run % succeeded: there is nothing to resume', p_run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Start a new run with SELECT pgetl_run(%L).', r.pipeline);
+                  HINT = format('Start a new run with SELECT pgetl_run(%L), or re-run tasks of this one with SELECT pgetl_resume(%s, rerun => ''{task}'').',
+                                r.pipeline, p_run_id);
     END IF;
     IF r.pipeline_id IS NULL THEN
         RAISE EXCEPTION 'pipeline "%" of run % was dropped', r.pipeline, p_run_id
@@ -261,13 +265,28 @@ BEGIN
     END IF;
     SELECT * INTO p FROM pgetl.pipeline WHERE pipeline_id = r.pipeline_id FOR UPDATE;
     PERFORM pgetl._check_runnable(p);
+    -- tasks to re-run although they succeeded, with everything downstream
+    SELECT string_agg(coalesce(quote_ident(n), 'NULL'), ', ') INTO unknown FROM unnest(p_rerun) n
+     WHERE n IS NULL OR NOT EXISTS (SELECT FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id AND t.name = n);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'task % does not exist in pipeline "%"', unknown, p.name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Tasks of the pipeline: ' || (SELECT string_agg(name, ', ' ORDER BY task_id)
+                                                          FROM pgetl.task WHERE pipeline_id = p.pipeline_id) || '.';
+    END IF;
+    WITH RECURSIVE down(task_id) AS (
+        SELECT task_id FROM pgetl.task WHERE pipeline_id = p.pipeline_id AND name = ANY (p_rerun)
+        UNION
+        SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+    )
+    SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM down;
 
     UPDATE pgetl.run_record SET state = 'running', reason = NULL, resumed = resumed + 1,
            server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid
      WHERE run_id = p_run_id;
     WITH RECURSIVE latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
     rerun AS (
-        SELECT task_id FROM latest WHERE state NOT IN ('success', 'skipped')
+        SELECT task_id FROM latest WHERE state NOT IN ('success', 'skipped') OR task_id = ANY (rerun_ids)
         UNION
         SELECT l.task_id FROM rerun
           JOIN pgetl.task_dependency d ON d.upstream_task_id = rerun.task_id

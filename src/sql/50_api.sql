@@ -47,10 +47,11 @@ RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_run(text, jsonb, date, boolean) IS
 'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails';
 
-CREATE FUNCTION @extschema@.pgetl_resume(run_id bigint, wait boolean DEFAULT true)
+CREATE FUNCTION @extschema@.pgetl_resume(run_id bigint, wait boolean DEFAULT true,
+                                         rerun text[] DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_resume(bigint, boolean) IS
-'re-runs the failed, upstream_failed and cancelled tasks of a finished run, keeping its successful tasks';
+COMMENT ON FUNCTION @extschema@.pgetl_resume(bigint, boolean, text[]) IS
+'re-runs the failed, upstream_failed and cancelled tasks of a finished run, keeping its successful tasks; tasks named in rerun, and everything downstream of them, are re-run too';
 
 CREATE FUNCTION @extschema@.pgetl_cancel(run_id bigint)
 RETURNS boolean AS 'MODULE_PATHNAME' LANGUAGE C;
