@@ -1,8 +1,8 @@
 # pgetl — in-database ETL for PostgreSQL (PGXS build)
 #
 # The two commands a user needs (see README.md):
-#   make demo    install dependencies, build, install, run the example
-#                pipeline on a throwaway cluster
+#   make demo    install dependencies, build, install, run customer_pipeline
+#                on a throwaway cluster (SOURCE=path: on a Superstore export)
 #   make test    same set-up, then the whole test suite on a throwaway cluster
 
 EXTENSION = pgetl
@@ -42,7 +42,7 @@ deps:
 # The test cluster loads pgetl from a private install (test/setup/cluster.sh).
 demo: deps
 	$(MAKE) all
-	test/setup/demo.sh
+	test/setup/demo.sh $(SOURCE)
 
 test: deps
 	$(MAKE) all

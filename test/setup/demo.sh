@@ -1,11 +1,45 @@
 #!/usr/bin/env bash
-# The main job on a throwaway cluster: defines the example pipeline
-# (test/setup/demo.sql), runs it, and shows its history.
+# The main job on a throwaway cluster: defines customer_pipeline
+# (test/customer_pipeline/pipeline.sql) owned by an ordinary role, runs it
+# with SELECT pgetl_run('customer_pipeline') and prints the run report.
+#   test/setup/demo.sh                 the bundled seed CSVs
+#   test/setup/demo.sh PATH            a Superstore-format export, e.g.
+#                                      ../shared/data/superstore.csv
+# (make demo SOURCE=PATH does the same.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PGETL_SHARED=${PGETL_SHARED:-$(cd .. && pwd)/shared}
-exec test/setup/cluster.sh bash -c '
-    set -euo pipefail
-    psql -X -q -c "CREATE DATABASE pgetl_demo"
-    psql -X -v ON_ERROR_STOP=1 -v shared="$PGETL_SHARED" -d pgetl_demo -f test/setup/demo.sql
+source=${1:-${SOURCE:-}}
+
+# The server (OS user postgres) reads the inputs and writes the export:
+# give it a world-readable copy of the data and a directory it can write.
+work=$(mktemp -d /tmp/pgetl-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/data" "$work/export"
+cp test/customer_pipeline/*.csv "$work/data/"
+if [ -n "$source" ]; then
+    [ -r "$source" ] || { echo "demo: cannot read $source" >&2; exit 2; }
+    cp "$source" "$work/data/source.csv"
+    source=$work/data/source.csv
+fi
+chmod -R a+rX "$work"
+chmod 1777 "$work/export"
+export DEMO_WORK=$work DEMO_SOURCE=$source
+
+test/setup/cluster.sh bash -c '
+    set -uo pipefail
+    psql -X -q -c "CREATE DATABASE pgetl_demo" || exit 1
+    echo "== set-up: role etl (LOGIN, not superuser), pgetl in database pgetl_demo"
+    psql -X -q -d pgetl_demo -v owner=etl -f test/customer_pipeline/setup.sql || exit 1
+    echo "== defining customer_pipeline as etl"
+    psql -X -q -d pgetl_demo -c "SET ROLE etl" -v data_dir="$DEMO_WORK/data" \
+        -v export_dir="$DEMO_WORK/export" -f test/customer_pipeline/pipeline.sql >/dev/null || exit 1
+    psql -X -d pgetl_demo -c "SELECT task, kind, upstream, retries FROM pgetl.tasks"
+    params="{}"
+    [ -n "$DEMO_SOURCE" ] && params="{\"source\": \"$DEMO_SOURCE\"}"
+    echo "== SELECT pgetl_run('"'"'customer_pipeline'"'"', params => '"'"'$params'"'"')"
+    psql -X -d pgetl_demo -c "SET ROLE etl" \
+        -c "SELECT pgetl_run('"'"'customer_pipeline'"'"', params => '"'"'$params'"'"') AS run_id"
+    status=$?
+    psql -X -q -d pgetl_demo -f test/customer_pipeline/report.sql
+    exit $status
 '
