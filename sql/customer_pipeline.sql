@@ -112,7 +112,7 @@ COPY (VALUES ('id,product,price,quantity,customer_id,purchase_date'),
 SET ROLE pgetl_customer_etl;
 -- a logical date no earlier run of this test used, so that its export
 -- file cannot be left over from one
-SELECT to_char(date '2000-01-01' + (extract(epoch FROM clock_timestamp())::bigint / 60 % 36500)::int, 'YYYY-MM-DD') AS fail_date \gset
+SELECT to_char(date '2000-01-01' + ((extract(epoch FROM clock_timestamp()) * 1000)::bigint % 2900000)::int, 'YYYY-MM-DD') AS fail_date \gset
 SELECT pgetl_run('customer_pipeline', logical_date => :'fail_date',
                  params => jsonb_build_object('retry_delay', '1 second', 'data_dir', :'export_dir'));
 SELECT max(run_id) AS failed_run FROM pgetl.pipeline_run \gset

@@ -282,7 +282,7 @@ BEGIN
         RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_kind IN ('sql', 'check', 'export') AND (p_command IS NULL OR btrim(p_command) = '') THEN
-        RAISE EXCEPTION 'a % task needs a command', p_kind
+        RAISE EXCEPTION '% % task needs a command', CASE p_kind WHEN 'export' THEN 'an' ELSE 'a' END, p_kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = CASE p_kind WHEN 'sql' THEN 'Give the SQL to run, e.g. ''INSERT INTO t SELECT ...''.'
                          WHEN 'export' THEN 'Give the query whose rows to export, e.g. ''SELECT * FROM t ORDER BY id''.'

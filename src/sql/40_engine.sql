@@ -253,11 +253,11 @@ BEGIN
             USING ERRCODE = 'object_in_use',
                   HINT = format('Only finished runs can be resumed: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
     END IF;
-    IF r.state = 'success' AND coalesce(cardinality(p_rerun), 0) = 0 THEN
+    IF r.state = 'success' THEN
         RAISE EXCEPTION 'run % succeeded: there is nothing to resume', p_run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Start a new run with SELECT pgetl_run(%L), or re-run tasks of this one with SELECT pgetl_resume(%s, rerun => ''{task}'').',
-                                r.pipeline, p_run_id);
+                  HINT = format('Start a new run with SELECT pgetl_run(%L, logical_date => %L).',
+                                r.pipeline, r.logical_date);
     END IF;
     IF r.pipeline_id IS NULL THEN
         RAISE EXCEPTION 'pipeline "%" of run % was dropped', r.pipeline, p_run_id

@@ -1,0 +1,92 @@
+-- check and export tasks, and pgetl_resume(rerun => ...): what a user sees
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set out :abs_srcdir '/test/results/export'
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS pgetl CASCADE;
+DROP ROLE IF EXISTS pgetl_kinds_nowriter;
+RESET client_min_messages;
+CREATE EXTENSION pgetl;
+CREATE FUNCTION pg_temp.try(q text, OUT code text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE q;
+    code := '00000';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+END
+$f$;
+\x on
+CREATE TABLE items AS SELECT g AS id, 'item, "no. ' || g || '"' AS label FROM generate_series(1, 3) g;
+
+-- check: the first column decides; the row is the evidence
+SELECT pgetl_create_pipeline('kinds');
+SELECT pgetl_add_task('kinds', 'enough_items',
+    'SELECT count(*) >= 3 AS enough, count(*) AS items FROM items', kind => 'check',
+    config => '{"message": "too few items"}');
+SELECT pgetl_add_task('kinds', 'export_items', 'SELECT * FROM items ORDER BY id;',
+    '{enough_items}', kind => 'export',
+    config => jsonb_build_object('path', :'out' || '/items_{pipeline}_{logical_date}_run{run_id}.csv'));
+SELECT pgetl_run('kinds', logical_date => '2026-11-20') AS run_id \gset
+SELECT task, state, result - 'path' AS result, rows FROM pgetl.task_run WHERE run_id = :run_id ORDER BY task;
+SELECT replace(result->>'path', :'out', '<out>') AS path FROM pgetl.task_run
+ WHERE run_id = :run_id AND task = 'export_items';
+SELECT pg_read_file(result->>'path') AS file FROM pgetl.task_run
+ WHERE run_id = :run_id AND task = 'export_items';
+-- no temporary file is left beside it
+SELECT count(*) AS temporary_files FROM pg_ls_dir(:'out') f WHERE f LIKE '.items%';
+
+-- a failing check: its message, and the values it saw
+DELETE FROM items WHERE id = 3;
+SELECT * FROM pg_temp.try($$SELECT pgetl_run('kinds', logical_date => '2026-11-21')$$);
+SELECT task, state, error, detail FROM pgetl.task_run
+ WHERE run_id = (SELECT max(run_id) FROM pgetl.pipeline_run) ORDER BY task;
+SELECT pg_stat_file(:'out' || '/items_kinds_2026-11-21_run2.csv', true) IS NULL AS no_file;
+
+-- NULL, no row, not boolean; the default message
+SELECT pgetl_create_pipeline('checks');
+SELECT pgetl_add_task('checks', 'null_check', 'SELECT NULL::boolean AS ok, 42 AS answer', kind => 'check');
+SELECT pgetl_add_task('checks', 'no_row', 'SELECT true WHERE false', kind => 'check');
+SELECT pgetl_add_task('checks', 'not_bool', 'SELECT 1 AS one', kind => 'check');
+SELECT * FROM pg_temp.try($$SELECT pgetl_run('checks')$$);
+SELECT task, state, sqlstate, error, detail, hint FROM pgetl.task_run
+ WHERE run_id = (SELECT max(run_id) FROM pgetl.pipeline_run) ORDER BY task;
+
+-- an export whose query fails leaves neither the file nor its temporary file
+SELECT pgetl_create_pipeline('bad_export');
+SELECT pgetl_add_task('bad_export', 'boom', 'SELECT id / (id - 1) FROM items ORDER BY id', kind => 'export',
+    config => jsonb_build_object('path', :'out' || '/boom.csv'));
+SELECT pgetl_add_task('bad_export', 'nowhere', 'SELECT 1', kind => 'export',
+    config => '{"path": "/nonexistent/dir/x.csv"}');
+SELECT * FROM pg_temp.try($$SELECT pgetl_run('bad_export')$$);
+SELECT task, state, sqlstate, error, hint FROM pgetl.task_run
+ WHERE run_id = (SELECT max(run_id) FROM pgetl.pipeline_run) ORDER BY task;
+SELECT count(*) AS files FROM pg_ls_dir(:'out') f WHERE f LIKE '%boom%';
+
+-- bad definitions
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', NULL, kind => 'export', config => '{"path": "/tmp/x.csv"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT 1', kind => 'export')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT 1', kind => 'export', config => '{"path": "out.csv"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/{day}.csv"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/x.csv", "delimiter": ";"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/x.csv", "header": "yes"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT true', kind => 'check', config => '{"msg": "x"}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('kinds', 'x', 'SELECT true', kind => 'check', config => '{"message": 1}')$$);
+-- exporting needs pg_write_server_files, as COPY TO a file does
+CREATE ROLE pgetl_kinds_nowriter LOGIN;
+SET ROLE pgetl_kinds_nowriter;
+SELECT pgetl_create_pipeline('nowriter');
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('nowriter', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/x.csv"}')$$);
+RESET ROLE;
+
+-- resume with rerun: the named task and everything downstream run again
+INSERT INTO items VALUES (3, 'item, "no. 3"');
+SELECT * FROM pg_temp.try($$SELECT pgetl_resume(1)$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_resume(2, rerun => '{no_such_task}')$$);
+SELECT pgetl_resume(2, rerun => '{enough_items}') AS resumed;
+SELECT task, try_number, state FROM pgetl.task_run WHERE run_id = 2 ORDER BY task, try_number;
+\x off
+
+SET client_min_messages = warning;
+DROP EXTENSION pgetl CASCADE;
+DROP ROLE pgetl_kinds_nowriter;
