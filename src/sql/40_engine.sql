@@ -256,8 +256,7 @@ BEGIN
     IF r.state = 'success' THEN
         RAISE EXCEPTION 'run % succeeded: there is nothing to resume', p_run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Start a new run with SELECT pgetl_run(%L, logical_date => %L).',
-                                r.pipeline, r.logical_date);
+                  HINT = format('Start a new run with SELECT pgetl_run(%L).', r.pipeline);
     END IF;
     IF r.pipeline_id IS NULL THEN
         RAISE EXCEPTION 'pipeline "%" of run % was dropped', r.pipeline, p_run_id
