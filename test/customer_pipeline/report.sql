@@ -27,7 +27,7 @@ SELECT load_name AS load, source, rows_read, rows_loaded, rows_rejected,
 \echo '== top reject reasons per load'
 SELECT load, rule, column_name, rejects, example FROM (
     SELECT load_name AS load, rule, coalesce(column_name, '') AS column_name, count(*) AS rejects,
-           min(message) AS example,
+           left(min(message), 110) AS example,
            row_number() OVER (PARTITION BY load_name ORDER BY count(*) DESC, rule, column_name) AS rank
       FROM pgetl.reject WHERE run_id = :run_id
      GROUP BY load_name, rule, column_name) r
