@@ -12,6 +12,7 @@
 #include "pgetl.h"
 
 #include "fmgr.h"
+#include "schedule.h"
 #include "util.h"
 
 #define PGETL_TRAMPOLINE(fn, internal) \
@@ -25,7 +26,31 @@
 
 PGETL_TRAMPOLINE(pgetl_create_pipeline, "_create_pipeline")
 PGETL_TRAMPOLINE(pgetl_alter_pipeline, "_alter_pipeline")
-PGETL_TRAMPOLINE(pgetl_drop_pipeline, "_drop_pipeline")
 PGETL_TRAMPOLINE(pgetl_add_task, "_add_task")
 PGETL_TRAMPOLINE(pgetl_add_dependency, "_add_dependency")
 PGETL_TRAMPOLINE(pgetl_purge_history, "_purge_history")
+
+/*
+ * pgetl_drop_pipeline(name text)
+ *
+ * Drops the pipeline, then removes its pg_cron job if it was scheduled
+ * (src/schedule.c), else pg_cron would go on running a missing pipeline.
+ * The job is removed after the drop succeeded, in the same statement: if
+ * removing it fails, the drop is rolled back too.
+ */
+PG_FUNCTION_INFO_V1(pgetl_drop_pipeline);
+Datum		pgetl_drop_pipeline(PG_FUNCTION_ARGS);
+Datum
+pgetl_drop_pipeline(PG_FUNCTION_ARGS)
+{
+	Oid			owner = InvalidOid;
+	char	   *jobname = NULL;
+	bool		scheduled;
+
+	scheduled = pgetl_schedule_lookup(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
+									  &owner, &jobname);
+	(void) pgetl_call_internal(fcinfo, "_drop_pipeline");
+	if (scheduled)
+		pgetl_cron_remove(owner, jobname);
+	PG_RETURN_VOID();
+}

@@ -20,6 +20,7 @@
 #define PGETL_TASK_TYPE			"pgetl task"
 #define PGETL_LAUNCHER_TYPE		"pgetl launcher"
 #define PGETL_RECOVERY_TYPE		"pgetl recovery"
+#define PGETL_CRON_TYPE			"pgetl cron"
 
 /* Library name used in BackgroundWorker.bgw_library_name */
 #define PGETL_LIBRARY			"pgetl"

@@ -40,6 +40,7 @@ typedef struct PgetlRunRequest
 	Oid			extowner;		/* coordinator connects as this role */
 	int			caller_procno;
 	int64		resume_run_id;	/* 0: start a new run */
+	bool		by_pg_cron;		/* the caller is a pg_cron job */
 	DateADT		logical_date;
 	int			params_offset;	/* into payload */
 

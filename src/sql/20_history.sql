@@ -11,7 +11,7 @@ CREATE TABLE pgetl.run_record (
                     CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
     params          jsonb NOT NULL DEFAULT '{}',
     logical_date    date NOT NULL,
-    started_by      name NOT NULL,
+    started_by      text NOT NULL,
     queued_at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     started_at      timestamptz,
     finished_at     timestamptz,

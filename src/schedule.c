@@ -1,0 +1,618 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedule.c
+ *	  pgetl_schedule and pgetl_unschedule: pipelines run by pg_cron.
+ *
+ * pg_cron keeps its jobs in one database, named by cron.database_name;
+ * pipelines live in any database.  pgetl_schedule checks the pipeline and
+ * the caller's rights here (pgetl._schedule_prepare, as the extension
+ * owner), then starts a short-lived background worker that connects to the
+ * cron database *as the pipeline owner* and creates the job with
+ * cron.schedule_in_database (cron.schedule when both databases are the
+ * same), so that pg_cron's own privilege model applies; the job runs
+ * pgetl_run in this database as the owner.  The worker reports the job id
+ * (or its error) through a dynamic shared memory segment and exits; the
+ * schedule is then recorded in pgetl.schedule, in the caller's transaction.
+ *
+ * The cron job is created in the worker's own transaction in the cron
+ * database: it stays even if the caller's transaction rolls back.  Calling
+ * pgetl_schedule again updates it (pg_cron replaces a job of the same name
+ * and user), and pgetl_unschedule removes it whether or not pgetl recorded
+ * it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "schedule.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "util.h"
+
+typedef enum PgetlCronOp
+{
+	PGETL_CRON_SCHEDULE,		/* create or update a job */
+	PGETL_CRON_UNSCHEDULE		/* remove a job, if there is one */
+} PgetlCronOp;
+
+/*
+ * The request, in a dynamic shared memory segment created by the caller
+ * and attached by the worker.  The worker writes its part before it exits;
+ * the caller reads it after the worker has stopped, so no lock is needed.
+ */
+typedef struct PgetlCronRequest
+{
+	/* set by the caller */
+	PgetlCronOp op;
+	Oid			dboid;			/* the cron database: the worker connects to it */
+	Oid			owner;			/* ... as this role, the pipeline owner */
+	bool		same_database;	/* the pipeline's database is the cron database */
+	int			schedule_offset;	/* into payload */
+	int			command_offset;
+	int			database_offset;
+
+	/* set by the worker */
+	bool		done;			/* reached the end without error */
+	bool		cron_missing;	/* extension pg_cron is not installed there */
+	int64		jobid;			/* schedule: the job's id */
+	int64		removed;		/* unschedule: number of jobs removed */
+	PgetlErrorBuf error;
+
+	/* job name, NUL, schedule, NUL, command, NUL, pipeline database, NUL */
+	char		payload[FLEXIBLE_ARRAY_MEMBER];
+} PgetlCronRequest;
+
+#define CRON_SCHEDULE_IN_DATABASE_SIGNATURE \
+	"cron.schedule_in_database(text, text, text, text, text, boolean)"
+
+/* In the worker: the owner (quoted) and the cron database, for hints */
+static char *worker_owner = "the pipeline owner";
+static char *worker_database = "named by cron.database_name";
+
+/*
+ * pgetl_called_by_pg_cron - is this backend running a pg_cron job?
+ *
+ * With cron.use_background_workers = on, pg_cron runs each job in a
+ * background worker of type "pg_cron"; otherwise it connects through libpq
+ * with fallback_application_name "pg_cron".  (The application name can be
+ * set by any client: it marks who started a run, it grants nothing.)
+ */
+bool
+pgetl_called_by_pg_cron(void)
+{
+	if (MyBgworkerEntry != NULL)
+		return strcmp(MyBgworkerEntry->bgw_type, PG_CRON_JOB_TYPE) == 0;
+	return application_name != NULL && strcmp(application_name, PG_CRON_JOB_TYPE) == 0;
+}
+
+/*
+ * cron_database_name - the database where pg_cron keeps its jobs, or NULL
+ * when pg_cron is not loaded (then, if required, raise an error saying how
+ * to set it up).  The result points into GUC storage; do not free it.
+ */
+static const char *
+cron_database_name(bool required)
+{
+	const char *name = NULL;
+	int			flags = GetConfigOptionFlags("cron.database_name", true);
+
+	/* a placeholder: set in postgresql.conf, but pg_cron is not loaded */
+	if (!(flags & GUC_CUSTOM_PLACEHOLDER))
+		name = GetConfigOption("cron.database_name", true, false);
+	if (name == NULL && required)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_cron is not loaded"),
+				 errdetail("pgetl_schedule creates pg_cron jobs; pg_cron must be in shared_preload_libraries."),
+				 errhint("Add pg_cron to shared_preload_libraries in postgresql.conf, set cron.database_name and "
+						 "cron.use_background_workers = on, restart the server, and run CREATE EXTENSION pg_cron "
+						 "in the cron database.")));
+	return name;
+}
+
+/*
+ * run_cron_worker - start the worker for a request and wait until it has
+ * exited; raise its error, if it had one.  The caller owns req.
+ */
+static void
+run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	PgetlErrorBuf err;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgetl_cron_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl cron %s of %s",
+			 req->op == PGETL_CRON_SCHEDULE ? "schedule" : "unschedule", jobname);
+	strlcpy(worker.bgw_type, PGETL_CRON_TYPE, BGW_MAXLEN);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a pgetl cron worker: no background worker slot is free"),
+				 errdetail("max_worker_processes is %d.", max_worker_processes),
+				 errhint("Raise max_worker_processes, or try again when fewer runs are active.")));
+
+	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
+		ereport(FATAL,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("postmaster exited while waiting for the pgetl cron worker")));
+
+	if (req->done)
+		return;
+	err = req->error;
+	if (err.sqlerrcode != 0)
+		pgetl_error_rethrow(&err);
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("pgetl cron worker exited before creating or removing cron job \"%s\"", jobname),
+			 errhint("See the server log; the worker connects to the cron database as the pipeline owner.")));
+}
+
+/*
+ * new_request - a request segment with room for the strings; the caller
+ * detaches it (it is also released at the end of the transaction).
+ */
+static PgetlCronRequest *
+new_request(dsm_segment **seg, PgetlCronOp op, Oid dboid, Oid owner,
+			const char *jobname, const char *schedule, const char *command,
+			const char *database)
+{
+	Size		lens[4];
+	const char *strs[4] = {jobname, schedule, command, database};
+	Size		size = offsetof(PgetlCronRequest, payload);
+	PgetlCronRequest *req;
+	char	   *p;
+
+	for (int i = 0; i < 4; i++)
+	{
+		lens[i] = strs[i] ? strlen(strs[i]) + 1 : 1;
+		size += lens[i];
+	}
+	*seg = dsm_create(size, 0);
+	req = dsm_segment_address(*seg);
+	memset(req, 0, size);
+	req->op = op;
+	req->dboid = dboid;
+	req->owner = owner;
+	req->same_database = (dboid == MyDatabaseId);
+	p = req->payload;
+	for (int i = 0; i < 4; i++)
+	{
+		if (i == 1)
+			req->schedule_offset = p - req->payload;
+		else if (i == 2)
+			req->command_offset = p - req->payload;
+		else if (i == 3)
+			req->database_offset = p - req->payload;
+		if (strs[i])
+			memcpy(p, strs[i], lens[i]);
+		p += lens[i];
+	}
+	return req;
+}
+
+/*
+ * cron_database_oid - the OID of the cron database; an error if it does
+ * not exist (cron.database_name names a missing database).
+ */
+static Oid
+cron_database_oid(const char *crondb)
+{
+	Oid			dboid = get_database_oid(crondb, true);
+
+	if (!OidIsValid(dboid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_DATABASE),
+				 errmsg("database \"%s\" named by cron.database_name does not exist", crondb),
+				 errhint("Set cron.database_name to the database where pg_cron is installed, and restart.")));
+	return dboid;
+}
+
+/*
+ * remove_job - remove the cron job of that name and owner, if there is
+ * one.  Returns the number of jobs removed, or -1 when pg_cron is not
+ * loaded or not installed in the cron database (so no job can fire).
+ */
+static int64
+remove_job(Oid owner, const char *jobname)
+{
+	const char *crondb = cron_database_name(false);
+	dsm_segment *seg;
+	PgetlCronRequest *req;
+	int64		removed;
+
+	if (crondb == NULL)
+		return -1;
+	req = new_request(&seg, PGETL_CRON_UNSCHEDULE, cron_database_oid(crondb), owner,
+					  jobname, NULL, NULL, get_database_name(MyDatabaseId));
+	run_cron_worker(seg, req, jobname);
+	removed = req->cron_missing ? -1 : req->removed;
+	dsm_detach(seg);
+	return removed;
+}
+
+/*
+ * unschedule_prepare - pgetl._unschedule_prepare as the extension owner:
+ * checks that the pipeline exists and that the caller may change it, and
+ * locks it.  *jobname is palloc'd in the caller's memory context.
+ */
+static void
+unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobname,
+				   bool *scheduled)
+{
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	MemoryContext cxt = CurrentMemoryContext;
+	TupleDesc	tupdesc;
+	HeapTuple	tup;
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = PointerGetDatum(pipeline);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (pgetl_spi_as_owner("SELECT pipeline_id, owner, jobname, scheduled "
+						   "FROM pgetl._unschedule_prepare($1, $2)",
+						   2, types, values, NULL, false, 1) != 1)
+		elog(ERROR, "pgetl._unschedule_prepare returned no row");
+	tupdesc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	*pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	*owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
+	*jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
+	*scheduled = DatumGetBool(SPI_getbinval(tup, tupdesc, 4, &isnull));
+	SPI_finish();
+}
+
+/*
+ * pgetl_schedule_lookup - for pgetl_drop_pipeline: lock the pipeline and
+ * tell whether it has a schedule, and its owner and cron job name
+ * (*jobname palloc'd).  Raises the usual errors for an unknown pipeline or
+ * a caller who is not a member of its owner.  False for a NULL name (the
+ * drop itself reports that).
+ */
+bool
+pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname)
+{
+	int64		pipeline_id;
+	bool		scheduled;
+
+	if (pipeline == NULL)
+		return false;
+	unschedule_prepare(pipeline, &pipeline_id, owner, jobname, &scheduled);
+	return scheduled;
+}
+
+/*
+ * pgetl_cron_remove - for pgetl_drop_pipeline: remove a dropped pipeline's
+ * cron job.  Nothing to do when pg_cron is gone (no job can fire then).
+ */
+void
+pgetl_cron_remove(Oid owner, const char *jobname)
+{
+	(void) remove_job(owner, jobname);
+}
+
+/*
+ * pgetl_schedule(pipeline text, schedule text, params jsonb) returns bigint
+ *
+ * Creates or updates the pg_cron job "<pipeline>@<database>" that runs
+ * pgetl_run(pipeline, params) in this database as the pipeline owner, and
+ * records it in pgetl.schedule.  Returns the cron job id.
+ */
+PG_FUNCTION_INFO_V1(pgetl_schedule);
+Datum
+pgetl_schedule(PG_FUNCTION_ARGS)
+{
+	text	   *pipeline;
+	text	   *schedule;
+	Jsonb	   *params;
+	const char *crondb;
+	Oid			types[5] = {OIDOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Datum		values[5];
+	Oid			rec_types[6] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		rec_values[6];
+	bool		rec_nulls[6] = {false, false, false, false, false, false};
+	MemoryContext cxt = CurrentMemoryContext;
+	TupleDesc	tupdesc;
+	HeapTuple	tup;
+	bool		isnull;
+	int64		pipeline_id;
+	Oid			owner;
+	char	   *jobname;
+	char	   *command;
+	dsm_segment *seg;
+	PgetlCronRequest *req;
+	int64		jobid;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline name must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("schedule must not be null"),
+				 errhint("Give a cron schedule of 5 fields (minute hour day-of-month month day-of-week), e.g. '15 2 * * *'.")));
+	pipeline = PG_GETARG_TEXT_PP(0);
+	schedule = PG_GETARG_TEXT_PP(1);
+	/* as for pgetl_run, no params means the pipeline's defaults */
+	params = PG_ARGISNULL(2) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")))
+		: PG_GETARG_JSONB_P(2);
+	pgetl_require_preload();
+	crondb = cron_database_name(true);
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = PointerGetDatum(pipeline);
+	values[2] = PointerGetDatum(schedule);
+	values[3] = JsonbPGetDatum(params);
+	values[4] = CStringGetTextDatum(crondb);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (pgetl_spi_as_owner("SELECT pipeline_id, owner, jobname, command "
+						   "FROM pgetl._schedule_prepare($1, $2, $3, $4, $5)",
+						   5, types, values, NULL, false, 1) != 1)
+		elog(ERROR, "pgetl._schedule_prepare returned no row");
+	tupdesc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
+	jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
+	command = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 4));
+	SPI_finish();
+
+	req = new_request(&seg, PGETL_CRON_SCHEDULE, cron_database_oid(crondb), owner,
+					  jobname, text_to_cstring(schedule), command,
+					  get_database_name(MyDatabaseId));
+	run_cron_worker(seg, req, jobname);
+	jobid = req->jobid;
+	dsm_detach(seg);
+
+	rec_values[0] = Int64GetDatum(pipeline_id);
+	rec_values[1] = PointerGetDatum(schedule);
+	rec_values[2] = JsonbPGetDatum(params);
+	rec_values[3] = CStringGetTextDatum(jobname);
+	rec_values[4] = CStringGetTextDatum(crondb);
+	rec_values[5] = Int64GetDatum(jobid);
+	(void) pgetl_call_internal_args("_schedule_record", 6, rec_types, rec_values, rec_nulls,
+									VOIDOID, &isnull);
+	PG_RETURN_INT64(jobid);
+}
+
+/*
+ * pgetl_unschedule(pipeline text)
+ *
+ * Removes the pipeline's pg_cron job and forgets its schedule.  A job left
+ * by a pgetl_schedule whose transaction rolled back is removed too.
+ */
+PG_FUNCTION_INFO_V1(pgetl_unschedule);
+Datum
+pgetl_unschedule(PG_FUNCTION_ARGS)
+{
+	text	   *pipeline;
+	int64		pipeline_id;
+	Oid			owner;
+	char	   *jobname;
+	bool		scheduled;
+	int64		removed;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		nulls[1] = {false};
+	bool		isnull;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline name must not be null")));
+	pipeline = PG_GETARG_TEXT_PP(0);
+	unschedule_prepare(pipeline, &pipeline_id, &owner, &jobname, &scheduled);
+	removed = remove_job(owner, jobname);
+	if (!scheduled && removed <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" is not scheduled", text_to_cstring(pipeline)),
+				 errhint("See SELECT * FROM pgetl.schedules for scheduled pipelines.")));
+	if (removed < 0)
+		ereport(NOTICE,
+				(errmsg("pg_cron is not installed: pipeline \"%s\" had no cron job to remove",
+						text_to_cstring(pipeline))));
+	values[0] = Int64GetDatum(pipeline_id);
+	(void) pgetl_call_internal_args("_unschedule_record", 1, types, values, nulls,
+									VOIDOID, &isnull);
+	PG_RETURN_VOID();
+}
+
+/*
+ * pg_cron_installed - is extension pg_cron installed in the current
+ * database?  (SPI connected, in a transaction.)
+ */
+static bool
+pg_cron_installed(void)
+{
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up extension pg_cron");
+	return SPI_processed == 1;
+}
+
+/*
+ * cron_schedule - create or update the job with pg_cron's own function, as
+ * the pipeline owner.  Sets req->jobid.
+ */
+static void
+cron_schedule(PgetlCronRequest *req)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	bool		isnull;
+	Datum		d;
+	int			ret;
+
+	values[0] = CStringGetTextDatum(req->payload);
+	values[1] = CStringGetTextDatum(req->payload + req->schedule_offset);
+	values[2] = CStringGetTextDatum(req->payload + req->command_offset);
+	values[3] = CStringGetTextDatum(req->payload + req->database_offset);
+	if (req->same_database)
+		ret = SPI_execute_with_args("SELECT cron.schedule($1, $2, $3)",
+									3, types, values, NULL, false, 1);
+	else
+		ret = SPI_execute_with_args("SELECT cron.schedule_in_database($1, $2, $3, $4)",
+									4, types, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_cron did not return a job id");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	req->jobid = isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * cron_unschedule - remove the owner's jobs of that name, if any.  Sets
+ * req->removed.
+ */
+static void
+cron_unschedule(PgetlCronRequest *req)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(req->payload);
+	if (SPI_execute_with_args("SELECT cron.unschedule(jobid) FROM cron.job "
+							  "WHERE jobname = $1 AND username = current_user",
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not remove cron job \"%s\"", req->payload);
+	req->removed = SPI_processed;
+}
+
+/*
+ * explain_error - make an error raised in the cron database say what to do
+ * about it.  Edits edata in place; runs after the error, so it looks
+ * nothing up in the catalogs.
+ */
+static void
+explain_error(PgetlCronRequest *req, ErrorData *edata)
+{
+	const char *owner = worker_owner;
+	const char *crondb = worker_database;
+
+	if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+	{
+		if (req->op == PGETL_CRON_SCHEDULE && !req->same_database)
+			edata->hint = psprintf("The cron job is created as the pipeline owner in database \"%s\" "
+								   "(cron.database_name). There, as a superuser: GRANT USAGE ON SCHEMA cron TO %s; "
+								   "GRANT EXECUTE ON FUNCTION " CRON_SCHEDULE_IN_DATABASE_SIGNATURE " TO %s;",
+								   crondb, owner, owner);
+		else
+			edata->hint = psprintf("The cron job is managed as the pipeline owner in database \"%s\" "
+								   "(cron.database_name). There, as a superuser: GRANT USAGE ON SCHEMA cron TO %s;",
+								   crondb, owner);
+	}
+	else if (edata->sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE &&
+			 edata->message != NULL && strncmp(edata->message, "invalid schedule", 16) == 0)
+		edata->hint = pstrdup("pg_cron 1.4 takes cron schedules of 5 fields (minute hour day-of-month month "
+							  "day-of-week), e.g. '*/5 * * * *' or '15 2 * * *', or @hourly, @daily, @weekly, "
+							  "@monthly, @yearly.");
+}
+
+/*
+ * pgetl_cron_worker_main - entry point of the worker that creates or
+ * removes one cron job.
+ *
+ * main_arg is the handle of the request segment created by the caller.
+ * Connects to the cron database as the pipeline owner, does the work in one
+ * transaction, reports through the segment and exits.
+ */
+void
+pgetl_cron_worker_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	PgetlCronRequest *req;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pgetl cron");
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgetl cron worker could not map its request segment"),
+				 errdetail("The backend that asked for the cron job has gone.")));
+	req = dsm_segment_address(seg);
+
+	BackgroundWorkerInitializeConnectionByOid(req->dboid, req->owner, 0);
+	pgstat_report_appname(PGETL_CRON_TYPE);
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		worker_owner = MemoryContextStrdup(TopMemoryContext,
+										   quote_identifier(GetUserNameFromId(req->owner, false)));
+		worker_database = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+		pgstat_report_activity(STATE_RUNNING, req->op == PGETL_CRON_SCHEDULE ?
+							   "pgetl_schedule" : "pgetl_unschedule");
+
+		if (!pg_cron_installed())
+		{
+			req->cron_missing = true;
+			if (req->op == PGETL_CRON_SCHEDULE)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("extension \"pg_cron\" is not installed in database \"%s\"",
+								worker_database),
+						 errdetail("pg_cron keeps its jobs in the database named by cron.database_name."),
+						 errhint("As a superuser, run CREATE EXTENSION pg_cron in database \"%s\".",
+								 worker_database)));
+		}
+		else if (req->op == PGETL_CRON_SCHEDULE)
+			cron_schedule(req);
+		else
+			cron_unschedule(req);
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		req->done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		explain_error(req, edata);
+		pgetl_error_save(&req->error, edata);
+		HOLD_INTERRUPTS();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+
+	dsm_detach(seg);
+	proc_exit(0);
+}
