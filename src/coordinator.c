@@ -130,9 +130,9 @@ end_step(void)
 static void
 start_run(void)
 {
-	Oid			types[5];
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6];
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	int			ret;
 
@@ -149,8 +149,14 @@ start_run(void)
 		values[3] = DateADTGetDatum(req->logical_date);
 		types[4] = INT4OID;
 		values[4] = Int32GetDatum(MyProcPid);
-		ret = SPI_execute_with_args("SELECT pgetl._start_run($1, $2, $3, $4, $5)",
-									5, types, values, nulls, false, 1);
+		/* started_by: the caller's role name, or pg_cron for a cron job */
+		types[5] = TEXTOID;
+		if (req->by_pg_cron)
+			values[5] = CStringGetTextDatum("pg_cron");
+		else
+			nulls[5] = 'n';
+		ret = SPI_execute_with_args("SELECT pgetl._start_run($1, $2, $3, $4, $5, $6)",
+									6, types, values, nulls, false, 1);
 	}
 	else
 	{
@@ -160,8 +166,13 @@ start_run(void)
 		values[1] = Int64GetDatum(req->resume_run_id);
 		types[2] = INT4OID;
 		values[2] = Int32GetDatum(MyProcPid);
-		ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3)",
-									3, types, values, nulls, false, 1);
+		/* the tasks to re-run, as a JSON array in the params slot */
+		types[3] = JSONBOID;
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->payload + req->params_offset));
+		ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
+									"CASE WHEN jsonb_typeof($4) = 'array' "
+									"THEN ARRAY(SELECT jsonb_array_elements_text($4)) END)",
+									4, types, values, nulls, false, 1);
 	}
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not start the run");

@@ -17,11 +17,14 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "schedule.h"
 #include "shmem.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/wait_event.h"
 
@@ -105,6 +108,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	req->extowner = extowner;
 	req->caller_procno = pgetl_my_procno();
 	req->resume_run_id = resume_run_id;
+	req->by_pg_cron = pgetl_called_by_pg_cron();
 	req->logical_date = logical_date;
 	req->params_offset = name_len;
 	if (pipeline)
@@ -205,11 +209,37 @@ PG_FUNCTION_INFO_V1(pgetl_resume);
 Datum
 pgetl_resume(PG_FUNCTION_ARGS)
 {
+	Jsonb	   *rerun = NULL;
+
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("run_id must not be null")));
-	PG_RETURN_INT64(launch_run(NULL, NULL, 0, PG_GETARG_INT64(0),
+	/* rerun text[]: handed to the coordinator as a JSON array */
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+		StringInfoData buf;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+		initStringInfo(&buf);
+		appendStringInfoChar(&buf, '[');
+		for (int i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			if (elem_nulls[i])
+				appendStringInfoString(&buf, "null");
+			else
+				escape_json(&buf, TextDatumGetCString(elems[i]));
+		}
+		appendStringInfoChar(&buf, ']');
+		rerun = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	}
+	PG_RETURN_INT64(launch_run(NULL, rerun, 0, PG_GETARG_INT64(0),
 							   PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1)));
 }
 
