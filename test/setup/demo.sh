@@ -41,5 +41,16 @@ test/setup/cluster.sh bash -c '
         -c "SELECT pgetl_run('"'"'customer_pipeline'"'"', params => '"'"'$params'"'"') AS run_id"
     status=$?
     psql -X -q -d pgetl_demo -f test/customer_pipeline/report.sql
+    # Scheduling: pg_cron lives in database postgres (cron.database_name);
+    # the owner gets what pg_cron requires there.
+    echo
+    echo "== scheduling it nightly with pg_cron: SELECT pgetl_schedule('"'"'customer_pipeline'"'"', '"'"'0 2 * * *'"'"')"
+    psql -X -q -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+        -c "GRANT USAGE ON SCHEMA cron TO etl" \
+        -c "GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO etl" || exit 1
+    psql -X -q -d pgetl_demo -c "SET ROLE etl" \
+        -c "SELECT pgetl_schedule('"'"'customer_pipeline'"'"', '"'"'0 2 * * *'"'"') AS cron_jobid" \
+        -c "SELECT pipeline, schedule, cron_jobname, cron_database, last_run_id, last_run_state FROM pgetl.schedules" || exit 1
+    psql -X -d postgres -c "SELECT jobid, jobname, schedule, command, database, username FROM cron.job"
     exit $status
 '
