@@ -86,6 +86,17 @@ qo "SELECT pgetl_add_task('$same', 't', 'SELECT 1 AS one')" "$cron_db" >/dev/nul
 qo "SELECT pgetl_schedule('$same', '* * * * *')" "$cron_db" >/dev/null
 ok "scheduled $same in the cron database $cron_db ($(date +%T))"
 
+# the main job, customer_pipeline, scheduled the same way: pg_cron runs the
+# whole DAG as its owner (retries wait 1 second here)
+src=${PGETL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+export_dir=$src/test/results/export
+mkdir -p "$export_dir" && chmod 1777 "$export_dir"
+psql -X -q -v ON_ERROR_STOP=1 -v owner="$owner" -f "$src/test/customer_pipeline/setup.sql" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "SET ROLE $owner" -v data_dir="$src/test/customer_pipeline" \
+    -v export_dir="$export_dir" -f "$src/test/customer_pipeline/pipeline.sql" >/dev/null
+qo "SELECT pgetl_schedule('customer_pipeline', '* * * * *', '{\"retry_delay\": \"1 second\"}')" >/dev/null
+ok "scheduled customer_pipeline every minute ($(date +%T))"
+
 wait_for "SELECT count(*) >= 1 FROM pgetl.pipeline_run WHERE pipeline = 'sched_ok' AND state = 'success'
           AND started_by = 'pg_cron'" 130 || fail "pg_cron did not run sched_ok: $(q "SELECT * FROM pgetl.pipeline_run")"
 ok "pg_cron ran sched_ok ($(date +%T)): $(q "SELECT state || ', started by ' || started_by || ', params ' || params FROM pgetl.pipeline_run WHERE pipeline = 'sched_ok' ORDER BY run_id LIMIT 1")"
@@ -97,7 +108,20 @@ ok "the run carried params x=1 to its task, which ran as $owner"
        FROM pgetl.schedules WHERE pipeline = 'sched_ok' AND last_run_state = 'success'")" = "success pg_cron $job1 * * * * * 1 $cron_db" ] \
     || fail "pgetl.schedules: $(q "SELECT * FROM pgetl.schedules")"
 ok "pgetl.schedules shows the schedule and its last run"
-[ "$(qo "SELECT count(*) FROM pgetl.schedules")" = 2 ] || fail "the owner does not see its schedules"
+[ "$(qo "SELECT count(*) FROM pgetl.schedules WHERE pipeline LIKE 'sched%'")" = 2 ] || fail "the owner does not see its schedules"
+
+wait_for "SELECT count(*) >= 1 FROM pgetl.pipeline_run WHERE pipeline = 'customer_pipeline'
+          AND state IN ('success', 'failed') AND started_by = 'pg_cron'" 90 \
+    || fail "pg_cron did not run customer_pipeline: $(q "SELECT * FROM pgetl.pipeline_run WHERE pipeline = 'customer_pipeline'")"
+qo "SELECT pgetl_unschedule('customer_pipeline')" >/dev/null
+r=$(q "SELECT run_id || ' ' || state || ' ' || tasks_success || ' ' || logical_date FROM pgetl.pipeline_run
+       WHERE pipeline = 'customer_pipeline' AND started_by = 'pg_cron' ORDER BY run_id LIMIT 1")
+set -- $r
+[ "$2 $3" = "success 11" ] || fail "customer_pipeline run by pg_cron: $r; $(q "SELECT task, state, error FROM pgetl.task_run WHERE run_id = $1")"
+[ "$(q "SELECT string_agg(DISTINCT state, ',') FROM pgetl.task_run WHERE run_id = $1")" = success ] || fail "task states of run $1"
+[ -s "$export_dir/high_value_customers_$4.csv" ] || fail "no export file $export_dir/high_value_customers_$4.csv"
+[ "$(wc -l < "$export_dir/high_value_customers_$4.csv")" = 5 ] || fail "export of run $1: $(cat "$export_dir/high_value_customers_$4.csv")"
+ok "pg_cron ran customer_pipeline: run $1 success, 11 tasks succeeded, export with 4 high-value customers"
 
 PGDATABASE=$cron_db wait_for "SELECT count(*) >= 1 FROM pgetl.pipeline_run WHERE pipeline = '$same' AND state = 'success'
           AND started_by = 'pg_cron'" 60 || fail "pg_cron did not run $same"
