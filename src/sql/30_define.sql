@@ -170,16 +170,27 @@ BEGIN
 END
 $$;
 
+-- Refuse keys a task kind's config does not know (22023), naming them.
+CREATE FUNCTION pgetl._check_config_keys(kind text, config jsonb, known text[], hint text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad text;
+BEGIN
+    SELECT string_agg(k, ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(config) k WHERE NOT k = ANY (known);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in % task config: %', kind, bad
+            USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+    END IF;
+END
+$$;
+
 -- A check task's config: {"message": "..."} or nothing.
 CREATE FUNCTION pgetl._check_check_task(config jsonb) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF EXISTS (SELECT FROM jsonb_object_keys(config) k WHERE k <> 'message') THEN
-        RAISE EXCEPTION 'unknown key in check task config: %',
-                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(config) k WHERE k <> 'message')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'A check task config has one optional key, "message": the error raised when the check fails.';
-    END IF;
+    PERFORM pgetl._check_config_keys('check', config, '{message}',
+        'A check task config has one optional key, "message": the error raised when the check fails.');
     IF config ? 'message' AND jsonb_typeof(config->'message') <> 'string' THEN
         RAISE EXCEPTION 'check task config "message" must be a string'
             USING ERRCODE = 'invalid_parameter_value';
@@ -199,12 +210,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example: config => ''{"path": "/srv/out/orders_{logical_date}.csv"}''';
     END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(config) k WHERE k NOT IN ('path', 'header');
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown key in export task config: %', bad
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'An export task config has keys "path" and "header" (default true).';
-    END IF;
+    PERFORM pgetl._check_config_keys('export', config, '{path,header}',
+        'An export task config has keys "path" and "header" (default true).');
     IF config ? 'header' AND jsonb_typeof(config->'header') <> 'boolean' THEN
         RAISE EXCEPTION 'export task config "header" must be true or false'
             USING ERRCODE = 'invalid_parameter_value';

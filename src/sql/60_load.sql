@@ -502,11 +502,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example: config => ''{"load": "sales", "source": "/srv/in/sales.csv"}''';
     END IF;
-    IF EXISTS (SELECT FROM jsonb_object_keys(config) k WHERE k NOT IN ('load', 'source')) THEN
-        RAISE EXCEPTION 'unknown key in load task config: %',
-                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(config) k WHERE k NOT IN ('load', 'source'))
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'A load task config has keys "load" and "source".';
-    END IF;
+    PERFORM pgetl._check_config_keys('load', config, '{load,source}',
+        'A load task config has keys "load" and "source".');
     IF config->>'source' = '' THEN
         RAISE EXCEPTION 'load task source must not be empty' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Give an absolute server path (starting with /) or the name of staged data.';
