@@ -22,9 +22,7 @@
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/wait_event.h"
 
@@ -218,26 +216,10 @@ pgetl_resume(PG_FUNCTION_ARGS)
 	/* rerun text[]: handed to the coordinator as a JSON array */
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
-		Datum	   *elems;
-		bool	   *elem_nulls;
-		int			n;
-		StringInfoData buf;
+		Datum		json = DirectFunctionCall1(array_to_json, PG_GETARG_DATUM(2));
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
-		initStringInfo(&buf);
-		appendStringInfoChar(&buf, '[');
-		for (int i = 0; i < n; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			if (elem_nulls[i])
-				appendStringInfoString(&buf, "null");
-			else
-				escape_json(&buf, TextDatumGetCString(elems[i]));
-		}
-		appendStringInfoChar(&buf, ']');
-		rerun = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+		rerun = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												   CStringGetDatum(TextDatumGetCString(json))));
 	}
 	PG_RETURN_INT64(launch_run(NULL, rerun, 0, PG_GETARG_INT64(0),
 							   PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1)));
