@@ -10,11 +10,16 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
 MODULE_big = pgetl
 
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-HEADERS = $(wildcard src/*.h)
+# (headers are internal: none is installed)
 
 # The install script is assembled from one file per concern, in name order.
+# Released install scripts are frozen in sql/ (never edited again); each
+# release after them ships an upgrade script assembled from
+# src/sql/upgrade/<from>--<to>/*.sql (test/upgrade/upgrade_test.sh).
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql))
+DATA = sql/$(EXTENSION)--0.1.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1--0.2.sql
 
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/test/results
@@ -33,6 +38,9 @@ endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
+
+sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
+	cat $(UPGRADE_PARTS) > $@
 
 .PHONY: deps demo test bench
 
