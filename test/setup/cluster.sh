@@ -15,10 +15,16 @@ chmod 755 "$destdir"
 trap 'rm -rf "$destdir"' EXIT
 make -s -C "$src" install DESTDIR="$destdir" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
 # Debian looks for extension scripts in the system directory before
-# extension_destdir: keep a system-wide pgetl (if we may write there) the
-# same as the one under test, so a stale one can never shadow it.
-if [ "$(id -u)" = 0 ]; then
-    make -s -C "$src" install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+# extension_destdir: remove a system-wide pgetl (if we may), so that a stale
+# one can never shadow the one under test, and test runs of different
+# checkouts on one machine never see each other's files.
+sharedir=$(/usr/lib/postgresql/15/bin/pg_config --sharedir)
+if [ -w "$sharedir/extension" ]; then
+    rm -f "$sharedir"/extension/pgetl.control "$sharedir"/extension/pgetl--*.sql
+fi
+if [ -e "$sharedir/extension/pgetl.control" ]; then
+    echo "cluster.sh: a system-wide $sharedir/extension/pgetl.control would shadow the pgetl under test; remove it" >&2
+    exit 1
 fi
 libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
 pg_virtualenv -t -v 15 \
