@@ -40,6 +40,47 @@ SELECT * FROM pg_temp.try($$SELECT pgetl_unschedule('nope')$$);
 -- a pipeline that is not scheduled (pg_cron installed or not)
 SELECT * FROM pg_temp.try($$SELECT pgetl_unschedule('nightly')$$);
 
+-- schedules are validated by pgetl, field by field, before pg_cron is
+-- asked (pg_cron itself stores whatever follows the fifth field)
+\x off
+SELECT s AS schedule, e.code, e.message, e.detail
+  FROM unnest(ARRAY[
+    $s$0 4 * * *'); DROP TABLE x; --$s$,
+    '0 4 * * * extra',
+    '0 4 * *',
+    '61 * * * *',
+    '* 24 * * *',
+    '* * 0 * *',
+    '* * 32 * *',
+    '* * * 13 *',
+    '* * * * 8',
+    '* * * foo *',
+    '* * * * sunday',
+    '1/5 * * * *',
+    '*/0 * * * *',
+    '*/61 * * * *',
+    '5-1 * * * *',
+    '1,,2 * * * *',
+    '1- * * * *',
+    '-1 * * * *',
+    '1.5 * * * *',
+    '@reboot',
+    '@every_minute',
+    '30 seconds',
+    '0 0 1 1 * *'
+  ]) AS s, pg_temp.try(format('SELECT pgetl_schedule(%L, %L)', 'nightly', s)) AS e;
+-- each with the format in the hint
+\x on
+SELECT hint FROM pg_temp.try($$SELECT pgetl_schedule('nightly', '0 4 * * * extra')$$);
+\x off
+-- valid schedules pass the same validator (called directly: past it,
+-- pgetl_schedule would ask pg_cron)
+SELECT s AS schedule, (pg_temp.try(format('SELECT pgetl._check_schedule(%L)', s))).code
+  FROM unnest(ARRAY['* * * * *', '*/5 * * * *', '15 2 * * *', '0 0 1,15 * *', '0 8-18/2 * * mon-fri',
+                    '0 0 * JAN,jul SUN', '0 0 * * 7', '0-59/15 0-23 1-31 1-12 0-7', '  0   4 * * *  ',
+                    '@hourly', '@daily', '@midnight', '@weekly', '@monthly', '@yearly', '@annually']) AS s;
+\x on
+
 -- not a member of the owner: no scheduling, and nothing to see
 CREATE ROLE pgetl_test_sched_other LOGIN;
 SET ROLE pgetl_test_sched_other;

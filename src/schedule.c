@@ -124,6 +124,294 @@ cron_database_name(bool required)
 }
 
 /*
+ * The five fields of a cron schedule, as pg_cron reads them (Vixie cron):
+ * each is a comma-separated list of items, an item being "*", a value or a
+ * range "a-b", optionally followed by "/step" ("*" and ranges only).
+ * Months and days of the week may also be given by their English
+ * three-letter names, in any case; day of week 7 is Sunday, like 0.
+ */
+typedef struct CronField
+{
+	const char *name;			/* for messages */
+	int			low;
+	int			high;
+	const char *const *names;	/* names of low, low + 1, ...; or NULL */
+} CronField;
+
+static const char *const cron_month_names[] = {
+	"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL
+};
+static const char *const cron_dow_names[] = {
+	"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL
+};
+
+static const CronField cron_fields[5] = {
+	{"minute", 0, 59, NULL},
+	{"hour", 0, 23, NULL},
+	{"day of month", 1, 31, NULL},
+	{"month", 1, 12, cron_month_names},
+	{"day of week", 0, 7, cron_dow_names},
+};
+
+/* pg_cron's macros: each stands for a whole schedule */
+static const char *const cron_macros[] = {
+	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", NULL
+};
+
+#define CRON_FORMAT_HINT \
+	"A schedule is 5 fields separated by spaces: minute (0-59), hour (0-23), day of month (1-31), " \
+	"month (1-12 or jan-dec), day of week (0-7 or sun-sat, 0 and 7 are Sunday); each field is *, " \
+	"a number, a range a-b, a list a,b,c, or */n or a-b/n; e.g. '15 2 * * *' or '*/10 8-18 * * mon-fri'. " \
+	"Or one of @hourly, @daily (@midnight), @weekly, @monthly, @yearly (@annually)."
+
+/*
+ * cron_value - parse one value of a field (a number, or a name the field
+ * has) from *p; advance *p past it.  Returns false when there is none or it
+ * is out of range; *why says which.
+ */
+static bool
+cron_value(const char **p, const CronField *f, int *value, const char **why)
+{
+	const char *s = *p;
+	int			len = 0;
+
+	while (isalnum((unsigned char) s[len]))
+		len++;
+	if (len == 0)
+	{
+		*why = "a number is missing";
+		return false;
+	}
+	if (f->names != NULL && !isdigit((unsigned char) s[0]))
+	{
+		for (int i = 0; f->names[i] != NULL; i++)
+		{
+			if (len == strlen(f->names[i]) && pg_strncasecmp(s, f->names[i], len) == 0)
+			{
+				*value = f->low + i;
+				*p = s + len;
+				return true;
+			}
+		}
+		*why = "unknown name";
+		return false;
+	}
+	if ((int) strspn(s, "0123456789") != len || len > 3)
+	{
+		*why = len > 3 && (int) strspn(s, "0123456789") == len ? "value out of range" : "not a number";
+		return false;
+	}
+	*value = atoi(pnstrdup(s, len));
+	if (*value < f->low || *value > f->high)
+	{
+		*why = "value out of range";
+		return false;
+	}
+	*p = s + len;
+	return true;
+}
+
+/*
+ * cron_field_valid - is text[0..len) a valid value of field f?  *why says
+ * what is wrong.
+ */
+static bool
+cron_field_valid(const char *text, int len, const CronField *f, const char **why)
+{
+	char	   *field = pnstrdup(text, len);
+	const char *p = field;
+
+	for (;;)
+	{
+		int			a,
+					b;
+		bool		range = false;
+
+		if (*p == '*')
+		{
+			p++;
+			range = true;
+		}
+		else
+		{
+			if (!cron_value(&p, f, &a, why))
+				return false;
+			if (*p == '-')
+			{
+				p++;
+				if (!cron_value(&p, f, &b, why))
+					return false;
+				if (b < a)
+				{
+					*why = "a range must go from low to high";
+					return false;
+				}
+				range = true;
+			}
+		}
+		if (*p == '/')
+		{
+			const char *digits = ++p;
+			int			n = strspn(digits, "0123456789");
+
+			if (!range)
+			{
+				*why = "a step needs * or a range before it";
+				return false;
+			}
+			if (n == 0 || n > 3 || atoi(pnstrdup(digits, n)) < 1 ||
+				atoi(pnstrdup(digits, n)) > f->high)
+			{
+				*why = psprintf("a step must be a number from 1 to %d", f->high);
+				return false;
+			}
+			p += n;
+		}
+		if (*p == '\0')
+			return true;
+		if (*p != ',')
+		{
+			*why = psprintf("unexpected \"%c\"", *p);
+			return false;
+		}
+		p++;
+	}
+}
+
+/*
+ * cron_seconds_supported - does the installed pg_cron take "N seconds"
+ * schedules?  pg_cron 1.5 and later do; the version is that of the
+ * extension files installed with the server (pg_available_extensions).
+ */
+static bool
+cron_seconds_supported(void)
+{
+	bool		supported = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT pg_catalog.regexp_match(default_version, '^(\\d+)\\.(\\d+)')::int[] "
+					"OPERATOR(pg_catalog.>=) '{1,5}' FROM pg_catalog.pg_available_extensions "
+					"WHERE name OPERATOR(pg_catalog.=) 'pg_cron'", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		supported = v != NULL && strcmp(v, "t") == 0;
+	}
+	SPI_finish();
+	return supported;
+}
+
+/*
+ * pgetl_check_schedule - raise 22023, with the format in the hint, unless
+ * schedule is a complete, valid pg_cron schedule: 5 cron fields (see
+ * cron_fields), one of pg_cron's macros, or "N seconds" (1 to 59) when the
+ * installed pg_cron supports it.  pg_cron itself ignores whatever follows
+ * the fifth field and stores it; pgetl does not.
+ */
+void
+pgetl_check_schedule(const char *schedule)
+{
+	const char *p = schedule;
+	int			nfields = 0;
+	const char *starts[6];
+	int			lens[6];
+
+	while (*p)
+	{
+		while (isspace((unsigned char) *p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (nfields == 6)
+		{
+			nfields++;
+			break;
+		}
+		starts[nfields] = p;
+		while (*p && !isspace((unsigned char) *p))
+			p++;
+		lens[nfields] = p - starts[nfields];
+		nfields++;
+	}
+
+	/* a macro */
+	if (nfields == 1 && starts[0][0] == '@')
+	{
+		for (int i = 0; cron_macros[i] != NULL; i++)
+			if (lens[0] == strlen(cron_macros[i]) &&
+				pg_strncasecmp(starts[0], cron_macros[i], lens[0]) == 0)
+				return;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule: %s", schedule),
+				 errdetail("\"%.*s\" is not a schedule macro pg_cron knows.", lens[0], starts[0]),
+				 errhint(CRON_FORMAT_HINT)));
+	}
+
+	/* "N seconds" (pg_cron 1.5 and later) */
+	if (nfields == 2 && pg_strncasecmp(starts[1], "seconds", lens[1]) == 0 &&
+		lens[1] >= 6 && (lens[1] == 6 || lens[1] == 7))
+	{
+		int			n = strspn(starts[0], "0123456789");
+		bool		supported = cron_seconds_supported();
+
+		if (supported && n == lens[0] && n <= 2 && atoi(pnstrdup(starts[0], n)) >= 1 &&
+			atoi(pnstrdup(starts[0], n)) <= 59)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule: %s", schedule),
+				 supported ?
+				 errdetail("A schedule in seconds must be from 1 to 59 seconds.") :
+				 errdetail("The installed pg_cron schedules by the minute; schedules in seconds need pg_cron 1.5 or later."),
+				 errhint(CRON_FORMAT_HINT)));
+	}
+
+	if (nfields != 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid schedule: %s", schedule),
+				 nfields > 5 ?
+				 errdetail("A schedule has 5 fields; it has more (\"%.*s\" ...).", lens[5], starts[5]) :
+				 errdetail("A schedule has 5 fields, not %d.", nfields),
+				 errhint(CRON_FORMAT_HINT)));
+
+	for (int i = 0; i < 5; i++)
+	{
+		const char *why = NULL;
+
+		if (!cron_field_valid(starts[i], lens[i], &cron_fields[i], &why))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid schedule: %s", schedule),
+					 errdetail("The %s field \"%.*s\" is not valid: %s (%s is %d to %d%s).",
+							   cron_fields[i].name, lens[i], starts[i], why, cron_fields[i].name,
+							   cron_fields[i].low, cron_fields[i].high,
+							   cron_fields[i].names == NULL ? "" :
+							   i == 3 ? ", or jan to dec" : ", or sun to sat"),
+					 errhint(CRON_FORMAT_HINT)));
+	}
+}
+
+/*
+ * pgetl._check_schedule(schedule text) returns void: pgetl_check_schedule
+ * for SQL (internal; the tests use it).
+ */
+PG_FUNCTION_INFO_V1(pgetl_check_schedule_sql);
+Datum
+pgetl_check_schedule_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("schedule must not be null")));
+	pgetl_check_schedule(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+/*
  * run_cron_worker - start the worker for a request and wait until it has
  * exited; raise its error, if it had one.  The caller owns req.
  */
@@ -381,6 +669,9 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 	jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
 	command = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 4));
 	SPI_finish();
+
+	/* refused here: pg_cron would store a schedule with trailing text */
+	pgetl_check_schedule(text_to_cstring(schedule));
 
 	req = new_request(&seg, PGETL_CRON_SCHEDULE, cron_database_oid(crondb), owner,
 					  jobname, text_to_cstring(schedule), command,

@@ -18,6 +18,7 @@
 #define PG_CRON_JOB_TYPE		"pg_cron"
 
 extern bool pgetl_called_by_pg_cron(void);
+extern void pgetl_check_schedule(const char *schedule);
 extern bool pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname);
 extern void pgetl_cron_remove(Oid owner, const char *jobname);
 

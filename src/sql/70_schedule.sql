@@ -118,6 +118,12 @@ SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron
 COMMENT ON VIEW pgetl.schedules IS 'pg_cron schedules of pipelines you may see, with the latest run of each pipeline';
 GRANT SELECT ON pgetl.schedules TO PUBLIC;
 
+-- The one schedule validator (src/schedule.c), for SQL.
+CREATE FUNCTION pgetl._check_schedule(schedule text) RETURNS void
+    AS 'MODULE_PATHNAME', 'pgetl_check_schedule_sql' LANGUAGE C;
+COMMENT ON FUNCTION pgetl._check_schedule(text) IS
+'internal: raises 22023 unless the text is a complete pg_cron schedule (5 fields, or a macro such as @daily)';
+
 CREATE FUNCTION @extschema@.pgetl_schedule(pipeline text, schedule text, params jsonb DEFAULT '{}')
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_schedule(text, text, jsonb) IS
