@@ -7,10 +7,21 @@
  * with {logical_date}, {run_id} and {pipeline} placeholders.  The rows are
  * written by PostgreSQL's own COPY (so COPY's CSV quoting, encoding and
  * privilege check apply: the pipeline owner needs pg_write_server_files)
- * into a hidden temporary file beside the target, and renamed over the
- * target only when the task succeeds.  A failed or cancelled task, or a
- * crash, never leaves a half-written file under the final name; the
- * temporary file is removed when the task fails.
+ * into a hidden temporary file beside the target (.<name>.pgetl-<pid>.tmp),
+ * and renamed over the target only once the transaction that records the
+ * task's success has committed (a transaction callback, at
+ * XACT_EVENT_COMMIT).  A failed, cancelled or timed-out task, a
+ * transaction that fails at COMMIT (e.g. a deferred constraint trigger), or
+ * a crash never leaves a file under the final name.  The temporary file is
+ * removed when the transaction aborts (which a terminated worker does on
+ * its way out); what a crash, kill -9 or immediate shutdown leaves is
+ * removed by pgetl_export_sweep: at the next run of an export into that
+ * directory, and by the recovery worker at server start.
+ *
+ * A rename that fails after the commit cannot undo it: the task stays
+ * successful, the rows stay in the temporary file, and the failure is
+ * recorded on the task run (error, and "rename_error" in its result) and
+ * in the server log.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,20 +30,169 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
+#include "util.h"
 
 /* The temporary file of the export in progress (TopMemoryContext), if any */
 static char *pending_temp = NULL;
+
+/* Its final name, once pgetl_export_finish armed the rename at commit */
+static char *pending_final = NULL;
+
+/* A rename that failed after its transaction committed (TopMemoryContext) */
+static char *rename_error = NULL;
+static char *rename_temp = NULL;
+
+static bool callback_registered = false;
+
+/*
+ * export_xact_callback - rename the finished export into place once its
+ * transaction has committed; remove the temporary file when it aborts.
+ * Runs after the commit record is flushed: it must not raise an error, so
+ * a failed rename is kept in rename_error for pgetl_export_report.
+ */
+static void
+export_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_temp == NULL)
+		return;
+	if (event == XACT_EVENT_COMMIT && pending_final != NULL)
+	{
+		/* durable: fsync the file, rename, fsync the directory */
+		if (durable_rename(pending_temp, pending_final, LOG) != 0)
+		{
+			rename_error = MemoryContextStrdup(TopMemoryContext,
+											   psprintf("could not rename file \"%s\" to \"%s\": %s",
+														pending_temp, pending_final, strerror(errno)));
+			rename_temp = pending_temp;
+			pending_temp = NULL;
+
+			/*
+			 * The coordinator may terminate this worker as soon as it sees
+			 * the success committed: hold interrupts (CommitTransaction
+			 * holds them while it calls us) until pgetl_export_report has
+			 * recorded the failure.
+			 */
+			HOLD_INTERRUPTS();
+		}
+		else
+		{
+			pfree(pending_temp);
+			pending_temp = NULL;
+		}
+		pfree(pending_final);
+		pending_final = NULL;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
+	{
+		/* aborted, or committed without reaching pgetl_export_finish */
+		if (pending_final)
+			pfree(pending_final);
+		pending_final = NULL;
+		pgetl_export_abort();
+	}
+}
+
+/*
+ * pgetl_export_sweep - remove the temporary files that dead exports left
+ * in a directory: hidden files named .<name>.pgetl-<pid>.tmp whose pid is
+ * not a live backend of this server (a kill -9, a crash or an immediate
+ * shutdown gives its worker no chance to remove its own).  Never raises an
+ * error for the directory or a file (it logs them).  Returns the number of
+ * files removed.
+ */
+int
+pgetl_export_sweep(const char *dir)
+{
+	DIR		   *d;
+	struct dirent *de;
+	int			removed = 0;
+
+	d = AllocateDir(dir);
+	if (d == NULL)
+		return 0;
+	while ((de = ReadDirExtended(d, dir, LOG)) != NULL)
+	{
+		const char *name = de->d_name;
+		size_t		len = strlen(name);
+		const char *tag;
+		char	   *path;
+		int			pid;
+
+		if (name[0] != '.' || len < 12 || strcmp(name + len - 4, ".tmp") != 0)
+			continue;
+		tag = strstr(name, ".pgetl-");
+		if (tag == NULL || tag == name)
+			continue;
+		while (strstr(tag + 1, ".pgetl-") != NULL)
+			tag = strstr(tag + 1, ".pgetl-");
+		tag += 7;
+		if (strspn(tag, "0123456789") != (size_t) (name + len - 4 - tag) || name + len - 4 == tag)
+			continue;
+		pid = atoi(tag);
+		if (pid == MyProcPid || BackendPidGetProc(pid) != NULL)
+			continue;
+		path = psprintf("%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
+		if (unlink(path) == 0)
+		{
+			removed++;
+			ereport(LOG,
+					(errmsg("pgetl: removed temporary file \"%s\" left by export worker %d, which is gone",
+							path, pid)));
+		}
+		else if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("pgetl: could not remove temporary export file \"%s\": %m", path)));
+		pfree(path);
+	}
+	FreeDir(d);
+	return removed;
+}
+
+/*
+ * pgetl_export_recover - for the recovery worker at server start: sweep
+ * the directory of every export task's path (those without placeholders in
+ * the directory part; the others are swept at their next run).  SPI
+ * connected, as the extension owner.  Returns the number of files removed.
+ */
+int
+pgetl_export_recover(void)
+{
+	List	   *dirs = NIL;
+	ListCell   *lc;
+	int			removed = 0;
+
+	if (SPI_execute("SELECT DISTINCT pg_catalog.regexp_replace(config OPERATOR(pg_catalog.->>) 'path', '/[^/]*$', '') "
+					"FROM pgetl.task WHERE kind OPERATOR(pg_catalog.=) 'export'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the export tasks");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *dir = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (dir == NULL || strchr(dir, '{') != NULL)
+			continue;
+		dirs = lappend(dirs, pstrdup(dir[0] ? dir : "/"));
+	}
+	foreach(lc, dirs)
+		removed += pgetl_export_sweep(lfirst(lc));
+	return removed;
+}
 
 /*
  * pgetl_export_path - expand the placeholders of an export path.
@@ -158,6 +318,9 @@ pgetl_export_write(const char *query, Jsonb *config, const PgetlExportRun *run,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("export path \"%s\" exists and is not a regular file", path)));
 
+	/* what dead exports left here before */
+	(void) pgetl_export_sweep(dir);
+
 	/* a hidden file in the same directory, so that the rename is atomic */
 	out->path = path;
 	out->temp_path = psprintf("%s/.%s.pgetl-%d.tmp", strcmp(dir, "/") == 0 ? "" : dir,
@@ -171,6 +334,11 @@ pgetl_export_write(const char *query, Jsonb *config, const PgetlExportRun *run,
 	sql = psprintf("COPY (%s) TO %s WITH (FORMAT csv, HEADER %s)", q,
 				   quote_literal_cstr(out->temp_path), config_header(config) ? "true" : "false");
 
+	if (!callback_registered)
+	{
+		RegisterXactCallback(export_xact_callback, NULL);
+		callback_registered = true;
+	}
 	pending_temp = MemoryContextStrdup(TopMemoryContext, out->temp_path);
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "COPY for export did not run as a utility statement");
@@ -194,17 +362,63 @@ pgetl_export_result(const PgetlExport *exp)
 }
 
 /*
- * pgetl_export_finish - move the complete file into place, durably: the
- * file and its directory are fsync'ed around an atomic rename that replaces
- * any earlier file of the same name (a rerun for the same logical date).
+ * pgetl_export_finish - arm the rename of the complete file into place at
+ * the commit of the current transaction (the one that records the task's
+ * success), over any earlier file of the same name (a rerun for the same
+ * logical date).  The file is fsync'ed now, so that a failure to do so
+ * still fails the task; the rename itself is atomic.
  */
 void
 pgetl_export_finish(PgetlExport *exp)
 {
-	durable_rename(exp->temp_path, exp->path, ERROR);
-	if (pending_temp)
-		pfree(pending_temp);
-	pending_temp = NULL;
+	fsync_fname(exp->temp_path, false);
+	if (pending_final)
+		pfree(pending_final);
+	pending_final = MemoryContextStrdup(TopMemoryContext, exp->path);
+}
+
+/*
+ * pgetl_export_report - after the commit: when the rename into place
+ * failed, say so in the server log (LOG) and record it on the task run (its
+ * error, and "rename_error" and "temp_path" in its result), in a
+ * transaction of its own, as the extension owner.  Nothing to do
+ * otherwise.  Interrupts are held from the failed rename until the
+ * failure is recorded.
+ */
+void
+pgetl_export_report(int64 task_run_id)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	PgetlUserSwitch sw;
+
+	if (rename_error == NULL)
+		return;
+	ereport(LOG,
+			(errmsg("pgetl: export of task run " INT64_FORMAT " committed, but %s", task_run_id, rename_error),
+			 errdetail("The rows are in \"%s\".", rename_temp)));
+	values[0] = Int64GetDatum(task_run_id);
+	values[1] = CStringGetTextDatum(psprintf("export committed, but %s", rename_error));
+	values[2] = CStringGetTextDatum(rename_temp);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("UPDATE pgetl.task_run_record SET error = $2, "
+							  "result = COALESCE(result, '{}') OPERATOR(pg_catalog.||) "
+							  "pg_catalog.jsonb_build_object('rename_error', $2, 'temp_path', $3) "
+							  "WHERE task_run_id OPERATOR(pg_catalog.=) $1",
+							  3, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the failed rename of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	rename_error = NULL;
+	rename_temp = NULL;
+	RESUME_INTERRUPTS();
 }
 
 /*

@@ -27,7 +27,8 @@ typedef struct PgetlExportRun
 
 /*
  * A finished export that is not yet in place: the rows are in temp_path;
- * pgetl_export_finish() renames it to path.
+ * pgetl_export_finish() has it renamed to path when the transaction
+ * commits.
  */
 typedef struct PgetlExport
 {
@@ -42,5 +43,8 @@ extern void pgetl_export_write(const char *query, Jsonb *config,
 extern Jsonb *pgetl_export_result(const PgetlExport *exp);
 extern void pgetl_export_finish(PgetlExport *exp);
 extern void pgetl_export_abort(void);
+extern void pgetl_export_report(int64 task_run_id);
+extern int	pgetl_export_sweep(const char *dir);
+extern int	pgetl_export_recover(void);
 
 #endif							/* PGETL_EXPORT_H */

@@ -38,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
+#include "export.h"
 #include "util.h"
 
 /* Register the launcher; called from _PG_init while preloading. */
@@ -169,6 +170,8 @@ pgetl_recovery_main(Datum main_arg)
 		if (SPI_execute("SELECT pgetl._recover()", false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pgetl._recover() failed");
 		n = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		/* temporary files of exports that died with the server */
+		(void) pgetl_export_recover();
 		pgetl_restore_user(&sw);
 		SPI_finish();
 		if (n > 0)

@@ -376,7 +376,7 @@ pgetl_task_worker_main(Datum main_arg)
 			pgetl_export_write(spec.command, spec.config, &run, &exp);
 			disable_timeout(STATEMENT_TIMEOUT, false);
 			record_success(args.task_run_id, pgetl_export_result(&exp), (int64) exp.rows);
-			/* in place only once its success is recorded */
+			/* renamed into place when this transaction has committed */
 			pgetl_export_finish(&exp);
 		}
 		else
@@ -406,6 +406,8 @@ pgetl_task_worker_main(Datum main_arg)
 		record_failure(args.task_run_id, edata);
 	}
 	PG_END_TRY();
+	/* an export whose rename failed after the commit records that */
+	pgetl_export_report(args.task_run_id);
 
 	pgstat_report_activity(STATE_IDLE, NULL);
 	/* wake the coordinator now rather than when the postmaster reaps us */
