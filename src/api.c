@@ -11,8 +11,13 @@
  */
 #include "pgetl.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "schedule.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "util.h"
 
 #define PGETL_TRAMPOLINE(fn, internal) \
@@ -25,10 +30,10 @@
 	}
 
 PGETL_TRAMPOLINE(pgetl_create_pipeline, "_create_pipeline")
-PGETL_TRAMPOLINE(pgetl_alter_pipeline, "_alter_pipeline")
 PGETL_TRAMPOLINE(pgetl_add_task, "_add_task")
 PGETL_TRAMPOLINE(pgetl_add_dependency, "_add_dependency")
 PGETL_TRAMPOLINE(pgetl_purge_history, "_purge_history")
+PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 
 /*
  * pgetl_drop_pipeline(name text)
@@ -45,12 +50,103 @@ pgetl_drop_pipeline(PG_FUNCTION_ARGS)
 {
 	Oid			owner = InvalidOid;
 	char	   *jobname = NULL;
+	int64		jobid = 0;
 	bool		scheduled;
 
 	scheduled = pgetl_schedule_lookup(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
-									  &owner, &jobname);
+									  &owner, &jobname, &jobid);
 	(void) pgetl_call_internal(fcinfo, "_drop_pipeline");
 	if (scheduled)
-		pgetl_cron_remove(owner, jobname);
+		pgetl_cron_remove(owner, jobname, jobid);
 	PG_RETURN_VOID();
+}
+
+/*
+ * pgetl_alter_pipeline(name text, enabled boolean, description text,
+ *						max_parallel integer, params jsonb, owner regrole)
+ *
+ * Changes the settings given (pgetl._alter_pipeline); when the owner
+ * changes, the pipeline's cron job, if any, is recreated as the new owner
+ * (tasks and cron jobs run as the owner).
+ */
+PG_FUNCTION_INFO_V1(pgetl_alter_pipeline);
+Datum		pgetl_alter_pipeline(PG_FUNCTION_ARGS);
+Datum
+pgetl_alter_pipeline(PG_FUNCTION_ARGS)
+{
+	Oid			types[7] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID};
+	Datum		values[7];
+	bool		nulls[7];
+	bool		isnull;
+	Datum		old_owner;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	nulls[0] = false;
+	for (int i = 0; i < 6; i++)
+	{
+		values[i + 1] = PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i);
+	}
+	old_owner = pgetl_call_internal_args("_alter_pipeline", 7, types, values, nulls,
+										 OIDOID, &isnull);
+	if (!isnull)
+		pgetl_cron_move(text_to_cstring(PG_GETARG_TEXT_PP(0)), DatumGetObjectId(old_owner),
+						PG_GETARG_OID(5));
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgetl_reassign_owned(old_role regrole, new_role regrole) returns bigint
+ *
+ * REASSIGN OWNED for pgetl in this database (pgetl._reassign_owned): the
+ * pipelines, load specs, staged data and history of old_role become
+ * new_role's, and the cron jobs of its scheduled pipelines are recreated
+ * as new_role.  old_role may be a dropped role, given by OID (a superuser
+ * only).  Returns the number of pipelines, load specs and staged data sets
+ * reassigned.
+ */
+PG_FUNCTION_INFO_V1(pgetl_reassign_owned);
+Datum		pgetl_reassign_owned(PG_FUNCTION_ARGS);
+Datum
+pgetl_reassign_owned(PG_FUNCTION_ARGS)
+{
+	Oid			types[3] = {OIDOID, OIDOID, OIDOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int64		count = 0;
+	Datum	   *names = NULL;
+	int			nnames = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = PG_GETARG_DATUM(0);
+	values[2] = PG_GETARG_DATUM(1);
+	if (PG_ARGISNULL(0))
+		nulls[1] = 'n';
+	if (PG_ARGISNULL(1))
+		nulls[2] = 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (pgetl_spi_as_owner("SELECT pipelines OPERATOR(pg_catalog.+) load_specs OPERATOR(pg_catalog.+) stages, "
+						   "scheduled FROM pgetl._reassign_owned($1, $2, $3)",
+						   3, types, values, nulls, false, 1) == 1)
+	{
+		bool		isnull;
+		Datum		d;
+
+		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &names, NULL, &nnames);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	for (int i = 0; i < nnames; i++)
+		pgetl_cron_move(TextDatumGetCString(names[i]), PG_GETARG_OID(0), PG_GETARG_OID(1));
+	PG_RETURN_INT64(count);
 }

@@ -13,8 +13,12 @@
  * Every run start also recovers its database first, so a database created
  * or a pgetl installed later is covered as well.
  *
- * The launcher then stays idle: a worker that exits would not be started
- * again after a crash restart.
+ * The launcher then stays: every pgetl.maintenance_naptime it starts a
+ * maintenance worker in each database, one after the other, which deletes
+ * the history older than pgetl.history_retention where pgetl is installed
+ * (pgetl._purge_expired, in batches of PGETL_PURGE_BATCH rows, each in a
+ * transaction of its own, as the extension owner).  (It must not exit: a
+ * worker that exits would not be started again after a crash restart.)
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +29,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -37,6 +42,8 @@
 #include "commands/dbcommands.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/wait_event.h"
 #include "export.h"
 #include "util.h"
@@ -90,8 +97,37 @@ database_list(void)
 }
 
 /*
+ * run_in_database - start a worker running function in a database and wait
+ * until it has exited.  False when no worker slot is free; exits when the
+ * postmaster died.
+ */
+static bool
+run_in_database(Oid dboid, const char *function, const char *type)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s of database %u", type, dboid);
+	strlcpy(worker.bgw_type, type, BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return false;
+	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
+		proc_exit(1);
+	return true;
+}
+
+/*
  * pgetl_launcher_main - start one recovery worker per database, one after
- * the other, then idle until shutdown.
+ * the other, then one maintenance worker per database every
+ * pgetl.maintenance_naptime, until shutdown.
  */
 void
 pgetl_launcher_main(Datum main_arg)
@@ -107,35 +143,20 @@ pgetl_launcher_main(Datum main_arg)
 	dbs = database_list();
 	foreach(lc, dbs)
 	{
-		BackgroundWorker worker;
-		BackgroundWorkerHandle *handle;
-
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = BGW_NEVER_RESTART;
-		strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-		strlcpy(worker.bgw_function_name, "pgetl_recovery_main", BGW_MAXLEN);
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl recovery of database %u", lfirst_oid(lc));
-		strlcpy(worker.bgw_type, PGETL_RECOVERY_TYPE, BGW_MAXLEN);
-		worker.bgw_main_arg = ObjectIdGetDatum(lfirst_oid(lc));
-		worker.bgw_notify_pid = MyProcPid;
-		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		{
+		if (!run_in_database(lfirst_oid(lc), "pgetl_recovery_main", PGETL_RECOVERY_TYPE))
 			ereport(LOG,
 					(errmsg("pgetl: no background worker slot for recovery of database %u; it will recover at its next run",
 							lfirst_oid(lc))));
-			continue;
-		}
-		if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
-			proc_exit(1);
 		if (ShutdownRequestPending)
 			proc_exit(0);
 	}
 
 	while (!ShutdownRequestPending)
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+		int			rc;
+
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   pgetl_maintenance_naptime * 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		/* e.g. the barrier DROP DATABASE waits for */
 		CHECK_FOR_INTERRUPTS();
@@ -144,7 +165,84 @@ pgetl_launcher_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		if (!(rc & WL_TIMEOUT) || ShutdownRequestPending || pgetl_retention_seconds() <= 0)
+			continue;
+		dbs = database_list();
+		foreach(lc, dbs)
+		{
+			/* no free slot: this database is purged at the next pass */
+			(void) run_in_database(lfirst_oid(lc), "pgetl_maintenance_main", PGETL_MAINTENANCE_TYPE);
+			if (ShutdownRequestPending)
+				break;
+		}
+		list_free(dbs);
 	}
+	proc_exit(0);
+}
+
+/*
+ * pgetl_maintenance_main - delete the history older than
+ * pgetl.history_retention in one database, if pgetl is installed there:
+ * batches of PGETL_PURGE_BATCH rows, each in a transaction of its own, as
+ * the extension owner with search_path pinned to pg_catalog, pg_temp.
+ */
+void
+pgetl_maintenance_main(Datum main_arg)
+{
+	char	   *retention;
+	int64		total = 0;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	if (pgetl_retention_seconds() <= 0)
+		proc_exit(0);
+	retention = pstrdup(pgetl_history_retention);
+
+	for (;;)
+	{
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2];
+		int64		n = 0;
+		bool		installed;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		installed = OidIsValid(get_extension_oid("pgetl", true)) &&
+			OidIsValid(DatumGetObjectId(DirectFunctionCall1(to_regprocedure,
+															CStringGetTextDatum("pgetl._purge_expired(interval, integer)"))));
+		if (installed)
+		{
+			PgetlUserSwitch sw;
+			bool		isnull;
+
+			pgstat_report_activity(STATE_RUNNING, "pgetl: purging old history");
+			values[0] = CStringGetTextDatum(retention);
+			values[1] = Int32GetDatum(PGETL_PURGE_BATCH);
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			pgetl_become_owner(&sw);
+			if (SPI_execute_with_args("SELECT pgetl._purge_expired($1::pg_catalog.interval, $2)",
+									  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "pgetl._purge_expired() failed");
+			n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			pgetl_restore_user(&sw);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		total += n;
+		if (n == 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (total > 0)
+		ereport(LOG,
+				(errmsg("pgetl: deleted " INT64_FORMAT " row(s) of history older than %s in database \"%s\"",
+						total, retention, get_database_name(MyDatabaseId))));
 	proc_exit(0);
 }
 

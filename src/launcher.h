@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * launcher.h
- *	  Crash recovery at server start: the launcher and its per-database
- *	  recovery workers.
+ *	  Crash recovery at server start and the background purge of old
+ *	  history: the launcher and its per-database workers.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,5 +16,6 @@
 extern void pgetl_register_launcher(void);
 extern PGDLLEXPORT void pgetl_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void pgetl_recovery_main(Datum main_arg);
+extern PGDLLEXPORT void pgetl_maintenance_main(Datum main_arg);
 
 #endif							/* PGETL_LAUNCHER_H */

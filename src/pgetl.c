@@ -10,13 +10,67 @@
 #include "fmgr.h"
 #include "launcher.h"
 #include "miscadmin.h"
+#include "ownership.h"
 #include "shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
 
 PG_MODULE_MAGIC;
 
 bool		pgetl_preloaded = false;
 
+/* GUCs (see README.md, "Retention") */
+char	   *pgetl_history_retention = NULL;
+int			pgetl_maintenance_naptime = 60;
+
 void		_PG_init(void);
+
+/*
+ * check_history_retention - pgetl.history_retention must be an interval
+ * PostgreSQL reads ('30 days', '12 hours', '0', '-1').
+ */
+static bool
+check_history_retention(char **newval, void **extra, GucSource source)
+{
+	bool		ok = true;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		(void) DirectFunctionCall3(interval_in, CStringGetDatum(*newval),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
+	if (!ok)
+		GUC_check_errdetail("pgetl.history_retention must be an interval, e.g. '30 days'; 0 or -1 keeps history forever.");
+	return ok;
+}
+
+/*
+ * pgetl_retention_seconds - pgetl.history_retention in seconds; 0 when
+ * history is kept forever (0 or a negative interval).
+ */
+double
+pgetl_retention_seconds(void)
+{
+	Interval   *iv;
+	double		secs;
+
+	if (pgetl_history_retention == NULL)
+		return 0;
+	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(pgetl_history_retention),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	secs = iv->time / 1000000.0 + iv->day * (double) SECS_PER_DAY +
+		iv->month * (double) DAYS_PER_MONTH * SECS_PER_DAY;
+	return secs > 0 ? secs : 0;
+}
 
 void
 _PG_init(void)
@@ -24,8 +78,19 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	pgetl_preloaded = true;
+
+	DefineCustomStringVariable("pgetl.history_retention",
+							   "How long pgetl keeps finished runs, task runs, loads and rejects.",
+							   "An interval; older history is deleted in the background. 0 or -1 keeps it forever.",
+							   &pgetl_history_retention, "30 days", PGC_SIGHUP, 0,
+							   check_history_retention, NULL, NULL);
+	DefineCustomIntVariable("pgetl.maintenance_naptime",
+							"Time between two background purges of old history in each database.",
+							NULL, &pgetl_maintenance_naptime, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	pgetl_shmem_init();
 	pgetl_register_launcher();
+	pgetl_ownership_init();
 }
 
 /*

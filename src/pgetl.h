@@ -20,6 +20,7 @@
 #define PGETL_TASK_TYPE			"pgetl task"
 #define PGETL_LAUNCHER_TYPE		"pgetl launcher"
 #define PGETL_RECOVERY_TYPE		"pgetl recovery"
+#define PGETL_MAINTENANCE_TYPE	"pgetl maintenance"
 #define PGETL_CRON_TYPE			"pgetl cron"
 
 /* Library name used in BackgroundWorker.bgw_library_name */
@@ -30,5 +31,13 @@
 extern bool pgetl_preloaded;
 
 extern void pgetl_require_preload(void);
+
+/* GUCs */
+extern char *pgetl_history_retention;
+extern int	pgetl_maintenance_naptime;
+extern double pgetl_retention_seconds(void);
+
+/* Rows deleted per transaction by the background purge */
+#define PGETL_PURGE_BATCH		10000
 
 #endif							/* PGETL_H */

@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "util.h"
 
 typedef enum PgetlCronOp
@@ -58,8 +59,13 @@ typedef struct PgetlCronRequest
 	/* set by the caller */
 	PgetlCronOp op;
 	Oid			dboid;			/* the cron database: the worker connects to it */
-	Oid			owner;			/* ... as this role, the pipeline owner */
+	Oid			owner;			/* ... as this role, the pipeline owner (or
+								 * the superuser who calls, see by_superuser) */
 	bool		same_database;	/* the pipeline's database is the cron database */
+	bool		by_superuser;	/* unschedule: owner is a superuser acting for
+								 * the pipeline owner, who may be dropped */
+	int64		match_jobid;	/* ... remove the job of this id */
+	char		owner_name[NAMEDATALEN];	/* ... or of this user ("": none) */
 	int			schedule_offset;	/* into payload */
 	int			command_offset;
 	int			database_offset;
@@ -518,22 +524,43 @@ cron_database_oid(const char *crondb)
 }
 
 /*
- * remove_job - remove the cron job of that name and owner, if there is
- * one.  Returns the number of jobs removed, or -1 when pg_cron is not
- * loaded or not installed in the cron database (so no job can fire).
+ * role_exists - is there a role of that OID?
+ */
+static bool
+role_exists(Oid role)
+{
+	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role));
+}
+
+/*
+ * remove_job - remove the pipeline's cron job of that name, if there is
+ * one: the job of that name owned by owner, or the recorded job jobid (0:
+ * none recorded).  Returns the number of jobs removed, or -1 when pg_cron
+ * is not loaded or not installed in the cron database (so no job can fire).
+ *
+ * The worker connects to the cron database as the owner, so that pg_cron's
+ * own privilege checks apply; but when the caller is a superuser, it
+ * connects as the caller, so that a superuser can remove the job of an
+ * owner that was dropped (or lost LOGIN or its pg_cron grants).
  */
 static int64
-remove_job(Oid owner, const char *jobname)
+remove_job(Oid owner, const char *jobname, int64 jobid)
 {
 	const char *crondb = cron_database_name(false);
 	dsm_segment *seg;
 	PgetlCronRequest *req;
 	int64		removed;
+	bool		by_superuser = superuser();
 
 	if (crondb == NULL)
 		return -1;
-	req = new_request(&seg, PGETL_CRON_UNSCHEDULE, cron_database_oid(crondb), owner,
+	req = new_request(&seg, PGETL_CRON_UNSCHEDULE, cron_database_oid(crondb),
+					  by_superuser ? GetUserId() : owner,
 					  jobname, NULL, NULL, get_database_name(MyDatabaseId));
+	req->by_superuser = by_superuser;
+	req->match_jobid = jobid;
+	if (role_exists(owner))
+		strlcpy(req->owner_name, GetUserNameFromId(owner, false), NAMEDATALEN);
 	run_cron_worker(seg, req, jobname);
 	removed = req->cron_missing ? -1 : req->removed;
 	dsm_detach(seg);
@@ -547,7 +574,7 @@ remove_job(Oid owner, const char *jobname)
  */
 static void
 unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobname,
-				   bool *scheduled)
+				   bool *scheduled, int64 *jobid)
 {
 	Oid			types[2] = {OIDOID, TEXTOID};
 	Datum		values[2];
@@ -560,8 +587,9 @@ unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobnam
 	values[1] = PointerGetDatum(pipeline);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (pgetl_spi_as_owner("SELECT pipeline_id, owner, jobname, scheduled "
-						   "FROM pgetl._unschedule_prepare($1, $2)",
+	if (pgetl_spi_as_owner("SELECT u.pipeline_id, u.owner, u.jobname, u.scheduled, s.jobid "
+						   "FROM pgetl._unschedule_prepare($1, $2) u LEFT JOIN pgetl.schedule s "
+						   "ON s.pipeline_id OPERATOR(pg_catalog.=) u.pipeline_id",
 						   2, types, values, NULL, false, 1) != 1)
 		elog(ERROR, "pgetl._unschedule_prepare returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
@@ -570,6 +598,9 @@ unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobnam
 	*owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
 	*jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
 	*scheduled = DatumGetBool(SPI_getbinval(tup, tupdesc, 4, &isnull));
+	*jobid = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	if (isnull)
+		*jobid = 0;
 	SPI_finish();
 }
 
@@ -581,14 +612,14 @@ unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobnam
  * drop itself reports that).
  */
 bool
-pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname)
+pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname, int64 *jobid)
 {
 	int64		pipeline_id;
 	bool		scheduled;
 
 	if (pipeline == NULL)
 		return false;
-	unschedule_prepare(pipeline, &pipeline_id, owner, jobname, &scheduled);
+	unschedule_prepare(pipeline, &pipeline_id, owner, jobname, &scheduled, jobid);
 	return scheduled;
 }
 
@@ -597,9 +628,80 @@ pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname)
  * cron job.  Nothing to do when pg_cron is gone (no job can fire then).
  */
 void
-pgetl_cron_remove(Oid owner, const char *jobname)
+pgetl_cron_remove(Oid owner, const char *jobname, int64 jobid)
 {
-	(void) remove_job(owner, jobname);
+	(void) remove_job(owner, jobname, jobid);
+}
+
+/*
+ * pgetl_cron_move - for a change of owner (pgetl_alter_pipeline,
+ * pgetl_reassign_owned): recreate the pipeline's cron job as the new
+ * owner, then remove the old owner's (which may have been dropped).  The
+ * new job is created first, so that a new owner pg_cron refuses leaves the
+ * old job in place (and the caller's error rolls the change of owner
+ * back).  Nothing to do when the pipeline is not scheduled.
+ */
+void
+pgetl_cron_move(const char *pipeline, Oid old_owner, Oid new_owner)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	TupleDesc	tupdesc;
+	HeapTuple	tup;
+	bool		isnull;
+	int64		pipeline_id;
+	char	   *schedule;
+	char	   *jobname;
+	char	   *command;
+	int64		old_jobid;
+	int64		jobid;
+	const char *crondb;
+	dsm_segment *seg;
+	PgetlCronRequest *req;
+
+	values[0] = CStringGetTextDatum(pipeline);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (pgetl_spi_as_owner("SELECT pipeline_id, schedule, jobname, command, jobid "
+						   "FROM pgetl._schedule_job($1)", 1, types, values, NULL, true, 1) != 1)
+	{
+		SPI_finish();
+		return;
+	}
+	tupdesc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
+	schedule = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 2));
+	jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
+	command = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 4));
+	old_jobid = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	if (isnull)
+		old_jobid = 0;
+	SPI_finish();
+
+	crondb = cron_database_name(true);
+	req = new_request(&seg, PGETL_CRON_SCHEDULE, cron_database_oid(crondb), new_owner,
+					  jobname, schedule, command, get_database_name(MyDatabaseId));
+	run_cron_worker(seg, req, jobname);
+	jobid = req->jobid;
+	dsm_detach(seg);
+	if (old_jobid != jobid)
+		(void) remove_job(old_owner, jobname, old_jobid);
+
+	{
+		Oid			rtypes[2] = {INT8OID, INT8OID};
+		Datum		rvalues[2];
+
+		rvalues[0] = Int64GetDatum(pipeline_id);
+		rvalues[1] = Int64GetDatum(jobid);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		(void) pgetl_spi_as_owner("UPDATE pgetl.schedule SET jobid = $2, updated_at = pg_catalog.now() "
+								  "WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
+								  2, rtypes, rvalues, NULL, false, 0);
+		SPI_finish();
+	}
 }
 
 /*
@@ -707,6 +809,7 @@ pgetl_unschedule(PG_FUNCTION_ARGS)
 	char	   *jobname;
 	bool		scheduled;
 	int64		removed;
+	int64		jobid;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	bool		nulls[1] = {false};
@@ -717,8 +820,8 @@ pgetl_unschedule(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("pipeline name must not be null")));
 	pipeline = PG_GETARG_TEXT_PP(0);
-	unschedule_prepare(pipeline, &pipeline_id, &owner, &jobname, &scheduled);
-	removed = remove_job(owner, jobname);
+	unschedule_prepare(pipeline, &pipeline_id, &owner, &jobname, &scheduled, &jobid);
+	removed = remove_job(owner, jobname, jobid);
 	if (!scheduled && removed <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -777,19 +880,31 @@ cron_schedule(PgetlCronRequest *req)
 }
 
 /*
- * cron_unschedule - remove the owner's jobs of that name, if any.  Sets
- * req->removed.
+ * cron_unschedule - remove the owner's jobs of that name, if any; acting
+ * for a superuser, the job of that name with the recorded id or owned by
+ * the pipeline owner.  Sets req->removed.
  */
 static void
 cron_unschedule(PgetlCronRequest *req)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[3] = {TEXTOID, INT8OID, TEXTOID};
+	Datum		values[3];
+	int			ret;
 
 	values[0] = CStringGetTextDatum(req->payload);
-	if (SPI_execute_with_args("SELECT cron.unschedule(jobid) FROM cron.job "
-							  "WHERE jobname = $1 AND username = current_user",
-							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+	values[1] = Int64GetDatum(req->match_jobid);
+	values[2] = CStringGetTextDatum(req->owner_name);
+	if (req->by_superuser)
+		ret = SPI_execute_with_args("SELECT cron.unschedule(jobid) FROM cron.job "
+									"WHERE jobname OPERATOR(pg_catalog.=) $1 "
+									"AND (jobid OPERATOR(pg_catalog.=) $2 OR username OPERATOR(pg_catalog.=) $3)",
+									3, types, values, NULL, false, 0);
+	else
+		ret = SPI_execute_with_args("SELECT cron.unschedule(jobid) FROM cron.job "
+									"WHERE jobname OPERATOR(pg_catalog.=) $1 "
+									"AND username OPERATOR(pg_catalog.=) CURRENT_USER",
+									1, types, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not remove cron job \"%s\"", req->payload);
 	req->removed = SPI_processed;
 }

@@ -19,8 +19,9 @@
 
 extern bool pgetl_called_by_pg_cron(void);
 extern void pgetl_check_schedule(const char *schedule);
-extern bool pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname);
-extern void pgetl_cron_remove(Oid owner, const char *jobname);
+extern bool pgetl_schedule_lookup(text *pipeline, Oid *owner, char **jobname, int64 *jobid);
+extern void pgetl_cron_remove(Oid owner, const char *jobname, int64 jobid);
+extern void pgetl_cron_move(const char *pipeline, Oid old_owner, Oid new_owner);
 
 extern PGDLLEXPORT void pgetl_cron_worker_main(Datum main_arg);
 

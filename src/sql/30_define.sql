@@ -35,15 +35,36 @@ $$;
 CREATE FUNCTION pgetl._check_login(role oid, action text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- roles are global: DROP ROLE in any database can leave pgetl's objects
+    -- owned by a role that no longer exists
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = role) THEN
+        RAISE EXCEPTION 'role with OID % cannot %: it was dropped', role, action
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Roles are dropped cluster-wide; the pgetl objects of a dropped owner stay until a superuser gives them a new owner or drops them.',
+                  HINT = format('As a superuser: SELECT pgetl_reassign_owned(%L, ''new_owner''); or drop them.', role::text);
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = role AND rolcanlogin) THEN
         RAISE EXCEPTION 'role "%" cannot %: it does not have the LOGIN attribute',
-                coalesce((SELECT rolname FROM pg_roles WHERE oid = role)::text, role::text), action
+                (SELECT rolname FROM pg_roles WHERE oid = role), action
             USING ERRCODE = 'invalid_authorization_specification',
                   DETAIL = 'Tasks run in background workers that connect as the pipeline owner.',
                   HINT = format('Run ALTER ROLE %s LOGIN, or create the pipeline as a role that can log in.',
-                                quote_ident(coalesce((SELECT rolname FROM pg_roles WHERE oid = role)::text, 'owner')));
+                                quote_ident((SELECT rolname FROM pg_roles WHERE oid = role)));
     END IF;
 END
+$$;
+
+-- What a role owns in pgetl, in this database (NULL: nothing), for the
+-- DROP ROLE guard and for messages.
+CREATE FUNCTION pgetl._owned_by(role oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT nullif(concat_ws(', ',
+        (SELECT count(*) || ' pipeline(s) (' || string_agg(quote_ident(name), ', ' ORDER BY name) || ')'
+           FROM pgetl.pipeline WHERE owner = role HAVING count(*) > 0),
+        (SELECT count(*) || ' load spec(s) (' || string_agg(quote_ident(name), ', ' ORDER BY name) || ')'
+           FROM pgetl.load_spec WHERE owner = role HAVING count(*) > 0),
+        (SELECT count(*) || ' staged data set(s) (' || string_agg(quote_ident(name), ', ' ORDER BY name) || ')'
+           FROM pgetl.stage WHERE owner = role HAVING count(*) > 0)), '')
 $$;
 
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
@@ -77,9 +98,11 @@ BEGIN
 END
 $$;
 
+-- Returns the previous owner when the owner changed (the caller then moves
+-- the pipeline's cron job), else NULL.
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
-                                      p_max_parallel integer, p_params jsonb)
-RETURNS void
+                                      p_max_parallel integer, p_params jsonb, p_owner regrole)
+RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p pgetl.pipeline := pgetl._pipeline_for(caller, p_name, true);
@@ -91,12 +114,95 @@ BEGIN
     IF p_params IS NOT NULL AND jsonb_typeof(p_params) <> 'object' THEN
         RAISE EXCEPTION 'params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
+        PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
+    END IF;
     UPDATE pgetl.pipeline SET
         enabled = coalesce(p_enabled, enabled),
         description = coalesce(p_description, description),
         max_parallel = coalesce(p_max_parallel, max_parallel),
-        params = coalesce(p_params, params)
+        params = coalesce(p_params, params),
+        owner = coalesce(p_owner, owner)
      WHERE pipeline_id = p.pipeline_id;
+    RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
+END
+$$;
+
+-- May caller give these pipelines to new_owner?  Like ALTER ... OWNER:
+-- the caller must be a member of the new owner (superusers are); the new
+-- owner must exist and log in (tasks run as it), have the privileges of
+-- pg_write_server_files if a pipeline exports, and no pipeline may have an
+-- active run.
+CREATE FUNCTION pgetl._check_new_owner(caller oid, new_owner oid, pipelines bigint[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    busy text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = new_owner) THEN
+        RAISE EXCEPTION 'role with OID % does not exist', new_owner USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT pg_has_role(caller, new_owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'must be able to SET ROLE "%"', new_owner::regrole
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only members of the new owner (and superusers) can give it pgetl objects, as with ALTER ... OWNER TO.';
+    END IF;
+    IF cardinality(pipelines) > 0 THEN
+        PERFORM pgetl._check_login(new_owner, 'own a pipeline');
+        IF EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = ANY (pipelines) AND kind = 'export')
+           AND NOT pg_has_role(new_owner, 'pg_write_server_files', 'USAGE') THEN
+            RAISE EXCEPTION 'role "%" cannot own a pipeline with export tasks', new_owner::regrole
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Export tasks run COPY ... TO a file as the pipeline owner, which needs the privileges of pg_write_server_files.',
+                      HINT = format('GRANT pg_write_server_files TO %s;', new_owner::regrole);
+        END IF;
+        SELECT string_agg(format('%s (run %s)', pipeline, run_id), ', ') INTO busy
+          FROM pgetl.run_record WHERE pipeline_id = ANY (pipelines) AND state IN ('queued', 'running');
+        IF busy IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot change the owner of a pipeline with an active run'
+                USING ERRCODE = 'object_in_use', DETAIL = 'Active: ' || busy || '.',
+                      HINT = 'Wait for the runs to finish, or cancel them with pgetl_cancel().';
+        END IF;
+    END IF;
+END
+$$;
+
+-- pgetl_reassign_owned(): everything old_owner owns in pgetl, in this
+-- database, becomes new_owner's: pipelines, load specs, staged data, and
+-- the history (runs, task runs, loads, rejects) that the old owner could
+-- see.  Returns the pipelines whose cron job must move (scheduled ones),
+-- and counts.  Privileges as REASSIGN OWNED: membership in both roles
+-- (superusers: always; only they can name a dropped role).
+CREATE FUNCTION pgetl._reassign_owned(caller oid, old_owner oid, new_owner oid,
+                                      OUT pipelines bigint, OUT load_specs bigint, OUT stages bigint,
+                                      OUT scheduled text[])
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF old_owner IS NULL OR new_owner IS NULL THEN
+        RAISE EXCEPTION 'roles must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_has_role(caller, old_owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied to reassign objects of %',
+                coalesce(quote_ident((SELECT rolname FROM pg_roles WHERE oid = old_owner)),
+                         format('role with OID %s (dropped)', old_owner))
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only roles with privileges of both roles (and superusers) can reassign objects, as with REASSIGN OWNED; only superusers can reassign the objects of a dropped role.';
+    END IF;
+    SELECT coalesce(array_agg(pipeline_id ORDER BY pipeline_id), '{}') INTO ids
+      FROM (SELECT pipeline_id FROM pgetl.pipeline WHERE owner = old_owner FOR UPDATE) locked;
+    PERFORM pgetl._check_new_owner(caller, new_owner, ids);
+    UPDATE pgetl.pipeline SET owner = new_owner WHERE pipeline_id = ANY (ids);
+    pipelines := cardinality(ids);
+    UPDATE pgetl.load_spec SET owner = new_owner WHERE owner = old_owner;
+    GET DIAGNOSTICS load_specs = ROW_COUNT;
+    UPDATE pgetl.stage SET owner = new_owner WHERE owner = old_owner;
+    GET DIAGNOSTICS stages = ROW_COUNT;
+    UPDATE pgetl.run_record SET owner = new_owner WHERE owner = old_owner;
+    UPDATE pgetl.load_record SET owner = new_owner WHERE owner = old_owner;
+    UPDATE pgetl.reject_record SET owner = new_owner WHERE owner = old_owner;
+    SELECT coalesce(array_agg(p.name ORDER BY p.name), '{}') INTO scheduled
+      FROM pgetl.schedule s JOIN pgetl.pipeline p USING (pipeline_id) WHERE p.pipeline_id = ANY (ids);
 END
 $$;
 
@@ -336,15 +442,31 @@ CREATE FUNCTION pgetl._purge_history(caller oid, p_older_than interval) RETURNS 
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;
+    ids bigint[];
 BEGIN
     IF p_older_than IS NULL OR p_older_than < '0' THEN
         RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    DELETE FROM pgetl.run_record
+    SELECT coalesce(array_agg(run_id), '{}') INTO ids FROM pgetl.run_record
      WHERE state IN ('success', 'failed', 'cancelled')
        AND finished_at < clock_timestamp() - p_older_than
        AND pg_has_role(caller, owner, 'MEMBER');
+    -- the loads of those runs (and their rejects) are part of their history
+    DELETE FROM pgetl.load_record WHERE run_id = ANY (ids);
+    -- task runs go with their run (ON DELETE CASCADE)
+    DELETE FROM pgetl.run_record WHERE run_id = ANY (ids);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;
+
+COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
+'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
+COMMENT ON FUNCTION pgetl._owned_by(oid) IS
+'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole) IS
+'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
+COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
+'internal: may the caller give these pipelines to the new owner';
+COMMENT ON FUNCTION pgetl._reassign_owned(oid, oid, oid) IS
+'internal: pgetl_reassign_owned; returns the counts and the scheduled pipelines whose cron jobs must move';

@@ -15,10 +15,15 @@ COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
-    max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL)
+    max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb) IS
-'enables or disables a pipeline, or changes its description, max_parallel or default params (NULL keeps a setting)';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params or owner (NULL keeps a setting); a new owner gets the pipeline''s cron job too';
+
+CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_reassign_owned(regrole, regrole) IS
+'like REASSIGN OWNED, for pgetl in this database: the pipelines (with their cron jobs), load specs, staged data and history of old_role (which may be a dropped role, given by OID) become new_role''s; returns the number of pipelines, load specs and staged data sets reassigned';
 
 CREATE FUNCTION @extschema@.pgetl_drop_pipeline(name text)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -61,7 +66,7 @@ COMMENT ON FUNCTION @extschema@.pgetl_cancel(bigint) IS
 CREATE FUNCTION @extschema@.pgetl_purge_history(older_than interval DEFAULT '30 days')
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_purge_history(interval) IS
-'deletes finished runs (and their task runs) older than the interval, of pipelines you own; returns the number of runs deleted';
+'deletes finished runs (with their task runs, loads and rejects) that ended more than the interval ago, of pipelines you are a member of the owner of; returns the number of runs deleted';
 
 CREATE FUNCTION @extschema@.pgetl_param(name text)
 RETURNS text AS 'MODULE_PATHNAME' LANGUAGE C STABLE;

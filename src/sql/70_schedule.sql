@@ -103,6 +103,29 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE p.name = p_pipeline
 $$;
 
+-- A scheduled pipeline's cron job, to move it to a new owner (no row when
+-- the pipeline is not scheduled).  The caller checked the rights.
+CREATE FUNCTION pgetl._schedule_job(p_pipeline text, OUT pipeline_id bigint, OUT schedule text,
+                                    OUT jobname text, OUT command text, OUT jobid bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.pipeline_id, s.schedule, s.cron_jobname,
+           format('SELECT %I.pgetl_run(%L, params => %L::jsonb)',
+                  (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                    WHERE e.extname = 'pgetl'), p.name, s.params),
+           s.jobid
+      FROM pgetl.schedule s JOIN pgetl.pipeline p USING (pipeline_id)
+     WHERE p.name = p_pipeline
+$$;
+
+-- DROP EXTENSION pgetl: the cron jobs to remove (src/ownership.c).
+CREATE FUNCTION pgetl._all_schedules(OUT owner oid, OUT jobname text, OUT jobid bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.owner::oid, s.cron_jobname, s.jobid
+      FROM pgetl.schedule s JOIN pgetl.pipeline p USING (pipeline_id)
+$$;
+
 CREATE VIEW pgetl.schedules WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron_database,
        s.jobid, r.run_id AS last_run_id, r.state AS last_run_state,
@@ -144,3 +167,7 @@ COMMENT ON FUNCTION pgetl._unschedule_record(bigint) IS
 'internal: forgets a pipeline''s cron job';
 COMMENT ON FUNCTION pgetl._schedule_of(text) IS
 'internal: the cron job of a pipeline about to be dropped';
+COMMENT ON FUNCTION pgetl._schedule_job(text) IS
+'internal: the cron job of a scheduled pipeline, to recreate it for a new owner';
+COMMENT ON FUNCTION pgetl._all_schedules() IS
+'internal: every cron job of this database''s pipelines, removed by DROP EXTENSION pgetl';
