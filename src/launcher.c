@@ -190,6 +190,7 @@ void
 pgetl_maintenance_main(Datum main_arg)
 {
 	char	   *retention;
+	char	   *dbname = NULL;
 	int64		total = 0;
 
 	pqsignal(SIGTERM, die);
@@ -210,6 +211,8 @@ pgetl_maintenance_main(Datum main_arg)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
+		if (dbname == NULL)
+			dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 		installed = OidIsValid(get_extension_oid("pgetl", true)) &&
 			OidIsValid(DatumGetObjectId(DirectFunctionCall1(to_regprocedure,
 															CStringGetTextDatum("pgetl._purge_expired(interval, integer)"))));
@@ -242,7 +245,7 @@ pgetl_maintenance_main(Datum main_arg)
 	if (total > 0)
 		ereport(LOG,
 				(errmsg("pgetl: deleted " INT64_FORMAT " row(s) of history older than %s in database \"%s\"",
-						total, retention, get_database_name(MyDatabaseId))));
+						total, retention, dbname)));
 	proc_exit(0);
 }
 
