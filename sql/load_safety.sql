@@ -4,6 +4,9 @@
 -- of rejecting every row; check expressions run as the spec's owner.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
+-- own schema, load and stage names: other tests share this database
+CREATE SCHEMA safety;
+SET search_path = safety, public;
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
     EXECUTE q;
@@ -16,18 +19,18 @@ $f$;
 -- 1. Headers: more columns than a table can have (1,600) fail at once,
 -- before any work per column; names are matched through a hash table.
 CREATE TABLE wide (a integer);
-SELECT pgetl_define_load('wide', 'wide', '[{"name": "a"}]') > 0;
-SELECT pgetl_stage('wide.csv', convert_to(
+SELECT pgetl_define_load('safety_wide', 'wide', '[{"name": "a"}]') > 0;
+SELECT pgetl_stage('safety_wide.csv', convert_to(
     (SELECT string_agg('c' || i, ',') FROM generate_series(1, 100000) i) || E'\n1\n', 'UTF8')) > 0;
 SET statement_timeout = '10s';
-SELECT pgetl_load('wide', 'wide.csv');
-SELECT pgetl_stage('wide1601.csv', convert_to(
+SELECT pgetl_load('safety_wide', 'safety_wide.csv');
+SELECT pgetl_stage('safety_wide1601.csv', convert_to(
     (SELECT string_agg('c' || i, ',') FROM generate_series(1, 1601) i) || E'\n', 'UTF8')) > 0;
-SELECT pg_temp.fails($$SELECT pgetl_load('wide', 'wide1601.csv')$$);
+SELECT pg_temp.fails($$SELECT pgetl_load('safety_wide', 'safety_wide1601.csv')$$);
 -- 1,600 columns are read; the last one repeats the first
-SELECT pgetl_stage('wide1600.csv', convert_to(
+SELECT pgetl_stage('safety_wide1600.csv', convert_to(
     (SELECT string_agg('c' || i, ',') FROM generate_series(1, 1599) i) || E',c1\n', 'UTF8')) > 0;
-SELECT pg_temp.fails($$SELECT pgetl_load('wide', 'wide1600.csv')$$);
+SELECT pg_temp.fails($$SELECT pgetl_load('safety_wide', 'safety_wide1600.csv')$$);
 RESET statement_timeout;
 
 -- 2. Replace mode after a table swap: the spec keeps its table by OID, so
@@ -35,14 +38,14 @@ RESET statement_timeout;
 -- name is left alone, on the COPY path and on the INSERT path alike.
 CREATE TABLE sales (sku text, qty integer);
 INSERT INTO sales VALUES ('old row', 1);
-SELECT pgetl_define_load('sales_replace', 'sales', '[{"name": "sku"}, {"name": "qty"}]',
+SELECT pgetl_define_load('safety_sales_replace', 'sales', '[{"name": "sku"}, {"name": "qty"}]',
                          '{"mode": "replace"}') > 0;
 ALTER TABLE sales RENAME TO sales_2025;
 CREATE TABLE sales (sku text, qty integer);
 INSERT INTO sales VALUES ('new table', 2);
-SELECT load, target FROM pgetl.loads WHERE load = 'sales_replace';
-SELECT pgetl_stage('sales.csv', convert_to(E'sku,qty\na,1\nb,2\n', 'UTF8')) > 0;
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('sales_replace', 'sales.csv');
+SELECT load, target FROM pgetl.loads WHERE load = 'safety_sales_replace';
+SELECT pgetl_stage('safety_sales.csv', convert_to(E'sku,qty\na,1\nb,2\n', 'UTF8')) > 0;
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('safety_sales_replace', 'safety_sales.csv');
 SELECT * FROM sales_2025 ORDER BY sku;
 SELECT * FROM sales ORDER BY sku;
 -- with a trigger, rows go through an INSERT statement, which names the table
@@ -53,26 +56,27 @@ BEGIN
 END
 $$;
 CREATE TRIGGER upper_sku BEFORE INSERT ON sales_2025 FOR EACH ROW EXECUTE FUNCTION upper_sku();
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('sales_replace', 'sales.csv');
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('safety_sales_replace', 'safety_sales.csv');
 SELECT * FROM sales_2025 ORDER BY sku;
 SELECT * FROM sales ORDER BY sku;
 -- messages name the table as it is called now
 CREATE ROLE pgetl_safety_loader;
+GRANT USAGE ON SCHEMA safety TO pgetl_safety_loader;
 GRANT INSERT ON sales_2025 TO pgetl_safety_loader;
 SET ROLE pgetl_safety_loader;
-SELECT pgetl_define_load('sales_mine', 'sales_2025', '[{"name": "sku"}, {"name": "qty"}]',
+SELECT pgetl_define_load('safety_sales_mine', 'sales_2025', '[{"name": "sku"}, {"name": "qty"}]',
                          '{"mode": "replace"}') > 0;
 RESET ROLE;
 ALTER TABLE sales_2025 RENAME TO sales_archive;
 SET ROLE pgetl_safety_loader;
-SELECT pgetl_stage('mine.csv', convert_to(E'sku,qty\nc,3\n', 'UTF8')) > 0;
-SELECT pg_temp.fails($$SELECT pgetl_load('sales_mine', 'mine.csv')$$);
-SELECT pgetl_drop_load('sales_mine');
-SELECT pgetl_drop_stage('mine.csv');
+SELECT pgetl_stage('safety_mine.csv', convert_to(E'sku,qty\nc,3\n', 'UTF8')) > 0;
+SELECT pg_temp.fails($$SELECT pgetl_load('safety_sales_mine', 'safety_mine.csv')$$);
+SELECT pgetl_drop_load('safety_sales_mine');
+SELECT pgetl_drop_stage('safety_mine.csv');
 RESET ROLE;
 -- the table now called sales is nothing to the spec: dropping it changes nothing
 DROP TABLE sales;
-SELECT pg_temp.fails($$SELECT pgetl_load('sales_replace', 'sales.csv')$$);
+SELECT pg_temp.fails($$SELECT pgetl_load('safety_sales_replace', 'safety_sales.csv')$$);
 SELECT * FROM sales_archive ORDER BY sku;
 
 -- 3. Rows a BEFORE trigger drops (returns NULL) are counted as skipped:
@@ -88,20 +92,20 @@ BEGIN
 END
 $$;
 CREATE TRIGGER drop_drafts BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION drop_drafts();
-SELECT pgetl_define_load('notes', 'notes', '[{"name": "id"}, {"name": "note"}]') > 0;
-SELECT pgetl_stage('notes.csv', convert_to(E'id,note\n1,kept\n2,draft\nx,bad id\n3,draft\n4,kept\n', 'UTF8')) > 0;
+SELECT pgetl_define_load('safety_notes', 'notes', '[{"name": "id"}, {"name": "note"}]') > 0;
+SELECT pgetl_stage('safety_notes.csv', convert_to(E'id,note\n1,kept\n2,draft\nx,bad id\n3,draft\n4,kept\n', 'UTF8')) > 0;
 SELECT rows_read, rows_loaded, rows_rejected, rows_skipped_by_trigger, rows_skipped_on_conflict
-  FROM pgetl_load('notes', 'notes.csv');
+  FROM pgetl_load('safety_notes', 'safety_notes.csv');
 SELECT * FROM notes ORDER BY id;
-SELECT pgetl_define_load('notes_keep', 'notes', '[{"name": "id"}, {"name": "note"}]',
+SELECT pgetl_define_load('safety_notes_keep', 'notes', '[{"name": "id"}, {"name": "note"}]',
                          '{"mode": "upsert", "conflict_key": ["id"], "on_conflict": "nothing"}') > 0;
-SELECT pgetl_stage('notes2.csv', convert_to(E'id,note\n1,conflict\n5,new\n', 'UTF8')) > 0;
+SELECT pgetl_stage('safety_notes2.csv', convert_to(E'id,note\n1,conflict\n5,new\n', 'UTF8')) > 0;
 SELECT rows_read, rows_loaded, rows_rejected, rows_skipped_by_trigger, rows_skipped_on_conflict
-  FROM pgetl_load('notes_keep', 'notes2.csv');
+  FROM pgetl_load('safety_notes_keep', 'safety_notes2.csv');
 SELECT load_name, rows_read, rows_loaded, rows_rejected, rows_skipped_by_trigger,
        rows_skipped_on_conflict,
        rows_read = rows_loaded + rows_rejected + rows_skipped_by_trigger + rows_skipped_on_conflict AS adds_up
-  FROM pgetl.load_history WHERE load_name IN ('notes', 'notes_keep') ORDER BY load_id;
+  FROM pgetl.load_history WHERE load_name IN ('safety_notes', 'safety_notes_keep') ORDER BY load_id;
 
 -- 4. A broken target is not bad data: a trigger failing with a schema error
 -- (42P01, its audit table was dropped) fails the load as COPY would, and
@@ -119,20 +123,20 @@ BEGIN
 END
 $$;
 CREATE TRIGGER audit_order BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_order();
-SELECT pgetl_define_load('orders', 'orders', '[{"name": "id"}, {"name": "qty"}]') > 0;
-SELECT pgetl_stage('orders.csv', convert_to(E'id,qty\n1,5\n2,-1\n13,1\n4,2\n', 'UTF8')) > 0;
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('orders', 'orders.csv');
-SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'orders' ORDER BY line_number;
+SELECT pgetl_define_load('safety_orders', 'orders', '[{"name": "id"}, {"name": "qty"}]') > 0;
+SELECT pgetl_stage('safety_orders.csv', convert_to(E'id,qty\n1,5\n2,-1\n13,1\n4,2\n', 'UTF8')) > 0;
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('safety_orders', 'safety_orders.csv');
+SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'safety_orders' ORDER BY line_number;
 DROP TABLE order_audit;
-SELECT pg_temp.fails($$SELECT pgetl_load('orders', 'orders.csv')$$);
-SELECT count(*) AS orders, (SELECT count(*) FROM pgetl.load_history WHERE load_name = 'orders') AS loads
+SELECT pg_temp.fails($$SELECT pgetl_load('safety_orders', 'safety_orders.csv')$$);
+SELECT count(*) AS orders, (SELECT count(*) FROM pgetl.load_history WHERE load_name = 'safety_orders') AS loads
   FROM orders;
 
 -- 5. Check expressions are the spec owner's code and run as the owner, in
 -- a restricted security context: a superuser running the owner's load does
 -- not lend it superuser rights.  The canary records who runs it.
 CREATE ROLE pgetl_safety_owner;
-GRANT CREATE ON SCHEMA public TO pgetl_safety_owner;
+GRANT USAGE, CREATE ON SCHEMA safety TO pgetl_safety_owner;
 SET ROLE pgetl_safety_owner;
 CREATE TABLE canary_log (who text, restricted boolean);
 CREATE TABLE canary_target (id integer);
@@ -149,15 +153,16 @@ BEGIN
     RETURN id > 0;
 END
 $$;
-SELECT pgetl_define_load('canary', 'canary_target', '[{"name": "id"}]',
+SELECT pgetl_define_load('safety_canary', 'canary_target', '[{"name": "id"}]',
     '{"checks": [{"name": "canary", "expression": "canary(id)"}]}') > 0;
 RESET ROLE;
-SELECT pgetl_stage('canary.csv', convert_to(E'id\n1\n-1\n2\n', 'UTF8')) > 0;
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('canary', 'canary.csv');
+SELECT pgetl_stage('safety_canary.csv', convert_to(E'id\n1\n-1\n2\n', 'UTF8')) > 0;
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('safety_canary', 'safety_canary.csv');
 SELECT who, restricted, count(*) FROM canary_log GROUP BY who, restricted;
 SELECT current_user = session_user AS back_to_caller;
 
 -- clean up the roles (their objects go with them)
-SELECT pgetl_drop_load('canary');
+SELECT pgetl_drop_load('safety_canary');
 DROP OWNED BY pgetl_safety_owner, pgetl_safety_loader;
 DROP ROLE pgetl_safety_owner, pgetl_safety_loader;
+RESET search_path;
