@@ -36,6 +36,9 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard src/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
 
