@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Backups: pg_dump of a database with pipelines, runs (one failed and
-# resumed), load specs, staged data, loads with rejects and a schedule,
+# resumed, one still running), load specs, staged data, loads with rejects and a schedule,
 # restored with pg_restore into a fresh cluster (after pg_dumpall
 # --globals-only, as a DBA moves a database), brings back every row of every
 # pgetl table unchanged, new ids continue after the restored ones, and the
@@ -26,6 +26,11 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$here/fixture.sql" > "$work/fixture.log" 2>&1 
 psql -X -q -d postgres -c "GRANT USAGE ON SCHEMA cron TO fx" \
     -c "GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO fx" >/dev/null
 qq "SET ROLE fx; SELECT pgetl_schedule('fx_daily', '0 3 * * *', '{\"min_total\": 1}')"
+# a run still going when the dump is taken
+q "CREATE TABLE fx.nap (seconds int); INSERT INTO fx.nap VALUES (600); GRANT SELECT ON fx.nap TO fx" >/dev/null
+qq "SET ROLE fx; SELECT pgetl_create_pipeline('fx_slow'); SELECT pgetl_add_task('fx_slow', 'nap', 'SELECT pg_sleep(seconds) FROM fx.nap')"
+slow=$(q "SET ROLE fx; SELECT pgetl_run('fx_slow', wait => false)")
+wait_for "SELECT EXISTS (SELECT FROM pgetl.task_run WHERE run_id = $slow AND state = 'running')" || fail "fx_slow never ran"
 
 # A digest of every pgetl table, row by row, as text (roles and tables by name)
 digest="SELECT string_agg(d, E'\n' ORDER BY d) FROM (
@@ -49,6 +54,7 @@ pg_dump -Fc -f "$work/db.dump" "$PGDATABASE"
 cp "$here/fixture.sql" "$work/"
 chmod -R a+rX "$work"
 ok "dumped $(stat -c %s "$work/db.dump") bytes with pg_dump -Fc"
+qq "SELECT pgetl_cancel($slow)"
 
 # A fresh cluster (test/setup/cluster.sh, as make test starts one)
 export DUMP_DIGEST="$digest" DUMP_BEFORE="$before" DUMP_SEQS="$seqs" DUMP_SEQ_BEFORE="$seq_before" DUMP_WORK="$work" DUMP_DB="$PGDATABASE"
