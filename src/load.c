@@ -157,6 +157,22 @@ begin_history(Load *load)
 												1, &isnull));
 }
 
+/*
+ * has_skip_counts - whether pgetl.load_record has the columns of the
+ * skipped counts (added in 0.2): the library of a newer version also runs
+ * in a database whose extension is not updated yet.
+ */
+static bool
+has_skip_counts(void)
+{
+	Oid			nsp = get_namespace_oid("pgetl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("load_record", nsp) : InvalidOid;
+
+	return OidIsValid(rel) &&
+		get_attnum(rel, "rows_skipped_by_trigger") != InvalidAttrNumber &&
+		get_attnum(rel, "rows_skipped_on_conflict") != InvalidAttrNumber;
+}
+
 /* finish the load's history row */
 static void
 end_history(Load *load)
@@ -170,12 +186,19 @@ end_history(Load *load)
 	values[3] = Int64GetDatum(load->rows_rejected);
 	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
 	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
-	owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
-			   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
-			   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
-			   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
-			   "WHERE load_id OPERATOR(pg_catalog.=) $1",
-			   6, types, values, NULL, SPI_OK_UPDATE);
+	if (has_skip_counts())
+		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   6, types, values, NULL, SPI_OK_UPDATE);
+	else
+		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   4, types, values, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -600,8 +623,12 @@ pgetl_load(PG_FUNCTION_ARGS)
 
 		MemoryContextSwitchTo(old);
 		values[4] = IntervalPGetDatum(iv);
+		/* declared by 0.2; a database still on 0.1 takes the first five */
 		values[5] = Int64GetDatum(load.rows_skipped_by_trigger);
 		values[6] = Int64GetDatum(load.rows_skipped_on_conflict);
+		if (rsinfo->setDesc->natts > lengthof(values))
+			elog(ERROR, "pgetl_load is declared with %d result columns, this library returns %d",
+				 rsinfo->setDesc->natts, (int) lengthof(values));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	MemoryContextDelete(cxt);
