@@ -378,9 +378,9 @@ step(long *wait_ms)
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		strlcpy(req->final_state, s ? s : "", sizeof(req->final_state));
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-		strlcpy(req->failed_tasks, s ? s : "", sizeof(req->failed_tasks));
+		pgetl_strlcpy_clip(req->failed_tasks, s ? s : "", sizeof(req->failed_tasks));
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
-		strlcpy(req->failure_detail, s ? s : "", sizeof(req->failure_detail));
+		pgetl_strlcpy_clip(req->failure_detail, s ? s : "", sizeof(req->failure_detail));
 		SpinLockRelease(&req->mutex);
 	}
 	end_step();
@@ -438,7 +438,7 @@ stop_run(const char *state, const char *reason)
 	end_step();
 	SpinLockAcquire(&req->mutex);
 	strlcpy(req->final_state, state, sizeof(req->final_state));
-	strlcpy(req->failure_detail, reason, sizeof(req->failure_detail));
+	pgetl_strlcpy_clip(req->failure_detail, reason, sizeof(req->failure_detail));
 	SpinLockRelease(&req->mutex);
 }
 
@@ -468,6 +468,8 @@ pgetl_coordinator_main(Datum main_arg)
 	req = dsm_segment_address(seg);
 
 	BackgroundWorkerInitializeConnectionByOid(req->dboid, req->extowner, 0);
+	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
+	pgetl_pin_search_path(GUC_ACTION_SET);
 	pgstat_report_appname(PGETL_COORDINATOR_TYPE);
 
 	launched = MemoryContextAlloc(TopMemoryContext, 16 * sizeof(LaunchedTask));
