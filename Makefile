@@ -17,7 +17,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # release after them ships an upgrade script assembled from
 # src/sql/upgrade/<from>--<to>/*.sql (test/upgrade/upgrade_test.sh).
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql))
+# Install parts new in 0.2 apply unchanged as upgrade steps (after the rest).
+UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql)) src/sql/95_dump.sql
 DATA = sql/$(EXTENSION)--0.1.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1--0.2.sql
 
@@ -35,6 +36,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
+
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard src/*.h)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@

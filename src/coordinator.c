@@ -517,6 +517,8 @@ pgetl_coordinator_main(Datum main_arg)
 	req = dsm_segment_address(seg);
 
 	BackgroundWorkerInitializeConnectionByOid(req->dboid, req->extowner, 0);
+	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
+	pgetl_pin_search_path(GUC_ACTION_SET);
 	pgstat_report_appname(PGETL_COORDINATOR_TYPE);
 
 	launched = MemoryContextAlloc(TopMemoryContext, 16 * sizeof(LaunchedTask));

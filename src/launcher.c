@@ -154,6 +154,8 @@ pgetl_recovery_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
+	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
+	pgetl_pin_search_path(GUC_ACTION_SET);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

@@ -560,6 +560,8 @@ pgetl_cron_worker_main(Datum main_arg)
 	req = dsm_segment_address(seg);
 
 	BackgroundWorkerInitializeConnectionByOid(req->dboid, req->owner, 0);
+	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
+	pgetl_pin_search_path(GUC_ACTION_SET);
 	pgstat_report_appname(PGETL_CRON_TYPE);
 
 	PG_TRY();

@@ -351,7 +351,12 @@ pgetl_task_worker_main(Datum main_arg)
 	if (!begin_task(args.task_run_id, &spec))
 		proc_exit(0);
 
-	pgstat_report_appname(psprintf("pgetl %s.%s", current->pipeline, current->task));
+	/*
+	 * application_name is visible to every role in pg_stat_activity: ids
+	 * only, names are for those who may read the run (pgetl.task_run).
+	 */
+	pgstat_report_appname(psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT,
+									current->run_id, current->task_run_id));
 	PG_TRY();
 	{
 		begin_xact();

@@ -25,6 +25,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 /*
@@ -92,10 +93,17 @@ pgetl_extension_schema(void)
 }
 
 /*
- * pgetl_become_owner - act as the extension owner until pgetl_restore_user.
+ * pgetl_become_owner - act as the extension owner, with search_path pinned
+ * to "pg_catalog, pg_temp", until pgetl_restore_user.
  *
- * Like a SECURITY DEFINER function: only the current user id changes; an
- * error aborting the transaction restores it too.
+ * Like a SECURITY DEFINER function with SET search_path: the current user
+ * id changes and a new GUC nest level holds the pinned search_path, so that
+ * no SQL text run meanwhile can resolve a function, operator or type that
+ * the caller created in a schema of its own (the caller's search_path,
+ * however it was set -- SET, ALTER ROLE, ALTER DATABASE -- is not seen).
+ * An error that aborts the (sub)transaction undoes both, as it does for a
+ * SECURITY DEFINER function; code that catches an error without aborting
+ * calls pgetl_restore_user_on_error.
  */
 void
 pgetl_become_owner(PgetlUserSwitch *sw)
@@ -103,13 +111,42 @@ pgetl_become_owner(PgetlUserSwitch *sw)
 	Oid			owner = pgetl_extension_owner();
 
 	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	sw->save_nestlevel = NewGUCNestLevel();
+	pgetl_pin_search_path(GUC_ACTION_SAVE);
 	SetUserIdAndSecContext(owner, sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 void
 pgetl_restore_user(PgetlUserSwitch *sw)
 {
+	AtEOXact_GUC(true, sw->save_nestlevel);
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/* the same, after an error caught while acting as the owner */
+void
+pgetl_restore_user_on_error(PgetlUserSwitch *sw)
+{
+	AtEOXact_GUC(false, sw->save_nestlevel);
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/*
+ * pgetl_pin_search_path - set search_path to "pg_catalog, pg_temp".
+ *
+ * GUC_ACTION_SAVE: until the current GUC nest level ends (see
+ * pgetl_become_owner).  GUC_ACTION_SET: for the rest of the session, which
+ * is what a background worker that connects with elevated rights (the run
+ * coordinator, the recovery and cron workers) does right after connecting,
+ * since ALTER DATABASE/ROLE ... SET search_path apply to it as to any
+ * session.
+ */
+void
+pgetl_pin_search_path(GucAction action)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET,
+							 PGC_S_SESSION, action, true, 0, false);
 }
 
 /*
@@ -136,7 +173,7 @@ pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
 	{
 		ErrorData  *edata;
 
-		pgetl_restore_user(&sw);
+		pgetl_restore_user_on_error(&sw);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();

@@ -13,17 +13,21 @@
 
 #include "fmgr.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
 
-/* Saved identity while acting as the extension owner */
+/* Saved identity and GUC nest level while acting as the extension owner */
 typedef struct PgetlUserSwitch
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 } PgetlUserSwitch;
 
 extern Oid	pgetl_extension_owner(void);
 extern void pgetl_become_owner(PgetlUserSwitch *sw);
 extern void pgetl_restore_user(PgetlUserSwitch *sw);
+extern void pgetl_restore_user_on_error(PgetlUserSwitch *sw);
+extern void pgetl_pin_search_path(GucAction action);
 
 extern Datum pgetl_call_internal(FunctionCallInfo fcinfo, const char *internal);
 extern Datum pgetl_call_internal_args(const char *internal, int nargs, Oid *types,

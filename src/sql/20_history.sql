@@ -1,6 +1,9 @@
 -- Run history: one row per run, one row per task try.  Triggers keep it
--- consistent: timestamps, durations, legal state changes, task counts rolled
--- up to the run, and NOTIFY pgetl_run on every state change.
+-- consistent: timestamps, durations, legal state changes, and NOTIFY
+-- pgetl_run on every state change.  Task counts per run are computed by the
+-- view pgetl.pipeline_run from the latest try of each task, not stored, so
+-- that history restored by pg_restore (rows inserted as they were, see
+-- test/upgrade/dump_test.sh) is counted once.
 
 CREATE TABLE pgetl.run_record (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -19,16 +22,7 @@ CREATE TABLE pgetl.run_record (
     reason          text,
     resumed         integer NOT NULL DEFAULT 0,
     server_epoch    timestamptz,
-    coordinator_pid integer,
-    tasks_scheduled integer NOT NULL DEFAULT 0,
-    tasks_queued    integer NOT NULL DEFAULT 0,
-    tasks_running   integer NOT NULL DEFAULT 0,
-    tasks_success   integer NOT NULL DEFAULT 0,
-    tasks_failed    integer NOT NULL DEFAULT 0,
-    tasks_up_for_retry integer NOT NULL DEFAULT 0,
-    tasks_upstream_failed integer NOT NULL DEFAULT 0,
-    tasks_skipped   integer NOT NULL DEFAULT 0,
-    tasks_cancelled integer NOT NULL DEFAULT 0
+    coordinator_pid integer
 );
 -- At most one active run per pipeline, enforced by the database.
 CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
@@ -84,11 +78,18 @@ DECLARE
     now_ts timestamptz := clock_timestamp();
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF NEW.state <> 'scheduled' THEN
+        -- A new try starts scheduled.  A row in another state is history
+        -- being restored (pg_restore of pgetl's tables), kept as it is when
+        -- its timestamps agree with its state.
+        IF NEW.state = 'scheduled' THEN
+            NEW.scheduled_at := now_ts;
+        ELSIF (CASE NEW.state WHEN 'queued' THEN NEW.queued_at IS NULL
+                              WHEN 'running' THEN NEW.started_at IS NULL
+                              ELSE NEW.finished_at IS NULL END) THEN
             RAISE EXCEPTION 'a task run starts in state scheduled, not %', NEW.state
-                USING ERRCODE = 'object_not_in_prerequisite_state';
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Only restored history, with the timestamps of its state, is inserted in another state.';
         END IF;
-        NEW.scheduled_at := now_ts;
         RETURN NEW;
     END IF;
     IF NEW.state = OLD.state THEN
@@ -115,38 +116,16 @@ $$;
 CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
 
--- Roll the counts of the latest try of each task up to the run, and notify.
+-- Notify listeners of every task state change.
 CREATE FUNCTION pgetl._task_run_after() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    gone text;                  -- state no longer counted
-    came text := NEW.state;     -- state now counted
-    pipe text;
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        IF NEW.state = OLD.state THEN
-            RETURN NULL;
-        END IF;
-        gone := OLD.state;
-    ELSIF NEW.try_number > 1 THEN
-        SELECT state INTO gone FROM pgetl.task_run_record
-         WHERE run_id = NEW.run_id AND task = NEW.task AND try_number = NEW.try_number - 1;
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
+        RETURN NULL;
     END IF;
-    UPDATE pgetl.run_record SET
-        tasks_scheduled = tasks_scheduled + (came = 'scheduled')::int - (gone IS NOT DISTINCT FROM 'scheduled')::int,
-        tasks_queued = tasks_queued + (came = 'queued')::int - (gone IS NOT DISTINCT FROM 'queued')::int,
-        tasks_running = tasks_running + (came = 'running')::int - (gone IS NOT DISTINCT FROM 'running')::int,
-        tasks_success = tasks_success + (came = 'success')::int - (gone IS NOT DISTINCT FROM 'success')::int,
-        tasks_failed = tasks_failed + (came = 'failed')::int - (gone IS NOT DISTINCT FROM 'failed')::int,
-        tasks_up_for_retry = tasks_up_for_retry + (came = 'up_for_retry')::int - (gone IS NOT DISTINCT FROM 'up_for_retry')::int,
-        tasks_upstream_failed = tasks_upstream_failed + (came = 'upstream_failed')::int - (gone IS NOT DISTINCT FROM 'upstream_failed')::int,
-        tasks_skipped = tasks_skipped + (came = 'skipped')::int - (gone IS NOT DISTINCT FROM 'skipped')::int,
-        tasks_cancelled = tasks_cancelled + (came = 'cancelled')::int - (gone IS NOT DISTINCT FROM 'cancelled')::int
-     WHERE run_id = NEW.run_id
-    RETURNING pipeline INTO pipe;
     PERFORM pg_notify('pgetl_run', jsonb_build_object(
-        'run_id', NEW.run_id, 'pipeline', pipe, 'task', NEW.task,
-        'try_number', NEW.try_number, 'old_state', OLD.state, 'state', NEW.state)::text);
+        'run_id', NEW.run_id, 'task_run_id', NEW.task_run_id, 'try_number', NEW.try_number,
+        'old_state', CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END, 'state', NEW.state)::text);
     RETURN NULL;
 END
 $$;
@@ -180,8 +159,13 @@ BEGIN
                   HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
     END IF;
     IF TG_OP = 'INSERT' AND NEW.state NOT IN ('queued', 'running') THEN
-        RAISE EXCEPTION 'a run starts in state queued or running, not %', NEW.state
-            USING ERRCODE = 'object_not_in_prerequisite_state';
+        -- a finished run being restored (pg_restore) is kept as it is
+        IF NEW.finished_at IS NULL THEN
+            RAISE EXCEPTION 'a run starts in state queued or running, not %', NEW.state
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Only restored history, with its finish time, is inserted in another state.';
+        END IF;
+        RETURN NEW;
     END IF;
     IF NEW.state = 'running' THEN
         NEW.started_at := coalesce(NEW.started_at, now_ts);
@@ -204,9 +188,9 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM pg_notify('pgetl_run', jsonb_build_object(
-        'run_id', NEW.run_id, 'pipeline', NEW.pipeline,
+        'run_id', NEW.run_id,
         'old_state', CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END,
-        'state', NEW.state, 'reason', NEW.reason)::text);
+        'state', NEW.state)::text);
     RETURN NULL;
 END
 $$;
@@ -219,13 +203,25 @@ CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
 SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
        r.reason, r.resumed,
-       r.tasks_scheduled + r.tasks_queued + r.tasks_running + r.tasks_success
-         + r.tasks_failed + r.tasks_up_for_retry + r.tasks_upstream_failed
-         + r.tasks_skipped + r.tasks_cancelled AS tasks_total,
-       r.tasks_scheduled, r.tasks_queued, r.tasks_running, r.tasks_success,
-       r.tasks_failed, r.tasks_up_for_retry, r.tasks_upstream_failed,
-       r.tasks_skipped, r.tasks_cancelled, r.queued_at
+       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
+       c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at
   FROM pgetl.run_record r
+ CROSS JOIN LATERAL (
+       SELECT count(*)::integer AS tasks_total,
+              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
+              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
+              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
+              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
+              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
+              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
+              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
+              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
+              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
+         FROM (SELECT DISTINCT ON (t.task) t.state
+                 FROM pgetl.task_run_record t
+                WHERE t.run_id = r.run_id
+                ORDER BY t.task, t.try_number DESC) l) c
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 

@@ -7,7 +7,7 @@ CREATE TABLE pgetl.load_spec (
     spec_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name            text NOT NULL UNIQUE CHECK (name <> ''),
     owner           regrole NOT NULL,
-    target          oid NOT NULL,
+    target          regclass NOT NULL,   -- not a raw oid: pg_dump writes the name
     target_name     text NOT NULL,
     delimiter       text NOT NULL DEFAULT ',',
     quote           text NOT NULL DEFAULT '"',

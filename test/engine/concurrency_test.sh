@@ -47,10 +47,13 @@ count=$(echo "$payloads" | grep -c . || true)
 # run: running, success; each task: scheduled, queued, running, success
 [ "$count" -eq 10 ] || fail "expected 10 notifications, got $count"
 echo "$payloads" | while read -r p; do q "SELECT '$p'::jsonb ? 'state'" | grep -q t || fail "bad payload $p"; done
+noisy_run=$(q "SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'noisy'")
 found=0
 while read -r p; do
-    [ "$(q "SELECT '$p'::jsonb @> '{\"state\": \"success\", \"pipeline\": \"noisy\"}' AND NOT '$p'::jsonb ? 'task'")" = t ] && found=1
+    [ "$(q "SELECT '$p'::jsonb @> '{\"state\": \"success\", \"run_id\": $noisy_run}' AND NOT '$p'::jsonb ? 'task_run_id'")" = t ] && found=1
+    # every listener gets the payload: ids and states only, no names
+    [ "$(q "SELECT '$p'::jsonb ?| '{pipeline,task,reason,error}'")" = f ] || fail "payload leaks a name: $p"
 done <<<"$payloads"
 [ "$found" = 1 ] || fail "no notification of the run's success"
-ok "NOTIFY pgetl_run: 10 JSON notifications for a 2-task run"
+ok "NOTIFY pgetl_run: 10 JSON notifications for a 2-task run, ids and states only"
 rm -rf "$tmp"

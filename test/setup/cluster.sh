@@ -27,6 +27,16 @@ if [ -e "$sharedir/extension/pgetl.control" ]; then
     exit 1
 fi
 libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
+# A random free port rather than pg_createcluster's next free one, which
+# races when several clusters start at once (tests that start a cluster of
+# their own inside this one, or checkouts tested side by side).
+for _ in $(seq 100); do
+    PGPORT=$((20000 + RANDOM % 30000))
+    [ -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null && continue
+    break
+done
+export PGPORT
 pg_virtualenv -t -v 15 \
     -o "extension_destdir=$destdir" \
     -o "dynamic_library_path=$destdir$libdir:$libdir" \
