@@ -22,6 +22,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -282,7 +284,9 @@ is_launched(int64 task_run_id)
 /*
  * Record the end of a worker that stopped without recording its try (it
  * was terminated, or died): pgetl._task_fail() changes only unfinished
- * tries.
+ * tries.  A worker that could not connect as the owner (no LOGIN, no
+ * CONNECT) gets PostgreSQL's error through pgetl._connect_error(), which
+ * a catalog not yet updated to 0.2 lacks: then the plain message.
  */
 static void
 record_lost_worker(LaunchedTask *t, int64 timeout_ms)
@@ -290,6 +294,8 @@ record_lost_worker(LaunchedTask *t, int64 timeout_ms)
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', 'n', 'n', 'n'};
+	Oid			argtypes[1] = {INT8OID};
+	const char *sql = "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)";
 
 	values[0] = Int64GetDatum(t->task_run_id);
 	if (t->timed_out)
@@ -300,31 +306,14 @@ record_lost_worker(LaunchedTask *t, int64 timeout_ms)
 	}
 	else
 	{
-		/* a worker that could not connect: PostgreSQL's error, else a plain note */
-		if (SPI_execute_with_args("SELECT * FROM pgetl._connect_error($1)", 1, types, values,
-								  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1 &&
-			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) != NULL)
-		{
-			HeapTuple	tup = SPI_copytuple(SPI_tuptable->vals[0]);
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-
-			for (int i = 1; i <= 4; i++)
-			{
-				char	   *v = SPI_getvalue(tup, desc, i);
-
-				if (v)
-					values[i] = CStringGetTextDatum(v);
-				nulls[i] = v ? ' ' : 'n';
-			}
-		}
-		else
-		{
-			values[1] = CStringGetTextDatum("worker terminated unexpectedly");
-			nulls[2] = 'n';
-		}
+		values[1] = CStringGetTextDatum("worker terminated unexpectedly");
+		nulls[2] = 'n';
+		if (OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_connect_error")),
+									  1, argtypes, true)))
+			sql = "SELECT pgetl._task_fail($1, COALESCE(c.error, $2), c.sqlstate, c.detail, c.hint, $6) "
+				"FROM pgetl._connect_error($1) c";
 	}
-	if (SPI_execute_with_args("SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)",
-							  6, types, values, nulls, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 6, types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT, t->task_run_id);
 }
 
