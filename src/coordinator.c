@@ -416,9 +416,9 @@ step(long *wait_ms)
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 		strlcpy(req->final_state, s ? s : "", sizeof(req->final_state));
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-		strlcpy(req->failed_tasks, s ? s : "", sizeof(req->failed_tasks));
+		pgetl_strlcpy_clip(req->failed_tasks, s ? s : "", sizeof(req->failed_tasks));
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
-		strlcpy(req->failure_detail, s ? s : "", sizeof(req->failure_detail));
+		pgetl_strlcpy_clip(req->failure_detail, s ? s : "", sizeof(req->failure_detail));
 		SpinLockRelease(&req->mutex);
 	}
 	end_step();
@@ -476,7 +476,7 @@ stop_run(const char *state, const char *reason)
 	end_step();
 	SpinLockAcquire(&req->mutex);
 	strlcpy(req->final_state, state, sizeof(req->final_state));
-	strlcpy(req->failure_detail, reason, sizeof(req->failure_detail));
+	pgetl_strlcpy_clip(req->failure_detail, reason, sizeof(req->failure_detail));
 	SpinLockRelease(&req->mutex);
 }
 

@@ -19,16 +19,19 @@
 #include "load.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "task_worker.h"
@@ -53,6 +56,8 @@ typedef struct Load
 	int64		rows_read;
 	int64		rows_loaded;
 	int64		rows_rejected;
+	int64		rows_skipped_by_trigger;	/* a BEFORE trigger returned NULL */
+	int64		rows_skipped_on_conflict;	/* upsert, on_conflict nothing */
 	StringInfoData reasons;		/* the first few reject reasons */
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
@@ -152,21 +157,48 @@ begin_history(Load *load)
 												1, &isnull));
 }
 
+/*
+ * has_skip_counts - whether pgetl.load_record has the columns of the
+ * skipped counts (added in 0.2): the library of a newer version also runs
+ * in a database whose extension is not updated yet.
+ */
+static bool
+has_skip_counts(void)
+{
+	Oid			nsp = get_namespace_oid("pgetl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("load_record", nsp) : InvalidOid;
+
+	return OidIsValid(rel) &&
+		get_attnum(rel, "rows_skipped_by_trigger") != InvalidAttrNumber &&
+		get_attnum(rel, "rows_skipped_on_conflict") != InvalidAttrNumber;
+}
+
 /* finish the load's history row */
 static void
 end_history(Load *load)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
+	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[6];
 
 	values[0] = Int64GetDatum(load->load_id);
 	values[1] = Int64GetDatum(load->rows_read);
 	values[2] = Int64GetDatum(load->rows_loaded);
 	values[3] = Int64GetDatum(load->rows_rejected);
-	owner_exec("UPDATE pgetl.load_record SET finished_at = clock_timestamp(), "
-			   "duration = clock_timestamp() - started_at, "
-			   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 WHERE load_id = $1",
-			   4, types, values, NULL, SPI_OK_UPDATE);
+	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
+	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
+	if (has_skip_counts())
+		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   6, types, values, NULL, SPI_OK_UPDATE);
+	else
+		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   4, types, values, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -297,7 +329,7 @@ check_range(Load *load, LoadRow **rows, int lo, int hi)
 	while (lo < hi)
 	{
 		CheckCall	cc = {spec, rows, lo, hi};
-		ErrorData  *edata = load_try(check_call, NULL, &cc);
+		ErrorData  *edata = load_try(check_call, NULL, &cc, LOAD_ERRORS_RECHECK);
 
 		if (edata == NULL)
 			return;
@@ -318,18 +350,36 @@ check_batch(Load *load, LoadRow **rows, int n)
 
 /*
  * process_batch - check, insert and account for a batch of rows.
+ *
+ * Every row read is loaded, rejected or skipped: a row that passed the
+ * rules and that the target neither stored nor refused was dropped by a
+ * BEFORE trigger returning NULL, or, in upsert mode with on_conflict
+ * nothing, by its conflict (an INSERT ... ON CONFLICT DO NOTHING does not
+ * tell these two apart; in that mode both count as skipped on conflict).
  */
 static void
 process_batch(Load *load, LoadRow **rows, int n)
 {
 	LoadRow   **good = palloc(sizeof(LoadRow *) * n);
 	int			ngood = 0;
+	int64		stored;
+	int64		refused = 0;
+	int64		skipped;
 
 	check_batch(load, rows, n);
 	for (int i = 0; i < n; i++)
 		if (!rows[i]->rejected)
 			good[ngood++] = rows[i];
-	load->rows_loaded += load_target_insert(load->target, good, ngood);
+	stored = load_target_insert(load->target, good, ngood);
+	for (int i = 0; i < ngood; i++)
+		if (good[i]->rejected)
+			refused++;
+	skipped = Max(ngood - refused - stored, 0);
+	load->rows_loaded += stored;
+	if (load_target_skips_conflicts(load->target))
+		load->rows_skipped_on_conflict += skipped;
+	else
+		load->rows_skipped_by_trigger += skipped;
 	for (int i = 0; i < n; i++)
 		if (rows[i]->rejected)
 			write_reject(load, rows[i]);
@@ -343,7 +393,9 @@ process_batch(Load *load, LoadRow **rows, int n)
  * make_row - a new row for a record, in the batch's memory (freed when the
  * batch's context is reset): the row, its field pointers, values, nulls
  * and a copy of its fields, in one allocation.  The fields given point
- * into COPY's buffers, valid until the next record is read.
+ * into COPY's buffers, valid until the next record is read.  Linear in the
+ * record's size and interruptible: a record can have any number of fields
+ * (it is then rejected by its field count).
  */
 static LoadRow *
 make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
@@ -365,6 +417,8 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 		if (i < lengthof(lens))
 			lens[i] = len;
 		textsz += len;
+		if ((i & 4095) == 4095)
+			CHECK_FOR_INTERRUPTS();	/* a record may have millions of fields */
 	}
 	mem = palloc(head + valsz + ptrsz + nullsz + textsz);
 	row = (LoadRow *) mem;
@@ -411,9 +465,21 @@ run_load(Load *load, bool purge)
 	MemoryContext load_cxt = CurrentMemoryContext;
 
 	check_privileges(spec);
+
+	/*
+	 * The target is the relation of the spec's OID, for every statement:
+	 * lock it by OID first, then name it by its name now (see
+	 * load_spec_lock_target), so that TRUNCATE, the privileges checked above
+	 * and the inserts all reach the same table, even after a rename.
+	 */
+	load_spec_lock_target(spec, spec->mode == LOAD_REPLACE ? AccessExclusiveLock : RowExclusiveLock);
 	if (spec->mode == LOAD_REPLACE)
 	{
-		/* as the caller, before the target is open: TRUNCATE checks its own privilege */
+		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name));
+
+		if (RangeVarGetRelid(rv, NoLock, false) != spec->target)
+			elog(ERROR, "%s is no longer the target of load \"%s\"", spec->target_name, spec->name);
+		/* as the caller: TRUNCATE checks its own privilege */
 		if (SPI_execute(psprintf("TRUNCATE %s", spec->target_name), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not truncate %s", spec->target_name);
 	}
@@ -500,7 +566,8 @@ run_load(Load *load, bool purge)
 /*
  * pgetl_load(load text, source text, purge boolean) - load a source with a
  * spec; returns one row: load_id, rows_read, rows_loaded, rows_rejected,
- * duration.
+ * duration, rows_skipped_by_trigger, rows_skipped_on_conflict (rows_read is
+ * the sum of the loaded, rejected and skipped rows).
  */
 Datum
 pgetl_load(PG_FUNCTION_ARGS)
@@ -508,8 +575,8 @@ pgetl_load(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz start = GetCurrentTimestamp();
 	Load		load;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
 	MemoryContext cxt;
 	MemoryContext old;
 
@@ -556,6 +623,12 @@ pgetl_load(PG_FUNCTION_ARGS)
 
 		MemoryContextSwitchTo(old);
 		values[4] = IntervalPGetDatum(iv);
+		/* declared by 0.2; a database still on 0.1 takes the first five */
+		values[5] = Int64GetDatum(load.rows_skipped_by_trigger);
+		values[6] = Int64GetDatum(load.rows_skipped_on_conflict);
+		if (rsinfo->setDesc->natts > lengthof(values))
+			elog(ERROR, "pgetl_load is declared with %d result columns, this library returns %d",
+				 rsinfo->setDesc->natts, (int) lengthof(values));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	MemoryContextDelete(cxt);

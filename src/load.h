@@ -119,6 +119,17 @@ typedef struct LoadCheck
 	ExprState  *state;
 } LoadCheck;
 
+/*
+ * What raised an error while a row was checked or inserted: which errors
+ * reject the row rather than fail the load (see load_error_is_row_level).
+ */
+typedef enum LoadErrorKind
+{
+	LOAD_ERRORS_CONVERSION,		/* a type input function or date format */
+	LOAD_ERRORS_ROW,			/* a check expression or the target */
+	LOAD_ERRORS_RECHECK			/* either: the row is checked again carefully */
+} LoadErrorKind;
+
 /* A compiled load spec */
 typedef struct LoadSpec
 {
@@ -126,7 +137,7 @@ typedef struct LoadSpec
 	char	   *name;
 	Oid			owner;
 	Oid			target;
-	char	   *target_name;	/* qualified and quoted */
+	char	   *target_name;	/* qualified and quoted: its name now */
 	char		delimiter;
 	char		quote;
 	char		escape;
@@ -184,6 +195,7 @@ typedef struct LoadRow
 
 /* load_spec.c */
 extern LoadSpec *load_spec_fetch(const char *name, bool for_define);
+extern void load_spec_lock_target(LoadSpec *spec, LOCKMODE lockmode);
 extern void load_spec_open_target(LoadSpec *spec, LOCKMODE lockmode);
 extern void load_spec_close_target(LoadSpec *spec);
 extern void load_spec_bind_header(LoadSpec *spec, char **fields, int nfields);
@@ -208,14 +220,16 @@ extern void load_rules_forget_row(LoadSpec *spec, LoadRow *row);
 extern void load_row_reject(LoadRow *row, const char *column, const char *rule,
 							const char *value, int sqlerrcode, const char *fmt,...)
 			pg_attribute_printf(6, 7);
-extern bool load_error_is_row_level(int sqlerrcode);
-extern ErrorData *load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg);
+extern bool load_error_is_row_level(int sqlerrcode, LoadErrorKind kind);
+extern ErrorData *load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
+						   LoadErrorKind kind);
 extern void load_rules_begin(LoadSpec *spec);
 
 /* load_target.c */
 typedef struct LoadTarget LoadTarget;
 extern LoadTarget *load_target_begin(LoadSpec *spec);
 extern int64 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows);
+extern bool load_target_skips_conflicts(LoadTarget *tgt);
 extern void load_target_end(LoadTarget *tgt);
 
 #endif							/* PGETL_LOAD_H */

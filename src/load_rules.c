@@ -56,39 +56,63 @@ seen_match(const void *key1, const void *key2, Size keysize)
 }
 
 /*
- * load_error_is_row_level - whether an error raised while converting,
- * checking or inserting one row is about that row's data (it rejects the
- * row) rather than about the load (it fails the load): data exceptions,
- * integrity violations, errors raised by triggers and functions (P0), and
- * undefined objects named by a value (e.g. a regclass field).  Permission
- * errors, cancellation, resource and internal errors fail the load.
+ * load_error_is_row_level - whether an error is about the row being loaded
+ * (the row is rejected) rather than about the load (the load fails, as
+ * COPY would).  Which errors are about the row depends on what raised it:
+ *
+ * LOAD_ERRORS_CONVERSION, a type input function or a date format: data
+ *	exceptions (22), integrity violations (23: a domain's CHECK), and
+ *	undefined objects named by a value (42, e.g. a regclass field), raised
+ *	or not from PL/pgSQL (P0, e.g. a domain check calling a function).
+ * LOAD_ERRORS_ROW, a check expression or the target (its constraints,
+ *	triggers, foreign key, partitions, a foreign table's server): only
+ *	data exceptions (22), integrity violations (23), cardinality violations
+ *	(21: a row an upsert would change twice) and raise_exception (P0001:
+ *	RAISE EXCEPTION in a validation trigger or function).  Anything else --
+ *	a schema error (42: a trigger reading a dropped table, a missing
+ *	function), permission denied, a PL/pgSQL function ending without
+ *	RETURN (2F), an ASSERT (P0004), serialization failures, cancellation,
+ *	resource and internal errors -- is a broken target, not bad data, and
+ *	fails the load instead of rejecting every row.
+ *
+ * LOAD_ERRORS_RECHECK, anything while a stretch of rows is checked
+ *	optimistically: an error of either kind, as the row is then checked
+ *	again carefully, which tells them apart.
+ *
+ * Permission errors (42501) never reject a row.
  */
 bool
-load_error_is_row_level(int sqlerrcode)
+load_error_is_row_level(int sqlerrcode, LoadErrorKind kind)
 {
 	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
 
 	if (sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 		return false;
-	return category == ERRCODE_DATA_EXCEPTION ||
-		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-		category == ERRCODE_CARDINALITY_VIOLATION ||
-		category == ERRCODE_WITH_CHECK_OPTION_VIOLATION ||
-		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
-		category == ERRCODE_PLPGSQL_ERROR ||
-		category == ERRCODE_TRIGGERED_ACTION_EXCEPTION;
+	if (category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		return true;
+	if (kind != LOAD_ERRORS_ROW &&
+		(category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+		 category == ERRCODE_PLPGSQL_ERROR))
+		return true;
+	if (kind != LOAD_ERRORS_CONVERSION &&
+		(category == ERRCODE_CARDINALITY_VIOLATION ||
+		 sqlerrcode == ERRCODE_RAISE_EXCEPTION))
+		return true;
+	return false;
 }
 
 /*
  * load_try - run fn(arg) in a subtransaction, the way the loader isolates a
  * bad row.  Returns NULL when fn succeeded (the subtransaction is released).
- * After a row-level error (see load_error_is_row_level) the subtransaction
- * is rolled back and the error returned, copied into the caller's memory
- * context (the caller frees it); any other error is raised again.
- * on_abort, if not NULL, runs before the rollback.
+ * After a row-level error (see load_error_is_row_level, for errors of the
+ * given kind) the subtransaction is rolled back and the error returned,
+ * copied into the caller's memory context (the caller frees it); any other
+ * error is raised again.  on_abort, if not NULL, runs before the rollback.
  */
 ErrorData *
-load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg)
+load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
+		 LoadErrorKind kind)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -113,7 +137,7 @@ load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!load_error_is_row_level(edata->sqlerrcode))
+		if (!load_error_is_row_level(edata->sqlerrcode, kind))
 			ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -347,7 +371,7 @@ guarded_convert(LoadColumn *c, char *s, Datum *result, ErrorData **edata)
 #endif
 	conv.c = c;
 	conv.s = s;
-	*edata = load_try(convert_call, NULL, &conv);
+	*edata = load_try(convert_call, NULL, &conv, LOAD_ERRORS_CONVERSION);
 	if (*edata != NULL)
 		return false;
 	*result = conv.result;
@@ -586,26 +610,46 @@ load_rules_forget_row(LoadSpec *spec, LoadRow *row)
 }
 
 /*
- * run_checks - evaluate the spec's row-level checks on the converted row; a
- * check passes only when it is true.
+ * A check expression's evaluation, for load_try.  Check expressions are the
+ * spec owner's code: they run as the owner (see eval_call), whoever loads.
  */
-/* ExecEvalExpr's arguments and result, for load_try */
 typedef struct EvalCall
 {
+	LoadSpec   *spec;
 	ExprState  *state;
 	ExprContext *econtext;
 	Datum		result;
 	bool		isnull;
 } EvalCall;
 
+/*
+ * eval_call - evaluate a check expression as the spec's owner, in a
+ * restricted security context (as a pipeline's tasks run as its owner, and
+ * as PostgreSQL runs an index expression as the table's owner): a superuser
+ * or a member of the owner who runs the load never lends it their rights.
+ * On an error, the abort of the subtransaction the caller runs in (load_try)
+ * restores the user.
+ */
 static void
 eval_call(void *arg)
 {
 	EvalCall   *ev = (EvalCall *) arg;
+	Oid			save_userid;
+	int			save_sec_context;
 
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(ev->spec->owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	ev->result = ExecEvalExpr(ev->state, ev->econtext, &ev->isnull);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/*
+ * run_checks - evaluate the spec's row-level checks on the converted row; a
+ * check passes only when it is true.  Not careful, an error is raised (the
+ * caller runs in a subtransaction, see check_range); careful, each check is
+ * evaluated in its own, and an error about the row rejects it.
+ */
 static void
 run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 {
@@ -638,8 +682,8 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 
 		if (careful)
 		{
-			EvalCall	ev = {ck->state, econtext, (Datum) 0, false};
-			ErrorData  *edata = load_try(eval_call, NULL, &ev);
+			EvalCall	ev = {spec, ck->state, econtext, (Datum) 0, false};
+			ErrorData  *edata = load_try(eval_call, NULL, &ev, LOAD_ERRORS_ROW);
 
 			if (edata != NULL)
 			{
@@ -651,7 +695,13 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 			isnull = ev.isnull;
 		}
 		else
-			d = ExecEvalExpr(ck->state, econtext, &isnull);
+		{
+			EvalCall	ev = {spec, ck->state, econtext, (Datum) 0, false};
+
+			eval_call(&ev);
+			d = ev.result;
+			isnull = ev.isnull;
+		}
 		if (isnull || !DatumGetBool(d))
 			load_row_reject(row, NULL, "check", NULL, 0,
 							"check \"%s\" is %s: %s", ck->name,

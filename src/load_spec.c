@@ -17,7 +17,9 @@
 
 #include "access/table.h"
 #include "catalog/pg_collation.h"
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -32,6 +34,7 @@
 #include "parser/parse_relation.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
@@ -432,24 +435,88 @@ compile_check(LoadSpec *spec, LoadCheck *ck, CompileContext *cc)
 }
 
 /*
+ * target_current_name - the qualified, quoted name the relation has now, or
+ * NULL when it no longer exists; palloc'd in the current memory context.
+ */
+static char *
+target_current_name(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp;
+
+	if (rel == NULL)
+		return NULL;
+	nsp = get_namespace_name(get_rel_namespace(relid));
+	if (nsp == NULL)
+		return NULL;
+	return quote_qualified_identifier(nsp, rel);
+}
+
+/*
+ * load_spec_lock_target - lock the target by its OID (the one identity a
+ * spec has: it follows its table through renames, as a view or a foreign
+ * key does), check that it still exists, and set spec->target_name to its
+ * name now.  While the lock is held the name cannot be given to another
+ * relation, so statements that must name the target (TRUNCATE, the batch
+ * INSERT) reach this very relation.  The name is allocated in the current
+ * memory context.
+ */
+void
+load_spec_lock_target(LoadSpec *spec, LOCKMODE lockmode)
+{
+	char	   *name;
+
+	LockRelationOid(spec->target, lockmode);
+	name = target_current_name(spec->target);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target of load \"%s\", %s, no longer exists",
+						spec->name, spec->target_name),
+				 errdetail("A load spec keeps its target by OID; that relation was dropped."),
+				 errhint("Redefine the load with pgetl_define_load().")));
+	spec->target_name = name;
+}
+
+/*
  * load_spec_open_target - open the target (kept open until
  * load_spec_close_target) and compile the check expressions against it.
+ *
+ * Check expressions are the spec owner's code, so they are compiled (the
+ * EXECUTE privilege on the functions they call is checked here) and later
+ * evaluated (load_rules.c) as the owner, in a restricted security context,
+ * whoever runs the load.
  */
 void
 load_spec_open_target(LoadSpec *spec, LOCKMODE lockmode)
 {
 	CompileContext cc = {spec->name, NULL, NULL};
 	ErrorContextCallback errcb;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	spec->rel = table_open(spec->target, lockmode);
 	spec->checkdesc = RelationGetDescr(spec->rel);
 	spec->estate = CreateExecutorState();
+	if (spec->nchecks == 0)
+		return;
 	errcb.callback = compile_error_context;
 	errcb.arg = &cc;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	for (int i = 0; i < spec->nchecks; i++)
-		compile_check(spec, &spec->checks[i], &cc);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(spec->owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		for (int i = 0; i < spec->nchecks; i++)
+			compile_check(spec, &spec->checks[i], &cc);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
 	error_context_stack = errcb.previous;
 }
 
@@ -577,6 +644,10 @@ load_spec_fetch(const char *name, bool for_define)
 					 errmsg("the target of load \"%s\", %s, no longer exists",
 							spec->name, spec->target_name),
 					 errhint("Redefine the load with pgetl_define_load().")));
+		/* messages name the table as it is called now (it may be renamed) */
+		s = target_current_name(spec->target);
+		if (s)
+			spec->target_name = s;
 		for (int i = 0; i < spec->ncolumns; i++)
 			compile_column(spec, &spec->columns[i], typenames[i], &cc);
 		error_context_stack = errcb.previous;
@@ -614,51 +685,112 @@ load_spec_bind_positions(LoadSpec *spec)
 	spec->nfields_expected = spec->ncolumns;
 }
 
+/* An entry of the set of header names: a name and its field */
+typedef struct HeaderEntry
+{
+	char	   *key;			/* the hash key: a pointer to the name */
+	int			field;			/* its index in the header */
+	bool		known;			/* a spec column has that name */
+} HeaderEntry;
+
+static uint32
+header_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+header_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
 /*
  * load_spec_bind_header - match the header's names to the spec's columns.
  * A header that lacks a required column, names a column twice, or has a
  * column the spec does not know fails the load: a mismatch is reported,
  * never guessed around.  A missing optional column loads as NULL.
+ *
+ * The header is input data, possibly hostile: a header of more columns than
+ * a table can have (MaxHeapAttributeNumber) fails at once, and the names are
+ * matched through a hash table (in time linear in the header and the spec),
+ * checking for interrupts.  The table is freed before returning; the names
+ * stay where the caller keeps them.
  */
 void
 load_spec_bind_header(LoadSpec *spec, char **fields, int nfields)
 {
 	StringInfoData missing;
 	StringInfoData unknown;
+	HASHCTL		ctl;
+	HTAB	   *names;
 
+	if (nfields > MaxHeapAttributeNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_COLUMNS),
+				 errmsg("header has %d columns, more than the maximum of %d",
+						nfields, MaxHeapAttributeNumber),
+				 errdetail("A load target cannot have more than %d columns, so neither can the header of its source.",
+						   MaxHeapAttributeNumber),
+				 errhint("Check the file, and the delimiter and quote of load \"%s\".", spec->name)));
 	initStringInfo(&missing);
 	initStringInfo(&unknown);
 	spec->nfields_expected = nfields;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(HeaderEntry);
+	ctl.hash = header_hash;
+	ctl.match = header_match;
+	ctl.hcxt = CurrentMemoryContext;
+	names = hash_create("pgetl header names", Max(nfields, 16), &ctl,
+						HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	for (int f = 0; f < nfields; f++)
 	{
-		bool		known = false;
+		HeaderEntry *e;
+		bool		found;
 
-		for (int g = 0; g < f; g++)
-			if (fields[f] && fields[g] && strcmp(fields[f], fields[g]) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-						 errmsg("header names column \"%s\" twice", fields[f])));
-		for (int i = 0; i < spec->ncolumns; i++)
-		{
-			LoadColumn *c = &spec->columns[i];
-
-			if (fields[f] && c->name && strcmp(fields[f], c->name) == 0)
-			{
-				c->field = f;
-				known = true;
-			}
-		}
-		if (!known)
-			appendStringInfo(&unknown, "%s\"%s\"", unknown.len ? ", " : "",
-							 fields[f] ? fields[f] : "");
+		CHECK_FOR_INTERRUPTS();
+		if (fields[f] == NULL)
+			continue;
+		e = hash_search(names, &fields[f], HASH_ENTER, &found);
+		if (found)
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("header names column \"%s\" twice", fields[f])));
+		e->field = f;
+		e->known = false;
 	}
 	for (int i = 0; i < spec->ncolumns; i++)
 	{
 		LoadColumn *c = &spec->columns[i];
+		HeaderEntry *e;
 
-		if (c->field < 0 && c->required)
+		CHECK_FOR_INTERRUPTS();
+		if (c->name == NULL)
+			continue;
+		e = hash_search(names, &c->name, HASH_FIND, NULL);
+		if (e)
+		{
+			c->field = e->field;
+			e->known = true;
+		}
+		else if (c->required)
 			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", c->label);
 	}
+	for (int f = 0; f < nfields; f++)
+	{
+		HeaderEntry *e = NULL;
+
+		if (fields[f])
+			e = hash_search(names, &fields[f], HASH_FIND, NULL);
+		if (e == NULL || !e->known)
+			appendStringInfo(&unknown, "%s\"%s\"", unknown.len ? ", " : "",
+							 fields[f] ? fields[f] : "");
+	}
+	hash_destroy(names);
 	if (missing.len > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),

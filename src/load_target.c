@@ -66,6 +66,7 @@ struct LoadTarget
 
 	/* the fast path (fast is false when the SPI statement is used) */
 	bool		fast;
+	bool		do_nothing;		/* upsert that does nothing on conflict */
 	EState	   *estate;
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
@@ -403,7 +404,10 @@ load_target_begin(LoadSpec *spec)
 				appendStringInfo(&sql, " DO UPDATE SET %s", set.data);
 		}
 		if (updated == 0)
+		{
 			appendStringInfoString(&sql, " DO NOTHING");
+			tgt->do_nothing = true;
+		}
 	}
 	tgt->plan = SPI_prepare(sql.data, spec->nout, argtypes);
 	if (tgt->plan == NULL)
@@ -556,7 +560,7 @@ try_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, ErrorData **edata, i
 		fast_slots(tgt, hi - lo);
 	else
 		build_args(tgt, rows, lo, hi);
-	*edata = load_try(insert_call, insert_abort, &ic);
+	*edata = load_try(insert_call, insert_abort, &ic, LOAD_ERRORS_ROW);
 	if (!tgt->fast)
 		for (int i = 0; i < spec->nout; i++)
 			pfree(DatumGetPointer(tgt->args[i]));
@@ -652,6 +656,17 @@ load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 	tgt->attempted += nrows;
 	tgt->refused += nrows - inserted;
 	return inserted;
+}
+
+/*
+ * load_target_skips_conflicts - whether the target's INSERT silently skips
+ * conflicting rows (upsert with on_conflict nothing, or with only key
+ * columns to update).
+ */
+bool
+load_target_skips_conflicts(LoadTarget *tgt)
+{
+	return tgt->do_nothing;
 }
 
 /*

@@ -24,6 +24,7 @@
 #include "storage/spin.h"
 #include "utils/array.h"
 #include "utils/timestamp.h"
+#include "util.h"
 
 typedef struct PgetlRunSlot
 {
@@ -199,8 +200,11 @@ bool
 pgetl_slot_request_cancel(Oid dboid, int64 run_id, const char *reason)
 {
 	int			procno = -1;
+	char		clipped[sizeof(((PgetlRunSlot *) NULL)->cancel_reason)];
 
 	check_shared();
+	/* cut a long reason on a character boundary, before taking the spinlock */
+	pgetl_strlcpy_clip(clipped, reason, sizeof(clipped));
 	SpinLockAcquire(&shared->mutex);
 	for (int i = 0; i < shared->nslots; i++)
 	{
@@ -209,7 +213,7 @@ pgetl_slot_request_cancel(Oid dboid, int64 run_id, const char *reason)
 		if (s->pid != 0 && s->dboid == dboid && s->run_id == run_id)
 		{
 			s->cancel_requested = true;
-			strlcpy(s->cancel_reason, reason, sizeof(s->cancel_reason));
+			strlcpy(s->cancel_reason, clipped, sizeof(s->cancel_reason));
 			procno = s->procno;
 			break;
 		}

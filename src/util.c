@@ -23,6 +23,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -265,16 +266,38 @@ pgetl_call_internal(FunctionCallInfo fcinfo, const char *internal)
 }
 
 /*
+ * pgetl_strlcpy_clip - strlcpy that never cuts a character in two: copies
+ * the longest prefix of src (in the database encoding) that fits in size - 1
+ * bytes and ends on a character boundary, and terminates dst.  A cut
+ * multibyte character would make the whole text invalid in that encoding,
+ * and a client using another encoding would get a conversion error instead
+ * of the text.  The caller owns both buffers.
+ */
+void
+pgetl_strlcpy_clip(char *dst, const char *src, size_t size)
+{
+	int			len = strlen(src);
+
+	if (size == 0)
+		return;
+	if ((size_t) len >= size)
+		len = pg_mbcliplen(src, len, size - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/*
  * pgetl_error_save - flatten an error into a fixed-size buffer (which lives
- * in shared memory; the caller owns both).
+ * in shared memory; the caller owns both), each text cut on a character
+ * boundary.
  */
 void
 pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata)
 {
 	buf->sqlerrcode = edata->sqlerrcode ? edata->sqlerrcode : ERRCODE_INTERNAL_ERROR;
-	strlcpy(buf->message, edata->message ? edata->message : "unknown error", PGETL_ERRMSG_LEN);
-	strlcpy(buf->detail, edata->detail ? edata->detail : "", PGETL_ERRMSG_LEN);
-	strlcpy(buf->hint, edata->hint ? edata->hint : "", PGETL_ERRMSG_LEN);
+	pgetl_strlcpy_clip(buf->message, edata->message ? edata->message : "unknown error", PGETL_ERRMSG_LEN);
+	pgetl_strlcpy_clip(buf->detail, edata->detail ? edata->detail : "", PGETL_ERRMSG_LEN);
+	pgetl_strlcpy_clip(buf->hint, edata->hint ? edata->hint : "", PGETL_ERRMSG_LEN);
 }
 
 /*

@@ -50,6 +50,7 @@ typedef struct PgetlErrorBuf
 	char		hint[PGETL_ERRMSG_LEN];
 } PgetlErrorBuf;
 
+extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
 extern void pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata);
 extern void pgetl_error_rethrow(const PgetlErrorBuf *buf) pg_attribute_noreturn();
 

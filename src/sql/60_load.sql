@@ -69,7 +69,11 @@ CREATE TABLE pgetl.load_record (
     duration        interval,
     rows_read       bigint,
     rows_loaded     bigint,
-    rows_rejected   bigint
+    rows_rejected   bigint,
+    -- (0.2) rows a BEFORE trigger of the target dropped (returned NULL), and
+    -- rows an upsert with on_conflict nothing skipped; NULL for older loads
+    rows_skipped_by_trigger bigint,
+    rows_skipped_on_conflict bigint
 );
 CREATE INDEX ON pgetl.load_record (load_name, load_id);
 COMMENT ON TABLE pgetl.load_record IS 'one row per successful load (read it through the view pgetl.load_history)';
@@ -116,7 +120,13 @@ COMMENT ON TABLE pgetl.stage_chunk IS 'the bytes of staged data, in the order th
 -- What users read: the specs, loads, rejects and stages of roles they are
 -- members of (superusers see all).
 CREATE VIEW pgetl.loads WITH (security_barrier) AS
-SELECT s.name AS load, s.owner, s.target_name AS target, s.mode, s.header,
+SELECT s.name AS load, s.owner,
+       -- the target is kept by OID: show its name now (it may have been renamed)
+       coalesce((SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+                   FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                  WHERE c.oid OPERATOR(pg_catalog.=) s.target), s.target_name) AS target,
+       s.mode, s.header,
        s.delimiter, s.quote, s.escape, s.null_string, s.encoding,
        s.conflict_key, s.on_conflict, s.max_rejects, s.max_reject_ratio,
        s.columns, s.options, s.defined_at
@@ -127,10 +137,10 @@ COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, c
 CREATE VIEW pgetl.load_history WITH (security_barrier) AS
 SELECT l.load_id, l.load_name, l.run_id, l.source, l.loaded_by, l.owner,
        l.started_at, l.finished_at, l.duration, l.rows_read, l.rows_loaded,
-       l.rows_rejected
+       l.rows_rejected, l.rows_skipped_by_trigger, l.rows_skipped_on_conflict
   FROM pgetl.load_record l
  WHERE pg_catalog.pg_has_role(l.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, with their counts';
+COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, with their counts: rows_read = rows_loaded + rows_rejected + rows_skipped_by_trigger + rows_skipped_on_conflict';
 
 CREATE VIEW pgetl.reject WITH (security_barrier) AS
 SELECT r.load_id, r.run_id, r.load_name, r.source, r.line_number, r.record,
@@ -600,7 +610,8 @@ COMMENT ON FUNCTION @extschema@.pgetl_drop_stage(text) IS
 
 CREATE FUNCTION @extschema@.pgetl_load(load text, source text, purge boolean DEFAULT false,
     OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
-    OUT rows_rejected bigint, OUT duration interval)
+    OUT rows_rejected bigint, OUT duration interval,
+    OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint)
 RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
 COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean) IS
 'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject';
