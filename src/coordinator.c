@@ -22,6 +22,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -43,6 +45,13 @@
 
 /* Grace period after a task's timeout before its worker is terminated */
 #define TIMEOUT_GRACE_MS	5000
+/*
+ * lock_timeout of the coordinator's first transaction.  The caller notices
+ * when the coordinator waits for a lock the caller's own transaction holds
+ * (src/run.c); this bounds a wait for any other transaction, e.g. one that
+ * changed the pipeline and has not ended.
+ */
+#define START_LOCK_TIMEOUT	"30s"
 /* How long to sleep at most when nothing happens */
 #define IDLE_WAIT_MS		1000
 /* Retry interval when no background worker slot was free */
@@ -137,6 +146,9 @@ start_run(void)
 	int			ret;
 
 	begin_step();
+	/* like SET LOCAL: undone at the end of this transaction */
+	(void) set_config_option("lock_timeout", START_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	if (req->resume_run_id == 0)
 	{
 		types[0] = OIDOID;
@@ -170,8 +182,8 @@ start_run(void)
 		types[3] = JSONBOID;
 		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->payload + req->params_offset));
 		ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
-									"CASE WHEN jsonb_typeof($4) = 'array' "
-									"THEN ARRAY(SELECT jsonb_array_elements_text($4)) END)",
+									"CASE WHEN pg_catalog.jsonb_typeof($4) OPERATOR(pg_catalog.=) 'array' "
+									"THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4)) END)",
 									4, types, values, nulls, false, 1);
 	}
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
@@ -180,11 +192,28 @@ start_run(void)
 
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(run_id);
-	ret = SPI_execute_with_args("SELECT owner::oid FROM pgetl.run_record WHERE run_id = $1",
+	ret = SPI_execute_with_args("SELECT owner::pg_catalog.oid FROM pgetl.run_record "
+								"WHERE run_id OPERATOR(pg_catalog.=) $1",
 								1, types, values, nulls, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "run " INT64_FORMAT " vanished", run_id);
 	run_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * A caller that gave up (it found us waiting for a lock its own
+	 * transaction holds, src/run.c) has raised an error: the run must not
+	 * start behind its back.  It set the flag while we were still waiting,
+	 * so it is visible here.
+	 */
+	SpinLockAcquire(&req->mutex);
+	if (req->abandoned)
+	{
+		SpinLockRelease(&req->mutex);
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("the caller of the run gave up before it started")));
+	}
+	SpinLockRelease(&req->mutex);
 
 	pgetl_slot_set_run(my_slot, run_id);
 	end_step();
@@ -255,7 +284,9 @@ is_launched(int64 task_run_id)
 /*
  * Record the end of a worker that stopped without recording its try (it
  * was terminated, or died): pgetl._task_fail() changes only unfinished
- * tries.
+ * tries.  A worker that could not connect as the owner (no LOGIN, no
+ * CONNECT) gets PostgreSQL's error through pgetl._connect_error(), which
+ * a catalog not yet updated to 0.2 lacks: then the plain message.
  */
 static void
 record_lost_worker(LaunchedTask *t, int64 timeout_ms)
@@ -263,6 +294,8 @@ record_lost_worker(LaunchedTask *t, int64 timeout_ms)
 	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', 'n', 'n', 'n'};
+	Oid			argtypes[1] = {INT8OID};
+	const char *sql = "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)";
 
 	values[0] = Int64GetDatum(t->task_run_id);
 	if (t->timed_out)
@@ -275,9 +308,12 @@ record_lost_worker(LaunchedTask *t, int64 timeout_ms)
 	{
 		values[1] = CStringGetTextDatum("worker terminated unexpectedly");
 		nulls[2] = 'n';
+		if (OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_connect_error")),
+									  1, argtypes, true)))
+			sql = "SELECT pgetl._task_fail($1, COALESCE(c.error, $2), c.sqlstate, c.detail, c.hint, $6) "
+				"FROM pgetl._connect_error($1) c";
 	}
-	if (SPI_execute_with_args("SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)",
-							  6, types, values, nulls, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 6, types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT, t->task_run_id);
 }
 
@@ -290,9 +326,11 @@ task_timeout_ms(int64 task_run_id)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_with_args("SELECT (extract(epoch FROM t.timeout) * 1000)::bigint "
-							  "FROM pgetl.task_run_record tr JOIN pgetl.task t USING (task_id) "
-							  "WHERE tr.task_run_id = $1",
+	if (SPI_execute_with_args("SELECT (pg_catalog.extract('epoch', t.timeout) "
+							  "OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
+							  "FROM pgetl.task_run_record tr JOIN pgetl.task t "
+							  "ON t.task_id OPERATOR(pg_catalog.=) tr.task_id "
+							  "WHERE tr.task_run_id OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		return 0;
@@ -499,6 +537,18 @@ pgetl_coordinator_main(Datum main_arg)
 		AbortOutOfAnyTransaction();
 		FlushErrorState();
 		RESUME_INTERRUPTS();
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			/* START_LOCK_TIMEOUT: say which lock and what to do */
+			edata->message = psprintf("could not start the run: %s", req->resume_run_id ?
+									  psprintf("run " INT64_FORMAT " or its pipeline is locked by another transaction",
+											   req->resume_run_id) :
+									  psprintf("pipeline \"%s\" is locked by another transaction",
+											   req->payload));
+			edata->detail = psprintf("The run coordinator waited %s for the lock.", START_LOCK_TIMEOUT);
+			edata->hint = pstrdup("A transaction that changed the pipeline (pgetl_add_task, pgetl_alter_pipeline, "
+								  "pgetl_schedule and the like) has not ended: commit or roll it back, then try again.");
+		}
 		SpinLockAcquire(&req->mutex);
 		pgetl_error_save(&req->error, edata);
 		SpinLockRelease(&req->mutex);

@@ -13,7 +13,10 @@
  */
 #include "run.h"
 
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -22,9 +25,20 @@
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
+
+/* How often the caller looks whether a starting coordinator waits for it */
+#define START_POLL_MS	20L
+/* ... and a running one */
+#define RUN_POLL_MS		1000L
+
+static const char *const commit_first_hint =
+"Commit the definition first, then call pgetl_run() or pgetl_resume() in a new transaction.";
 
 /* The coordinator's last report, read under the spinlock. */
 static PgetlRunPhase
@@ -39,21 +53,105 @@ read_phase(PgetlRunRequest *req)
 }
 
 /*
+ * waits_for_me - is process 'pid' waiting, directly or through other
+ * waiting processes, for a lock that this backend holds (a heavyweight
+ * lock, or a row lock through our transaction id)?
+ */
+static bool
+waits_for_me(pid_t pid)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl lock check",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			todo[64];
+	int			ntodo = 0;
+	int			nseen = 0;
+	bool		found = false;
+
+	todo[ntodo++] = pid;
+	while (nseen < ntodo && !found)
+	{
+		ArrayType  *blockers;
+		Datum	   *pids;
+		bool	   *nulls;
+		int			n;
+
+		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+														  Int32GetDatum(todo[nseen++])));
+		deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT, &pids, &nulls, &n);
+		for (int i = 0; i < n && !found; i++)
+		{
+			int			b = DatumGetInt32(pids[i]);
+			bool		seen = false;
+
+			if (nulls[i])
+				continue;
+			found = (b == MyProcPid);
+			for (int j = 0; j < ntodo && !seen; j++)
+				seen = (todo[j] == b);
+			if (!seen && ntodo < lengthof(todo))
+				todo[ntodo++] = b;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return found;
+}
+
+/*
  * Wait until the coordinator reports a phase other than 'from'.  If the
  * coordinator exits without reporting, raise an error.
+ *
+ * The coordinator works in transactions of its own: if it waits for a lock
+ * held by the caller's transaction (which changed the pipeline, and waits
+ * for the coordinator here), neither would ever go on.  The caller looks
+ * for that whenever a wait times out and raises an error instead; before
+ * the run has started it first tells the coordinator not to start it when
+ * the lock is released.
  */
 static PgetlRunPhase
 wait_for_phase_change(PgetlRunRequest *req, BackgroundWorkerHandle *handle,
 					  PgetlRunPhase from)
 {
+	bool		timed_out = false;
+
 	for (;;)
 	{
 		PgetlRunPhase phase = read_phase(req);
 		pid_t		pid;
+		BgwHandleStatus status;
+		int			rc;
 
 		if (phase != from)
 			return phase;
-		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
+		status = GetBackgroundWorkerPid(handle, &pid);
+		if (status == BGWH_STARTED && timed_out && waits_for_me(pid))
+		{
+			if (from == PGETL_RUN_STARTING)
+			{
+				/*
+				 * It cannot get past our lock before our transaction ends:
+				 * tell it not to start the run, and cancel its wait (as
+				 * pg_cancel_backend does) so that it exits now.
+				 */
+				SpinLockAcquire(&req->mutex);
+				req->abandoned = true;
+				SpinLockRelease(&req->mutex);
+				(void) kill(pid, SIGINT);
+				ereport(ERROR,
+						(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+						 errmsg("cannot start the run: its coordinator waits for a lock held by this transaction"),
+						 errdetail("This transaction changed or locked the pipeline (with pgetl_add_task, pgetl_alter_pipeline, "
+								   "pgetl_schedule or the like) and has not committed. The run was not started."),
+						 errhint("%s", commit_first_hint)));
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("run " INT64_FORMAT " waits for a lock held by this transaction", req->run_id),
+					 errdetail("The run goes on once this transaction ends."),
+					 errhint("Do not wait for a run in a transaction that holds locks the run needs.")));
+		}
+		if (status == BGWH_STOPPED)
 		{
 			phase = read_phase(req);
 			if (phase != from)
@@ -65,11 +163,121 @@ wait_for_phase_change(PgetlRunRequest *req, BackgroundWorkerHandle *handle,
 					 errdetail("Run " INT64_FORMAT " will be marked failed by the next pgetl call.", req->run_id) : 0,
 					 errhint("See the server log; resume the run with pgetl_resume() once the cause is fixed.")));
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000L, PG_WAIT_EXTENSION);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   from == PGETL_RUN_STARTING ? START_POLL_MS : RUN_POLL_MS,
+					   PG_WAIT_EXTENSION);
+		timed_out = (rc & WL_TIMEOUT) != 0;
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/*
+ * check_definition_committed - refuse to run (resume_run_id 0) or resume a
+ * pipeline that the current transaction has created or changed, or whose
+ * tasks, dependencies or schedule it has changed: the run works in
+ * transactions of its own, which would not see these changes and would wait
+ * for this transaction's locks.
+ */
+static void
+check_definition_committed(const char *pipeline, int64 resume_run_id)
+{
+	Oid			types[1];
+	Datum		values[1];
+	char	   *sql;
+	uint64		n;
+	char	   *name = NULL;
+
+	if (!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return;					/* this transaction has written nothing */
+
+	if (resume_run_id == 0)
+	{
+		types[0] = TEXTOID;
+		values[0] = CStringGetTextDatum(pipeline);
+		sql = "WITH p AS (SELECT pipeline_id, name, xmin FROM pgetl.pipeline "
+			"WHERE name OPERATOR(pg_catalog.=) $1) ";
+	}
+	else
+	{
+		types[0] = INT8OID;
+		values[0] = Int64GetDatum(resume_run_id);
+		sql = "WITH p AS (SELECT pl.pipeline_id, pl.name, pl.xmin FROM pgetl.pipeline pl "
+			"JOIN pgetl.run_record r ON r.pipeline_id OPERATOR(pg_catalog.=) pl.pipeline_id "
+			"WHERE r.run_id OPERATOR(pg_catalog.=) $1) ";
+	}
+	sql = psprintf("%s"
+				   "SELECT p.name, p.xmin FROM p "
+				   "UNION ALL SELECT p.name, t.xmin FROM p JOIN pgetl.task t "
+				   "ON t.pipeline_id OPERATOR(pg_catalog.=) p.pipeline_id "
+				   "UNION ALL SELECT p.name, d.xmin FROM p JOIN pgetl.task_dependency d "
+				   "ON d.pipeline_id OPERATOR(pg_catalog.=) p.pipeline_id "
+				   "UNION ALL SELECT p.name, s.xmin FROM p JOIN pgetl.schedule s "
+				   "ON s.pipeline_id OPERATOR(pg_catalog.=) p.pipeline_id", sql);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	n = pgetl_spi_as_owner(sql, 1, types, values, NULL, true, 0);
+	for (uint64 i = 0; i < n && name == NULL; i++)
+	{
+		bool		isnull;
+		Datum		xmin = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)))
+			name = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	}
+	SPI_finish();
+	if (name == NULL)
+		return;
+	if (resume_run_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot run pipeline \"%s\" in the transaction that changed it", name),
+				 errdetail("The run works in transactions of its own, which cannot see uncommitted changes "
+						   "to the pipeline and would wait for this transaction's locks."),
+				 errhint("%s", commit_first_hint)));
+	ereport(ERROR,
+			(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+			 errmsg("cannot resume run " INT64_FORMAT " in the transaction that changed its pipeline \"%s\"",
+					resume_run_id, name),
+			 errdetail("The run works in transactions of its own, which cannot see uncommitted changes "
+					   "to the pipeline and would wait for this transaction's locks."),
+			 errhint("%s", commit_first_hint)));
+}
+
+/*
+ * latest_run_state - the state of a run as last committed, whatever the
+ * isolation level of the caller's transaction; NULL if there is no such
+ * run.
+ */
+static char *
+latest_run_state(int64 run_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	MemoryContext cxt = CurrentMemoryContext;
+	PgetlUserSwitch sw;
+	SPIPlanPtr	plan;
+	char	   *state = NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgetl_become_owner(&sw);
+	plan = SPI_prepare("SELECT state FROM pgetl.run_record WHERE run_id OPERATOR(pg_catalog.=) $1",
+					   1, types);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the state of run " INT64_FORMAT, run_id);
+	pgetl_restore_user(&sw);
+	if (SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		state = v ? MemoryContextStrdup(cxt, v) : NULL;
+	}
+	SPI_finish();
+	return state;
 }
 
 /*
@@ -96,6 +304,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 
 	pgetl_require_preload();
 	extowner = pgetl_extension_owner();
+	check_definition_committed(pipeline, resume_run_id);
 
 	seg = dsm_create(size, 0);
 	req = dsm_segment_address(seg);
@@ -229,8 +438,9 @@ pgetl_resume(PG_FUNCTION_ARGS)
  * pgetl_cancel(run_id bigint) returns boolean
  *
  * Asks the run's coordinator to stop its task workers and mark the run
- * cancelled, and waits (up to a minute) until it has.  False, with a
- * notice, when the run had already finished.
+ * cancelled, and waits (up to a minute) until it has.  True only when the
+ * run ended cancelled; false, with a notice, when it had already finished,
+ * finished before the coordinator saw the request, or is still stopping.
  */
 PG_FUNCTION_INFO_V1(pgetl_cancel);
 Datum
@@ -266,10 +476,15 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	reason = psprintf("cancelled by %s", GetUserNameFromId(GetUserId(), false));
 	if (!pgetl_slot_request_cancel(MyDatabaseId, run_id, reason))
 	{
-		/* Nobody drives the run any more: mark it failed now. */
+		/*
+		 * Nobody drives the run any more: it has just finished, or its
+		 * coordinator is gone (then mark it failed now).
+		 */
 		(void) pgetl_call_internal_args("_recover", 0, NULL, NULL, NULL, INT4OID, &isnull);
+		state = latest_run_state(run_id);
 		ereport(NOTICE,
-				(errmsg("run " INT64_FORMAT " had lost its coordinator and was marked failed", run_id)));
+				(errmsg("run " INT64_FORMAT " has already finished (%s)", run_id,
+						state ? state : "dropped")));
 		PG_RETURN_BOOL(false);
 	}
 
@@ -279,13 +494,27 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 		if (GetCurrentTimestamp() > deadline)
 		{
 			ereport(NOTICE,
-					(errmsg("run " INT64_FORMAT " is still stopping", run_id)));
-			break;
+					(errmsg("run " INT64_FORMAT " is still stopping", run_id),
+					 errdetail("The cancel request stands; the run will end cancelled unless it finishes first.")));
+			PG_RETURN_BOOL(false);
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+	}
+
+	/*
+	 * True only if the run ended cancelled: its coordinator may have
+	 * finished it before it saw the request.
+	 */
+	state = latest_run_state(run_id);
+	if (state == NULL || strcmp(state, "cancelled") != 0)
+	{
+		ereport(NOTICE,
+				(errmsg("run " INT64_FORMAT " finished (%s) before it could be cancelled", run_id,
+						state ? state : "dropped")));
+		PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
 }

@@ -43,6 +43,8 @@ typedef struct PgetlRunRequest
 	bool		by_pg_cron;		/* the caller is a pg_cron job */
 	DateADT		logical_date;
 	int			params_offset;	/* into payload */
+	bool		abandoned;		/* the caller gave up before the run started:
+								 * the coordinator must not start it */
 
 	/* set by the coordinator */
 	PgetlRunPhase phase;

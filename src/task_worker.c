@@ -7,7 +7,8 @@
  * (never as a superuser the owner is not), so the task has exactly the
  * owner's privileges.  It marks its try running in a short transaction,
  * then runs the task in a transaction of its own with statement_timeout
- * set from the task's timeout.  Success is recorded in that same
+ * set from the task's timeout (else the owner's own statement_timeout, set
+ * for the role or the database, applies, as in a session).  Success is recorded in that same
  * transaction: the task's work and its 'success' commit together or not at
  * all.  A failure is recorded after the rollback, with SQLSTATE, detail,
  * hint and context.  Recording is done as the extension owner, through
@@ -30,6 +31,7 @@
 #include "run.h"
 #include "shmem.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -360,13 +362,18 @@ pgetl_task_worker_main(Datum main_arg)
 		begin_xact();
 		pgstat_report_activity(STATE_RUNNING, spec.command ? spec.command : spec.kind);
 		if (spec.timeout_ms > 0)
-		{
 			SetConfigOption("statement_timeout",
 							psprintf(INT64_FORMAT, Min(spec.timeout_ms, (int64) PG_INT32_MAX)),
 							PGC_USERSET, PGC_S_SESSION);
-			/* SPI does not arm the timer as the top-level query loop does */
-			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(spec.timeout_ms, (int64) PG_INT32_MAX));
-		}
+
+		/*
+		 * SPI does not arm the timer as the top-level query loop does: arm
+		 * it for the task's timeout, else for the statement_timeout the
+		 * session got when it connected as the owner (ALTER ROLE / ALTER
+		 * DATABASE ... SET statement_timeout), as a session's would be.
+		 */
+		if (StatementTimeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 		if (strcmp(spec.kind, "load") == 0)
 		{
 			run_load(&spec);

@@ -106,6 +106,68 @@ BEGIN
 END
 $$;
 
+-- Whether a failed try may be retried.  Retries cannot fix a role that may
+-- not log in or no longer exists (SQLSTATE class 28, e.g. 28000) nor a
+-- missing privilege (42501, e.g. CONNECT on the database): such a try fails
+-- at once, whatever tries are left.
+CREATE FUNCTION pgetl._retryable(p_sqlstate text) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p_sqlstate IS NULL OR NOT (left(p_sqlstate, 2) = '28' OR p_sqlstate = '42501')
+$$;
+
+-- A run that stops while tasks wait for their retry: each such task gets its
+-- next try, recorded scheduled (the caller then marks it cancelled or
+-- failed), so that no task of a finished run stays up_for_retry.  Finished
+-- tries never change.
+CREATE FUNCTION pgetl._close_retries(p_run_id bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+    SELECT run_id, task_id, task, try_number + 1, max_tries
+      FROM pgetl._latest_tries(p_run_id) WHERE state = 'up_for_retry'
+     ORDER BY task_id
+$$;
+
+-- Why a task worker could not connect, when its try ended before it began
+-- (still queued): the checks PostgreSQL makes when the worker connects as
+-- the pipeline owner, with PostgreSQL's own messages.  The connection
+-- error itself only reaches the server log.  All NULL when none applies.
+CREATE FUNCTION pgetl._connect_error(p_task_run_id bigint,
+    OUT error text, OUT sqlstate text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    own oid;
+    role pg_roles;
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+    IF NOT FOUND OR tr.state <> 'queued' THEN
+        RETURN;
+    END IF;
+    SELECT r.owner INTO own FROM pgetl.run_record r WHERE r.run_id = tr.run_id;
+    SELECT * INTO role FROM pg_roles WHERE oid = own;
+    IF NOT FOUND THEN
+        error := format('role with OID %s does not exist', own);
+        sqlstate := '28000';
+        detail := 'Task workers connect as the pipeline owner, which was dropped.';
+    ELSIF NOT role.rolcanlogin THEN
+        error := format('role "%s" is not permitted to log in', role.rolname);
+        sqlstate := '28000';
+        detail := 'Task workers connect as the pipeline owner, which needs the LOGIN attribute.';
+        hint := format('Run ALTER ROLE %s LOGIN, then SELECT pgetl_resume(%s).',
+                       quote_ident(role.rolname), tr.run_id);
+    ELSIF NOT has_database_privilege(own, current_database(), 'CONNECT') THEN
+        error := format('permission denied for database "%s"', current_database());
+        sqlstate := '42501';
+        detail := 'User does not have CONNECT privilege. Task workers connect as the pipeline owner.';
+        hint := format('Run GRANT CONNECT ON DATABASE %s TO %s, then SELECT pgetl_resume(%s).',
+                       quote_ident(current_database()), quote_ident(role.rolname), tr.run_id);
+    ELSIF NOT (SELECT datallowconn FROM pg_database WHERE datname = current_database()) THEN
+        error := format('database "%s" is not currently accepting connections', current_database());
+        sqlstate := '55000';
+    END IF;
+END
+$$;
+
 -- Runs that were active when their coordinator died are marked failed, with
 -- the reason; their unfinished task tries are failed or cancelled, so that
 -- nothing stays 'running' and pgetl_resume() can pick them up.  A run is
@@ -137,6 +199,7 @@ BEGIN
               WHERE t.run_id = r.run_id AND t.state IN ('queued', 'running')
                 AND a.backend_type = 'pgetl task';
         END IF;
+        PERFORM pgetl._close_retries(r.run_id);
         UPDATE pgetl.task_run_record SET state = 'failed', error = task_why
          WHERE run_id = r.run_id AND state IN ('queued', 'running');
         UPDATE pgetl.task_run_record SET state = 'cancelled', error = 'run failed: ' || why
@@ -193,6 +256,13 @@ BEGIN
                   HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
     END IF;
     PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
+    IF NOT has_database_privilege(p.owner, current_database(), 'CONNECT') THEN
+        RAISE EXCEPTION 'role "%" cannot run pipeline tasks: permission denied for database "%"',
+                p.owner, current_database()
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Tasks run in background workers that connect as the pipeline owner, which needs CONNECT on the database.',
+                  HINT = format('Run GRANT CONNECT ON DATABASE %s TO %s.', quote_ident(current_database()), p.owner);
+    END IF;
     IF NOT EXISTS (SELECT FROM pgetl.task WHERE pipeline_id = p.pipeline_id) THEN
         RAISE EXCEPTION 'pipeline "%" has no tasks', p.name
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add tasks with pgetl_add_task().';
@@ -296,6 +366,17 @@ BEGIN
       FROM latest l JOIN pgetl.task t ON t.task_id = l.task_id
      WHERE l.task_id IN (SELECT task_id FROM rerun)
      ORDER BY l.task_id;
+    -- As Airflow does for a cleared run, tasks added to the pipeline after
+    -- the run started join it now, with their first try.
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+    SELECT p_run_id, t.task_id, t.name, n.tries + 1, n.tries + 1 + t.retries
+      FROM pgetl.task t,
+           LATERAL (SELECT coalesce(max(tr.try_number), 0) AS tries FROM pgetl.task_run_record tr
+                     WHERE tr.run_id = p_run_id AND tr.task = t.name) n
+     WHERE t.pipeline_id = p.pipeline_id
+       AND NOT EXISTS (SELECT FROM pgetl.task_run_record tr
+                        WHERE tr.run_id = p_run_id AND tr.task_id = t.task_id)
+     ORDER BY t.task_id;
     RETURN p_run_id;
 END
 $$;
@@ -418,7 +499,8 @@ BEGIN
 END
 $$;
 
--- Record a failed try: up_for_retry while tries are left, else failed.
+-- Record a failed try: up_for_retry while tries are left and the error is
+-- one retries may fix (pgetl._retryable), else failed.
 CREATE FUNCTION pgetl._task_fail(p_task_run_id bigint, p_error text, p_sqlstate text, p_detail text,
                                  p_hint text, p_context text)
 RETURNS text
@@ -427,7 +509,8 @@ DECLARE
     st text;
 BEGIN
     UPDATE pgetl.task_run_record
-       SET state = CASE WHEN try_number < max_tries THEN 'up_for_retry' ELSE 'failed' END,
+       SET state = CASE WHEN try_number < max_tries AND pgetl._retryable(p_sqlstate)
+                        THEN 'up_for_retry' ELSE 'failed' END,
            error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
@@ -435,10 +518,12 @@ BEGIN
 END
 $$;
 
--- Stop a run: unfinished tries become cancelled (or failed), and the run too.
+-- Stop a run: unfinished tries become cancelled, tasks waiting for a retry
+-- too (as a cancelled next try), and the run gets p_state.
 CREATE FUNCTION pgetl._stop_run(p_run_id bigint, p_state text, p_reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM pgetl._close_retries(p_run_id);
     UPDATE pgetl.task_run_record SET state = 'cancelled', error = p_reason
      WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running');
     UPDATE pgetl.run_record SET state = p_state, reason = p_reason
