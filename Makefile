@@ -4,6 +4,10 @@
 #   make demo    install dependencies, build, install, run customer_pipeline
 #                on a throwaway cluster (SOURCE=path: on a Superstore export)
 #   make test    same set-up, then the whole test suite on a throwaway cluster
+#   make test-matrix  the whole suite on PostgreSQL 15, 17 and 18 (17 and 18
+#                in Debian chroots under .matrix/, built with debootstrap)
+#
+# PGVER=NN builds against /usr/lib/postgresql/NN (default: pg_config on PATH).
 
 EXTENSION = pgetl
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
@@ -30,6 +34,9 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 EXTRA_CLEAN = test/results
 
+ifdef PGVER
+PG_CONFIG ?= /usr/lib/postgresql/$(PGVER)/bin/pg_config
+endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
@@ -42,7 +49,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 	cat $(UPGRADE_PARTS) > $@
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test test-matrix bench
 
 deps:
 	test/setup/deps.sh
@@ -55,6 +62,10 @@ demo: deps
 test: deps
 	$(MAKE) all
 	test/run-all.sh
+
+test-matrix: deps
+	test/setup/deps.sh --matrix
+	test/matrix.sh 15 17 18
 
 bench: deps
 	test/setup/deps.sh --bench

@@ -32,6 +32,7 @@
 #include "parser/parse_relation.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
@@ -515,7 +516,7 @@ load_spec_fetch(const char *name, bool for_define)
 	s = spi_text(0, 15, cxt);
 	spec->max_rejects = s ? pg_strtoint64(s) : -1;
 	s = spi_text(0, 16, cxt);
-	spec->max_reject_ratio = s ? float8in_internal(s, NULL, "double precision", s) : -1;
+	spec->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
 
 	/* its columns */
 	values[0] = Int64GetDatum(spec->spec_id);

@@ -94,7 +94,6 @@ struct LoadTarget
 static bool
 fast_path_possible(LoadSpec *spec)
 {
-#if PG_VERSION_NUM >= 140000
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			user = GetUserId();
@@ -135,9 +134,6 @@ fast_path_possible(LoadSpec *spec)
 				return false;
 	}
 	return true;
-#else
-	return false;
-#endif
 }
 
 /*
@@ -152,7 +148,6 @@ fast_path_possible(LoadSpec *spec)
 static void
 fast_begin(LoadTarget *tgt)
 {
-#if PG_VERSION_NUM >= 140000
 	LoadSpec   *spec = tgt->spec;
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -210,7 +205,6 @@ fast_begin(LoadTarget *tgt)
 	}
 	pfree(loaded);
 	tgt->fast = true;
-#endif
 }
 
 /*
@@ -248,7 +242,6 @@ fast_slots(LoadTarget *tgt, int n)
 static void
 fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 {
-#if PG_VERSION_NUM >= 140000
 	LoadSpec   *spec = tgt->spec;
 	EState	   *estate = tgt->estate;
 	ResultRelInfo *rri = tgt->rri;
@@ -306,7 +299,6 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 		}
 	}
 	*at = -1;
-#endif
 }
 
 /*
@@ -315,7 +307,6 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 static void
 fast_end(LoadTarget *tgt)
 {
-#if PG_VERSION_NUM >= 140000
 	if (!tgt->fast)
 		return;
 	for (int i = 0; i < tgt->nslots; i++)
@@ -326,7 +317,6 @@ fast_end(LoadTarget *tgt)
 	ExecCloseIndices(tgt->rri);
 	FreeExecutorState(tgt->estate);
 	tgt->fast = false;
-#endif
 }
 
 /*

@@ -8,6 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
 shared=${PGETL_SHARED:-$(cd .. && pwd)/shared}
+export PGVER=${PGVER:-15}
 
 # The server runs as postgres and reads test files (CSV corpus, the shared
 # Superstore export): run from a world-readable copy of the checkout, with
@@ -34,7 +35,7 @@ rm -rf test/results
 mkdir -p test/results
 # where the customer_pipeline test exports to (the server runs as postgres)
 mkdir -m 1777 test/results/export
-make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config \
+make -s installcheck PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config \
     > test/results/pg_regress.log 2>&1
 cat test/results/pg_regress.log
 while read -r name result; do
