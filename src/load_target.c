@@ -175,7 +175,12 @@ fast_begin(LoadTarget *tgt)
 		perminfo->requiredPerms = ACL_INSERT;
 		perminfo->insertedCols = inserted;
 		rte->perminfoindex = 1;
+#if PG_VERSION_NUM >= 180000
+		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo),
+						   bms_make_singleton(1));
+#else
 		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo));
+#endif
 	}
 #else
 	rte->requiredPerms = ACL_INSERT;

@@ -16,6 +16,11 @@
 #error "pgetl supports PostgreSQL 15 to 18"
 #endif
 
+/* PostgreSQL 18 replaced the suffix pg_attribute_noreturn() by pg_noreturn */
+#if PG_VERSION_NUM < 180000
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* Names shown in pg_stat_activity.backend_type */
 #define PGETL_COORDINATOR_TYPE	"pgetl run"
 #define PGETL_TASK_TYPE			"pgetl task"

@@ -47,6 +47,6 @@ typedef struct PgetlErrorBuf
 } PgetlErrorBuf;
 
 extern void pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata);
-extern void pgetl_error_rethrow(const PgetlErrorBuf *buf) pg_attribute_noreturn();
+pg_noreturn extern void pgetl_error_rethrow(const PgetlErrorBuf *buf);
 
 #endif							/* PGETL_UTIL_H */

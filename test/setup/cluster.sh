@@ -34,8 +34,15 @@ if [ -e "$sharedir/extension/pgetl.control" ]; then
     exit 1
 fi
 libdir=$("$pg_config" --pkglibdir)
+# Debian's extension_destdir is gone in 18, which has extension_control_path
+# (each entry gets "/extension" appended).
+if [ "$PGVER" -ge 18 ]; then
+    extension_opt="extension_control_path=$destdir$sharedir:\$system"
+else
+    extension_opt="extension_destdir=$destdir"
+fi
 pg_virtualenv -t -v "$PGVER" \
-    -o "extension_destdir=$destdir" \
+    -o "$extension_opt" \
     -o "dynamic_library_path=$destdir$libdir:$libdir" \
     -o "shared_preload_libraries=pg_cron,pgetl" \
     -o "cron.database_name=postgres" \
