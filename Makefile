@@ -4,8 +4,9 @@
 #   make demo    install dependencies, build, install, run customer_pipeline
 #                on a throwaway cluster (SOURCE=path: on a Superstore export)
 #   make test    same set-up, then the whole test suite on a throwaway cluster
-#   make test-matrix  the whole suite on PostgreSQL 15, 17 and 18 (17 and 18
-#                in Debian chroots under .matrix/, built with debootstrap)
+#                of each supported PostgreSQL: 15 on this machine, 17 and 18
+#                in Debian chroots under .matrix/ (test/setup/chroot.sh);
+#                `make test PGVERS=15` runs one version only
 #
 # PGVER=NN builds against /usr/lib/postgresql/NN (default: pg_config on PATH).
 
@@ -49,6 +50,9 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 	cat $(UPGRADE_PARTS) > $@
 
+# the versions `make test` runs the suite on
+PGVERS ?= 15 17 18
+
 .PHONY: deps demo test test-matrix bench
 
 deps:
@@ -60,12 +64,11 @@ demo: deps
 	test/setup/demo.sh $(SOURCE)
 
 test: deps
-	$(MAKE) all
-	test/run-all.sh
+	$(if $(filter-out 15,$(PGVERS)),test/setup/deps.sh --matrix)
+	test/matrix.sh $(PGVERS)
 
-test-matrix: deps
-	test/setup/deps.sh --matrix
-	test/matrix.sh 15 17 18
+test-matrix:
+	$(MAKE) test PGVERS="15 17 18"
 
 bench: deps
 	test/setup/deps.sh --bench

@@ -17,7 +17,8 @@ stage=$(mktemp -d /tmp/pgetl-suite.XXXXXX)
 chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/main"
-tar -C "$checkout" --exclude=./.git --exclude=./test/bench/data --exclude=./test/results -cf - . \
+tar -C "$checkout" --exclude=./.git --exclude=./.matrix --exclude=./test/bench/data \
+    --exclude=./test/results --exclude='./test/results-*' -cf - . \
     | tar -C "$stage/main" -xf -
 [ -d "$shared" ] && cp -a "$shared" "$stage/shared"
 chmod -R a+rX "$stage"

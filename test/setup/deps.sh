@@ -9,8 +9,13 @@ set -euo pipefail
 pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
-[ "${1:-}" = "--bench" ] && pkgs+=(pgloader postgresql-contrib)
-[ "${1:-}" = "--matrix" ] && pkgs+=(debootstrap)
+for opt in "$@"; do
+    case "$opt" in
+        --bench) pkgs+=(pgloader postgresql-contrib) ;;
+        --matrix) pkgs+=(debootstrap) ;;
+        *) echo "deps: unknown option $opt" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
