@@ -29,7 +29,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1--0.2.sql
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/test/results
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 
@@ -43,6 +43,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
+
+src/pgetl.o: pgetl.control
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@

@@ -7,7 +7,7 @@
 #                                               copy of this checkout
 # VERSION is a PostgreSQL major version: 17 (Debian trixie) or 18 (sid).
 # `run` copies the checkout (without .git and build products) to
-# /pgetl/main in the chroot and ../shared to /pgetl/shared beside it, mounts
+# /pgetl-run.XXXXXX/main in the chroot and ../shared beside it, mounts
 # /proc and /dev for CMD, and unmounts them afterwards (everything happens
 # in a private mount namespace, so nothing stays mounted even if killed).
 # CMD's test/results are copied back to test/results-VERSION.
@@ -51,6 +51,24 @@ mirror() {
 # in_ns CMD...: run CMD in a private mount namespace.
 in_ns() { unshare --mount --propagation private "$@"; }
 
+# in_chroot [VAR=VALUE...] CMD...: run CMD in the chroot, with a clean
+# environment plus the VARs, /proc, /dev and a /dev/shm of its own
+# (PostgreSQL's dynamic shared memory) mounted for it alone and unmounted
+# when it ends.
+in_chroot() {
+    in_ns bash -c '
+        set -e
+        root=$1; shift
+        mount -t proc proc "$root/proc"
+        trap "umount \"$root/proc\"" EXIT
+        mount --bind /dev "$root/dev"
+        trap "umount \"$root/dev\" \"$root/proc\"" EXIT
+        mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
+        trap "umount \"$root/dev/shm\" \"$root/dev\" \"$root/proc\"" EXIT
+        chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            HOME=/root LANG=C.UTF-8 TERM=dumb "$@"' _ "$root" "$@"
+}
+
 build() {
     if [ -f "$root/.pgetl-packages" ] && [ "$(cat "$root/.pgetl-packages")" = "${pkgs[*]}" ]; then
         return 0
@@ -93,19 +111,12 @@ build() {
     echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99pgetl"
     say "installing ${pkgs[*]}"
     local start=$SECONDS
-    if ! in_ns bash -c '
-            set -e
-            root=$1; shift
-            mount -t proc proc "$root/proc"
-            mount --bind /dev "$root/dev"
-            trap "umount \"$root/dev\" \"$root/proc\"" EXIT
-            chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-                DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 bash -c "
-                apt-get update -qq &&
-                apt-get install -y -qq --no-install-recommends \
-                    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-                    $* && apt-get clean"' \
-            _ "$root" "${pkgs[@]}" > "$checkout/.matrix/install-$suite.log" 2>&1; then
+    if ! in_chroot DEBIAN_FRONTEND=noninteractive bash -c '
+            apt-get update -qq &&
+            apt-get install -y -qq --no-install-recommends \
+                -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+                "$@" && apt-get clean' _ "${pkgs[@]}" \
+            > "$checkout/.matrix/install-$suite.log" 2>&1; then
         tail -n 20 "$checkout/.matrix/install-$suite.log" >&2
         say "package installation FAILED (see .matrix/install-$suite.log)"
         exit 1
@@ -119,36 +130,34 @@ build() {
 
 run() {
     [ $# -gt 0 ] || usage
-    build
-    # A fresh copy of the checkout: never the host's objects (built for
-    # another major version), never its .git.
-    rm -rf "$root/pgetl"
-    mkdir -p "$root/pgetl/main"
+    # A fresh copy of the checkout, in a directory of this run's own: never
+    # the host's objects (built for another major version), never its .git.
+    local status=0
+    dir=$(mktemp -d "$root/pgetl-run.XXXXXX")   # global: the EXIT trap needs it
+    trap 'rm -rf "$dir"' EXIT
+    mkdir "$dir/main"
     tar -C "$checkout" --exclude=./.git --exclude=./.matrix --exclude='./test/results*' \
         --exclude=./test/bench/data --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-        -cf - . | tar -C "$root/pgetl/main" -xf -
-    [ -d "$shared" ] && cp -a "$shared" "$root/pgetl/shared"
-    chmod -R a+rX "$root/pgetl"
-    local status=0
-    in_ns bash -c '
-        set -e
-        root=$1; shift
-        mount -t proc proc "$root/proc"
-        mount --bind /dev "$root/dev"
-        trap "umount \"$root/dev\" \"$root/proc\"" EXIT
-        chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-            HOME=/root LANG=C.UTF-8 TERM=dumb PGVER="$PGVER" \
-            PGETL_SHARED=/pgetl/shared \
-            bash -c "cd /pgetl/main && \"\$@\"" _ "$@"' \
-        _ "$root" "$@" || status=$?
+        -cf - . | tar -C "$dir/main" -xf -
+    [ -d "$shared" ] && cp -a "$shared" "$dir/shared"
+    chmod -R a+rX "$dir"
+    in_chroot PGVER="$PGVER" PGETL_SHARED="/${dir##*/}/shared" \
+        bash -c 'cd "$1" && shift && "$@"' _ "/${dir##*/}/main" "$@" || status=$?
     rm -rf "$checkout/test/results-$ver"
-    [ -d "$root/pgetl/main/test/results" ] && cp -a "$root/pgetl/main/test/results" "$checkout/test/results-$ver"
+    [ ! -d "$dir/main/test/results" ] || cp -a "$dir/main/test/results" "$checkout/test/results-$ver"
     return "$status"
 }
 
 export PGVER=$ver
+# one build at a time per chroot (concurrent runs share a built one)
+mkdir -p "$checkout/.matrix"
+exec 9> "$checkout/.matrix/$suite.lock"
+flock 9
+build
+flock -u 9
+exec 9>&-
 case "$action" in
-    build) build ;;
+    build) ;;
     run) run "$@" ;;
     *) usage ;;
 esac
