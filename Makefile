@@ -33,7 +33,7 @@ PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 
-EXTRA_CLEAN = test/results
+EXTRA_CLEAN = test/results test/results-*
 
 ifdef PGVER
 PG_CONFIG ?= /usr/lib/postgresql/$(PGVER)/bin/pg_config

@@ -13,6 +13,7 @@
 # CMD's test/results are copied back to test/results-VERSION.
 # A chroot that is already built is reused: a rerun needs no network.
 # When the chroot cannot be built (no network, no mirror) this fails.
+# PGETL_MIRROR=URL overrides the mirror.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 checkout=$PWD
@@ -38,9 +39,11 @@ pkgs=(make gcc libc6-dev procps ca-certificates
       libtap-parser-sourcehandler-pgtap-perl libipc-run-perl)
 say() { echo "chroot.sh[$ver/$suite]: $*" >&2; }
 
-# The first Debian mirror in this machine's apt sources (one-line or deb822).
+# The first Debian mirror in this machine's apt sources (one-line or deb822),
+# or $PGETL_MIRROR.
 mirror() {
-    local m
+    local m=${PGETL_MIRROR:-}
+    [ -z "$m" ] || { echo "$m"; return; }
     m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
         | sed -nE 's/^deb +(\[[^]]*\] +)?(https?:\/\/[^ ]*\/debian\/?) .*/\2/p' | head -n 1)
     [ -n "$m" ] || m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
