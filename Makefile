@@ -4,6 +4,11 @@
 #   make demo    install dependencies, build, install, run customer_pipeline
 #                on a throwaway cluster (SOURCE=path: on a Superstore export)
 #   make test    same set-up, then the whole test suite on a throwaway cluster
+#                of each supported PostgreSQL: 15 on this machine, 17 and 18
+#                in Debian chroots under .matrix/ (test/setup/chroot.sh);
+#                `make test PGVERS=15` runs one version only
+#
+# PGVER=NN builds against /usr/lib/postgresql/NN (default: pg_config on PATH).
 
 EXTENSION = pgetl
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
@@ -25,12 +30,15 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1--0.2.sql
 REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/test/results
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 
-EXTRA_CLEAN = test/results
+EXTRA_CLEAN = test/results test/results-*
 
+ifdef PGVER
+PG_CONFIG ?= /usr/lib/postgresql/$(PGVER)/bin/pg_config
+endif
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
@@ -39,6 +47,7 @@ endif
 
 # PGXS tracks no header dependencies: every object depends on every header.
 $(OBJS): $(wildcard src/*.h)
+src/pgetl.o: pgetl.control
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
@@ -46,7 +55,10 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 	cat $(UPGRADE_PARTS) > $@
 
-.PHONY: deps demo test bench
+# the versions `make test` runs the suite on
+PGVERS ?= 15 17 18
+
+.PHONY: deps demo test test-matrix bench
 
 deps:
 	test/setup/deps.sh
@@ -57,8 +69,11 @@ demo: deps
 	test/setup/demo.sh $(SOURCE)
 
 test: deps
-	$(MAKE) all
-	test/run-all.sh
+	$(if $(filter-out 15,$(PGVERS)),test/setup/deps.sh --matrix)
+	test/matrix.sh $(PGVERS)
+
+test-matrix:
+	$(MAKE) test PGVERS="15 17 18"
 
 bench: deps
 	test/setup/deps.sh --bench

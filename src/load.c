@@ -584,11 +584,7 @@ pgetl_load(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("load and source must not be null")));
-#if PG_VERSION_NUM >= 150000
 	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl load", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);

@@ -25,13 +25,9 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
-#if PG_VERSION_NUM >= 140000
 #include "commands/copyfrom_internal.h"
-#endif
 #include "commands/progress.h"
-#if PG_VERSION_NUM >= 140000
 #include "utils/backend_status.h"
-#endif
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -455,7 +451,6 @@ void
 load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 							int64 rows_read, int64 rows_rejected)
 {
-#if PG_VERSION_NUM >= 140000
 	const int	index[2] = {PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
 	int64		val[2];
 
@@ -475,7 +470,6 @@ load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 	val[0] = rows_read;
 	val[1] = rows_rejected;
 	pgstat_progress_update_multi_param(2, index, val);
-#endif
 }
 
 /*
@@ -515,29 +509,11 @@ load_source_next(LoadSource *src, CopyFromState cstate, char ***fields, int *nfi
 		src->cur_line = src->next_line;
 		if (!NextCopyFromRawFields(cstate, fields, nfields))
 			return false;
-#if PG_VERSION_NUM >= 140000
 		lines = count_lines(cstate->line_buf.data, cstate->line_buf.len);
 		src->next_line += lines;
 		if (cstate->line_buf.len == 0)
 			continue;			/* a blank line is not a record */
 		*record = pnstrdup(cstate->line_buf.data, cstate->line_buf.len);
-#else
-		{
-			StringInfoData buf;
-
-			initStringInfo(&buf);
-			for (int i = 0; i < *nfields; i++)
-			{
-				if (i > 0)
-					appendStringInfoChar(&buf, ',');
-				if ((*fields)[i])
-					appendStringInfoString(&buf, (*fields)[i]);
-			}
-			lines = 1;
-			src->next_line += lines;
-			*record = buf.data;
-		}
-#endif
 		*line = src->cur_line;
 		src->records++;
 		return true;

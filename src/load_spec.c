@@ -35,9 +35,9 @@
 #include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -582,7 +582,7 @@ load_spec_fetch(const char *name, bool for_define)
 	s = spi_text(0, 15, cxt);
 	spec->max_rejects = s ? pg_strtoint64(s) : -1;
 	s = spi_text(0, 16, cxt);
-	spec->max_reject_ratio = s ? float8in_internal(s, NULL, "double precision", s) : -1;
+	spec->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
 
 	/* its columns */
 	values[0] = Int64GetDatum(spec->spec_id);

@@ -95,7 +95,6 @@ struct LoadTarget
 static bool
 fast_path_possible(LoadSpec *spec)
 {
-#if PG_VERSION_NUM >= 140000
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			user = GetUserId();
@@ -136,9 +135,6 @@ fast_path_possible(LoadSpec *spec)
 				return false;
 	}
 	return true;
-#else
-	return false;
-#endif
 }
 
 /*
@@ -153,7 +149,6 @@ fast_path_possible(LoadSpec *spec)
 static void
 fast_begin(LoadTarget *tgt)
 {
-#if PG_VERSION_NUM >= 140000
 	LoadSpec   *spec = tgt->spec;
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -181,7 +176,12 @@ fast_begin(LoadTarget *tgt)
 		perminfo->requiredPerms = ACL_INSERT;
 		perminfo->insertedCols = inserted;
 		rte->perminfoindex = 1;
+#if PG_VERSION_NUM >= 180000
+		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo),
+						   bms_make_singleton(1));
+#else
 		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo));
+#endif
 	}
 #else
 	rte->requiredPerms = ACL_INSERT;
@@ -211,7 +211,6 @@ fast_begin(LoadTarget *tgt)
 	}
 	pfree(loaded);
 	tgt->fast = true;
-#endif
 }
 
 /*
@@ -249,7 +248,6 @@ fast_slots(LoadTarget *tgt, int n)
 static void
 fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 {
-#if PG_VERSION_NUM >= 140000
 	LoadSpec   *spec = tgt->spec;
 	EState	   *estate = tgt->estate;
 	ResultRelInfo *rri = tgt->rri;
@@ -307,7 +305,6 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 		}
 	}
 	*at = -1;
-#endif
 }
 
 /*
@@ -316,7 +313,6 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 static void
 fast_end(LoadTarget *tgt)
 {
-#if PG_VERSION_NUM >= 140000
 	if (!tgt->fast)
 		return;
 	for (int i = 0; i < tgt->nslots; i++)
@@ -327,7 +323,6 @@ fast_end(LoadTarget *tgt)
 	ExecCloseIndices(tgt->rri);
 	FreeExecutorState(tgt->estate);
 	tgt->fast = false;
-#endif
 }
 
 /*

@@ -11,8 +11,14 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 130000 || PG_VERSION_NUM >= 180000
-#error "pgetl supports PostgreSQL 13 to 17"
+/* Supported: PostgreSQL 15 to 18 (tested on 15, 17 and 18: make test-matrix) */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 190000
+#error "pgetl supports PostgreSQL 15 to 18"
+#endif
+
+/* PostgreSQL 18 replaced the suffix pg_attribute_noreturn() by pg_noreturn */
+#if PG_VERSION_NUM < 180000
+#define pg_noreturn pg_attribute_noreturn()
 #endif
 
 /* Names shown in pg_stat_activity.backend_type */

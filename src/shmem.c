@@ -46,9 +46,7 @@ typedef struct PgetlShared
 
 static PgetlShared *shared = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static Size
@@ -58,7 +56,6 @@ pgetl_shmem_size(void)
 					mul_size(max_worker_processes, sizeof(PgetlRunSlot)));
 }
 
-#if PG_VERSION_NUM >= 150000
 static void
 pgetl_shmem_request(void)
 {
@@ -66,7 +63,6 @@ pgetl_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(pgetl_shmem_size());
 }
-#endif
 
 static void
 pgetl_shmem_startup(void)
@@ -95,12 +91,8 @@ pgetl_shmem_startup(void)
 void
 pgetl_shmem_init(void)
 {
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = pgetl_shmem_request;
-#else
-	RequestAddinShmemSpace(pgetl_shmem_size());
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = pgetl_shmem_startup;
 }

@@ -52,6 +52,6 @@ typedef struct PgetlErrorBuf
 
 extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
 extern void pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata);
-extern void pgetl_error_rethrow(const PgetlErrorBuf *buf) pg_attribute_noreturn();
+pg_noreturn extern void pgetl_error_rethrow(const PgetlErrorBuf *buf);
 
 #endif							/* PGETL_UTIL_H */

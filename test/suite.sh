@@ -8,6 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
 shared=${PGETL_SHARED:-$(cd .. && pwd)/shared}
+export PGVER=${PGVER:-15}
 
 # The server runs as postgres and reads test files (CSV corpus, the shared
 # Superstore export): run from a world-readable copy of the checkout, with
@@ -16,7 +17,8 @@ stage=$(mktemp -d /tmp/pgetl-suite.XXXXXX)
 chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/main"
-tar -C "$checkout" --exclude=./.git --exclude=./test/bench/data --exclude=./test/results -cf - . \
+tar -C "$checkout" --exclude=./.git --exclude=./.matrix --exclude=./test/bench/data \
+    --exclude=./test/results --exclude='./test/results-*' -cf - . \
     | tar -C "$stage/main" -xf -
 [ -d "$shared" ] && cp -a "$shared" "$stage/shared"
 chmod -R a+rX "$stage"
@@ -34,17 +36,30 @@ rm -rf test/results
 mkdir -p test/results
 # where the customer_pipeline test exports to (the server runs as postgres)
 mkdir -m 1777 test/results/export
-make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config \
+make -s installcheck PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config \
     > test/results/pg_regress.log 2>&1
 cat test/results/pg_regress.log
+# pg_regress prints "test NAME ... ok|FAILED" up to PostgreSQL 15 and TAP
+# ("ok N - NAME", "not ok N - NAME") from 16 on.
+regress_seen=0
 while read -r name result; do
+    regress_seen=$((regress_seen + 1))
     if [ "$result" = ok ]; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
         failures+=("pg_regress $name")
     fi
-done < <(sed -nE 's/^(test|     )? *([a-z0-9_]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' test/results/pg_regress.log)
+done < <(sed -nE -e 's/^(test|     )? *([a-z0-9_]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' \
+                 -e 's/^ok +[0-9]+ +[-+] +([a-z0-9_]+)( .*)?$/\1 ok/p' \
+                 -e 's/^not ok +[0-9]+ +[-+] +([a-z0-9_]+)( .*)?$/\1 FAILED/p' \
+                 test/results/pg_regress.log)
+# every sql/ test must have reported, or the run is a failure
+regress_expected=$(ls sql/*.sql | grep -vc '^sql/pgetl--')
+if [ "$regress_seen" -ne "$regress_expected" ]; then
+    failed=$((failed + 1))
+    failures+=("pg_regress: $regress_seen results for $regress_expected tests")
+fi
 if [ -f test/results/regression.diffs ]; then
     echo "---- regression.diffs ----"
     head -c 20000 test/results/regression.diffs

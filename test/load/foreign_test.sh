@@ -4,8 +4,7 @@
 # (its NOT NULL, its primary key) are rejected one by one with the remote
 # SQLSTATE; a failed load leaves the remote table unchanged.
 set -euo pipefail
-bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
-[ -x "$bindir/initdb" ] || bindir=/usr/lib/postgresql/15/bin
+bindir=/usr/lib/postgresql/${PGVER:-15}/bin
 db=load_foreign_test
 dir=$(mktemp -d /tmp/pgetl_fdw.XXXXXX)
 port=$((20000 + RANDOM % 10000))

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Run a command against a throwaway PostgreSQL 15 cluster configured for
-# pgetl (pg_cron and pgetl preloaded).  The cluster lives in a temporary
-# directory and is destroyed when the command exits.
+# Run a command against a throwaway PostgreSQL cluster configured for
+# pgetl (pg_cron and pgetl preloaded), of major version $PGVER (default 15;
+# 17 and 18 run in Debian chroots: test/setup/chroot.sh).  The cluster
+# lives in a temporary directory and is destroyed when the command exits.
 #   test/setup/cluster.sh COMMAND [ARGS...]
 # Inside COMMAND, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE point at it and
 # PGDATA names its data directory.
 set -euo pipefail
+export PGVER=${PGVER:-15}
+pg_config=/usr/lib/postgresql/$PGVER/bin/pg_config
+if [ ! -x "$pg_config" ]; then
+    echo "cluster.sh: PostgreSQL $PGVER is not installed ($pg_config is missing)" >&2
+    exit 1
+fi
 # Build and install pgetl into a private directory the server loads it
 # from (Debian's extension_destdir), so a test run neither needs nor
 # touches the system-wide installation.
@@ -13,12 +20,12 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 destdir=$(mktemp -d /tmp/pgetl-install.XXXXXX)
 chmod 755 "$destdir"
 trap 'rm -rf "$destdir"' EXIT
-make -s -C "$src" install DESTDIR="$destdir" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+make -s -C "$src" install DESTDIR="$destdir" PG_CONFIG="$pg_config" >/dev/null
 # Debian looks for extension scripts in the system directory before
 # extension_destdir: remove a system-wide pgetl (if we may), so that a stale
 # one can never shadow the one under test, and test runs of different
 # checkouts on one machine never see each other's files.
-sharedir=$(/usr/lib/postgresql/15/bin/pg_config --sharedir)
+sharedir=$("$pg_config" --sharedir)
 if [ -w "$sharedir/extension" ]; then
     rm -f "$sharedir"/extension/pgetl.control "$sharedir"/extension/pgetl--*.sql
 fi
@@ -26,7 +33,7 @@ if [ -e "$sharedir/extension/pgetl.control" ]; then
     echo "cluster.sh: a system-wide $sharedir/extension/pgetl.control would shadow the pgetl under test; remove it" >&2
     exit 1
 fi
-libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
+libdir=$("$pg_config" --pkglibdir)
 # A random free port rather than pg_createcluster's next free one, which
 # races when several clusters start at once (tests that start a cluster of
 # their own inside this one, or checkouts tested side by side).
@@ -37,8 +44,15 @@ for _ in $(seq 100); do
     break
 done
 export PGPORT
-pg_virtualenv -t -v 15 \
-    -o "extension_destdir=$destdir" \
+# Debian's extension_destdir is gone in 18, which has extension_control_path
+# (each entry gets "/extension" appended).
+if [ "$PGVER" -ge 18 ]; then
+    extension_opt="extension_control_path=$destdir$sharedir:\$system"
+else
+    extension_opt="extension_destdir=$destdir"
+fi
+pg_virtualenv -t -v "$PGVER" \
+    -o "$extension_opt" \
     -o "dynamic_library_path=$destdir$libdir:$libdir" \
     -o "shared_preload_libraries=pg_cron,pgetl" \
     -o "cron.database_name=postgres" \

@@ -2,12 +2,20 @@
 # Install what pgetl needs on Debian bookworm (run as root).  Safe to run
 # again: packages already present are not downloaded a second time.
 #   --bench   also install what the benchmarks compare against (pgloader)
+#   --matrix  also install debootstrap (PostgreSQL 17 and 18 run in Debian
+#             chroots: test/setup/chroot.sh)
 set -euo pipefail
 
 pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
-[ "${1:-}" = "--bench" ] && pkgs+=(pgloader postgresql-contrib)
+for opt in "$@"; do
+    case "$opt" in
+        --bench) pkgs+=(pgloader postgresql-contrib) ;;
+        --matrix) pkgs+=(debootstrap) ;;
+        *) echo "deps: unknown option $opt" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
