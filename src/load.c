@@ -475,7 +475,11 @@ run_load(Load *load, bool purge)
 	load_spec_lock_target(spec, spec->mode == LOAD_REPLACE ? AccessExclusiveLock : RowExclusiveLock);
 	if (spec->mode == LOAD_REPLACE)
 	{
+#if PG_VERSION_NUM >= 160000
+		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name, NULL));
+#else
 		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name));
+#endif
 
 		if (RangeVarGetRelid(rv, NoLock, false) != spec->target)
 			elog(ERROR, "%s is no longer the target of load \"%s\"", spec->target_name, spec->name);
