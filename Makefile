@@ -57,6 +57,7 @@ demo: deps
 	test/setup/demo.sh $(SOURCE)
 
 test: deps
+	test/setup/deps.sh --test
 	$(MAKE) all
 	test/run-all.sh
 

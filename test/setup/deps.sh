@@ -2,12 +2,17 @@
 # Install what pgetl needs on Debian bookworm (run as root).  Safe to run
 # again: packages already present are not downloaded a second time.
 #   --bench   also install what the benchmarks compare against (pgloader)
+#   --test    also install what the test suite needs besides PostgreSQL: a
+#             headless browser that renders the HTML report
+#             (test/report/browser_test.sh) and Debian's python3 with PIL
+#             to read its screenshot and parse the SVGs
 set -euo pipefail
 
 pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
 [ "${1:-}" = "--bench" ] && pkgs+=(pgloader postgresql-contrib)
+[ "${1:-}" = "--test" ] && pkgs+=(chromium python3 python3-pil fonts-dejavu-core)
 
 missing=()
 for p in "${pkgs[@]}"; do
