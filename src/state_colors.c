@@ -34,13 +34,13 @@ pgetl_state_colors_sql(PG_FUNCTION_ARGS)
 #endif
 	for (int i = 0; i <= PGETL_N_STATE_COLORS; i++)
 	{
-		PgetlStateColor c = pgetl_state_color(i < PGETL_N_STATE_COLORS ?
-											  pgetl_state_colors[i].state : NULL);
+		PgetlStateColor c = (i < PGETL_N_STATE_COLORS ?
+							 pgetl_state_colors[i] : pgetl_no_state_color);
 
 		nulls[0] = (c.state == NULL);
 		values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(c.state);
 		values[1] = CStringGetTextDatum(c.fill);
-		values[2] = CStringGetTextDatum(c.text);
+		values[2] = CStringGetTextDatum(c.font);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

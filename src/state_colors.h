@@ -6,9 +6,9 @@
  *
  * The one colour table of pgetl: C code includes this header, SQL code
  * reads the same table through pgetl_state_colors() (state_colors.c).
- * The colours are Airflow's (airflow/utils/state.py, State.state_color),
- * as SVG/CSS colour keywords, and so is the text colour on them (white on
- * green and red, black elsewhere: State.color_fg).  Airflow has no
+ * The colours are Airflow's (airflow/utils/state.py, State.state_color:
+ * CSS colour keywords, written here as #RRGGBB), and so is the text colour
+ * on them (white on green and red, black elsewhere: State.color_fg).  Airflow has no
  * "cancelled" state: pgetl draws it in the colour Airflow 1 gave its
  * "shutdown" state (a stop requested from outside), blue, with white
  * text.  A task run without a state is light blue (Airflow's None), an
@@ -22,47 +22,46 @@
 typedef struct PgetlStateColor
 {
 	const char *state;			/* task run state, as in pgetl.task_run */
-	const char *fill;			/* background: an SVG/CSS colour keyword */
-	const char *text;			/* text drawn on it */
+	const char *fill;			/* background, #RRGGBB */
+	const char *font;			/* text drawn on it, #RRGGBB */
 } PgetlStateColor;
 
+/*
+ * In the order of legends.  Hex, not colour names: X11's "green" (Graphviz)
+ * is CSS's "lime".
+ */
 static const PgetlStateColor pgetl_state_colors[] = {
-	{"scheduled", "tan", "black"},
-	{"queued", "gray", "black"},
-	{"running", "lime", "black"},
-	{"success", "green", "white"},
-	{"failed", "red", "white"},
-	{"up_for_retry", "gold", "black"},
-	{"upstream_failed", "orange", "black"},
-	{"skipped", "hotpink", "black"},
-	{"cancelled", "blue", "white"},
+	{"success", "#008000", "#FFFFFF"},	/* green */
+	{"running", "#00FF00", "#000000"},	/* lime */
+	{"failed", "#FF0000", "#FFFFFF"},	/* red */
+	{"up_for_retry", "#FFD700", "#000000"},	/* gold */
+	{"upstream_failed", "#FFA500", "#000000"},	/* orange */
+	{"skipped", "#FF69B4", "#000000"},	/* hotpink */
+	{"queued", "#808080", "#000000"},	/* gray */
+	{"scheduled", "#D2B48C", "#000000"},	/* tan */
+	{"cancelled", "#0000FF", "#FFFFFF"},	/* blue: Airflow 1's shutdown */
 };
 
 #define PGETL_N_STATE_COLORS \
 	((int) (sizeof(pgetl_state_colors) / sizeof(pgetl_state_colors[0])))
 
-/* no state (NULL), and a state missing from the table */
-#define PGETL_NO_STATE_FILL		"lightblue"
-#define PGETL_UNKNOWN_STATE_FILL "white"
+/* no state (NULL, Airflow's None: lightblue), and a state not in the table */
+static const PgetlStateColor pgetl_no_state_color = {NULL, "#ADD8E6", "#000000"};
+static const PgetlStateColor pgetl_unknown_state_color = {NULL, "#FFFFFF", "#000000"};
 
 /*
- * pgetl_state_color - the entry of a state; NULL state gives the "no
- * state" colours, an unknown state white on which text is black.
+ * pgetl_state_color - the colours of a state; NULL gives the "no state"
+ * colours, a state missing from the table white with black text.
  */
 static inline PgetlStateColor
 pgetl_state_color(const char *state)
 {
-	PgetlStateColor c = {state, PGETL_UNKNOWN_STATE_FILL, "black"};
-
 	if (state == NULL)
-	{
-		c.fill = PGETL_NO_STATE_FILL;
-		return c;
-	}
+		return pgetl_no_state_color;
 	for (int i = 0; i < PGETL_N_STATE_COLORS; i++)
 		if (strcmp(pgetl_state_colors[i].state, state) == 0)
 			return pgetl_state_colors[i];
-	return c;
+	return pgetl_unknown_state_color;
 }
 
 #endif							/* PGETL_STATE_COLORS_H */

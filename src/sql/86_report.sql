@@ -287,3 +287,255 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.pgetl_gantt(bigint, text) IS
 'the Gantt chart of a run you may see: one row per task, one bar per try coloured by its state, queued time lighter, the critical path outlined, the error on hover; format svg or mermaid';
+
+CREATE FUNCTION @extschema@.pgetl_report(run_id bigint, format text DEFAULT 'text')
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    p_run_id CONSTANT bigint := run_id;
+    fmt text := lower(btrim(format));
+    r record;
+    sec jsonb;
+    sections jsonb := '[]';
+    widths integer[];
+    numeric_col boolean[];
+    ncols integer;
+    line text;
+    val text;
+    out text := '';
+    e record;
+    head text;
+    dag text;
+    gantt text;
+    colors jsonb;
+BEGIN
+    IF p_run_id IS NULL THEN
+        RAISE EXCEPTION 'run_id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF fmt IS NULL OR fmt NOT IN ('text', 'html') THEN
+        RAISE EXCEPTION 'unknown format "%" for pgetl_report', coalesce(format, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use format => ''text'' or ''html''.';
+    END IF;
+    SELECT pr.* INTO r FROM pgetl.pipeline_run pr WHERE pr.run_id = p_run_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Runs of pipelines whose owner you are not a member of are not shown to you.',
+                  HINT = 'SELECT * FROM pgetl.pipeline_run lists the runs you may see.';
+    END IF;
+    SELECT jsonb_object_agg(coalesce(c.state, ''), jsonb_build_array(c.color, c.text_color))
+      INTO colors FROM @extschema@.pgetl_state_colors() c;
+
+    -- The sections: a title, column names, rows of text values.
+    sections := sections || jsonb_build_object(
+        'title', 'tasks (the latest try of each)', 'id', 'tasks',
+        'columns', jsonb_build_array('task', 'state', 'try', 'seconds', 'error'),
+        'rows', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(l.task, l.state, l.try_number::text,
+                                               coalesce(round(extract(epoch FROM l.duration)::numeric, 3)::text, ''),
+                                               coalesce(l.error, ''))
+                             ORDER BY l.started_at NULLS LAST, l.task)
+              FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.state, tr.try_number, tr.started_at,
+                           tr.duration, tr.error
+                      FROM pgetl.task_run tr WHERE tr.run_id = p_run_id
+                     ORDER BY tr.task, tr.try_number DESC) l), '[]'),
+        'empty', 'no task has run');
+    sections := sections || jsonb_build_object(
+        'title', 'loads: rows read = loaded + rejected + skipped', 'id', 'loads',
+        'columns', jsonb_build_array('load', 'source', 'read', 'loaded', 'rejected', 'skipped', 'all accounted'),
+        'rows', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(l.load_name, l.source, l.rows_read::text, l.rows_loaded::text,
+                                               l.rows_rejected::text,
+                                               (coalesce(l.rows_skipped_by_trigger, 0) + coalesce(l.rows_skipped_on_conflict, 0))::text,
+                                               CASE WHEN l.rows_read = l.rows_loaded + l.rows_rejected
+                                                        + coalesce(l.rows_skipped_by_trigger, 0) + coalesce(l.rows_skipped_on_conflict, 0)
+                                                    THEN 'yes' ELSE 'NO' END)
+                             ORDER BY l.load_id)
+              FROM pgetl.load_history l WHERE l.run_id = p_run_id), '[]'),
+        'empty', 'no load in this run');
+    sections := sections || jsonb_build_object(
+        'title', 'top reject reasons per load', 'id', 'rejects',
+        'columns', jsonb_build_array('load', 'rule', 'column', 'rejects', 'example'),
+        'rows', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(x.load_name, x.rule, x.column_name, x.rejects::text, x.example)
+                             ORDER BY x.load_name, x.rejects DESC, x.rule, x.column_name)
+              FROM (SELECT j.load_name, j.rule, coalesce(j.column_name, '') AS column_name,
+                           count(*) AS rejects, left(min(j.message), 110) AS example,
+                           row_number() OVER (PARTITION BY j.load_name
+                                              ORDER BY count(*) DESC, j.rule, coalesce(j.column_name, '')) AS rank
+                      FROM pgetl.reject j WHERE j.run_id = p_run_id
+                     GROUP BY j.load_name, j.rule, j.column_name) x
+             WHERE x.rank <= 5), '[]'),
+        'empty', 'no rejected record');
+    sections := sections || jsonb_build_object(
+        'title', 'exports', 'id', 'exports',
+        'columns', jsonb_build_array('task', 'path', 'rows'),
+        'rows', coalesce((
+            SELECT jsonb_agg(jsonb_build_array(x.task, x.result ->> 'path', x.result ->> 'rows') ORDER BY x.task)
+              FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.result, tr.state
+                      FROM pgetl.task_run tr
+                      JOIN pgetl.tasks d ON d.pipeline = tr.pipeline AND d.task = tr.task AND d.kind = 'export'
+                     WHERE tr.run_id = p_run_id
+                     ORDER BY tr.task, tr.try_number DESC) x
+             WHERE x.state = 'success'), '[]'),
+        'empty', 'no export succeeded in this run');
+    -- The first lines of each exported file, for a caller who may read it.
+    FOR e IN
+        SELECT x.task, x.result ->> 'path' AS path
+          FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.result, tr.state
+                  FROM pgetl.task_run tr
+                  JOIN pgetl.tasks d ON d.pipeline = tr.pipeline AND d.task = tr.task AND d.kind = 'export'
+                 WHERE tr.run_id = p_run_id
+                 ORDER BY tr.task, tr.try_number DESC) x
+         WHERE x.state = 'success' AND x.result ->> 'path' IS NOT NULL
+         ORDER BY x.task
+    LOOP
+        IF has_function_privilege('pg_catalog.pg_read_file(text, bigint, bigint, boolean)', 'EXECUTE') THEN
+            sections := sections || jsonb_build_object(
+                'title', format('%s: the first lines of %s', e.task, e.path), 'id', 'export-file',
+                'columns', jsonb_build_array('line'),
+                'rows', coalesce((
+                    SELECT jsonb_agg(jsonb_build_array(l.line) ORDER BY l.n)
+                      FROM regexp_split_to_table(pg_read_file(e.path, 0, 65536, true), E'\n')
+                           WITH ORDINALITY AS l(line, n)
+                     WHERE l.line <> '' AND l.n <= 11), '[]'),
+                'empty', 'the file is empty or gone');
+        END IF;
+    END LOOP;
+
+    IF fmt = 'text' THEN
+        out := format(E'== run %s of %s: %s\n', r.run_id, r.pipeline, r.state)
+            || format(E'logical date %s, started by %s at %s, %s\n', r.logical_date, r.started_by,
+                      to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),
+                      coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'))
+            || format(E'tasks: %s', r.tasks_total)
+            || coalesce(' (' || nullif(concat_ws(', ',
+                   nullif(r.tasks_success, 0) || ' success', nullif(r.tasks_failed, 0) || ' failed',
+                   nullif(r.tasks_upstream_failed, 0) || ' upstream_failed', nullif(r.tasks_skipped, 0) || ' skipped',
+                   nullif(r.tasks_cancelled, 0) || ' cancelled', nullif(r.tasks_running, 0) || ' running',
+                   nullif(r.tasks_queued, 0) || ' queued', nullif(r.tasks_scheduled, 0) || ' scheduled',
+                   nullif(r.tasks_up_for_retry, 0) || ' up_for_retry'), '') || ')', '') || E'\n'
+            || coalesce(E'reason: ' || r.reason || E'\n', '');
+        FOR sec IN SELECT s FROM jsonb_array_elements(sections) s LOOP
+            out := out || E'\n== ' || (sec ->> 'title') || E'\n';
+            IF jsonb_array_length(sec -> 'rows') = 0 THEN
+                out := out || '(' || (sec ->> 'empty') || E')\n';
+                CONTINUE;
+            END IF;
+            ncols := jsonb_array_length(sec -> 'columns');
+            -- column widths (longest line of a cell), numbers right-aligned
+            SELECT array_agg(w ORDER BY i), array_agg(num ORDER BY i) INTO widths, numeric_col
+              FROM (SELECT c.i, greatest(length(c.name),
+                                         (SELECT max(length(l)) FROM jsonb_array_elements(sec -> 'rows') rw,
+                                                 regexp_split_to_table(rw ->> (c.i - 1)::integer, E'\n') l)) AS w,
+                           (SELECT bool_and(rw ->> (c.i - 1)::integer ~ '^-?[0-9]+(\.[0-9]+)?$' OR rw ->> (c.i - 1)::integer = '')
+                              FROM jsonb_array_elements(sec -> 'rows') rw) AS num
+                      FROM jsonb_array_elements_text(sec -> 'columns') WITH ORDINALITY AS c(name, i)) x;
+            line := '';
+            FOR i IN 1 .. ncols LOOP
+                line := line || CASE WHEN i > 1 THEN ' | ' ELSE ' ' END
+                    || rpad(sec -> 'columns' ->> (i - 1), widths[i]);
+            END LOOP;
+            out := out || rtrim(line) || E'\n';
+            line := '';
+            FOR i IN 1 .. ncols LOOP
+                line := line || CASE WHEN i > 1 THEN '+' ELSE '' END || repeat('-', widths[i] + 2);
+            END LOOP;
+            out := out || rtrim(line, ' ') || E'\n';
+            FOR e IN SELECT rw FROM jsonb_array_elements(sec -> 'rows') rw LOOP
+                line := '';
+                FOR i IN 1 .. ncols LOOP
+                    -- a multi-line cell continues on the next lines of its column
+                    val := split_part(coalesce(e.rw ->> (i - 1), ''), E'\n', 1);
+                    line := line || CASE WHEN i > 1 THEN ' | ' ELSE ' ' END
+                        || CASE WHEN numeric_col[i] THEN lpad(val, widths[i]) ELSE rpad(val, widths[i]) END;
+                END LOOP;
+                out := out || rtrim(line) || E'\n';
+                -- continuation lines of multi-line cells
+                FOR k IN 2 .. (SELECT max(array_length(string_to_array(coalesce(e.rw ->> (i - 1), ''), E'\n'), 1))
+                                 FROM generate_series(1, ncols) i) LOOP
+                    line := '';
+                    FOR i IN 1 .. ncols LOOP
+                        line := line || CASE WHEN i > 1 THEN ' | ' ELSE ' ' END
+                            || rpad(coalesce(split_part(coalesce(e.rw ->> (i - 1), ''), E'\n', k), ''), widths[i]);
+                    END LOOP;
+                    out := out || rtrim(line) || E'\n';
+                END LOOP;
+            END LOOP;
+        END LOOP;
+        RETURN out;
+    END IF;
+
+    -- html: one self-contained page, the DAG and the Gantt chart inline.
+    gantt := @extschema@.pgetl_gantt(p_run_id, 'svg');
+    IF to_regprocedure('@extschema@.pgetl_graph(text, bigint, text)') IS NOT NULL THEN
+        BEGIN
+            EXECUTE 'SELECT @extschema@.pgetl_graph($1, $2, $3)' INTO dag USING r.pipeline, p_run_id, 'svg';
+            dag := substr(dag, strpos(dag, '<svg'));
+        EXCEPTION WHEN undefined_object THEN
+            dag := NULL;        -- the pipeline was dropped since the run
+        END;
+    END IF;
+    head := replace(replace(replace(r.pipeline, '&', '&amp;'), '<', '&lt;'), '>', '&gt;');
+    out := E'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        || format(E'<title>pgetl: run %s of %s</title>\n', r.run_id, head)
+        || E'<style>\n'
+        || E'body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; font-size: 14px; margin: 24px; color: #222; background: #fff; }\n'
+        || E'h1 { font-size: 22px; margin: 0 0 6px 0; } h2 { font-size: 17px; margin: 26px 0 8px 0; border-bottom: 1px solid #ccc; }\n'
+        || E'.state { display: inline-block; padding: 1px 8px; border-radius: 4px; border: 1px solid #555; }\n'
+        || E'.meta { color: #555; margin: 0; }\n'
+        || E'figure { margin: 0; } figure svg { max-width: 100%; height: auto; display: block; }\n'
+        || E'table { border-collapse: collapse; margin: 4px 0; } th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }\n'
+        || E'th { background: #f0f0f0; } td.num { text-align: right; } td.error { white-space: pre-wrap; max-width: 520px; }\n'
+        || E'pre { background: #f6f6f6; padding: 6px; margin: 4px 0; overflow-x: auto; } .empty { color: #777; font-style: italic; }\n'
+        || E'</style>\n</head>\n<body>\n'
+        || format(E'<h1>Run %s of %s <span class="state" style="background:%s;color:%s">%s</span></h1>\n',
+                  r.run_id, head, colors -> r.state ->> 0, colors -> r.state ->> 1, r.state)
+        || format(E'<p class="meta">logical date %s &#183; started by %s at %s &#183; %s &#183; %s tasks</p>\n',
+                  r.logical_date, replace(replace(replace(r.started_by::text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                  to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
+                  coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'),
+                  r.tasks_total)
+        || coalesce(format(E'<p class="meta">reason: %s</p>\n',
+                           replace(replace(replace(r.reason, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), '')
+        || E'<h2>DAG</h2>\n'
+        || coalesce(E'<figure id="dag">\n' || dag || E'</figure>\n',
+                    E'<p class="empty">no graph: the pipeline is gone, or pgetl_graph is not available</p>\n')
+        || E'<h2>Timeline</h2>\n<figure id="gantt">\n' || gantt || E'</figure>\n';
+    FOR sec IN SELECT s FROM jsonb_array_elements(sections) s LOOP
+        out := out || format(E'<h2 id="%s">%s</h2>\n', sec ->> 'id',
+                             replace(replace(replace(sec ->> 'title', '&', '&amp;'), '<', '&lt;'), '>', '&gt;'));
+        IF jsonb_array_length(sec -> 'rows') = 0 THEN
+            out := out || format(E'<p class="empty">%s</p>\n', sec ->> 'empty');
+            CONTINUE;
+        END IF;
+        IF sec ->> 'id' = 'export-file' THEN
+            out := out || '<pre>' || (SELECT string_agg(replace(replace(replace(rw ->> 0, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), E'\n')
+                                        FROM jsonb_array_elements(sec -> 'rows') rw) || E'</pre>\n';
+            CONTINUE;
+        END IF;
+        out := out || '<table><tr>' || (SELECT string_agg('<th>' || c || '</th>', '')
+                                          FROM jsonb_array_elements_text(sec -> 'columns') c) || E'</tr>\n';
+        FOR e IN SELECT rw FROM jsonb_array_elements(sec -> 'rows') rw LOOP
+            out := out || '<tr>' || (
+                SELECT string_agg(
+                    CASE WHEN sec -> 'columns' ->> (c.i - 1)::integer = 'state' AND colors ? v
+                         THEN format('<td class="state-cell" style="background:%s;color:%s">%s</td>',
+                                     colors -> v ->> 0, colors -> v ->> 1, v)
+                         ELSE format('<td%s>%s</td>',
+                                     CASE WHEN v ~ '^-?[0-9]+(\.[0-9]+)?$' THEN ' class="num"'
+                                          WHEN sec -> 'columns' ->> (c.i - 1)::integer IN ('error', 'example') THEN ' class="error"'
+                                          ELSE '' END,
+                                     replace(replace(replace(regexp_replace(v, '[\x01-\x08\x0b\x0c\x0e-\x1f]', '', 'g'),
+                                                             '&', '&amp;'), '<', '&lt;'), '>', '&gt;'))
+                    END, '' ORDER BY c.i)
+                  FROM jsonb_array_elements_text(e.rw) WITH ORDINALITY AS c(v, i)) || E'</tr>\n';
+        END LOOP;
+        out := out || E'</table>\n';
+    END LOOP;
+    RETURN out || E'</body>\n</html>\n';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.pgetl_report(bigint, text) IS
+'the report of a run you may see: the run, each task''s latest try, loads with their counts and top reject reasons, exports; format text, or html: one self-contained page with the DAG and the Gantt chart';
