@@ -416,7 +416,7 @@ BEGIN
                    nullif(r.tasks_cancelled, 0) || ' cancelled', nullif(r.tasks_running, 0) || ' running',
                    nullif(r.tasks_queued, 0) || ' queued', nullif(r.tasks_scheduled, 0) || ' scheduled',
                    nullif(r.tasks_up_for_retry, 0) || ' up_for_retry'), '') || ')', '') || E'\n'
-            || coalesce(E'reason: ' || r.reason || E'\n', '');
+            || coalesce(E'reason: ' || nullif(r.reason, '') || E'\n', '');
         FOR sec IN SELECT s FROM jsonb_array_elements(sections) s LOOP
             out := out || E'\n== ' || (sec ->> 'title') || E'\n';
             IF jsonb_array_length(sec -> 'rows') = 0 THEN
@@ -497,8 +497,9 @@ BEGIN
                   to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
                   coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'),
                   r.tasks_total)
-        || coalesce(format(E'<p class="meta">reason: %s</p>\n',
-                           replace(replace(replace(r.reason, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), '')
+        || coalesce('<p class="meta">reason: '
+                    || replace(replace(replace(nullif(r.reason, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
+                    || E'</p>\n', '')
         || E'<h2>DAG</h2>\n'
         || coalesce(E'<figure id="dag">\n' || dag || E'</figure>\n',
                     E'<p class="empty">no graph: the pipeline is gone, or pgetl_graph is not available</p>\n')

@@ -171,6 +171,9 @@ SELECT pgetl_drop_stage('m_stage2');
 SELECT pgetl_create_pipeline('mdrop');
 SELECT pgetl_drop_pipeline('mdrop');
 SELECT pgetl_param('x'), pgetl_result('x'), pgetl_run_id(), pgetl_logical_date();
+SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
+SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
+SELECT * FROM pgetl_state_colors();
 SQL
 wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('queued', 'running') AND pipeline <> 'mslow')" 60 \
     || fail "runs did not finish"
