@@ -4,7 +4,8 @@
 #   --bench   also install what the benchmarks compare against (pgloader)
 set -euo pipefail
 
-pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+pkgs=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+      libgraphviz-dev graphviz libxml2-utils
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
 [ "${1:-}" = "--bench" ] && pkgs+=(pgloader postgresql-contrib)
