@@ -13,3 +13,6 @@ CREATE FUNCTION @extschema@.pgetl_graph(pipeline text, run_id bigint DEFAULT NUL
 RETURNS text AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_graph(text, bigint, text) IS
 'the pipeline''s DAG (left to right) as svg, dot or mermaid, each task coloured by its state in run_id (default: the latest run) with Airflow''s colours';
+
+-- (src/sql/99_privileges.sql does this at install)
+REVOKE ALL ON FUNCTION pgetl._graph_svg(text) FROM PUBLIC;
