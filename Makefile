@@ -9,8 +9,19 @@ EXTENSION = pgetl
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
 MODULE_big = pgetl
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/graphviz.c is a module of its own (below), not part of pgetl.so.
+OBJS = $(patsubst %.c,%.o,$(sort $(filter-out src/graphviz.c,$(wildcard src/*.c))))
 # (headers are internal: none is installed)
+
+# pgetl_graphviz.so: DOT to SVG with Graphviz, loaded only by the backends
+# that draw an SVG (pgetl_graph(..., format => 'svg')), so that no other
+# backend maps libgvc.  Its Graphviz plugins (dot layout, core SVG
+# renderer) are linked in as built-in plugins, from Graphviz's plugin
+# directory (libgraphviz-dev).
+GRAPHVIZ_MODULE = pgetl_graphviz
+GV_CFLAGS := $(shell pkg-config --cflags libgvc 2>/dev/null)
+GV_LIBS := $(shell pkg-config --libs libgvc 2>/dev/null)
+GV_PLUGINDIR := $(shell pkg-config --variable=libdir libgvc 2>/dev/null)/graphviz
 
 # The install script is assembled from one file per concern, in name order.
 # Released install scripts are frozen in sql/ (never edited again); each
@@ -29,7 +40,7 @@ PG_CPPFLAGS = -Isrc
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 
-EXTRA_CLEAN = test/results
+EXTRA_CLEAN = test/results $(GRAPHVIZ_MODULE)$(DLSUFFIX) src/graphviz.o
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -40,13 +51,30 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header.
 $(OBJS): $(wildcard src/*.h)
 
+src/graphviz.o: override CPPFLAGS += $(GV_CFLAGS)
+
+$(GRAPHVIZ_MODULE)$(DLSUFFIX): src/graphviz.o
+	$(CC) $(CFLAGS) $< $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ \
+		-L$(GV_PLUGINDIR) -Wl,-rpath,$(GV_PLUGINDIR) \
+		-lgvplugin_dot_layout -lgvplugin_core $(GV_LIBS)
+
+all: $(GRAPHVIZ_MODULE)$(DLSUFFIX)
+
+install: install-graphviz
+install-graphviz: $(GRAPHVIZ_MODULE)$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) $(GRAPHVIZ_MODULE)$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
+
+uninstall: uninstall-graphviz
+uninstall-graphviz:
+	rm -f '$(DESTDIR)$(pkglibdir)/$(GRAPHVIZ_MODULE)$(DLSUFFIX)'
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
 
 sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 	cat $(UPGRADE_PARTS) > $@
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench install-graphviz uninstall-graphviz
 
 deps:
 	test/setup/deps.sh
