@@ -29,29 +29,16 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "state_colors.h"
 #include "util.h"
 
-/* A state's colours; "no_status": the task has no try in the run */
-typedef struct StateStyle
-{
-	const char *state;
-	const char *fill;
-	const char *font;
-} StateStyle;
-
-/* In the order of the legend */
-static const StateStyle state_styles[] = {
-	{"success", "#008000", "#FFFFFF"},	/* green */
-	{"running", "#00FF00", "#000000"},	/* lime */
-	{"failed", "#FF0000", "#FFFFFF"},	/* red */
-	{"up_for_retry", "#FFD700", "#000000"},	/* gold */
-	{"upstream_failed", "#FFA500", "#000000"},	/* orange */
-	{"skipped", "#FF69B4", "#000000"},	/* hotpink */
-	{"queued", "#808080", "#000000"},	/* gray */
-	{"scheduled", "#D2B48C", "#000000"},	/* tan */
-	{"cancelled", "#0000FF", "#FFFFFF"},	/* blue: Airflow's shutdown */
-	{"no_status", "#ADD8E6", "#000000"},	/* lightblue: Airflow's no status */
-};
+/*
+ * A state's colours: pgetl's one colour table (state_colors.h), in the order
+ * of the legend; its last entry, "no_status", is for a task without a try
+ * in the run.
+ */
+typedef PgetlStateColor StateStyle;
+#define state_styles pgetl_state_colors
 #define NSTATES lengthof(state_styles)
 #define NO_STATUS (NSTATES - 1)
 

@@ -15,8 +15,8 @@
 /*
  * pgetl_state_colors() returns table (state text, color text, text_color text)
  *
- * One row per task run state, in the order of the table, then a row with
- * a NULL state: the colour of a task run without one.
+ * One row per task run state, in the order of the table (legends), the
+ * last one "no_status": a task without a try in the run.
  */
 PG_FUNCTION_INFO_V1(pgetl_state_colors_sql);
 Datum		pgetl_state_colors_sql(PG_FUNCTION_ARGS);
@@ -32,13 +32,11 @@ pgetl_state_colors_sql(PG_FUNCTION_ARGS)
 #else
 	SetSingleFuncCall(fcinfo, 0);
 #endif
-	for (int i = 0; i <= PGETL_N_STATE_COLORS; i++)
+	for (int i = 0; i < PGETL_N_STATE_COLORS; i++)
 	{
-		PgetlStateColor c = (i < PGETL_N_STATE_COLORS ?
-							 pgetl_state_colors[i] : pgetl_no_state_color);
+		PgetlStateColor c = pgetl_state_colors[i];
 
-		nulls[0] = (c.state == NULL);
-		values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(c.state);
+		values[0] = CStringGetTextDatum(c.state);
 		values[1] = CStringGetTextDatum(c.fill);
 		values[2] = CStringGetTextDatum(c.font);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -11,8 +11,8 @@
  * on them (white on green and red, black elsewhere: State.color_fg).  Airflow has no
  * "cancelled" state: pgetl draws it in the colour Airflow 1 gave its
  * "shutdown" state (a stop requested from outside), blue, with white
- * text.  A task run without a state is light blue (Airflow's None), an
- * unknown state white.
+ * text.  A task without a try (no status) is light blue, as Airflow's
+ * None; an unknown state white.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,24 +40,25 @@ static const PgetlStateColor pgetl_state_colors[] = {
 	{"queued", "#808080", "#000000"},	/* gray */
 	{"scheduled", "#D2B48C", "#000000"},	/* tan */
 	{"cancelled", "#0000FF", "#FFFFFF"},	/* blue: Airflow 1's shutdown */
+	{"no_status", "#ADD8E6", "#000000"},	/* lightblue: Airflow's None */
 };
 
+/* entries, the last one ("no_status") included */
 #define PGETL_N_STATE_COLORS \
 	((int) (sizeof(pgetl_state_colors) / sizeof(pgetl_state_colors[0])))
 
-/* no state (NULL, Airflow's None: lightblue), and a state not in the table */
-static const PgetlStateColor pgetl_no_state_color = {NULL, "#ADD8E6", "#000000"};
+/* a state not in the table */
 static const PgetlStateColor pgetl_unknown_state_color = {NULL, "#FFFFFF", "#000000"};
 
 /*
- * pgetl_state_color - the colours of a state; NULL gives the "no state"
+ * pgetl_state_color - the colours of a state; NULL gives the "no_status"
  * colours, a state missing from the table white with black text.
  */
 static inline PgetlStateColor
 pgetl_state_color(const char *state)
 {
 	if (state == NULL)
-		return pgetl_no_state_color;
+		return pgetl_state_colors[PGETL_N_STATE_COLORS - 1];
 	for (int i = 0; i < PGETL_N_STATE_COLORS; i++)
 		if (strcmp(pgetl_state_colors[i].state, state) == 0)
 			return pgetl_state_colors[i];

@@ -5,7 +5,7 @@
 CREATE FUNCTION @extschema@.pgetl_state_colors(OUT state text, OUT color text, OUT text_color text)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'pgetl_state_colors_sql' LANGUAGE C IMMUTABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_state_colors() IS
-'the colour of each task run state in pgetl''s pictures (Airflow''s), with the colour of text on it; the row with a NULL state is for a task run without one';
+'the colour of each task run state in pgetl''s pictures (Airflow''s, #RRGGBB), with the colour of text on it, in the order of their legends; no_status: a task without a try in the run';
 
 CREATE FUNCTION @extschema@.pgetl_gantt(run_id bigint, format text DEFAULT 'svg')
 RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
@@ -319,7 +319,7 @@ BEGIN
                   DETAIL = 'Runs of pipelines whose owner you are not a member of are not shown to you.',
                   HINT = 'SELECT * FROM pgetl.pipeline_run lists the runs you may see.';
     END IF;
-    SELECT jsonb_object_agg(coalesce(c.state, ''), jsonb_build_array(c.color, c.text_color))
+    SELECT jsonb_object_agg(c.state, jsonb_build_array(c.color, c.text_color))
       INTO colors FROM @extschema@.pgetl_state_colors() c;
 
     -- The sections: a title, column names, rows of text values.
@@ -464,14 +464,12 @@ BEGIN
 
     -- html: one self-contained page, the DAG and the Gantt chart inline.
     gantt := @extschema@.pgetl_gantt(p_run_id, 'svg');
-    IF to_regprocedure('@extschema@.pgetl_graph(text, bigint, text)') IS NOT NULL THEN
-        BEGIN
-            EXECUTE 'SELECT @extschema@.pgetl_graph($1, $2, $3)' INTO dag USING r.pipeline, p_run_id, 'svg';
-            dag := substr(dag, strpos(dag, '<svg'));
-        EXCEPTION WHEN undefined_object THEN
-            dag := NULL;        -- the pipeline was dropped since the run
-        END;
-    END IF;
+    BEGIN
+        dag := @extschema@.pgetl_graph(r.pipeline, p_run_id, 'svg');
+        dag := substr(dag, strpos(dag, '<svg'));    -- no XML declaration or DOCTYPE inline
+    EXCEPTION WHEN undefined_object THEN
+        dag := NULL;            -- the pipeline was dropped since the run
+    END;
     head := replace(replace(replace(r.pipeline, '&', '&amp;'), '<', '&lt;'), '>', '&gt;');
     out := E'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         || format(E'<title>pgetl: run %s of %s</title>\n', r.run_id, head)
@@ -497,7 +495,7 @@ BEGIN
                     || E'</p>\n', '')
         || E'<h2>DAG</h2>\n'
         || coalesce(E'<figure id="dag">\n' || dag || E'</figure>\n',
-                    E'<p class="empty">no graph: the pipeline is gone, or pgetl_graph is not available</p>\n')
+                    E'<p class="empty">no graph: the pipeline was dropped</p>\n')
         || E'<h2>Timeline</h2>\n<figure id="gantt">\n' || gantt || E'</figure>\n';
     FOR sec IN SELECT s FROM jsonb_array_elements(sections) s LOOP
         out := out || format(E'<h2 id="%s">%s</h2>\n', sec ->> 'id',
