@@ -74,7 +74,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 	cat $(UPGRADE_PARTS) > $@
 
-.PHONY: deps demo test bench install-graphviz uninstall-graphviz
+.PHONY: deps demo test bench docs-pictures install-graphviz uninstall-graphviz
 
 deps:
 	test/setup/deps.sh
@@ -83,6 +83,12 @@ deps:
 demo: deps
 	$(MAKE) all
 	test/setup/demo.sh $(SOURCE)
+
+# The pictures of README.md: the demo run's DAG and Gantt chart.
+docs-pictures: deps
+	$(MAKE) all
+	DEMO_OUT=$(CURDIR)/test/results/docs test/setup/demo.sh
+	cp test/results/docs/dag.svg test/results/docs/gantt.svg .docs/
 
 test: deps
 	test/setup/deps.sh --test
