@@ -14,8 +14,19 @@ EXTENSION = pgetl
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgetl.control)
 MODULE_big = pgetl
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/graphviz.c is a module of its own (below), not part of pgetl.so.
+OBJS = $(patsubst %.c,%.o,$(sort $(filter-out src/graphviz.c,$(wildcard src/*.c))))
 # (headers are internal: none is installed)
+
+# pgetl_graphviz.so: DOT to SVG with Graphviz, loaded only by the backends
+# that draw an SVG (pgetl_graph(..., format => 'svg')), so that no other
+# backend maps libgvc.  Its Graphviz plugins (dot layout, core SVG
+# renderer) are linked in as built-in plugins, from Graphviz's plugin
+# directory (libgraphviz-dev).
+GRAPHVIZ_MODULE = pgetl_graphviz
+GV_CFLAGS := $(shell pkg-config --cflags libgvc 2>/dev/null)
+GV_LIBS := $(shell pkg-config --libs libgvc 2>/dev/null)
+GV_PLUGINDIR := $(shell pkg-config --variable=libdir libgvc 2>/dev/null)/graphviz
 
 # The install script is assembled from one file per concern, in name order.
 # Released install scripts are frozen in sql/ (never edited again); each
@@ -34,7 +45,7 @@ PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 
-EXTRA_CLEAN = test/results test/results-*
+EXTRA_CLEAN = test/results test/results-* $(GRAPHVIZ_MODULE)$(DLSUFFIX) src/graphviz.o
 
 ifdef PGVER
 PG_CONFIG ?= /usr/lib/postgresql/$(PGVER)/bin/pg_config
@@ -49,6 +60,23 @@ endif
 $(OBJS): $(wildcard src/*.h)
 src/pgetl.o: pgetl.control
 
+src/graphviz.o: override CPPFLAGS += $(GV_CFLAGS)
+
+$(GRAPHVIZ_MODULE)$(DLSUFFIX): src/graphviz.o
+	$(CC) $(CFLAGS) $< $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ \
+		-L$(GV_PLUGINDIR) -Wl,-rpath,$(GV_PLUGINDIR) \
+		-lgvplugin_dot_layout -lgvplugin_core $(GV_LIBS)
+
+all: $(GRAPHVIZ_MODULE)$(DLSUFFIX)
+
+install: install-graphviz
+install-graphviz: $(GRAPHVIZ_MODULE)$(DLSUFFIX) installdirs
+	$(INSTALL_SHLIB) $(GRAPHVIZ_MODULE)$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/'
+
+uninstall: uninstall-graphviz
+uninstall-graphviz:
+	rm -f '$(DESTDIR)$(pkglibdir)/$(GRAPHVIZ_MODULE)$(DLSUFFIX)'
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
 
@@ -58,7 +86,7 @@ sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
 # the versions `make test` runs the suite on
 PGVERS ?= 15 17 18
 
-.PHONY: deps demo test test-matrix bench
+.PHONY: deps demo test test-matrix bench docs-pictures install-graphviz uninstall-graphviz
 
 deps:
 	test/setup/deps.sh
@@ -68,8 +96,14 @@ demo: deps
 	$(MAKE) all
 	test/setup/demo.sh $(SOURCE)
 
+# The pictures of README.md: the demo run's DAG and Gantt chart.
+docs-pictures: deps
+	$(MAKE) all
+	DEMO_OUT=$(CURDIR)/test/results/docs test/setup/demo.sh
+	cp test/results/docs/dag.svg test/results/docs/gantt.svg .docs/
+
 test: deps
-	$(if $(filter-out 15,$(PGVERS)),test/setup/deps.sh --matrix)
+	test/setup/deps.sh --test $(if $(filter-out 15,$(PGVERS)),--matrix)
 	test/matrix.sh $(PGVERS)
 
 test-matrix:

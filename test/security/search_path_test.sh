@@ -158,6 +158,14 @@ SELECT pgetl_add_task('mslow', 'nap', 'SELECT pg_sleep(30)');
 SELECT pgetl_run('mslow', wait => false);
 SELECT pg_sleep(1);
 SELECT pgetl_cancel((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mslow'));
+-- pictures and statistics
+SELECT pgetl_graph('mfail');
+SELECT pgetl_graph('mp', NULL, 'dot');
+SELECT pgetl_graph('mfail', format => 'mermaid');
+SELECT * FROM pgetl_task_stats('1 day');
+SELECT * FROM pgetl_pipeline_stats(NULL);
+SELECT * FROM pgetl.task_stats, pgetl.pipeline_stats;
+SELECT * FROM pgetl.metrics;
 SELECT pgetl_schedule('mp', '0 4 * * *', '{"k": "cron"}');
 SELECT pgetl_schedule('mp', '5 4 * * *');
 SELECT pgetl_unschedule('mp');
@@ -171,12 +179,17 @@ SELECT pgetl_drop_stage('m_stage2');
 SELECT pgetl_create_pipeline('mdrop');
 SELECT pgetl_drop_pipeline('mdrop');
 SELECT pgetl_param('x'), pgetl_result('x'), pgetl_run_id(), pgetl_logical_date();
+SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
+SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
+SELECT * FROM pgetl_state_colors();
 SQL
 wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('queued', 'running') AND pipeline <> 'mslow')" 60 \
     || fail "runs did not finish"
 [ "$(q "SELECT string_agg(DISTINCT task, ',') FROM mallory.marks")" = "first,res" ] \
     || fail "mallory's pipeline did not run its tasks: $(q "SELECT string_agg(task, ',') FROM mallory.marks")"
 [ "$(q "SELECT count(*) FROM mallory.tgt")" -ge 3 ] || fail "mallory's loads loaded nothing"
+[ "$(m -c "SELECT pgetl_graph('mfail') LIKE '<?xml%</svg>%' AND pgetl_graph('mfail', format => 'dot') LIKE 'digraph%'")" = t ] \
+    || fail "mallory could not draw its pipeline"
 ok "mallory defined, loaded, ran, resumed, cancelled and scheduled under its search_path"
 
 # Every public function was called above (a new one must be added here).

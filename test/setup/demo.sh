@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The main job on a throwaway cluster: defines customer_pipeline
 # (test/customer_pipeline/pipeline.sql) owned by an ordinary role, runs it
-# with SELECT pgetl_run('customer_pipeline') and prints the run report.
+# with SELECT pgetl_run('customer_pipeline') and prints the run report
+# (pgetl_report, test/customer_pipeline/report.sql).  The run's pictures
+# stay after the cluster is gone: dag.svg (pgetl_graph), gantt.svg
+# (pgetl_gantt) and report.html (pgetl_report, format html) are written to
+# $DEMO_OUT, default test/results/demo/ (printed at the end).
 #   test/setup/demo.sh                 the bundled seed CSVs
 #   test/setup/demo.sh PATH            a Superstore-format export, e.g.
 #                                      ../shared/data/superstore.csv
@@ -23,8 +27,13 @@ if [ -n "$source" ]; then
 fi
 chmod -R a+rX "$work"
 chmod 1777 "$work/export"
-export DEMO_WORK=$work DEMO_SOURCE=$source
+out=${DEMO_OUT:-test/results/demo}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out/dag.svg" "$out/gantt.svg" "$out/report.html"
+export DEMO_WORK=$work DEMO_SOURCE=$source DEMO_OUT=$out
 
+status=0
 test/setup/cluster.sh bash -c '
     set -uo pipefail
     psql -X -q -c "CREATE DATABASE pgetl_demo" || exit 1
@@ -40,7 +49,14 @@ test/setup/cluster.sh bash -c '
     psql -X -d pgetl_demo -c "SET ROLE etl" \
         -c "SELECT pgetl_run('"'"'customer_pipeline'"'"', params => '"'"'$params'"'"') AS run_id"
     status=$?
-    psql -X -q -d pgetl_demo -f test/customer_pipeline/report.sql
+    run_id=$(psql -X -A -t -q -d pgetl_demo -c "SELECT max(run_id) FROM pgetl.pipeline_run")
+    psql -X -q -d pgetl_demo -v run_id="$run_id" -f test/customer_pipeline/report.sql
+    # the pictures, as the owner sees them
+    pic() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d pgetl_demo -c "SET ROLE etl" -c "$1" -o "$DEMO_OUT/$2"; }
+    pic "SELECT pgetl_graph('"'"'customer_pipeline'"'"', $run_id, '"'"'svg'"'"')" dag.svg \
+        || echo "demo: no dag.svg (pgetl_graph failed)"
+    pic "SELECT pgetl_gantt($run_id)" gantt.svg || status=1
+    pic "SELECT pgetl_report($run_id, '"'"'html'"'"')" report.html || status=1
     # Scheduling: pg_cron lives in database postgres (cron.database_name);
     # the owner gets what pg_cron requires there.
     echo
@@ -53,4 +69,8 @@ test/setup/cluster.sh bash -c '
         -c "SELECT pipeline, schedule, cron_jobname, cron_database, last_run_id, last_run_state FROM pgetl.schedules" || exit 1
     psql -X -d postgres -c "SELECT jobid, jobname, schedule, command, database, username FROM cron.job"
     exit $status
-'
+' || status=$?
+echo
+echo "== pictures of the run: $out"
+ls -l "$out"
+exit $status

@@ -4,15 +4,21 @@
 #   --bench   also install what the benchmarks compare against (pgloader)
 #   --matrix  also install debootstrap (PostgreSQL 17 and 18 run in Debian
 #             chroots: test/setup/chroot.sh)
+#   --test    also install what the test suite needs besides PostgreSQL: a
+#             headless browser that renders the HTML report
+#             (test/report/browser_test.sh) and Debian's python3 with PIL
+#             to read its screenshot and parse the SVGs
 set -euo pipefail
 
-pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+pkgs=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+      libgraphviz-dev graphviz libxml2-utils
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
 for opt in "$@"; do
     case "$opt" in
         --bench) pkgs+=(pgloader postgresql-contrib) ;;
         --matrix) pkgs+=(debootstrap) ;;
+        --test) pkgs+=(chromium python3 python3-pil fonts-dejavu-core) ;;
         *) echo "deps: unknown option $opt" >&2; exit 2 ;;
     esac
 done
