@@ -36,7 +36,9 @@ root=$checkout/.matrix/$suite
 pkgs=(make gcc libc6-dev procps ca-certificates
       postgresql-common "postgresql-$ver" "postgresql-server-dev-$ver"
       "postgresql-$ver-cron" "postgresql-$ver-pgtap"
-      libtap-parser-sourcehandler-pgtap-perl libipc-run-perl)
+      libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+      pkg-config libgraphviz-dev graphviz libxml2-utils
+      chromium python3 python3-pil fonts-dejavu-core)
 say() { echo "chroot.sh[$ver/$suite]: $*" >&2; }
 
 # The first Debian mirror in this machine's apt sources (one-line or deb822),
