@@ -27,6 +27,8 @@ GRAPHVIZ_MODULE = pgetl_graphviz
 GV_CFLAGS := $(shell pkg-config --cflags libgvc 2>/dev/null)
 GV_LIBS := $(shell pkg-config --libs libgvc 2>/dev/null)
 GV_PLUGINDIR := $(shell pkg-config --variable=libdir libgvc 2>/dev/null)/graphviz
+# Graphviz 3.0 made gvRenderData's length a size_t (was unsigned int)
+GV_MAJOR := $(firstword $(subst ., ,$(shell pkg-config --modversion libgvc 2>/dev/null)))
 
 # The install script is assembled from one file per concern, in name order.
 # Released install scripts are frozen in sql/ (never edited again); each
@@ -60,7 +62,7 @@ endif
 $(OBJS): $(wildcard src/*.h)
 src/pgetl.o: pgetl.control
 
-src/graphviz.o: override CPPFLAGS += $(GV_CFLAGS)
+src/graphviz.o: override CPPFLAGS += $(GV_CFLAGS) -DPGETL_GV_MAJOR=$(or $(GV_MAJOR),0)
 
 $(GRAPHVIZ_MODULE)$(DLSUFFIX): src/graphviz.o
 	$(CC) $(CFLAGS) $< $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ \

@@ -73,7 +73,11 @@ pgetl_graphviz_svg(PG_FUNCTION_ARGS)
 	char	   *dot = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Agraph_t   *g;
 	char	   *data = NULL;
+#if PGETL_GV_MAJOR >= 3
+	size_t		len = 0;		/* Graphviz 3.0 and later */
+#else
 	unsigned int len = 0;
+#endif
 	text	   *result = NULL;
 	const char *failed = NULL;
 
