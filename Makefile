@@ -35,8 +35,12 @@ GV_MAJOR := $(firstword $(subst ., ,$(shell pkg-config --modversion libgvc 2>/de
 # release after them ships an upgrade script assembled from
 # src/sql/upgrade/<from>--<to>/*.sql (test/upgrade/upgrade_test.sh).
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-# Install parts new in 0.2 apply unchanged as upgrade steps (after the rest).
-UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql)) src/sql/95_dump.sql
+# Install parts new in 0.2 apply unchanged as upgrade steps, after the
+# steps that change 0.1's objects; 99_privileges.sql (idempotent) revokes
+# PUBLIC's EXECUTE on the new internal functions as it does at install.
+UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql)) \
+	src/sql/85_pictures_graph.sql src/sql/85_pictures_stats.sql \
+	src/sql/86_report.sql src/sql/95_dump.sql src/sql/99_privileges.sql
 DATA = sql/$(EXTENSION)--0.1.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1--0.2.sql
 

@@ -4,8 +4,7 @@
 -- views (pgetl.pipeline_run, pgetl.task_run, pgetl.load_history,
 -- pgetl.reject, pgetl.tasks): a role reports only on runs it may see.
 -- search_path is pinned, so a caller's search_path cannot redirect them.
--- The same objects are created by the upgrade script
--- (src/sql/upgrade/0.1--0.2/86_report.sql).
+-- New in 0.2: the upgrade script runs this file as it is (Makefile).
 
 CREATE FUNCTION @extschema@.pgetl_state_colors(OUT state text, OUT color text, OUT text_color text)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'pgetl_state_colors_sql' LANGUAGE C IMMUTABLE;
