@@ -16,6 +16,11 @@ wait_for "SELECT EXISTS (SELECT FROM pgetl.task_run WHERE run_id = $run AND task
     || fail "victim never started"
 pid=$(q "SELECT pid FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")
 [ "$(q "SELECT backend_type FROM pg_stat_activity WHERE pid = $pid")" = "pgetl task" ] || fail "pid $pid is not a task worker"
+# what every role sees of it in pg_stat_activity: ids, no names
+app=$(q "SELECT application_name FROM pg_stat_activity WHERE pid = $pid")
+[ "$app" = "pgetl run $run task run $(q "SELECT task_run_id FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")" ] \
+    || fail "application_name of the task worker: $app"
+ok "the task worker shows '$app' as application_name"
 kill -9 "$pid"
 ok "killed task worker $pid with SIGKILL"
 
