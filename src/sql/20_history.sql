@@ -221,9 +221,10 @@ CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
 
 -- What users read.  A role sees the runs of pipelines whose owner it is a
--- member of (superusers see all).
+-- member of (superusers see all).  States read as text, as they always
+-- have (string_agg(state, ...), comparisons with text work as before).
 CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
+SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
@@ -249,7 +250,7 @@ SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 
 CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state,
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
        t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
        t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
        t.task_run_id

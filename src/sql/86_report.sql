@@ -185,7 +185,7 @@ BEGIN
                    min(coalesce(tr.started_at, tr.queued_at, tr.finished_at, tr.scheduled_at))
                        OVER (PARTITION BY tr.task) AS first_at
               FROM pgetl.task_run tr
-              LEFT JOIN @extschema@.pgetl_state_colors() c ON c.state = tr.state::text
+              LEFT JOIN @extschema@.pgetl_state_colors() c ON c.state = tr.state
              WHERE tr.run_id = p_run_id)
         SELECT tries.task, count(*) AS ntries, max(try_number) AS last_try,
                (array_agg(state ORDER BY try_number DESC))[1] AS final_state,
@@ -224,7 +224,7 @@ BEGIN
                        || coalesce(E'\nhint: ' || tr.hint, ''),
                        '[\x01-\x08\x0b\x0c\x0e-\x1f]', '', 'g'), '&', '&amp;'), '<', '&lt;'), '>', '&gt;') AS title
               FROM pgetl.task_run tr
-              LEFT JOIN @extschema@.pgetl_state_colors() c ON c.state = tr.state::text
+              LEFT JOIN @extschema@.pgetl_state_colors() c ON c.state = tr.state
              WHERE tr.run_id = p_run_id AND tr.task = t.task
              ORDER BY tr.try_number
         LOOP
@@ -269,7 +269,7 @@ BEGIN
     svg := svg || '<g class="legend" font-size="11">' || E'\n';
     FOR b IN
         SELECT c.state, c.color FROM @extschema@.pgetl_state_colors() WITH ORDINALITY AS c(state, color, text_color, n)
-         WHERE c.state IN (SELECT tr.state::text FROM pgetl.task_run tr WHERE tr.run_id = p_run_id)
+         WHERE c.state IN (SELECT tr.state FROM pgetl.task_run tr WHERE tr.run_id = p_run_id)
          ORDER BY c.n
     LOOP
         svg := svg || format('<rect x="%s" y="%s" width="12" height="12" fill="%s" stroke="#333" stroke-width="0.5"/><text x="%s" y="%s">%s</text>',
@@ -488,7 +488,7 @@ BEGIN
         || E'pre { background: #f6f6f6; padding: 6px; margin: 4px 0; overflow-x: auto; } .empty { color: #777; font-style: italic; }\n'
         || E'</style>\n</head>\n<body>\n'
         || format(E'<h1>Run %s of %s <span class="state" style="background:%s;color:%s">%s</span></h1>\n',
-                  r.run_id, head, colors -> r.state::text ->> 0, colors -> r.state::text ->> 1, r.state)
+                  r.run_id, head, colors -> r.state ->> 0, colors -> r.state ->> 1, r.state)
         || format(E'<p class="meta">logical date %s &#183; started by %s at %s &#183; %s &#183; %s tasks</p>\n',
                   r.logical_date, replace(replace(replace(r.started_by::text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
                   to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS TZ'),

@@ -183,7 +183,7 @@ SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.
 SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT * FROM pgetl_state_colors();
 SQL
-wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state = 'running' AND pipeline <> 'mslow')" 60 \
+wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('queued', 'running') AND pipeline <> 'mslow')" 60 \
     || fail "runs did not finish"
 [ "$(q "SELECT string_agg(DISTINCT task, ',') FROM mallory.marks")" = "first,res" ] \
     || fail "mallory's pipeline did not run its tasks: $(q "SELECT string_agg(task, ',') FROM mallory.marks")"

@@ -168,7 +168,7 @@ CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
 
 CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
+SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
@@ -194,7 +194,7 @@ SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 
 CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state,
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
        t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
        t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
        t.task_run_id
@@ -207,7 +207,7 @@ GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;
 
 CREATE VIEW pgetl.schedules WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron_database,
-       s.jobid, r.run_id AS last_run_id, r.state AS last_run_state,
+       s.jobid, r.run_id AS last_run_id, r.state::text AS last_run_state,
        r.started_at AS last_run_started_at, r.started_by AS last_run_started_by,
        s.created_at, s.updated_at
   FROM pgetl.schedule s
