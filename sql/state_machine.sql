@@ -66,7 +66,7 @@ BEGIN
     INSERT INTO pgetl.run_record (pipeline, owner, state, logical_date, started_by)
     VALUES ('sm', current_user::regrole, 'running', '2024-01-01', 'test')
     RETURNING run_id INTO rid;
-    -- one active run per pipeline_id: these runs have none
+    -- (no pipeline_id: the index of one active run per pipeline does not apply)
     INSERT INTO pgetl.task_run_record (run_id, task, try_number, state, queued_at, started_at, finished_at)
     VALUES (rid, 't', 1, f, now(), now(), now())
     RETURNING task_run_id INTO tid;
