@@ -414,7 +414,7 @@ step(long *wait_ms)
 
 		SpinLockAcquire(&req->mutex);
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-		strlcpy(req->final_state, s ? s : "", sizeof(req->final_state));
+		req->final_state = pgetl_run_state_from_name(s);
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 		pgetl_strlcpy_clip(req->failed_tasks, s ? s : "", sizeof(req->failed_tasks));
 		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
@@ -461,13 +461,13 @@ stop_workers(void)
 
 /* Mark the run and its unfinished tries stopped, in a transaction. */
 static void
-stop_run(const char *state, const char *reason)
+stop_run(PgetlRunState state, const char *reason)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(state);
+	values[1] = CStringGetTextDatum(pgetl_run_state_name(state));
 	values[2] = CStringGetTextDatum(reason);
 	begin_step();
 	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
@@ -475,7 +475,7 @@ stop_run(const char *state, const char *reason)
 		elog(ERROR, "could not stop run " INT64_FORMAT, run_id);
 	end_step();
 	SpinLockAcquire(&req->mutex);
-	strlcpy(req->final_state, state, sizeof(req->final_state));
+	req->final_state = state;
 	pgetl_strlcpy_clip(req->failure_detail, reason, sizeof(req->failure_detail));
 	SpinLockRelease(&req->mutex);
 }
@@ -574,13 +574,13 @@ pgetl_coordinator_main(Datum main_arg)
 			if (got_sigterm)
 			{
 				stop_workers();
-				stop_run("failed", "run coordinator was terminated");
+				stop_run(PGETL_RUN_STATE_FAILED, "run coordinator was terminated");
 				break;
 			}
 			if (pgetl_slot_cancel_requested(my_slot, reason, sizeof(reason)))
 			{
 				stop_workers();
-				stop_run("cancelled", reason);
+				stop_run(PGETL_RUN_STATE_CANCELLED, reason);
 				break;
 			}
 			if (step(&wait_ms))
@@ -602,7 +602,7 @@ pgetl_coordinator_main(Datum main_arg)
 		FlushErrorState();
 		RESUME_INTERRUPTS();
 		stop_workers();
-		stop_run("failed", psprintf("run coordinator failed: %s", edata->message));
+		stop_run(PGETL_RUN_STATE_FAILED, psprintf("run coordinator failed: %s", edata->message));
 	}
 	PG_END_TRY();
 

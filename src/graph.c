@@ -41,6 +41,7 @@ typedef PgetlStateColor StateStyle;
 #define state_styles pgetl_state_colors
 #define NSTATES lengthof(state_styles)
 #define NO_STATUS (NSTATES - 1)
+#define STATE_NAME(i) pgetl_state_color_name(&state_styles[i])
 
 typedef struct GraphNode
 {
@@ -71,14 +72,6 @@ typedef struct Graph
 	GraphEdge  *edges;			/* sorted by (from, to) */
 } Graph;
 
-static int
-state_index(const char *state)
-{
-	for (int i = 0; i < (int) NSTATES; i++)
-		if (strcmp(state_styles[i].state, state) == 0)
-			return i;
-	return NO_STATUS;
-}
 
 static int
 node_cmp(const void *a, const void *b)
@@ -227,7 +220,7 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 		{
 			char	   *state = spi_text(cxt, i, 4);
 
-			n->state = state ? state_index(state) : NO_STATUS;
+			n->state = pgetl_state_color_index(state);
 		}
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		n->try_number = isnull ? 0 : DatumGetInt32(d);
@@ -364,10 +357,10 @@ node_lines(GraphNode *n)
 	if (n->state >= 0 && n->state != NO_STATUS)
 	{
 		if (n->try_number > 1)
-			lines = lappend(lines, psprintf("%s, try %d", state_styles[n->state].state,
+			lines = lappend(lines, psprintf("%s, try %d", STATE_NAME(n->state),
 											n->try_number));
 		else
-			lines = lappend(lines, (char *) state_styles[n->state].state);
+			lines = lappend(lines, (char *) STATE_NAME(n->state));
 	}
 	return lines;
 }
@@ -404,7 +397,7 @@ graph_dot(Graph *g)
 			if (present[i])
 				appendStringInfo(&buf, "<TD BGCOLOR=\"%s\"><FONT COLOR=\"%s\">%s</FONT></TD>",
 								 state_styles[i].fill, state_styles[i].font,
-								 i == NO_STATUS ? "no status" : state_styles[i].state);
+								 i == NO_STATUS ? "no status" : STATE_NAME(i));
 		appendStringInfoString(&buf, "</TR>");
 	}
 	appendStringInfoString(&buf, "</TABLE>>];\n");
@@ -534,7 +527,7 @@ graph_mermaid(Graph *g)
 		}
 		appendStringInfoString(&buf, "\"]");
 		if (n->state >= 0)
-			appendStringInfo(&buf, ":::%s", state_styles[n->state].state);
+			appendStringInfo(&buf, ":::%s", STATE_NAME(n->state));
 		appendStringInfoChar(&buf, '\n');
 	}
 	for (int i = 0; i < g->nedges; i++)
@@ -550,15 +543,15 @@ graph_mermaid(Graph *g)
 			appendStringInfoString(&buf, "    subgraph legend[\"states\"]\n        direction LR\n");
 			for (int i = 0; i < (int) NSTATES; i++)
 				if (present[i])
-					appendStringInfo(&buf, "        s_%s[\"%s\"]:::%s\n", state_styles[i].state,
-									 i == NO_STATUS ? "no status" : state_styles[i].state,
-									 state_styles[i].state);
+					appendStringInfo(&buf, "        s_%s[\"%s\"]:::%s\n", STATE_NAME(i),
+									 i == NO_STATUS ? "no status" : STATE_NAME(i),
+									 STATE_NAME(i));
 			appendStringInfoString(&buf, "    end\n");
 		}
 		for (int i = 0; i < (int) NSTATES; i++)
 			if (present[i])
 				appendStringInfo(&buf, "    classDef %s fill:%s,color:%s,stroke:#555555\n",
-								 state_styles[i].state, state_styles[i].fill, state_styles[i].font);
+								 STATE_NAME(i), state_styles[i].fill, state_styles[i].font);
 	}
 	return buf.data;
 }

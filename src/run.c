@@ -322,6 +322,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 		memcpy(req->payload, pipeline, name_len);
 	strcpy(req->payload + name_len, params_text);
 	req->phase = PGETL_RUN_STARTING;
+	req->final_state = PGETL_RUN_STATE_NONE;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -361,7 +362,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	}
 
 	(void) wait_for_phase_change(req, handle, PGETL_RUN_STARTED);
-	if (strcmp(req->final_state, "failed") == 0)
+	if (req->final_state == PGETL_RUN_STATE_FAILED)
 	{
 		char	   *failed = pstrdup(req->failed_tasks);
 		char	   *detail = pstrdup(req->failure_detail);
@@ -376,7 +377,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 						 "; after fixing the cause, SELECT pgetl_resume(" INT64_FORMAT ").",
 						 run_id, run_id)));
 	}
-	if (strcmp(req->final_state, "cancelled") == 0)
+	if (req->final_state == PGETL_RUN_STATE_CANCELLED)
 	{
 		dsm_detach(seg);
 		ereport(ERROR,
@@ -466,7 +467,7 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(run_id);
 	state = TextDatumGetCString(pgetl_call_internal_args("_cancel_check", 2, types, values,
 														 nulls, TEXTOID, &isnull));
-	if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_RUNNING)
 	{
 		ereport(NOTICE,
 				(errmsg("run " INT64_FORMAT " has already finished (%s)", run_id, state)));
@@ -509,7 +510,7 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	 * finished it before it saw the request.
 	 */
 	state = latest_run_state(run_id);
-	if (state == NULL || strcmp(state, "cancelled") != 0)
+	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_CANCELLED)
 	{
 		ereport(NOTICE,
 				(errmsg("run " INT64_FORMAT " finished (%s) before it could be cancelled", run_id,

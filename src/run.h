@@ -12,6 +12,7 @@
 #include "pgetl.h"
 
 #include "storage/spin.h"
+#include "task_states.h"
 #include "util.h"
 #include "utils/date.h"
 
@@ -49,7 +50,7 @@ typedef struct PgetlRunRequest
 	/* set by the coordinator */
 	PgetlRunPhase phase;
 	int64		run_id;
-	char		final_state[NAMEDATALEN];
+	PgetlRunState final_state;	/* NONE until the run has finished */
 	char		failed_tasks[PGETL_ERRMSG_LEN];
 	char		failure_detail[PGETL_ERRMSG_LEN * 2];
 	PgetlErrorBuf error;

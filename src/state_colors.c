@@ -36,7 +36,7 @@ pgetl_state_colors_sql(PG_FUNCTION_ARGS)
 	{
 		PgetlStateColor c = pgetl_state_colors[i];
 
-		values[0] = CStringGetTextDatum(c.state);
+		values[0] = CStringGetTextDatum(pgetl_state_color_name(&c));
 		values[1] = CStringGetTextDatum(c.fill);
 		values[2] = CStringGetTextDatum(c.font);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -12,16 +12,18 @@
  * "cancelled" state: pgetl draws it in the colour Airflow 1 gave its
  * "shutdown" state (a stop requested from outside), blue, with white
  * text.  A task without a try (no status) is light blue, as Airflow's
- * None; an unknown state white.
+ * None.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef PGETL_STATE_COLORS_H
 #define PGETL_STATE_COLORS_H
 
+#include "task_states.h"
+
 typedef struct PgetlStateColor
 {
-	const char *state;			/* task run state, as in pgetl.task_run */
+	PgetlTaskState state;		/* NONE: no status (a task without a try) */
 	const char *fill;			/* background, #RRGGBB */
 	const char *font;			/* text drawn on it, #RRGGBB */
 } PgetlStateColor;
@@ -31,38 +33,42 @@ typedef struct PgetlStateColor
  * is CSS's "lime".
  */
 static const PgetlStateColor pgetl_state_colors[] = {
-	{"success", "#008000", "#FFFFFF"},	/* green */
-	{"running", "#00FF00", "#000000"},	/* lime */
-	{"failed", "#FF0000", "#FFFFFF"},	/* red */
-	{"up_for_retry", "#FFD700", "#000000"},	/* gold */
-	{"upstream_failed", "#FFA500", "#000000"},	/* orange */
-	{"skipped", "#FF69B4", "#000000"},	/* hotpink */
-	{"queued", "#808080", "#000000"},	/* gray */
-	{"scheduled", "#D2B48C", "#000000"},	/* tan */
-	{"cancelled", "#0000FF", "#FFFFFF"},	/* blue: Airflow 1's shutdown */
-	{"no_status", "#ADD8E6", "#000000"},	/* lightblue: Airflow's None */
+	{PGETL_TASK_STATE_SUCCESS, "#008000", "#FFFFFF"},	/* green */
+	{PGETL_TASK_STATE_RUNNING, "#00FF00", "#000000"},	/* lime */
+	{PGETL_TASK_STATE_FAILED, "#FF0000", "#FFFFFF"},	/* red */
+	{PGETL_TASK_STATE_UP_FOR_RETRY, "#FFD700", "#000000"},	/* gold */
+	{PGETL_TASK_STATE_UPSTREAM_FAILED, "#FFA500", "#000000"},	/* orange */
+	{PGETL_TASK_STATE_SKIPPED, "#FF69B4", "#000000"},	/* hotpink */
+	{PGETL_TASK_STATE_QUEUED, "#808080", "#000000"},	/* gray */
+	{PGETL_TASK_STATE_SCHEDULED, "#D2B48C", "#000000"},	/* tan */
+	{PGETL_TASK_STATE_CANCELLED, "#0000FF", "#FFFFFF"},	/* blue: Airflow 1's shutdown */
+	{PGETL_TASK_STATE_NONE, "#ADD8E6", "#000000"},	/* lightblue: Airflow's None */
 };
 
 /* entries, the last one ("no_status") included */
 #define PGETL_N_STATE_COLORS \
 	((int) (sizeof(pgetl_state_colors) / sizeof(pgetl_state_colors[0])))
 
-/* a state not in the table */
-static const PgetlStateColor pgetl_unknown_state_color = {NULL, "#FFFFFF", "#000000"};
+/* the name of an entry: its state's, or "no_status" */
+static inline const char *
+pgetl_state_color_name(const PgetlStateColor *c)
+{
+	return c->state == PGETL_TASK_STATE_NONE ? "no_status" : pgetl_task_state_name(c->state);
+}
 
 /*
- * pgetl_state_color - the colours of a state; NULL gives the "no_status"
- * colours, a state missing from the table white with black text.
+ * pgetl_state_color_index - the entry of a task state's name; NULL, and a
+ * name that is no task state, give the last entry ("no_status").
  */
-static inline PgetlStateColor
-pgetl_state_color(const char *state)
+static inline int
+pgetl_state_color_index(const char *state)
 {
-	if (state == NULL)
-		return pgetl_state_colors[PGETL_N_STATE_COLORS - 1];
-	for (int i = 0; i < PGETL_N_STATE_COLORS; i++)
-		if (strcmp(pgetl_state_colors[i].state, state) == 0)
-			return pgetl_state_colors[i];
-	return pgetl_unknown_state_color;
+	PgetlTaskState s = pgetl_task_state_from_name(state);
+
+	for (int i = 0; i < PGETL_N_STATE_COLORS - 1; i++)
+		if (pgetl_state_colors[i].state == s)
+			return i;
+	return PGETL_N_STATE_COLORS - 1;
 }
 
 #endif							/* PGETL_STATE_COLORS_H */

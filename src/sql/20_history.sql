@@ -5,13 +5,53 @@
 -- that history restored by pg_restore (rows inserted as they were, see
 -- test/upgrade/dump_test.sh) is counted once.
 
+-- The state machine of runs and task tries, in one place: the states (enum
+-- types, in the order of their life) and the only legal changes (the
+-- tables pgetl.run_state_transition and pgetl.task_state_transition, read
+-- by the triggers below; a row with from_state NULL is the state a new row
+-- starts in).  src/task_states.h names the same states for the C code.
+-- The transition tables are catalog data, filled by CREATE EXTENSION and
+-- not dumped by pg_dump (not configuration tables).
+CREATE TYPE pgetl.run_state AS ENUM ('running', 'success', 'failed', 'cancelled');
+COMMENT ON TYPE pgetl.run_state IS 'the state of a pipeline run (pgetl.run_state_transition: its legal changes)';
+CREATE TYPE pgetl.task_state AS ENUM ('scheduled', 'queued', 'running', 'success', 'failed',
+                                      'up_for_retry', 'upstream_failed', 'skipped', 'cancelled');
+COMMENT ON TYPE pgetl.task_state IS 'the state of a task try (pgetl.task_state_transition: its legal changes)';
+
+CREATE TABLE pgetl.run_state_transition (
+    from_state      pgetl.run_state,
+    to_state        pgetl.run_state NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (from_state, to_state)
+);
+COMMENT ON TABLE pgetl.run_state_transition IS 'the legal state changes of a run (from_state NULL: the state a run starts in)';
+-- Only pgetl_resume() moves a finished run back to running.
+INSERT INTO pgetl.run_state_transition (from_state, to_state) VALUES
+    (NULL, 'running'),
+    ('running', 'success'), ('running', 'failed'), ('running', 'cancelled'),
+    ('failed', 'running'), ('cancelled', 'running');
+
+CREATE TABLE pgetl.task_state_transition (
+    from_state      pgetl.task_state,
+    to_state        pgetl.task_state NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (from_state, to_state)
+);
+COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a task try (from_state NULL: the state a try starts in)';
+-- Tries only move forward; a retry or a resume is a new row with the next
+-- try_number.  A queued try fails (or waits for its retry) when its worker
+-- could not start or connect.
+INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
+    (NULL, 'scheduled'),
+    ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
+    ('scheduled', 'cancelled'),
+    ('queued', 'running'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
+    ('running', 'success'), ('running', 'failed'), ('running', 'up_for_retry'), ('running', 'cancelled');
+
 CREATE TABLE pgetl.run_record (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id     bigint REFERENCES pgetl.pipeline ON DELETE SET NULL,
     pipeline        text NOT NULL,
     owner           regrole NOT NULL,
-    state           text NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
+    state           pgetl.run_state NOT NULL DEFAULT 'running',
     params          jsonb NOT NULL DEFAULT '{}',
     logical_date    date NOT NULL,
     started_by      text NOT NULL,
@@ -26,7 +66,7 @@ CREATE TABLE pgetl.run_record (
 );
 -- At most one active run per pipeline, enforced by the database.
 CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
-    WHERE state IN ('queued', 'running');
+    WHERE state = 'running';
 CREATE INDEX ON pgetl.run_record (pipeline, run_id);
 CREATE INDEX ON pgetl.run_record (pipeline_id);
 CREATE INDEX ON pgetl.run_record (finished_at);
@@ -39,9 +79,7 @@ CREATE TABLE pgetl.task_run_record (
     task            text NOT NULL,
     try_number      integer NOT NULL CHECK (try_number >= 1),
     max_tries       integer NOT NULL DEFAULT 1,
-    state           text NOT NULL DEFAULT 'scheduled'
-                    CHECK (state IN ('scheduled', 'queued', 'running', 'success', 'failed',
-                                     'up_for_retry', 'upstream_failed', 'skipped', 'cancelled')),
+    state           pgetl.task_state NOT NULL DEFAULT 'scheduled',
     scheduled_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     queued_at       timestamptz,
     started_at      timestamptz,
@@ -60,33 +98,26 @@ CREATE TABLE pgetl.task_run_record (
 CREATE INDEX ON pgetl.task_run_record (task_id);
 COMMENT ON TABLE pgetl.task_run_record IS 'one row per task try (read it through the view pgetl.task_run)';
 
--- Task state machine.  Tries only move forward; a retry or a resume is a new
--- row with the next try_number.
-CREATE FUNCTION pgetl._task_state_change_allowed(old_state text, new_state text)
-RETURNS boolean LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE old_state
-        WHEN 'scheduled' THEN new_state IN ('queued', 'upstream_failed', 'skipped', 'cancelled')
-        WHEN 'queued' THEN new_state IN ('scheduled', 'running', 'failed', 'up_for_retry', 'cancelled')
-        WHEN 'running' THEN new_state IN ('success', 'failed', 'up_for_retry', 'cancelled')
-        ELSE false
-    END
-$$;
-
 CREATE FUNCTION pgetl._task_run_before() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     now_ts timestamptz := clock_timestamp();
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        -- A new try starts scheduled.  A row in another state is history
-        -- being restored (pg_restore of pgetl's tables), kept as it is when
-        -- its timestamps agree with its state.
-        IF NEW.state = 'scheduled' THEN
+        -- A new try starts in the state pgetl.task_state_transition gives
+        -- (scheduled).  A row in another state is history being restored
+        -- (pg_restore of pgetl's tables), kept as it is when its timestamps
+        -- agree with its state.
+        IF EXISTS (SELECT FROM pgetl.task_state_transition
+                    WHERE from_state IS NULL AND to_state = NEW.state) THEN
             NEW.scheduled_at := now_ts;
-        ELSIF (CASE NEW.state WHEN 'queued' THEN NEW.queued_at IS NULL
+        ELSIF (CASE NEW.state WHEN 'scheduled' THEN false
+                              WHEN 'queued' THEN NEW.queued_at IS NULL
                               WHEN 'running' THEN NEW.started_at IS NULL
                               ELSE NEW.finished_at IS NULL END) THEN
-            RAISE EXCEPTION 'a task run starts in state scheduled, not %', NEW.state
+            RAISE EXCEPTION 'a task run starts in state %, not %',
+                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
+                       FROM pgetl.task_state_transition WHERE from_state IS NULL), NEW.state
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'Only restored history, with the timestamps of its state, is inserted in another state.';
         END IF;
@@ -95,7 +126,8 @@ BEGIN
     IF NEW.state = OLD.state THEN
         RETURN NEW;
     END IF;
-    IF NOT pgetl._task_state_change_allowed(OLD.state, NEW.state) THEN
+    IF NOT EXISTS (SELECT FROM pgetl.task_state_transition
+                    WHERE from_state = OLD.state AND to_state = NEW.state) THEN
         RAISE EXCEPTION 'illegal state change for task "%" (run %, try %): % -> %',
                 OLD.task, OLD.run_id, OLD.try_number, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -104,7 +136,6 @@ BEGIN
     END IF;
     CASE NEW.state
         WHEN 'queued' THEN NEW.queued_at := now_ts;
-        WHEN 'scheduled' THEN NEW.queued_at := NULL;
         WHEN 'running' THEN NEW.started_at := now_ts;
         ELSE
             NEW.finished_at := now_ts;
@@ -132,18 +163,6 @@ $$;
 CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
 
--- Run state machine; only pgetl_resume() moves a finished run back to running.
-CREATE FUNCTION pgetl._run_state_change_allowed(old_state text, new_state text)
-RETURNS boolean LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE old_state
-        WHEN 'queued' THEN new_state IN ('running', 'failed', 'cancelled')
-        WHEN 'running' THEN new_state IN ('success', 'failed', 'cancelled')
-        WHEN 'failed' THEN new_state = 'running'
-        WHEN 'cancelled' THEN new_state = 'running'
-        ELSE false
-    END
-$$;
-
 CREATE FUNCTION pgetl._run_before() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -152,16 +171,20 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
         RETURN NEW;
     END IF;
-    IF TG_OP = 'UPDATE' AND NOT pgetl._run_state_change_allowed(OLD.state, NEW.state) THEN
+    IF TG_OP = 'UPDATE' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
+                                         WHERE from_state = OLD.state AND to_state = NEW.state) THEN
         RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A run moves queued -> running -> success, failed or cancelled; only failed or cancelled runs can run again.',
+                  DETAIL = 'A run moves running -> success, failed or cancelled; only failed or cancelled runs can run again.',
                   HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
     END IF;
-    IF TG_OP = 'INSERT' AND NEW.state NOT IN ('queued', 'running') THEN
+    IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
+                                         WHERE from_state IS NULL AND to_state = NEW.state) THEN
         -- a finished run being restored (pg_restore) is kept as it is
         IF NEW.finished_at IS NULL THEN
-            RAISE EXCEPTION 'a run starts in state queued or running, not %', NEW.state
+            RAISE EXCEPTION 'a run starts in state %, not %',
+                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
+                       FROM pgetl.run_state_transition WHERE from_state IS NULL), NEW.state
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       DETAIL = 'Only restored history, with its finish time, is inserted in another state.';
         END IF;
@@ -171,7 +194,7 @@ BEGIN
         NEW.started_at := coalesce(NEW.started_at, now_ts);
         NEW.finished_at := NULL;
         NEW.duration := NULL;
-    ELSIF NEW.state IN ('success', 'failed', 'cancelled') THEN
+    ELSE
         NEW.finished_at := now_ts;
         NEW.duration := now_ts - coalesce(NEW.started_at, NEW.queued_at);
     END IF;
@@ -198,9 +221,10 @@ CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
 
 -- What users read.  A role sees the runs of pipelines whose owner it is a
--- member of (superusers see all).
+-- member of (superusers see all).  States read as text, as they always
+-- have (string_agg(state, ...), comparisons with text work as before).
 CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
+SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
@@ -226,7 +250,7 @@ SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 
 CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state,
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
        t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
        t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
        t.task_run_id

@@ -156,7 +156,7 @@ BEGIN
                       HINT = format('GRANT pg_write_server_files TO %s;', new_owner::regrole);
         END IF;
         SELECT string_agg(format('%s (run %s)', pipeline, run_id), ', ') INTO busy
-          FROM pgetl.run_record WHERE pipeline_id = ANY (pipelines) AND state IN ('queued', 'running');
+          FROM pgetl.run_record WHERE pipeline_id = ANY (pipelines) AND state = 'running';
         IF busy IS NOT NULL THEN
             RAISE EXCEPTION 'cannot change the owner of a pipeline with an active run'
                 USING ERRCODE = 'object_in_use', DETAIL = 'Active: ' || busy || '.',
@@ -213,7 +213,7 @@ DECLARE
     active bigint;
 BEGIN
     SELECT run_id INTO active FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+     WHERE pipeline_id = p.pipeline_id AND state = 'running';
     IF FOUND THEN
         RAISE EXCEPTION 'pipeline "%" has an active run', p_name
             USING ERRCODE = 'object_in_use',

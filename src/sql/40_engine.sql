@@ -183,7 +183,7 @@ DECLARE
     epoch timestamptz := pgetl._epoch();
 BEGIN
     FOR r IN SELECT run_id, server_epoch FROM pgetl.run_record
-              WHERE state IN ('queued', 'running')
+              WHERE state = 'running'
                 AND NOT run_id = ANY (pgetl._live_runs())
                 FOR UPDATE SKIP LOCKED
     LOOP
@@ -248,7 +248,7 @@ BEGIN
                   HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p.name);
     END IF;
     SELECT * INTO a FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running');
+     WHERE pipeline_id = p.pipeline_id AND state = 'running';
     IF FOUND THEN
         RAISE EXCEPTION 'pipeline "%" already has an active run', p.name
             USING ERRCODE = 'object_in_use',
@@ -318,7 +318,7 @@ DECLARE
 BEGIN
     PERFORM pgetl._recover();
     r := pgetl._run_for(caller, p_run_id, 'resume', true);
-    IF r.state IN ('queued', 'running') THEN
+    IF r.state = 'running' THEN
         RAISE EXCEPTION 'run % is still running', p_run_id
             USING ERRCODE = 'object_in_use',
                   HINT = format('Only finished runs can be resumed: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
@@ -416,7 +416,7 @@ BEGIN
 
     -- trigger rules, until no task changes
     LOOP
-        UPDATE pgetl.task_run_record tr SET state = e.decision
+        UPDATE pgetl.task_run_record tr SET state = e.decision::pgetl.task_state
           FROM pgetl._evaluate(p_run_id) e
          WHERE tr.task_run_id = e.task_run_id AND e.decision IN ('upstream_failed', 'skipped');
         EXIT WHEN NOT FOUND;
@@ -450,7 +450,7 @@ BEGIN
           INTO failure_detail
           FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
         run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;
-        UPDATE pgetl.run_record SET state = run_state,
+        UPDATE pgetl.run_record SET state = run_state::pgetl.run_state,
                reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
          WHERE run_id = p_run_id;
         done := true;
@@ -510,7 +510,7 @@ DECLARE
 BEGIN
     UPDATE pgetl.task_run_record
        SET state = CASE WHEN try_number < max_tries AND pgetl._retryable(p_sqlstate)
-                        THEN 'up_for_retry' ELSE 'failed' END,
+                        THEN 'up_for_retry'::pgetl.task_state ELSE 'failed' END,
            error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
@@ -526,8 +526,8 @@ BEGIN
     PERFORM pgetl._close_retries(p_run_id);
     UPDATE pgetl.task_run_record SET state = 'cancelled', error = p_reason
      WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running');
-    UPDATE pgetl.run_record SET state = p_state, reason = p_reason
-     WHERE run_id = p_run_id AND state IN ('queued', 'running');
+    UPDATE pgetl.run_record SET state = p_state::pgetl.run_state, reason = p_reason
+     WHERE run_id = p_run_id AND state = 'running';
 END
 $$;
 

@@ -128,7 +128,7 @@ $$;
 
 CREATE VIEW pgetl.schedules WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron_database,
-       s.jobid, r.run_id AS last_run_id, r.state AS last_run_state,
+       s.jobid, r.run_id AS last_run_id, r.state::text AS last_run_state,
        r.started_at AS last_run_started_at, r.started_by AS last_run_started_by,
        s.created_at, s.updated_at
   FROM pgetl.schedule s

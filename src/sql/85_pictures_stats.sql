@@ -122,10 +122,9 @@ WITH vis_run AS (
      WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER')
         OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
 ), run_states(state) AS (
-    VALUES ('queued'), ('running'), ('success'), ('failed'), ('cancelled')
+    SELECT pg_catalog.unnest(pg_catalog.enum_range(NULL::pgetl.run_state))
 ), task_states(state) AS (
-    VALUES ('scheduled'), ('queued'), ('running'), ('success'), ('failed'),
-           ('up_for_retry'), ('upstream_failed'), ('skipped'), ('cancelled')
+    SELECT pg_catalog.unnest(pg_catalog.enum_range(NULL::pgetl.task_state))
 ), history_pipeline AS (
     SELECT DISTINCT pipeline FROM vis_run
 )
@@ -148,14 +147,14 @@ UNION ALL
 SELECT 'pgetl_active_runs', pg_catalog.jsonb_build_object('pipeline', p.name),
        (SELECT pg_catalog.count(*) FROM vis_run r
          WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.pipeline_id
-           AND r.state IN ('queued', 'running'))::double precision
+           AND r.state OPERATOR(pg_catalog.=) 'running')::double precision
   FROM vis_pipeline p
 UNION ALL
 SELECT 'pgetl_queued_tasks', pg_catalog.jsonb_build_object('pipeline', p.name),
        (SELECT pg_catalog.count(*) FROM vis_run r
           JOIN pgetl.task_run_record t ON t.run_id OPERATOR(pg_catalog.=) r.run_id
          WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.pipeline_id
-           AND r.state IN ('queued', 'running') AND t.state OPERATOR(pg_catalog.=) 'queued')::double precision
+           AND r.state OPERATOR(pg_catalog.=) 'running' AND t.state OPERATOR(pg_catalog.=) 'queued')::double precision
   FROM vis_pipeline p
 UNION ALL
 SELECT 'pgetl_last_success_age_seconds', pg_catalog.jsonb_build_object('pipeline', p.name),

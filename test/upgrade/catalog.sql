@@ -1,7 +1,7 @@
 -- A canonical description of every object of extension pgetl in the current
 -- database: one line per object or per part of one (column, constraint,
--- index, trigger, function body, view body, privileges, comment, and the
--- tables pg_dump dumps).  Two databases whose outputs are equal have the
+-- index, trigger, function body, view body, privileges, comment, enum
+-- label, state transition, and the tables pg_dump dumps).  Two databases whose outputs are equal have the
 -- same pgetl catalog; test/upgrade/upgrade_test.sh compares an upgraded
 -- database with a fresh install this way.  Dropped columns are left out and
 -- columns are listed by position among the live ones.
@@ -54,6 +54,16 @@ SELECT line FROM (
     UNION ALL
     SELECT format('schema %s acl %s', n.nspname, n.nspacl)
       FROM pg_namespace n JOIN member m ON m.classid = 'pg_namespace'::regclass AND m.objid = n.oid
+    UNION ALL
+    SELECT format('enum %s #%s %s', t.oid::regtype,
+                  row_number() OVER (PARTITION BY t.oid ORDER BY e.enumsortorder), e.enumlabel)
+      FROM pg_type t JOIN member m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+      JOIN pg_enum e ON e.enumtypid = t.oid
+    UNION ALL
+    -- the state machine's catalog data (src/sql/20_history.sql)
+    SELECT format('run state transition %s -> %s', from_state, to_state) FROM pgetl.run_state_transition
+    UNION ALL
+    SELECT format('task state transition %s -> %s', from_state, to_state) FROM pgetl.task_state_transition
     UNION ALL
     SELECT format('config dump %s where %L', c.oid::regclass, ext.extcondition[i])
       FROM ext, generate_subscripts(ext.extconfig, 1) i JOIN pg_class c ON true

@@ -1,0 +1,318 @@
+
+-- One typed state machine (src/sql/20_history.sql): run and task states
+-- become the enum types pgetl.run_state and pgetl.task_state, their legal
+-- changes the tables pgetl.run_state_transition and
+-- pgetl.task_state_transition (read by the history triggers) instead of
+-- CHECK constraints and the functions _run_state_change_allowed and
+-- _task_state_change_allowed.  The run state queued, never entered (a run
+-- starts running), and the task change queued -> scheduled, never taken,
+-- are gone.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pgetl.run_record WHERE state = 'queued') THEN
+        RAISE EXCEPTION 'a pgetl run is in state queued, which pgetl 0.2 does not have'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'pgetl never records a run as queued: check the runs in state queued and mark them failed before updating.';
+    END IF;
+END
+$$;
+
+CREATE TYPE pgetl.run_state AS ENUM ('running', 'success', 'failed', 'cancelled');
+COMMENT ON TYPE pgetl.run_state IS 'the state of a pipeline run (pgetl.run_state_transition: its legal changes)';
+CREATE TYPE pgetl.task_state AS ENUM ('scheduled', 'queued', 'running', 'success', 'failed',
+                                      'up_for_retry', 'upstream_failed', 'skipped', 'cancelled');
+COMMENT ON TYPE pgetl.task_state IS 'the state of a task try (pgetl.task_state_transition: its legal changes)';
+
+CREATE TABLE pgetl.run_state_transition (
+    from_state      pgetl.run_state,
+    to_state        pgetl.run_state NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (from_state, to_state)
+);
+COMMENT ON TABLE pgetl.run_state_transition IS 'the legal state changes of a run (from_state NULL: the state a run starts in)';
+-- Only pgetl_resume() moves a finished run back to running.
+INSERT INTO pgetl.run_state_transition (from_state, to_state) VALUES
+    (NULL, 'running'),
+    ('running', 'success'), ('running', 'failed'), ('running', 'cancelled'),
+    ('failed', 'running'), ('cancelled', 'running');
+
+CREATE TABLE pgetl.task_state_transition (
+    from_state      pgetl.task_state,
+    to_state        pgetl.task_state NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (from_state, to_state)
+);
+COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a task try (from_state NULL: the state a try starts in)';
+-- Tries only move forward; a retry or a resume is a new row with the next
+-- try_number.  A queued try fails (or waits for its retry) when its worker
+-- could not start or connect.
+INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
+    (NULL, 'scheduled'),
+    ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
+    ('scheduled', 'cancelled'),
+    ('queued', 'running'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
+    ('running', 'success'), ('running', 'failed'), ('running', 'up_for_retry'), ('running', 'cancelled');
+
+-- What depends on the state columns is rebuilt around their new type.
+DROP VIEW pgetl.schedules;
+DROP VIEW pgetl.task_run;
+DROP VIEW pgetl.pipeline_run;
+DROP TRIGGER run_before ON pgetl.run_record;
+DROP TRIGGER run_after ON pgetl.run_record;
+DROP TRIGGER task_run_before ON pgetl.task_run_record;
+DROP TRIGGER task_run_after ON pgetl.task_run_record;
+DROP INDEX pgetl.run_record_one_active;
+ALTER TABLE pgetl.run_record DROP CONSTRAINT run_record_state_check;
+ALTER TABLE pgetl.run_record ALTER COLUMN state DROP DEFAULT;
+ALTER TABLE pgetl.run_record ALTER COLUMN state TYPE pgetl.run_state USING state::pgetl.run_state;
+ALTER TABLE pgetl.run_record ALTER COLUMN state SET DEFAULT 'running';
+ALTER TABLE pgetl.task_run_record DROP CONSTRAINT task_run_record_state_check;
+ALTER TABLE pgetl.task_run_record ALTER COLUMN state DROP DEFAULT;
+ALTER TABLE pgetl.task_run_record ALTER COLUMN state TYPE pgetl.task_state USING state::pgetl.task_state;
+ALTER TABLE pgetl.task_run_record ALTER COLUMN state SET DEFAULT 'scheduled';
+CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
+    WHERE state = 'running';
+
+DROP FUNCTION pgetl._task_state_change_allowed(text, text);
+DROP FUNCTION pgetl._run_state_change_allowed(text, text);
+CREATE OR REPLACE FUNCTION pgetl._task_run_before() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    now_ts timestamptz := clock_timestamp();
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- A new try starts in the state pgetl.task_state_transition gives
+        -- (scheduled).  A row in another state is history being restored
+        -- (pg_restore of pgetl's tables), kept as it is when its timestamps
+        -- agree with its state.
+        IF EXISTS (SELECT FROM pgetl.task_state_transition
+                    WHERE from_state IS NULL AND to_state = NEW.state) THEN
+            NEW.scheduled_at := now_ts;
+        ELSIF (CASE NEW.state WHEN 'scheduled' THEN false
+                              WHEN 'queued' THEN NEW.queued_at IS NULL
+                              WHEN 'running' THEN NEW.started_at IS NULL
+                              ELSE NEW.finished_at IS NULL END) THEN
+            RAISE EXCEPTION 'a task run starts in state %, not %',
+                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
+                       FROM pgetl.task_state_transition WHERE from_state IS NULL), NEW.state
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Only restored history, with the timestamps of its state, is inserted in another state.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.state = OLD.state THEN
+        RETURN NEW;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pgetl.task_state_transition
+                    WHERE from_state = OLD.state AND to_state = NEW.state) THEN
+        RAISE EXCEPTION 'illegal state change for task "%" (run %, try %): % -> %',
+                OLD.task, OLD.run_id, OLD.try_number, OLD.state, NEW.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A task try moves scheduled -> queued -> running -> success, failed or up_for_retry; finished tries never change.',
+                  HINT = 'Re-run finished tasks with pgetl_resume(run_id), which adds a new try.';
+    END IF;
+    CASE NEW.state
+        WHEN 'queued' THEN NEW.queued_at := now_ts;
+        WHEN 'running' THEN NEW.started_at := now_ts;
+        ELSE
+            NEW.finished_at := now_ts;
+            NEW.duration := now_ts - NEW.started_at;
+    END CASE;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
+CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
+
+CREATE OR REPLACE FUNCTION pgetl._run_before() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    now_ts timestamptz := clock_timestamp();
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
+                                         WHERE from_state = OLD.state AND to_state = NEW.state) THEN
+        RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A run moves running -> success, failed or cancelled; only failed or cancelled runs can run again.',
+                  HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
+    END IF;
+    IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
+                                         WHERE from_state IS NULL AND to_state = NEW.state) THEN
+        -- a finished run being restored (pg_restore) is kept as it is
+        IF NEW.finished_at IS NULL THEN
+            RAISE EXCEPTION 'a run starts in state %, not %',
+                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
+                       FROM pgetl.run_state_transition WHERE from_state IS NULL), NEW.state
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Only restored history, with its finish time, is inserted in another state.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.state = 'running' THEN
+        NEW.started_at := coalesce(NEW.started_at, now_ts);
+        NEW.finished_at := NULL;
+        NEW.duration := NULL;
+    ELSE
+        NEW.finished_at := now_ts;
+        NEW.duration := now_ts - coalesce(NEW.started_at, NEW.queued_at);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER run_before BEFORE INSERT OR UPDATE OF state ON pgetl.run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._run_before();
+CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
+    FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
+
+CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
+SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
+       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
+       r.reason, r.resumed,
+       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
+       c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at
+  FROM pgetl.run_record r
+ CROSS JOIN LATERAL (
+       SELECT count(*)::integer AS tasks_total,
+              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
+              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
+              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
+              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
+              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
+              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
+              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
+              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
+              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
+         FROM (SELECT DISTINCT ON (t.task) t.state
+                 FROM pgetl.task_run_record t
+                WHERE t.run_id = r.run_id
+                ORDER BY t.task, t.try_number DESC) l) c
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
+
+CREATE VIEW pgetl.task_run WITH (security_barrier) AS
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
+       t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
+       t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
+       t.task_run_id
+  FROM pgetl.task_run_record t
+  JOIN pgetl.run_record r USING (run_id)
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
+
+GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;
+
+CREATE VIEW pgetl.schedules WITH (security_barrier) AS
+SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron_database,
+       s.jobid, r.run_id AS last_run_id, r.state::text AS last_run_state,
+       r.started_at AS last_run_started_at, r.started_by AS last_run_started_by,
+       s.created_at, s.updated_at
+  FROM pgetl.schedule s
+  JOIN pgetl.pipeline p USING (pipeline_id)
+  LEFT JOIN LATERAL (SELECT rr.run_id, rr.state, rr.started_at, rr.started_by
+                       FROM pgetl.run_record rr
+                      WHERE rr.pipeline_id = s.pipeline_id
+                      ORDER BY rr.run_id DESC LIMIT 1) r ON true
+ WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.schedules IS 'pg_cron schedules of pipelines you may see, with the latest run of each pipeline';
+GRANT SELECT ON pgetl.schedules TO PUBLIC;
+
+-- Functions that compared runs with the state queued, or stored a state
+-- held in text (src/sql/30_define.sql, 40_engine.sql; the others are
+-- replaced by later steps).
+CREATE OR REPLACE FUNCTION pgetl._drop_pipeline(caller oid, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_name, true);
+    active bigint;
+BEGIN
+    SELECT run_id INTO active FROM pgetl.run_record
+     WHERE pipeline_id = p.pipeline_id AND state = 'running';
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" has an active run', p_name
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s is still running.', active),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
+    END IF;
+    -- Run history is kept (pipeline_id becomes NULL); purge it with
+    -- pgetl_purge_history().
+    DELETE FROM pgetl.pipeline WHERE pipeline_id = p.pipeline_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
+                                OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,
+                                OUT failure_detail text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    free integer;
+    now_ts timestamptz := clock_timestamp();
+    any_failed_leaf boolean;
+BEGIN
+    done := false;
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    IF r.state <> 'running' THEN
+        done := true;
+        run_state := r.state;
+        RETURN;
+    END IF;
+
+    -- retries that are due get a new try; the others set the next wake-up
+    WITH due AS (
+        SELECT l.*, l.finished_at + pgetl._retry_delay(t, l.try_number,
+                                                       pgetl._param_retry_delay(r.pipeline_id, r.params)) AS due_at
+          FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
+         WHERE l.state = 'up_for_retry'
+    ), ins AS (
+        INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
+        SELECT run_id, task_id, task, try_number + 1, max_tries FROM due WHERE due_at <= now_ts
+    )
+    SELECT min(due_at) INTO next_wakeup FROM due WHERE due_at > now_ts;
+
+    -- trigger rules, until no task changes
+    LOOP
+        UPDATE pgetl.task_run_record tr SET state = e.decision::pgetl.task_state
+          FROM pgetl._evaluate(p_run_id) e
+         WHERE tr.task_run_id = e.task_run_id AND e.decision IN ('upstream_failed', 'skipped');
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+
+    SELECT p.max_parallel - (SELECT count(*) FROM pgetl._latest_tries(p_run_id) l
+                              WHERE l.state IN ('queued', 'running'))
+      INTO free FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
+    IF coalesce(free, 0) > 0 THEN
+        WITH ready AS (
+            SELECT e.task_run_id FROM pgetl._evaluate(p_run_id) e
+             WHERE e.decision = 'run' ORDER BY e.task_id LIMIT free
+        )
+        UPDATE pgetl.task_run_record tr SET state = 'queued'
+          FROM ready WHERE tr.task_run_id = ready.task_run_id;
+        SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
+          FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
+    END IF;
+
+    IF NOT EXISTS (SELECT FROM pgetl._latest_tries(p_run_id)
+                    WHERE state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')) THEN
+        -- As in Airflow, the leaves decide: the run failed if a task without
+        -- downstream tasks failed (or could not run because of a failure).
+        SELECT bool_or(l.state IN ('failed', 'upstream_failed', 'cancelled')) INTO any_failed_leaf
+          FROM pgetl._latest_tries(p_run_id) l
+         WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id);
+        SELECT string_agg(task, ', ' ORDER BY task_id) INTO failed_tasks
+          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
+        SELECT string_agg(format('Task "%s" (try %s) failed: %s%s', task, try_number, error,
+                                 coalesce(' [SQLSTATE ' || sqlstate || ']', '')), E'\n' ORDER BY task_id)
+          INTO failure_detail
+          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
+        run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;
+        UPDATE pgetl.run_record SET state = run_state::pgetl.run_state,
+               reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
+         WHERE run_id = p_run_id;
+        done := true;
+    END IF;
+END
+$$;
