@@ -43,6 +43,12 @@
  */
 #define SLOT_POLL_MS		10L
 #define SLOT_POLL_MAX_MS	1000L
+/*
+ * A caller that is a background worker itself (a pg_cron job) holds a
+ * slot while it waits: when such callers hold them all, no run is active
+ * to free one.  It gives up after waiting that long with no run active.
+ */
+#define SLOT_STUCK_MS		60000L
 
 static const char *const commit_first_hint =
 "Commit the definition first, then call pgetl_run() or pgetl_resume() in a new transaction.";
@@ -302,6 +308,7 @@ register_coordinator(PgetlRunRequest *req, BackgroundWorker *worker,
 					 BackgroundWorkerHandle **handle)
 {
 	long		poll_ms = SLOT_POLL_MS;
+	TimestampTz stuck_since = 0;
 
 	if (pgetl_max_coordinators() < 1)
 		ereport(ERROR,
@@ -323,6 +330,23 @@ register_coordinator(PgetlRunRequest *req, BackgroundWorker *worker,
 				return;
 			pgetl_slot_unreserve(req->slot, req->reserved_at);
 		}
+		if (IsBackgroundWorker && pgetl_slots_taken() == 0)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (stuck_since == 0)
+				stuck_since = now;
+			else if (TimestampDifferenceExceeds(stuck_since, now, SLOT_STUCK_MS))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("could not start a pgetl run coordinator: no background worker slot is free"),
+						 errdetail("No slot of max_worker_processes (%ld) freed up for %ld s, and no run is active; "
+								   "this caller is a background worker, which holds a slot while it waits.",
+								   (long) max_worker_processes, SLOT_STUCK_MS / 1000),
+						 errhint("Raise max_worker_processes, or let fewer pg_cron jobs run at once (cron.max_running_jobs).")));
+		}
+		else
+			stuck_since = 0;
 		/* every slot is busy: wait, as long as the caller lets us */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 poll_ms, PG_WAIT_EXTENSION);

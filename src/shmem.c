@@ -195,6 +195,22 @@ pgetl_max_coordinators(void)
 	return shared->max_coordinators;
 }
 
+/* How many runs are active or starting in the whole server. */
+int
+pgetl_slots_taken(void)
+{
+	int			taken = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->nslots; i++)
+		if (slot_taken(&shared->slots[i], now))
+			taken++;
+	SpinLockRelease(&shared->mutex);
+	return taken;
+}
+
 /* The background workers registered at server start (see above). */
 int
 pgetl_static_workers(void)

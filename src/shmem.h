@@ -20,6 +20,7 @@ extern void pgetl_shmem_init(void);
 
 extern int	pgetl_max_coordinators(void);
 extern int	pgetl_static_workers(void);
+extern int	pgetl_slots_taken(void);
 extern int	pgetl_slot_reserve(TimestampTz *reserved_at);
 extern void pgetl_slot_unreserve(int slot, TimestampTz reserved_at);
 extern bool pgetl_slot_take(int slot, pid_t caller_pid, TimestampTz reserved_at);
