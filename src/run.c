@@ -330,7 +330,7 @@ register_coordinator(PgetlRunRequest *req, BackgroundWorker *worker,
 				return;
 			pgetl_slot_unreserve(req->slot, req->reserved_at);
 		}
-		if (IsBackgroundWorker && pgetl_slots_taken() == 0)
+		if (MyBackendType == B_BG_WORKER && pgetl_slots_taken() == 0)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
