@@ -54,8 +54,13 @@
 #define START_LOCK_TIMEOUT	"30s"
 /* How long to sleep at most when nothing happens */
 #define IDLE_WAIT_MS		1000
-/* Retry interval when no background worker slot was free */
+/*
+ * Retry interval when no background worker slot was free for a task: from
+ * the first, doubled at each failed retry up to the last (nothing wakes
+ * the coordinator when another worker ends).
+ */
 #define NO_SLOT_WAIT_MS		20
+#define NO_SLOT_MAX_WAIT_MS	1000
 
 typedef struct LaunchedTask
 {
@@ -76,6 +81,8 @@ static LaunchedTask *launched;
 static int	nlaunched;
 static int	maxlaunched;
 static MemoryContext step_cxt;
+static long no_slot_wait_ms = NO_SLOT_WAIT_MS;	/* next retry interval */
+static bool waiting_for_slot = false;	/* the run's reason says so */
 
 /* SIGTERM: stop the run (its workers, then the run itself) at the next loop */
 static void
@@ -339,6 +346,36 @@ task_timeout_ms(int64 task_run_id)
 }
 
 /*
+ * note_waiting_for_slot - say in the run's reason whether tries wait
+ * queued for a background worker slot (written when that changes).
+ */
+static void
+note_waiting_for_slot(bool waiting)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	if (waiting == waiting_for_slot)
+		return;
+	values[0] = Int64GetDatum(run_id);
+	if (waiting)
+		values[1] = CStringGetTextDatum(psprintf("tasks wait for a free background worker slot "
+												 "(max_worker_processes is %d)",
+												 max_worker_processes));
+	else
+		nulls[1] = 'n';
+	begin_step();
+	if (SPI_execute_with_args("UPDATE pgetl.run_record SET reason = $2 "
+							  "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+							  "AND state OPERATOR(pg_catalog.=) 'running'",
+							  2, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the reason of run " INT64_FORMAT, run_id);
+	end_step();
+	waiting_for_slot = waiting;
+}
+
+/*
  * One scheduling step: reap stopped workers, enforce timeouts, then let
  * pgetl._schedule() decide; launch what it queued.  Returns true when the
  * run has finished; *wait_ms says how long to sleep.
@@ -354,6 +391,7 @@ step(long *wait_ms)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
 	int			i;
+	bool		no_slot = false;
 
 	*wait_ms = IDLE_WAIT_MS;
 	MemoryContextReset(step_cxt);
@@ -431,21 +469,25 @@ step(long *wait_ms)
 		MemoryContextSwitchTo(step_cxt);
 		deconstruct_array(launch, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 						  TYPALIGN_DOUBLE, &ids, NULL, &n);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n && !no_slot; i++)
 		{
 			int64		id = DatumGetInt64(ids[i]);
 
-			if (is_launched(id))
-				continue;
-			if (!launch_task(id))
-			{
-				/* no free worker slot: the try stays queued, try again soon */
-				*wait_ms = NO_SLOT_WAIT_MS;
-				break;
-			}
+			/* no free worker slot: the try stays queued, try again soon */
+			if (!is_launched(id) && !launch_task(id))
+				no_slot = true;
 		}
 		MemoryContextSwitchTo(TopMemoryContext);
 	}
+	if (no_slot)
+	{
+		*wait_ms = Min(*wait_ms, no_slot_wait_ms);
+		no_slot_wait_ms = Min(no_slot_wait_ms * 2, NO_SLOT_MAX_WAIT_MS);
+	}
+	else
+		no_slot_wait_ms = NO_SLOT_WAIT_MS;
+	if (!done)
+		note_waiting_for_slot(no_slot);
 	return done;
 }
 
@@ -504,6 +546,12 @@ pgetl_coordinator_main(Datum main_arg)
 				 errdetail("The backend that asked for the run has gone.")));
 	dsm_pin_mapping(seg);
 	req = dsm_segment_address(seg);
+	/* the run registry slot our caller reserved for us */
+	if (pgetl_slot_take(req->slot, req->caller_pid, req->reserved_at))
+	{
+		my_slot = req->slot;
+		before_shmem_exit(release_slot, (Datum) 0);
+	}
 
 	BackgroundWorkerInitializeConnectionByOid(req->dboid, req->extowner, 0);
 	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
@@ -518,13 +566,13 @@ pgetl_coordinator_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		my_slot = pgetl_slot_claim();
 		if (my_slot < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("too many active pgetl runs"),
-					 errhint("Raise max_worker_processes.")));
-		before_shmem_exit(release_slot, (Datum) 0);
+					 errmsg("pgetl run coordinator started too late"),
+					 errdetail("The caller's reservation of a run slot expired after it waited %d s for its coordinator to start.",
+							   PGETL_RESERVATION_TTL_MS / 1000),
+					 errhint("The server may be overloaded; try again.")));
 		start_run();
 	}
 	PG_CATCH();

@@ -36,6 +36,19 @@
 #define START_POLL_MS	20L
 /* ... and a running one */
 #define RUN_POLL_MS		1000L
+/*
+ * How long to wait before looking again for a free run slot and background
+ * worker slot for the coordinator: from the first, doubled each time up to
+ * the last (nothing wakes the caller when another worker ends).
+ */
+#define SLOT_POLL_MS		10L
+#define SLOT_POLL_MAX_MS	1000L
+/*
+ * A caller that is a background worker itself (a pg_cron job) holds a
+ * slot while it waits: when such callers hold them all, no run is active
+ * to free one.  It gives up after waiting that long with no run active.
+ */
+#define SLOT_STUCK_MS		60000L
 
 static const char *const commit_first_hint =
 "Commit the definition first, then call pgetl_run() or pgetl_resume() in a new transaction.";
@@ -156,6 +169,8 @@ wait_for_phase_change(PgetlRunRequest *req, BackgroundWorkerHandle *handle,
 			phase = read_phase(req);
 			if (phase != from)
 				return phase;
+			/* a coordinator that never started leaves its slot reserved */
+			pgetl_slot_unreserve(req->slot, req->reserved_at);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("pgetl run coordinator exited unexpectedly"),
@@ -281,6 +296,67 @@ latest_run_state(int64 run_id)
 }
 
 /*
+ * register_coordinator - reserve a run slot (shmem.c) and register the
+ * coordinator's background worker, waiting for both when other runs and
+ * workers hold them all: the wait ends with a slot, or with an error when
+ * the caller's statement_timeout expires or the query is cancelled.  Only
+ * a server that can never run a coordinator and a task worker at once
+ * (too few max_worker_processes) raises 53400 at once.
+ */
+static void
+register_coordinator(PgetlRunRequest *req, BackgroundWorker *worker,
+					 BackgroundWorkerHandle **handle)
+{
+	long		poll_ms = SLOT_POLL_MS;
+	TimestampTz stuck_since = 0;
+
+	if (pgetl_max_coordinators() < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("cannot run pipelines: max_worker_processes is too small"),
+				 errdetail("max_worker_processes is %d, and %d background workers registered at server start "
+						   "(such as the pg_cron and pgetl launchers) hold a slot each; "
+						   "a run needs one for its coordinator and one per running task.",
+						   max_worker_processes, pgetl_static_workers()),
+				 errhint("Raise max_worker_processes to at least %d and restart the server.",
+						 pgetl_static_workers() + 2)));
+	req->caller_pid = MyProcPid;
+	for (;;)
+	{
+		req->slot = pgetl_slot_reserve(&req->reserved_at);
+		if (req->slot >= 0)
+		{
+			if (RegisterDynamicBackgroundWorker(worker, handle))
+				return;
+			pgetl_slot_unreserve(req->slot, req->reserved_at);
+		}
+		if (MyBackendType == B_BG_WORKER && pgetl_slots_taken() == 0)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (stuck_since == 0)
+				stuck_since = now;
+			else if (TimestampDifferenceExceeds(stuck_since, now, SLOT_STUCK_MS))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("could not start a pgetl run coordinator: no background worker slot is free"),
+						 errdetail("No slot of max_worker_processes (%ld) freed up for %ld s, and no run is active; "
+								   "this caller is a background worker, which holds a slot while it waits.",
+								   (long) max_worker_processes, SLOT_STUCK_MS / 1000),
+						 errhint("Raise max_worker_processes, or let fewer pg_cron jobs run at once (cron.max_running_jobs).")));
+		}
+		else
+			stuck_since = 0;
+		/* every slot is busy: wait, as long as the caller lets us */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 poll_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		poll_ms = Min(poll_ms * 2, SLOT_POLL_MAX_MS);
+	}
+}
+
+/*
  * launch_run - start a coordinator for a new run (pipeline != NULL) or a
  * resumed one, wait for it to start and, if asked, to finish.
  *
@@ -338,13 +414,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a pgetl run coordinator: no background worker slot is free"),
-				 errdetail("max_worker_processes is %d; each active run uses one worker plus one per running task.",
-						   max_worker_processes),
-				 errhint("Raise max_worker_processes, or wait for other runs to finish.")));
+	register_coordinator(req, &worker, &handle);
 
 	phase = wait_for_phase_change(req, handle, PGETL_RUN_STARTING);
 	if (phase == PGETL_RUN_START_FAILED)

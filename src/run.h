@@ -44,6 +44,9 @@ typedef struct PgetlRunRequest
 	bool		by_pg_cron;		/* the caller is a pg_cron job */
 	DateADT		logical_date;
 	int			params_offset;	/* into payload */
+	int			slot;			/* run registry slot reserved by the caller */
+	pid_t		caller_pid;
+	TimestampTz reserved_at;	/* identifies the reservation */
 	bool		abandoned;		/* the caller gave up before the run started:
 								 * the coordinator must not start it */
 

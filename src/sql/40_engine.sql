@@ -383,7 +383,7 @@ $$;
 
 -- One step of the scheduler: schedule due retries, apply trigger rules,
 -- queue what may start (up to max_parallel), and finish the run when every
--- task is done.  Returns the task runs to launch.
+-- task is done.  Returns the task runs to launch: all queued ones.
 CREATE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
                                 OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,
                                 OUT failure_detail text)
@@ -432,9 +432,12 @@ BEGIN
         )
         UPDATE pgetl.task_run_record tr SET state = 'queued'
           FROM ready WHERE tr.task_run_id = ready.task_run_id;
-        SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
-          FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
     END IF;
+    -- every queued try, also those queued before whose worker could not be
+    -- launched for want of a slot (they count against max_parallel): the
+    -- coordinator launches those it has not launched yet
+    SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
+      FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
 
     IF NOT EXISTS (SELECT FROM pgetl._latest_tries(p_run_id)
                     WHERE state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')) THEN

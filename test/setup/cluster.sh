@@ -5,7 +5,9 @@
 # lives in a temporary directory and is destroyed when the command exits.
 #   test/setup/cluster.sh COMMAND [ARGS...]
 # Inside COMMAND, PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE point at it and
-# PGDATA names its data directory.
+# PGDATA names its data directory.  PGETL_CLUSTER_OPTS adds settings
+# (name=value, separated by spaces) over the defaults below, e.g.
+#   PGETL_CLUSTER_OPTS="max_worker_processes=6" test/setup/cluster.sh ...
 set -euo pipefail
 export PGVER=${PGVER:-15}
 pg_config=/usr/lib/postgresql/$PGVER/bin/pg_config
@@ -51,6 +53,12 @@ if [ "$PGVER" -ge 18 ]; then
 else
     extension_opt="extension_destdir=$destdir"
 fi
+extra_opts=()
+for o in ${PGETL_CLUSTER_OPTS:-}; do
+    extra_opts+=(-o "$o")
+done
+# (a nested cluster.sh must not pass the outer one's settings on)
+unset PGETL_CLUSTER_OPTS
 pg_virtualenv -t -v "$PGVER" \
     -o "$extension_opt" \
     -o "dynamic_library_path=$destdir$libdir:$libdir" \
@@ -62,4 +70,5 @@ pg_virtualenv -t -v "$PGVER" \
     -o "log_min_messages=log" \
     -o "restart_after_crash=on" \
     -o "fsync=on" \
+    "${extra_opts[@]}" \
     "$@"
