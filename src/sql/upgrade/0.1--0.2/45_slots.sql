@@ -39,7 +39,7 @@ BEGIN
 
     -- trigger rules, until no task changes
     LOOP
-        UPDATE pgetl.task_run_record tr SET state = e.decision
+        UPDATE pgetl.task_run_record tr SET state = e.decision::pgetl.task_state
           FROM pgetl._evaluate(p_run_id) e
          WHERE tr.task_run_id = e.task_run_id AND e.decision IN ('upstream_failed', 'skipped');
         EXIT WHEN NOT FOUND;
@@ -76,7 +76,7 @@ BEGIN
           INTO failure_detail
           FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
         run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;
-        UPDATE pgetl.run_record SET state = run_state,
+        UPDATE pgetl.run_record SET state = run_state::pgetl.run_state,
                reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
          WHERE run_id = p_run_id;
         done := true;
