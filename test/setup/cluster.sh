@@ -36,16 +36,6 @@ if [ -e "$sharedir/extension/pgetl.control" ]; then
     exit 1
 fi
 libdir=$("$pg_config" --pkglibdir)
-# A random free port rather than pg_createcluster's next free one, which
-# races when several clusters start at once (tests that start a cluster of
-# their own inside this one, or checkouts tested side by side).
-for _ in $(seq 100); do
-    PGPORT=$((20000 + RANDOM % 30000))
-    [ -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null && continue
-    break
-done
-export PGPORT
 # Debian's extension_destdir is gone in 18, which has extension_control_path
 # (each entry gets "/extension" appended).
 if [ "$PGVER" -ge 18 ]; then
@@ -59,16 +49,39 @@ for o in ${PGETL_CLUSTER_OPTS:-}; do
 done
 # (a nested cluster.sh must not pass the outer one's settings on)
 unset PGETL_CLUSTER_OPTS
-pg_virtualenv -t -v "$PGVER" \
-    -o "$extension_opt" \
-    -o "dynamic_library_path=$destdir$libdir:$libdir" \
-    -o "shared_preload_libraries=pg_cron,pgetl" \
-    -o "cron.database_name=postgres" \
-    -o "cron.use_background_workers=on" \
-    -o "max_worker_processes=64" \
-    -o "max_connections=100" \
-    -o "log_min_messages=log" \
-    -o "restart_after_crash=on" \
-    -o "fsync=on" \
-    "${extra_opts[@]}" \
-    "$@"
+# A random free port rather than pg_createcluster's next free one, which
+# races when several clusters start at once (tests that start a cluster of
+# their own inside this one, or checkouts tested side by side).
+pick_port() {
+    for _ in $(seq 100); do
+        PGPORT=$((20000 + RANDOM % 30000))
+        [ -e "/var/run/postgresql/.s.PGSQL.$PGPORT" ] && continue
+        (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null && continue
+        break
+    done
+    export PGPORT
+}
+# The command runs once the cluster is up; a cluster that could not start
+# (a port taken between the check and the start) is tried again on another
+# port, at most three times.  The command's own failure is never retried.
+started=$destdir/.started
+for attempt in 1 2 3; do
+    pick_port
+    status=0
+    pg_virtualenv -t -v "$PGVER" \
+        -o "$extension_opt" \
+        -o "dynamic_library_path=$destdir$libdir:$libdir" \
+        -o "shared_preload_libraries=pg_cron,pgetl" \
+        -o "cron.database_name=postgres" \
+        -o "cron.use_background_workers=on" \
+        -o "max_worker_processes=64" \
+        -o "max_connections=100" \
+        -o "log_min_messages=log" \
+        -o "restart_after_crash=on" \
+        -o "fsync=on" \
+        "${extra_opts[@]}" \
+        bash -c 'touch "$1"; shift; exec "$@"' _ "$started" "$@" || status=$?
+    [ "$status" -eq 0 ] || [ -e "$started" ] && exit "$status"
+    echo "cluster.sh: the cluster did not start (attempt $attempt); trying another port" >&2
+done
+exit 1
