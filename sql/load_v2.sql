@@ -155,16 +155,20 @@ SELECT pg_temp.load_bytes('v2_unl', convert_to(E'a,x,a\n1,2,3\n', 'UTF8'));
 SELECT pg_temp.fails($$SELECT pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"unlisted_columns": "skip"}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"unlisted_columns": true}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"header": false, "unlisted_columns": "ignore"}')$$);
-DO $$
+-- the HINTs list the valid values, and the options
+CREATE FUNCTION pg_temp.hint(q text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE
     h text;
 BEGIN
-    PERFORM pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"unlisted_columns": "skip"}');
-EXCEPTION WHEN invalid_parameter_value THEN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-    RAISE WARNING 'hint: %', h;
+    RETURN SQLSTATE || ': ' || h;
 END
-$$;
+$f$;
+SELECT pg_temp.hint($$SELECT pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"unlisted_columns": "skip"}')$$);
+SELECT pg_temp.hint($$SELECT pgetl_define_load('v2_unl', 'v2_two', '[{"name": "a"}]', '{"unlisted": "ignore"}')$$);
 SELECT options FROM pgetl.loads WHERE load = 'v2_unl';
 
 SELECT pgetl_drop_stage('v2');

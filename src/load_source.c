@@ -300,8 +300,7 @@ read_raw(LoadSource *src, char *buf, int len)
 static voidpf
 load_zalloc(voidpf opaque, uInt items, uInt size)
 {
-	return MemoryContextAllocExtended((MemoryContext) opaque, (Size) items * size,
-									  MCXT_ALLOC_HUGE);
+	return MemoryContextAlloc((MemoryContext) opaque, (Size) items * size);
 }
 
 static void

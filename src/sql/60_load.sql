@@ -223,10 +223,14 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique}';
-    opt_keys constant text[] := '{delimiter,quote,escape,header,"null",encoding,mode,conflict_key,on_conflict,max_rejects,max_reject_ratio,checks,unlisted_columns,require_final_newline}';
-    -- options checked from these tables: the JSON type of each, and the
-    -- values a string option may take (the first is its default)
-    opt_types constant jsonb := '{"unlisted_columns": "string", "require_final_newline": "boolean"}';
+    -- the options, and the JSON type of each
+    opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
+        "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
+        "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
+        "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
+        "require_final_newline": "boolean"}';
+    -- the values an option of a fixed set takes (the first is its default);
+    -- mode and on_conflict are checked below, with their own messages
     opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
     opt record;
     s pgetl.load_spec;
@@ -280,10 +284,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"delimiter": ";", "max_rejects": 100}''::jsonb';
     END IF;
     FOR k IN SELECT jsonb_object_keys(p_options) LOOP
-        IF NOT k = ANY (opt_keys) THEN
+        IF NOT opt_types ? k THEN
             RAISE EXCEPTION 'unknown load option "%"', k
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid options: ' || array_to_string(opt_keys, ', ') || '.';
+                      HINT = 'Valid options: ' || (SELECT string_agg(o, ', ' ORDER BY o)
+                                                     FROM jsonb_object_keys(opt_types) o) || '.';
         END IF;
     END LOOP;
     FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(opt_types) t LOOP
