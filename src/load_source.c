@@ -320,7 +320,7 @@ gzip_error(LoadSource *src, const char *what)
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 			 errmsg("could not decompress gzip source \"%s\": %s", src->source, what),
 			 errdetail("The source starts with the gzip magic bytes (1f 8b), so it is read as gzip-compressed data."),
-			 errhint("Check the file, e.g. with gzip -t; an uncompressed CSV cannot start with these bytes.")));
+			 errhint("Check the file, e.g. with gzip -t.")));
 }
 
 /*
