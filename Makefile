@@ -48,6 +48,9 @@ REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(sort $(wildc
 REGRESS_OPTS = --inputdir=. --outputdir=$(CURDIR)/test/results
 
 PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
+# zlib inflates gzip-compressed load sources (src/load_source.c); the server
+# itself links it (pg_config --libs)
+SHLIB_LINK += -lz
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
 

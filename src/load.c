@@ -462,6 +462,7 @@ run_load(Load *load, bool purge)
 	int			nfields;
 	int64		line;
 	char	   *record;
+	bool		unterminated;
 	MemoryContext load_cxt = CurrentMemoryContext;
 
 	check_privileges(spec);
@@ -507,7 +508,8 @@ run_load(Load *load, bool purge)
 	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
 	if (spec->header)
 	{
-		if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record))
+		if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
+							  &unterminated))
 			ereport(ERROR,
 					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
@@ -517,6 +519,8 @@ run_load(Load *load, bool purge)
 	}
 	else
 		load_spec_bind_positions(spec);
+	/* records of one field: a blank line is a record of one empty field */
+	load_source_keep_blank_lines(load->src, spec->nfields_expected == 1);
 
 	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
 	for (;;)
@@ -530,12 +534,14 @@ run_load(Load *load, bool purge)
 		old = MemoryContextSwitchTo(load->batch_cxt);
 		while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
 		{
-			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record))
+			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
+								  &unterminated))
 			{
 				more = false;
 				break;
 			}
 			rows[n] = make_row(spec, fields, nfields, line, record);
+			rows[n]->unterminated = unterminated;
 			bytes += strlen(record);
 			n++;
 		}

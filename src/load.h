@@ -149,6 +149,8 @@ typedef struct LoadSpec
 	bool		on_conflict_update;
 	int64		max_rejects;	/* -1: no limit */
 	double		max_reject_ratio;	/* < 0: no limit */
+	bool		ignore_unlisted;	/* unlisted_columns: ignore */
+	bool		require_final_newline;
 
 	int			ncolumns;
 	LoadColumn *columns;
@@ -183,6 +185,7 @@ typedef struct LoadRow
 {
 	int64		line;			/* physical line where the record starts */
 	char	   *record;			/* raw record text */
+	bool		unterminated;	/* the last record, without a line terminator */
 	int			nfields;
 	char	  **fields;			/* NULL for SQL NULL */
 	Datum	   *values;			/* by inserted column */
@@ -206,7 +209,9 @@ typedef struct LoadSource LoadSource;
 extern LoadSource *load_source_open(const char *source, const char *load_name);
 extern CopyFromState load_source_begin_copy(LoadSource *src, LoadSpec *spec);
 extern bool load_source_next(LoadSource *src, CopyFromState cstate,
-							 char ***fields, int *nfields, int64 *line, char **record);
+							 char ***fields, int *nfields, int64 *line, char **record,
+							 bool *unterminated);
+extern void load_source_keep_blank_lines(LoadSource *src, bool keep);
 extern void load_source_end(LoadSource *src, CopyFromState cstate);
 extern void load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 										int64 rows_read, int64 rows_rejected);

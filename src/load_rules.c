@@ -712,7 +712,8 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 }
 
 /*
- * load_rules_check_row - check a row read from the source: field count,
+ * load_rules_check_row - check a row read from the source: its line
+ * terminator (the last record, with require_final_newline), field count,
  * each column's rules, row-level checks and within-file uniqueness.  Sets
  * row->values/nulls (allocated by the caller, in the batch's memory) for
  * rows that pass, and the first failure for those that do not.  When not
@@ -724,6 +725,12 @@ load_rules_check_row(LoadSpec *spec, LoadRow *row, bool careful)
 {
 	row->rejected = false;
 	row->nfailures = 0;
+	if (row->unterminated && spec->require_final_newline)
+	{
+		load_row_reject(row, NULL, "final_newline", NULL, ERRCODE_BAD_COPY_FILE_FORMAT,
+						"the last record has no line terminator (the source may be incomplete)");
+		return;
+	}
 	if (row->nfields != spec->nfields_expected)
 	{
 		load_row_reject(row, NULL, "field_count", NULL, ERRCODE_BAD_COPY_FILE_FORMAT,

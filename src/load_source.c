@@ -5,14 +5,22 @@
  *	  PostgreSQL's own COPY parser through a data source callback.
  *
  * The callback lets pgetl decide what is read (a regular file opened
- * without blocking, or staged chunks read in slices) and fix two things
- * COPY does differently from plain CSV: a UTF-8 byte order mark is dropped,
- * and a line consisting of \. -- COPY's end-of-data marker -- is passed on
- * as the quoted field "\.", so that it loads as data.
+ * without blocking, or staged chunks read in slices; either one may be
+ * gzip-compressed, recognized by its magic bytes and inflated with zlib)
+ * and fix two things COPY does differently from plain CSV: a UTF-8 byte
+ * order mark is dropped (when the encoding is UTF8), and a line consisting
+ * of \. -- COPY's end-of-data marker -- is passed on as the quoted field
+ * "\.", so that it loads as data.  The filter reads the bytes in the
+ * source's encoding: in the encodings whose multibyte characters may
+ * contain ASCII bytes (SJIS, BIG5, GBK, UHC, GB18030, JOHAB), a character
+ * is taken whole (pg_encoding_mblen), so that a trailing byte 0x5C is never
+ * taken for a backslash or an escape.
  *
  * Physical line numbers are counted here: a record starts on the line after
  * the previous record's last line, and spans as many lines as it has line
- * breaks (inside quotes too).
+ * breaks (inside quotes too).  The filter also counts the line breaks of the
+ * whole input and remembers whether it ends with one, which tells the last
+ * record that lacks a line terminator.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +29,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -29,6 +38,7 @@
 #include "commands/progress.h"
 #include "utils/backend_status.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "pgstat.h"
@@ -54,9 +64,21 @@ struct LoadSource
 	int64	   *chunk_len;
 	int			chunk;			/* current chunk, 0-based */
 	int64		chunk_off;		/* bytes of it already read */
-	int64		size;			/* total bytes */
+	int64		size;			/* total bytes (compressed, for gzip) */
+
+	/* gzip: the raw bytes are inflated before the filter sees them */
+	bool		checked;		/* magic bytes looked at */
+	bool		gzip;
+	z_stream	zs;
+	bool		member_end;		/* a gzip member ended (another may follow) */
+	bool		raw_eof;
+	char	   *zin;			/* raw bytes read, not yet consumed */
+	int			zin_len;		/* (plain input: peeked bytes zin[zin_pos..]) */
+	int			zin_pos;
 
 	/* filter state */
+	int			encoding;		/* of the source */
+	bool		mb_aware;		/* multibyte characters may embed ASCII */
 	bool		started;		/* BOM checked */
 	bool		in_quote;
 	bool		escaped;		/* previous byte was an escape inside quotes */
@@ -71,11 +93,15 @@ struct LoadSource
 	int			out_len;
 	int			out_pos;
 	char	   *in;				/* read buffer */
+	int64		breaks;			/* line breaks in the input so far */
+	bool		prev_cr;		/* the last byte filtered was \r */
+	bool		ends_unbroken;	/* the last byte filtered is not a line break */
 
 	/* lines */
 	int64		next_line;		/* physical line of the next record */
 	int64		cur_line;		/* physical line of the current record */
 	int64		records;
+	bool		keep_blank;		/* a blank line is a record (one column) */
 };
 
 /* The source being read by the COPY callback (one load at a time). */
@@ -270,11 +296,147 @@ read_raw(LoadSource *src, char *buf, int len)
 	}
 }
 
+/* zlib allocates in the load's memory, freed with it even on error */
+static voidpf
+load_zalloc(voidpf opaque, uInt items, uInt size)
+{
+	return MemoryContextAlloc((MemoryContext) opaque, (Size) items * size);
+}
+
+static void
+load_zfree(voidpf opaque, voidpf address)
+{
+	pfree(address);
+}
+
+/*
+ * gzip_error - a gzip stream that cannot be inflated fails the load
+ * (22P04, as other malformed input does).
+ */
+static void
+gzip_error(LoadSource *src, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("could not decompress gzip source \"%s\": %s", src->source, what),
+			 errdetail("The source starts with the gzip magic bytes (1f 8b), so it is read as gzip-compressed data."),
+			 errhint("Check the file, e.g. with gzip -t.")));
+}
+
+/*
+ * load_source_check_gzip - read the first two bytes of the source (kept for
+ * the first read) and tell whether it is gzip-compressed; if so, set up
+ * zlib to inflate it (gzip format only, members one after the other as
+ * gzip writes them).  The source's name does not matter.
+ */
+static void
+load_source_check_gzip(LoadSource *src)
+{
+	int			rc;
+
+	src->zin = palloc(LOAD_READ_SIZE);
+	while (src->zin_len < 2)
+	{
+		int			n = read_raw(src, src->zin + src->zin_len, LOAD_READ_SIZE - src->zin_len);
+
+		if (n == 0)
+		{
+			src->raw_eof = true;
+			break;
+		}
+		src->zin_len += n;
+		CHECK_FOR_INTERRUPTS();
+	}
+	src->checked = true;
+	src->gzip = src->zin_len >= 2 && (unsigned char) src->zin[0] == 0x1f &&
+		(unsigned char) src->zin[1] == 0x8b;
+	if (!src->gzip)
+		return;
+	memset(&src->zs, 0, sizeof(src->zs));
+	src->zs.zalloc = load_zalloc;
+	src->zs.zfree = load_zfree;
+	src->zs.opaque = (voidpf) CurrentMemoryContext;
+	src->zs.next_in = (Bytef *) src->zin;
+	src->zs.avail_in = src->zin_len;
+	rc = inflateInit2(&src->zs, 15 + 16);	/* gzip wrapper only */
+	if (rc != Z_OK)
+		elog(ERROR, "could not initialize zlib: %s", src->zs.msg ? src->zs.msg : "unknown error");
+}
+
+/*
+ * read_input - up to len bytes of the source's content (inflated when it is
+ * gzip-compressed); 0 at the end.  A corrupt or truncated gzip stream fails
+ * the load.
+ */
+static int
+read_input(LoadSource *src, char *buf, int len)
+{
+	z_stream   *zs = &src->zs;
+
+	if (!src->checked)
+		load_source_check_gzip(src);
+	if (!src->gzip)
+	{
+		if (src->zin_pos < src->zin_len)
+		{
+			int			n = Min(len, src->zin_len - src->zin_pos);
+
+			memcpy(buf, src->zin + src->zin_pos, n);
+			src->zin_pos += n;
+			return n;
+		}
+		return src->raw_eof ? 0 : read_raw(src, buf, len);
+	}
+	zs->next_out = (Bytef *) buf;
+	zs->avail_out = len;
+	while (zs->avail_out == (uInt) len)
+	{
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (zs->avail_in == 0 && !src->raw_eof)
+		{
+			int			n = read_raw(src, src->zin, LOAD_READ_SIZE);
+
+			if (n == 0)
+				src->raw_eof = true;
+			zs->next_in = (Bytef *) src->zin;
+			zs->avail_in = n;
+		}
+		if (src->member_end)
+		{
+			if (zs->avail_in == 0)
+			{
+				if (src->raw_eof)
+					break;		/* the end of the last member */
+				continue;
+			}
+			/* another member follows (files concatenated by gzip) */
+			if (inflateReset(zs) != Z_OK)
+				gzip_error(src, "could not start its next member");
+			src->member_end = false;
+		}
+		rc = inflate(zs, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			src->member_end = true;
+		else if (rc == Z_BUF_ERROR || (rc == Z_OK && zs->avail_in == 0 && src->raw_eof &&
+									   zs->avail_out == (uInt) len))
+		{
+			if (zs->avail_in == 0 && src->raw_eof)
+				gzip_error(src, "unexpected end of compressed data");
+		}
+		else if (rc != Z_OK)
+			gzip_error(src, zs->msg ? zs->msg : "invalid compressed data");
+	}
+	return len - zs->avail_out;
+}
+
 /*
  * filter - append the bytes in[0..n) to src->out, dropping a leading UTF-8
- * BOM and quoting a \. line outside quotes.  Bytes that cannot be decided
- * yet (a \ at a line start near the end of the buffer) are kept in carry
- * unless at_eof.
+ * BOM (UTF8 sources only) and quoting a \. line outside quotes, and count
+ * the line breaks.  Bytes that cannot be decided yet (a \ at a line start
+ * near the end of the buffer, an incomplete multibyte character) are kept
+ * in carry unless at_eof.
  */
 static void
 filter(LoadSource *src, const char *in, int n, bool at_eof)
@@ -291,8 +453,8 @@ filter(LoadSource *src, const char *in, int n, bool at_eof)
 		}
 		src->started = true;
 		src->line_start = true;
-		if (n >= 3 && (unsigned char) in[0] == 0xEF && (unsigned char) in[1] == 0xBB &&
-			(unsigned char) in[2] == 0xBF)
+		if (src->encoding == PG_UTF8 && n >= 3 && (unsigned char) in[0] == 0xEF &&
+			(unsigned char) in[1] == 0xBB && (unsigned char) in[2] == 0xBF)
 			i = 3;
 	}
 	for (; i < n; i++)
@@ -301,8 +463,9 @@ filter(LoadSource *src, const char *in, int n, bool at_eof)
 
 		/*
 		 * Copy a run of bytes that change nothing (not at a line start, not
-		 * after an escape, no quote, escape, backslash or line break) at
-		 * once; the rest goes through the state machine below.
+		 * after an escape, no quote, escape, backslash or line break, no
+		 * multibyte character that may embed one) at once; the rest goes
+		 * through the state machine below.
 		 */
 		if (!src->line_start && !src->escaped)
 		{
@@ -314,12 +477,45 @@ filter(LoadSource *src, const char *in, int n, bool at_eof)
 			{
 				memcpy(src->out + src->out_len, in + i, j - i);
 				src->out_len += j - i;
+				src->prev_cr = false;
+				src->ends_unbroken = true;
 				i = j;
 				if (i >= n)
 					break;
 			}
 		}
 		c = in[i];
+
+		/* a whole multibyte character: none of its bytes is ASCII syntax */
+		if (src->mb_aware && IS_HIGHBIT_SET(c))
+		{
+			int			len;
+
+			if (i + 1 >= n && !at_eof)
+				len = 2;		/* the length may depend on the next byte */
+			else if (i + 1 >= n)
+				len = 1;
+			else
+				len = pg_encoding_mblen(src->encoding, in + i);
+			if (i + len > n)
+			{
+				if (!at_eof)
+				{
+					src->carry_len = n - i;
+					memcpy(src->carry, in + i, src->carry_len);
+					return;
+				}
+				len = n - i;	/* incomplete: COPY reports the bad encoding */
+			}
+			memcpy(src->out + src->out_len, in + i, len);
+			src->out_len += len;
+			i += len - 1;
+			src->line_start = false;
+			src->escaped = false;
+			src->prev_cr = false;
+			src->ends_unbroken = true;
+			continue;
+		}
 
 		if (src->line_start && !src->in_quote && c == '\\')
 		{
@@ -339,6 +535,8 @@ filter(LoadSource *src, const char *in, int n, bool at_eof)
 				src->out[src->out_len++] = src->quote;
 				i++;
 				src->line_start = false;
+				src->prev_cr = false;
+				src->ends_unbroken = true;
 				continue;
 			}
 		}
@@ -356,6 +554,11 @@ filter(LoadSource *src, const char *in, int n, bool at_eof)
 			src->in_quote = true;
 		else if (c == '\n' || c == '\r')
 			src->line_start = true;
+		/* physical lines, quoted or not: \n, \r\n and a lone \r each end one */
+		if (c == '\r' || (c == '\n' && !src->prev_cr))
+			src->breaks++;
+		src->prev_cr = c == '\r';
+		src->ends_unbroken = c != '\n' && c != '\r';
 		src->out[src->out_len++] = c;
 	}
 	src->carry_len = 0;
@@ -388,7 +591,7 @@ source_callback(void *outbuf, int minread, int maxread)
 		/* refill: carried bytes first, then new ones */
 		src->out_len = src->out_pos = 0;
 		memcpy(src->in, src->carry, src->carry_len);
-		n = read_raw(src, src->in + src->carry_len, LOAD_READ_SIZE - src->carry_len);
+		n = read_input(src, src->in + src->carry_len, LOAD_READ_SIZE - src->carry_len);
 		if (n == 0)
 			src->eof = true;
 		filter(src, src->in, src->carry_len + n, src->eof);
@@ -420,6 +623,11 @@ load_source_begin_copy(LoadSource *src, LoadSpec *spec)
 	src->special[(unsigned char) '\\'] = true;
 	src->special[(unsigned char) '\n'] = true;
 	src->special[(unsigned char) '\r'] = true;
+	src->encoding = pg_char_to_encoding(spec->encoding);
+	src->mb_aware = PG_ENCODING_IS_CLIENT_ONLY(src->encoding);
+	if (src->mb_aware)
+		for (int b = 0x80; b < 256; b++)
+			src->special[b] = true;
 	options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
 	options = lappend(options, makeDefElem("delimiter",
 										   (Node *) makeString(psprintf("%c", spec->delimiter)), -1));
@@ -436,7 +644,10 @@ load_source_begin_copy(LoadSource *src, LoadSpec *spec)
 				 errdetail("pgetl_load cannot be called from inside another load (e.g. from a trigger of its target).")));
 	cstate = BeginCopyFrom(pstate, spec->rel, NULL, NULL, false, source_callback, NIL, options);
 	current_source = src;
-	pgstat_progress_update_param(PROGRESS_COPY_BYTES_TOTAL, src->size);
+	/* the size of what COPY reads is unknown (0) when it is inflated */
+	if (!src->checked)
+		load_source_check_gzip(src);
+	pgstat_progress_update_param(PROGRESS_COPY_BYTES_TOTAL, src->gzip ? 0 : src->size);
 	return cstate;
 }
 
@@ -463,7 +674,7 @@ load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
 		restart_val[0] = PROGRESS_COPY_COMMAND_FROM;
 		restart_val[1] = PROGRESS_COPY_TYPE_CALLBACK;
-		restart_val[2] = src->size;
+		restart_val[2] = src->gzip ? 0 : src->size;
 		restart_val[3] = cstate->bytes_processed;
 		pgstat_progress_update_multi_param(4, restart_index, restart_val);
 	}
@@ -493,14 +704,16 @@ count_lines(const char *rec, int len)
 }
 
 /*
- * load_source_next - the next non-blank record: its fields (pointing into
- * COPY's buffers, valid until the next call), the physical line where it
- * starts and its raw text (palloc'd in the current memory context).
- * Returns false at the end of the input.
+ * load_source_next - the next record: its fields (pointing into COPY's
+ * buffers, valid until the next call), the physical line where it starts,
+ * its raw text (palloc'd in the current memory context) and whether it is
+ * the last one and lacks a line terminator.  Blank lines are skipped unless
+ * load_source_keep_blank_lines said otherwise.  Returns false at the end of
+ * the input.
  */
 bool
 load_source_next(LoadSource *src, CopyFromState cstate, char ***fields, int *nfields,
-				 int64 *line, char **record)
+				 int64 *line, char **record, bool *unterminated)
 {
 	for (;;)
 	{
@@ -511,13 +724,32 @@ load_source_next(LoadSource *src, CopyFromState cstate, char ***fields, int *nfi
 			return false;
 		lines = count_lines(cstate->line_buf.data, cstate->line_buf.len);
 		src->next_line += lines;
-		if (cstate->line_buf.len == 0)
+		if (cstate->line_buf.len == 0 && !src->keep_blank)
 			continue;			/* a blank line is not a record */
 		*record = pnstrdup(cstate->line_buf.data, cstate->line_buf.len);
 		*line = src->cur_line;
+
+		/*
+		 * The input ends without a line break, and this record ends on its
+		 * last physical line (the one after the last break): COPY took the
+		 * end of the input for the end of the record.
+		 */
+		*unterminated = src->eof && src->ends_unbroken &&
+			src->next_line - 1 == src->breaks + 1;
 		src->records++;
 		return true;
 	}
+}
+
+/*
+ * load_source_keep_blank_lines - from now on, a blank line is a record (of
+ * one empty field, as COPY reads it): said when records have one field, so
+ * that a blank line is an empty value rather than nothing.
+ */
+void
+load_source_keep_blank_lines(LoadSource *src, bool keep)
+{
+	src->keep_blank = keep;
 }
 
 /* The physical line where the record being read starts (for errors). */
@@ -541,6 +773,9 @@ load_source_end(LoadSource *src, CopyFromState cstate)
 	if (src->fd >= 0)
 		CloseTransientFile(src->fd);
 	src->fd = -1;
+	if (src->gzip)
+		inflateEnd(&src->zs);
+	src->gzip = false;
 }
 
 /*

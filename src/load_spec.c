@@ -553,7 +553,9 @@ load_spec_fetch(const char *name, bool for_define)
 	values[1] = CStringGetTextDatum(name);
 	load_owner_query("SELECT spec_id, name, owner, target, target_name, delimiter, quote, "
 					 "escape, header, null_string, encoding, mode, conflict_key, on_conflict, "
-					 "max_rejects, max_reject_ratio "
+					 "max_rejects, max_reject_ratio, "
+					 "coalesce(options->>'unlisted_columns', 'error'), "
+					 "coalesce((options->>'require_final_newline')::boolean, false) "
 					 "FROM pgetl._load_spec_for($1, $2)", 2, types, values, NULL);
 	spec->spec_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	spec->name = spi_text(0, 2, cxt);
@@ -583,6 +585,8 @@ load_spec_fetch(const char *name, bool for_define)
 	spec->max_rejects = s ? pg_strtoint64(s) : -1;
 	s = spi_text(0, 16, cxt);
 	spec->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
+	spec->ignore_unlisted = strcmp(spi_text(0, 17, cxt), "ignore") == 0;
+	spec->require_final_newline = strcmp(spi_text(0, 18, cxt), "t") == 0;
 
 	/* its columns */
 	values[0] = Int64GetDatum(spec->spec_id);
@@ -691,6 +695,7 @@ typedef struct HeaderEntry
 	char	   *key;			/* the hash key: a pointer to the name */
 	int			field;			/* its index in the header */
 	bool		known;			/* a spec column has that name */
+	bool		twice;			/* the header names it more than once */
 } HeaderEntry;
 
 static uint32
@@ -711,7 +716,9 @@ header_match(const void *key1, const void *key2, Size keysize)
  * load_spec_bind_header - match the header's names to the spec's columns.
  * A header that lacks a required column, names a column twice, or has a
  * column the spec does not know fails the load: a mismatch is reported,
- * never guessed around.  A missing optional column loads as NULL.
+ * never guessed around.  A missing optional column loads as NULL.  With
+ * "unlisted_columns": "ignore", columns the spec does not name are skipped
+ * (and may repeat); a column it names must still appear once at most.
  *
  * The header is input data, possibly hostile: a header of more columns than
  * a table can have (MaxHeapAttributeNumber) fails at once, and the names are
@@ -757,11 +764,18 @@ load_spec_bind_header(LoadSpec *spec, char **fields, int nfields)
 			continue;
 		e = hash_search(names, &fields[f], HASH_ENTER, &found);
 		if (found)
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("header names column \"%s\" twice", fields[f])));
+		{
+			/* an ignored column may repeat; a loaded one is checked below */
+			if (!spec->ignore_unlisted)
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("header names column \"%s\" twice", fields[f])));
+			e->twice = true;
+			continue;
+		}
 		e->field = f;
 		e->known = false;
+		e->twice = false;
 	}
 	for (int i = 0; i < spec->ncolumns; i++)
 	{
@@ -774,13 +788,17 @@ load_spec_bind_header(LoadSpec *spec, char **fields, int nfields)
 		e = hash_search(names, &c->name, HASH_FIND, NULL);
 		if (e)
 		{
+			if (e->twice)
+				ereport(ERROR,
+						(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+						 errmsg("header names column \"%s\" twice", c->name)));
 			c->field = e->field;
 			e->known = true;
 		}
 		else if (c->required)
 			appendStringInfo(&missing, "%s\"%s\"", missing.len ? ", " : "", c->label);
 	}
-	for (int f = 0; f < nfields; f++)
+	for (int f = 0; f < nfields && !spec->ignore_unlisted; f++)
 	{
 		HeaderEntry *e = NULL;
 

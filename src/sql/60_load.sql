@@ -223,7 +223,16 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique}';
-    opt_keys constant text[] := '{delimiter,quote,escape,header,"null",encoding,mode,conflict_key,on_conflict,max_rejects,max_reject_ratio,checks}';
+    -- the options, and the JSON type of each
+    opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
+        "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
+        "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
+        "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
+        "require_final_newline": "boolean"}';
+    -- the values an option of a fixed set takes (the first is its default);
+    -- mode and on_conflict are checked below, with their own messages
+    opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
+    opt record;
     s pgetl.load_spec;
     rel record;
     c jsonb;
@@ -275,13 +284,31 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"delimiter": ";", "max_rejects": 100}''::jsonb';
     END IF;
     FOR k IN SELECT jsonb_object_keys(p_options) LOOP
-        IF NOT k = ANY (opt_keys) THEN
+        IF NOT opt_types ? k THEN
             RAISE EXCEPTION 'unknown load option "%"', k
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid options: ' || array_to_string(opt_keys, ', ') || '.';
+                      HINT = 'Valid options: ' || (SELECT string_agg(o, ', ' ORDER BY o)
+                                                     FROM jsonb_object_keys(opt_types) o) || '.';
+        END IF;
+    END LOOP;
+    FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(opt_types) t LOOP
+        PERFORM pgetl._load_typed(p_options->opt.key, 'option ' || opt.key, opt.want);
+    END LOOP;
+    FOR opt IN SELECT t.key, t.value AS choices FROM jsonb_each(opt_choices) t LOOP
+        IF jsonb_typeof(p_options->opt.key) = 'string' AND NOT opt.choices @> jsonb_build_array(p_options->opt.key) THEN
+            RAISE EXCEPTION 'invalid value for option %: %', opt.key, p_options->opt.key
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Valid values: ' || (SELECT string_agg(v, ', ' ORDER BY o)
+                                                    FROM jsonb_array_elements_text(opt.choices) WITH ORDINALITY AS x(v, o)) || '.';
         END IF;
     END LOOP;
     hdr := coalesce(pgetl._load_typed(p_options->'header', 'option header', 'boolean')::boolean, true);
+    IF p_options->>'unlisted_columns' = 'ignore' AND NOT hdr THEN
+        RAISE EXCEPTION 'option unlisted_columns "ignore" needs a header'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Without a header, CSV columns are matched to the spec by position.',
+                  HINT = 'Set "header": true, or list every CSV column (with "target": null to skip one).';
+    END IF;
     v_delim := coalesce(pgetl._load_typed(p_options->'delimiter', 'option delimiter', 'string') #>> '{}', ',');
     v_quote := coalesce(pgetl._load_typed(p_options->'quote', 'option quote', 'string') #>> '{}', '"');
     v_escape := pgetl._load_typed(p_options->'escape', 'option escape', 'string') #>> '{}';

@@ -33,7 +33,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 root=$checkout/.matrix/$suite
-pkgs=(make gcc libc6-dev procps ca-certificates
+pkgs=(make gcc libc6-dev zlib1g-dev procps ca-certificates
       postgresql-common "postgresql-$ver" "postgresql-server-dev-$ver"
       "postgresql-$ver-cron" "postgresql-$ver-pgtap"
       libtap-parser-sourcehandler-pgtap-perl libipc-run-perl

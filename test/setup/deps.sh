@@ -10,7 +10,7 @@
 #             to read its screenshot and parse the SVGs
 set -euo pipefail
 
-pkgs=(make gcc pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+pkgs=(make gcc zlib1g-dev pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       libgraphviz-dev graphviz libxml2-utils
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       libipc-run-perl postgresql-common)
