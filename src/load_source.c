@@ -552,3 +552,25 @@ load_source_reset(void)
 {
 	current_source = NULL;
 }
+
+/*
+ * load_source_read - up to len raw bytes of the source (no BOM filtering,
+ * no COPY), 0 at the end: how pgetl_infer_load reads its sample.
+ */
+int
+load_source_read(LoadSource *src, char *buf, int len)
+{
+	return read_raw(src, buf, len);
+}
+
+/*
+ * load_source_close - close a source read with load_source_read (a load
+ * in progress, if any, is left alone).
+ */
+void
+load_source_close(LoadSource *src)
+{
+	if (src->fd >= 0)
+		CloseTransientFile(src->fd);
+	src->fd = -1;
+}
