@@ -999,6 +999,11 @@ pgetl_infer_load(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source and sample_rows must not be null")));
 	source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (source[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source must not be empty"),
+				 errhint("Give an absolute server path (starting with /) or the name of staged data.")));
 	sample_rows = PG_GETARG_INT32(1);
 	if (sample_rows < 1)
 		ereport(ERROR,
