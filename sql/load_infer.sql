@@ -67,6 +67,9 @@ SELECT r->'encoding' AS encoding, r->'options'->'encoding' AS option FROM pgetl_
 SELECT name, target, type, max_length, allowed FROM pg_temp.cols(pgetl_infer_load('latin'));
 SELECT pg_temp.stage('win', '\x7072697820800a31300a'::bytea);
 SELECT r->'encoding' AS encoding, r->'columns'->0->'name' AS name FROM pgetl_infer_load('win') AS r;
+-- a quoted delimiter on every record: the quote keeps the fields together
+SELECT pg_temp.stage('quoted', convert_to(E'a,b,c\n1,"x, y",2\n3,"p, q",4\n5,"s, t",6\n', 'UTF8'));
+SELECT r->'options' AS options, r->>'create_table' AS create_table FROM pgetl_infer_load('quoted') AS r;
 -- CRLF line ends
 SELECT pg_temp.stage('crlf', convert_to(E'a|b\r\n1|x\r\n2|y\r\n\r\n3|x\r\n', 'UTF8'));
 SELECT r->'options'->'delimiter' AS delimiter, r->'sample' AS sample, r->>'create_table' AS create_table
@@ -150,4 +153,4 @@ SELECT count(*), min(order_date), max(ship_date), sum(quantity) FROM store_infer
 SELECT r->'sample' AS sample FROM pgetl_infer_load(:'superstore', 100) AS r;
 
 SELECT pgetl_drop_load(name) FROM unnest(ARRAY['semi', 'tabs', 'store_inferred']) AS name;
-SELECT pgetl_drop_stage(name) FROM unnest(ARRAY['semi', 'tabs', 'latin', 'win', 'crlf', 'bom', 'dates', 'blank']) AS name;
+SELECT pgetl_drop_stage(name) FROM unnest(ARRAY['semi', 'tabs', 'latin', 'win', 'quoted', 'crlf', 'bom', 'dates', 'blank']) AS name;

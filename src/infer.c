@@ -9,8 +9,9 @@
  * The approach is DuckDB's CSV sniffer, simplified:
  *	  1. dialect: every candidate (delimiter , ; | tab; quote " or ';
  *		 escape = quote or \) parses the sample; the one giving the most
- *		 records with the same field count (more than one field) wins, then
- *		 the one with more fields, then the first in that order;
+ *		 records with the same field count (more than one field) wins, then,
+ *		 for the same quote and escape, the one with more fields, then the
+ *		 first in that order;
  *	  2. encoding: a UTF-8 byte order mark or valid UTF-8 means UTF8, else
  *		 WIN1252 when bytes 0x80-0x9F occur (C1 controls in LATIN1), else
  *		 LATIN1;
@@ -338,6 +339,8 @@ detect_dialect(const char *buf, int len, bool at_eof, int64 maxrec, const InferO
 					better = mode > 1;
 				else if (consistent != best_consistent)
 					better = consistent > best_consistent;
+				else if (d.quote != best.quote || d.escape != best.escape)
+					better = false; /* quoting only merges fields: keep " */
 				else
 					better = mode > best_mode;
 				if (better)
@@ -1119,6 +1122,9 @@ pgetl_infer_load(PG_FUNCTION_ARGS)
 				CHECK_FOR_INTERRUPTS();
 		}
 	}
+
+	if (nrows == 0)
+		elog(ERROR, "the sample of \"%s\" changed when converted from %s", source, encoding);
 
 	/* columns: the header's, else the most common field count */
 	{
