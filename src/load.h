@@ -12,6 +12,7 @@
  *	  load_rules.c	 converting fields and checking rules, one row at a time
  *	  load_target.c  inserting batches of good rows, isolating bad ones
  *	  load.c		 pgetl_load: the read loop, batches, rejects, progress
+ *	  infer.c		 pgetl_infer_load: a spec proposed from a sample of a source
  *
  *-------------------------------------------------------------------------
  */
@@ -218,6 +219,8 @@ extern void load_source_report_progress(LoadSource *src, CopyFromState cstate, O
 extern bool load_source_is_staged(LoadSource *src);
 extern int64 load_source_current_line(LoadSource *src);
 extern void load_source_reset(void);
+extern int	load_source_read(LoadSource *src, char *buf, int len);
+extern void load_source_close(LoadSource *src);
 
 /* load_rules.c */
 extern void load_rules_check_row(LoadSpec *spec, LoadRow *row, bool careful);

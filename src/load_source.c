@@ -787,3 +787,29 @@ load_source_reset(void)
 {
 	current_source = NULL;
 }
+
+/*
+ * load_source_read - up to len bytes of the source's content, inflated when
+ * it is gzip-compressed (no BOM filtering, no COPY), 0 at the end: how
+ * pgetl_infer_load reads its sample.
+ */
+int
+load_source_read(LoadSource *src, char *buf, int len)
+{
+	return read_input(src, buf, len);
+}
+
+/*
+ * load_source_close - close a source read with load_source_read (a load
+ * in progress, if any, is left alone).
+ */
+void
+load_source_close(LoadSource *src)
+{
+	if (src->fd >= 0)
+		CloseTransientFile(src->fd);
+	src->fd = -1;
+	if (src->gzip)
+		inflateEnd(&src->zs);
+	src->gzip = false;
+}

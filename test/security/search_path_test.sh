@@ -129,6 +129,7 @@ SELECT pgetl_define_load('mspec', 'mallory.tgt',
     '[{"name": "a", "min": 0, "max": 100, "required": true}, {"name": "b", "max_length": 5, "pattern": "^[a-z]*$", "allowed": ["x","y","z"], "unique": true}]',
     '{"checks": [{"name": "positive", "expression": "a >= 0"}], "max_rejects": 10}');
 SELECT * FROM pgetl_load('mspec', 'm_stage');
+SELECT pgetl_infer_load('m_stage', 10, '{"table": "inferred"}');
 SELECT pgetl_define_load('mspec_up', 'mallory.tgt', '[{"name": "a"}, {"name": "b"}]',
     '{"mode": "replace"}');
 SELECT * FROM pgetl_load('mspec_up', 'm_stage');
