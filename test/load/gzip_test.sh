@@ -82,6 +82,13 @@ got=$(result orders_gz)
 [ "$got" = "$plain" ] || { echo "FAIL: gzip staged in chunks gives"; echo "$got"; exit 1; }
 echo "ok: gzip staged in 1000-byte chunks loads as the plain file"
 
+# pgetl_infer_load samples the inflated content: the same proposal as for
+# the plain file
+spec_of() { q -c "SELECT (r->'columns')::text || (r->'options')::text FROM pgetl_infer_load('$1') r"; }
+[ -n "$(spec_of "$dir/plain.csv")" ] && [ "$(spec_of "$dir/plain.csv")" = "$(spec_of "$dir/orders.csv.gz")" ] \
+    || { echo "FAIL: pgetl_infer_load proposes another spec for the gzipped file"; exit 1; }
+echo "ok: pgetl_infer_load proposes the same spec for the gzipped file"
+
 for f in truncated.csv.gz bad_crc.csv.gz bad_method.csv.gz; do
     q -c "TRUNCATE orders" >/dev/null
     state=$(psql -X -At -d "$db" -c "DO \$\$ BEGIN PERFORM pgetl_load('orders', '$dir/$f');
