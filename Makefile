@@ -89,8 +89,10 @@ uninstall-graphviz:
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) pgetl.control
 	cat $(SQL_PARTS) > $@
 
-sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS)
-	cat $(UPGRADE_PARTS) > $@
+# "--@function NAME" lines of the upgrade steps become NAME's definition in
+# the install parts (src/sql/upgrade/expand.pl)
+sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS) $(SQL_PARTS) src/sql/upgrade/expand.pl
+	perl src/sql/upgrade/expand.pl $(SQL_PARTS) -- $(UPGRADE_PARTS) > $@
 
 # the versions `make test` runs the suite on
 PGVERS ?= 15 17 18

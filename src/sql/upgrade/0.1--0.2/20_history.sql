@@ -49,18 +49,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgetl._task_run_after() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_notify('pgetl_run', jsonb_build_object(
-        'run_id', NEW.run_id, 'task_run_id', NEW.task_run_id, 'try_number', NEW.try_number,
-        'old_state', CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END, 'state', NEW.state)::text);
-    RETURN NULL;
-END
-$$;
+--@function pgetl._task_run_after
 
 CREATE OR REPLACE FUNCTION pgetl._run_before() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -97,19 +86,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgetl._run_after() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_notify('pgetl_run', jsonb_build_object(
-        'run_id', NEW.run_id,
-        'old_state', CASE WHEN TG_OP = 'UPDATE' THEN OLD.state END,
-        'state', NEW.state)::text);
-    RETURN NULL;
-END
-$$;
+--@function pgetl._run_after
 
 CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
 SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,

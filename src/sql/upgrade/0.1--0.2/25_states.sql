@@ -73,95 +73,13 @@ CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
 
 DROP FUNCTION pgetl._task_state_change_allowed(text, text);
 DROP FUNCTION pgetl._run_state_change_allowed(text, text);
-CREATE OR REPLACE FUNCTION pgetl._task_run_before() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    now_ts timestamptz := clock_timestamp();
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        -- A new try starts in the state pgetl.task_state_transition gives
-        -- (scheduled).  A row in another state is history being restored
-        -- (pg_restore of pgetl's tables), kept as it is when its timestamps
-        -- agree with its state.
-        IF EXISTS (SELECT FROM pgetl.task_state_transition
-                    WHERE from_state IS NULL AND to_state = NEW.state) THEN
-            NEW.scheduled_at := now_ts;
-        ELSIF (CASE NEW.state WHEN 'scheduled' THEN false
-                              WHEN 'queued' THEN NEW.queued_at IS NULL
-                              WHEN 'running' THEN NEW.started_at IS NULL
-                              ELSE NEW.finished_at IS NULL END) THEN
-            RAISE EXCEPTION 'a task run starts in state %, not %',
-                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
-                       FROM pgetl.task_state_transition WHERE from_state IS NULL), NEW.state
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Only restored history, with the timestamps of its state, is inserted in another state.';
-        END IF;
-        RETURN NEW;
-    END IF;
-    IF NEW.state = OLD.state THEN
-        RETURN NEW;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pgetl.task_state_transition
-                    WHERE from_state = OLD.state AND to_state = NEW.state) THEN
-        RAISE EXCEPTION 'illegal state change for task "%" (run %, try %): % -> %',
-                OLD.task, OLD.run_id, OLD.try_number, OLD.state, NEW.state
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A task try moves scheduled -> queued -> running -> success, failed or up_for_retry; finished tries never change.',
-                  HINT = 'Re-run finished tasks with pgetl_resume(run_id), which adds a new try.';
-    END IF;
-    CASE NEW.state
-        WHEN 'queued' THEN NEW.queued_at := now_ts;
-        WHEN 'running' THEN NEW.started_at := now_ts;
-        ELSE
-            NEW.finished_at := now_ts;
-            NEW.duration := now_ts - NEW.started_at;
-    END CASE;
-    RETURN NEW;
-END
-$$;
+--@function pgetl._task_run_before
 CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
 CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
 
-CREATE OR REPLACE FUNCTION pgetl._run_before() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    now_ts timestamptz := clock_timestamp();
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'UPDATE' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
-                                         WHERE from_state = OLD.state AND to_state = NEW.state) THEN
-        RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A run moves running -> success, failed or cancelled; only failed or cancelled runs can run again.',
-                  HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
-    END IF;
-    IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
-                                         WHERE from_state IS NULL AND to_state = NEW.state) THEN
-        -- a finished run being restored (pg_restore) is kept as it is
-        IF NEW.finished_at IS NULL THEN
-            RAISE EXCEPTION 'a run starts in state %, not %',
-                    (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
-                       FROM pgetl.run_state_transition WHERE from_state IS NULL), NEW.state
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      DETAIL = 'Only restored history, with its finish time, is inserted in another state.';
-        END IF;
-        RETURN NEW;
-    END IF;
-    IF NEW.state = 'running' THEN
-        NEW.started_at := coalesce(NEW.started_at, now_ts);
-        NEW.finished_at := NULL;
-        NEW.duration := NULL;
-    ELSE
-        NEW.finished_at := now_ts;
-        NEW.duration := now_ts - coalesce(NEW.started_at, NEW.queued_at);
-    END IF;
-    RETURN NEW;
-END
-$$;
+--@function pgetl._run_before
 CREATE TRIGGER run_before BEFORE INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_before();
 CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
@@ -223,25 +141,7 @@ GRANT SELECT ON pgetl.schedules TO PUBLIC;
 -- Functions that compared runs with the state queued, or stored a state
 -- held in text (src/sql/30_define.sql, 40_engine.sql; the others are
 -- replaced by later steps).
-CREATE OR REPLACE FUNCTION pgetl._drop_pipeline(caller oid, p_name text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p pgetl.pipeline := pgetl._pipeline_for(caller, p_name, true);
-    active bigint;
-BEGIN
-    SELECT run_id INTO active FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state = 'running';
-    IF FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" has an active run', p_name
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s is still running.', active),
-                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
-    END IF;
-    -- Run history is kept (pipeline_id becomes NULL); purge it with
-    -- pgetl_purge_history().
-    DELETE FROM pgetl.pipeline WHERE pipeline_id = p.pipeline_id;
-END
-$$;
+--@function pgetl._drop_pipeline
 
 CREATE OR REPLACE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
                                 OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,

@@ -11,27 +11,7 @@ COMMENT ON FUNCTION pgetl._check_schedule(text) IS
 'internal: raises 22023 unless the text is a complete pg_cron schedule (5 fields, or a macro such as @daily)';
 
 -- Owners: a dropped owner is named; reassignment.
-CREATE OR REPLACE FUNCTION pgetl._check_login(role oid, action text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    -- roles are global: DROP ROLE in any database can leave pgetl's objects
-    -- owned by a role that no longer exists
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = role) THEN
-        RAISE EXCEPTION 'role with OID % cannot %: it was dropped', role, action
-            USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Roles are dropped cluster-wide; the pgetl objects of a dropped owner stay until a superuser gives them a new owner or drops them.',
-                  HINT = format('As a superuser: SELECT pgetl_reassign_owned(%L, ''new_owner''); or drop them.', role::text);
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE oid = role AND rolcanlogin) THEN
-        RAISE EXCEPTION 'role "%" cannot %: it does not have the LOGIN attribute',
-                (SELECT rolname FROM pg_roles WHERE oid = role), action
-            USING ERRCODE = 'invalid_authorization_specification',
-                  DETAIL = 'Tasks run in background workers that connect as the pipeline owner.',
-                  HINT = format('Run ALTER ROLE %s LOGIN, or create the pipeline as a role that can log in.',
-                                quote_ident((SELECT rolname FROM pg_roles WHERE oid = role)));
-    END IF;
-END
-$$;
+--@function pgetl._check_login
 -- What a role owns in pgetl, in this database (NULL: nothing), for the
 -- DROP ROLE guard and for messages.
 CREATE FUNCTION pgetl._owned_by(role oid) RETURNS text
@@ -154,27 +134,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION pgetl._purge_history(caller oid, p_older_than interval) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    n bigint;
-    ids bigint[];
-BEGIN
-    IF p_older_than IS NULL OR p_older_than < '0' THEN
-        RAISE EXCEPTION 'older_than must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT coalesce(array_agg(run_id), '{}') INTO ids FROM pgetl.run_record
-     WHERE state IN ('success', 'failed', 'cancelled')
-       AND finished_at < clock_timestamp() - p_older_than
-       AND pg_has_role(caller, owner, 'MEMBER');
-    -- the loads of those runs (and their rejects) are part of their history
-    DELETE FROM pgetl.load_record WHERE run_id = ANY (ids);
-    -- task runs go with their run (ON DELETE CASCADE)
-    DELETE FROM pgetl.run_record WHERE run_id = ANY (ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
+--@function pgetl._purge_history
 
 COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';

@@ -1,0 +1,53 @@
+#!/usr/bin/perl
+# Assemble an upgrade script: print the upgrade step files given after "--",
+# replacing each line "--@function NAME" by the definition of function NAME
+# as the install parts given before "--" create it now (as CREATE OR REPLACE).
+# So an upgrade step that only brings a function to its new body names it
+# instead of copying it, and the install part stays its one source of truth
+# (until the release, when the assembled upgrade script is frozen).
+#   perl expand.pl INSTALL_PART... -- UPGRADE_PART...
+use strict;
+use warnings;
+
+my (@install, @upgrade, $sep);
+for (@ARGV) { if ($_ eq '--') { $sep = 1; next; } push @{ $sep ? \@upgrade : \@install }, $_; }
+
+# NAME -> definition, for every "CREATE FUNCTION NAME(" of the install parts:
+# up to the line "$$;" of a body in $$ quotes, else up to the first ";" at
+# the end of a line
+my %def;
+my %seen;
+for my $f (@install) {
+    open my $in, '<', $f or die "$f: $!";
+    my ($name, $text, $dollar);
+    while (my $line = <$in>) {
+        if (!defined $name && $line =~ /^CREATE FUNCTION (\S+?)\(/) {
+            ($name, $text, $dollar) = ($1, '', 0);
+        }
+        next unless defined $name;
+        $text .= $line;
+        $dollar = 1 if $line =~ /\bAS \$\$/ || $line =~ /\$\$\s*$/;
+        if (($dollar && $line =~ /^\$\$;\s*$/) || (!$dollar && $line =~ /;\s*$/)) {
+            $seen{$name}++;
+            $def{$name} = $text;
+            undef $name;
+        }
+    }
+    close $in;
+}
+
+for my $f (@upgrade) {
+    open my $in, '<', $f or die "$f: $!";
+    while (my $line = <$in>) {
+        if ($line =~ /^--\@function (\S+)\s*$/) {
+            my $name = $1;
+            die "$f: no install part creates function $name\n" unless $def{$name};
+            die "$f: function $name is created more than once; copy its definition\n" if $seen{$name} > 1;
+            (my $d = $def{$name}) =~ s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /;
+            print $d;
+        } else {
+            print $line;
+        }
+    }
+    close $in;
+}
