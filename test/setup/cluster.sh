@@ -76,7 +76,7 @@ for attempt in 1 2 3; do
         -o "cron.use_background_workers=on" \
         -o "max_worker_processes=64" \
         -o "max_connections=100" \
-        -o "log_min_messages=log" \
+        -o "log_min_messages=warning" \
         -o "restart_after_crash=on" \
         -o "fsync=on" \
         "${extra_opts[@]}" \
