@@ -1,7 +1,10 @@
 #!/usr/bin/perl
 # Assemble an upgrade script: print the upgrade step files given after "--",
 # replacing each line "--@function NAME" by the definition of function NAME
-# as the install parts given before "--" create it now (as CREATE OR REPLACE).
+# as the install parts given before "--" create it now (as CREATE OR
+# REPLACE), and each line "--@create NAME" by that definition as it is (a
+# function new in the release, or one dropped just before to change its
+# signature).
 # So an upgrade step that only brings a function to its new body names it
 # instead of copying it, and the install part stays its one source of truth
 # (until the release, when the assembled upgrade script is frozen).
@@ -39,11 +42,12 @@ for my $f (@install) {
 for my $f (@upgrade) {
     open my $in, '<', $f or die "$f: $!";
     while (my $line = <$in>) {
-        if ($line =~ /^--\@function (\S+)\s*$/) {
-            my $name = $1;
+        if ($line =~ /^--\@(function|create) (\S+)\s*$/) {
+            my ($how, $name) = ($1, $2);
             die "$f: no install part creates function $name\n" unless $def{$name};
             die "$f: function $name is created more than once; copy its definition\n" if $seen{$name} > 1;
-            (my $d = $def{$name}) =~ s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /;
+            my $d = $def{$name};
+            $d =~ s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION / if $how eq 'function';
             print $d;
         } else {
             print $line;

@@ -37,10 +37,6 @@ COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, wit
 GRANT SELECT ON pgetl.load_history TO PUBLIC;
 
 DROP FUNCTION @extschema@.pgetl_load(text, text, boolean);
-CREATE FUNCTION @extschema@.pgetl_load(load text, source text, purge boolean DEFAULT false,
-    OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
-    OUT rows_rejected bigint, OUT duration interval,
-    OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint)
-RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
+--@create @extschema@.pgetl_load
 COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean) IS
 'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject';
