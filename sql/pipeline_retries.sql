@@ -67,12 +67,16 @@ SELECT task, state, error, duration < '30 seconds' AS stopped_early FROM pgetl.t
 DO $$
 BEGIN
     FOR i IN 1..100 LOOP
-        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type IN ('pgetl task', 'pgetl run'));
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type IN ('pgetl scheduler', 'pgetl task')
+                                 AND state <> 'idle');
         PERFORM pg_sleep(0.05);
     END LOOP;
 END
 $$;
-SELECT count(*) AS leftover_workers FROM pg_stat_activity WHERE backend_type IN ('pgetl task', 'pgetl run');
+-- the scheduler and the task workers may stay, idle (and warm)
+SELECT count(*) AS leftover_workers FROM pg_stat_activity
+ WHERE backend_type IN ('pgetl scheduler', 'pgetl task') AND state <> 'idle';
+SELECT count(*) AS tasks_running FROM pgetl._running_tasks();
 SELECT pgetl_cancel(:long_run);
 
 -- Resume: the cancelled tasks run again (a new try each), successful ones are kept.

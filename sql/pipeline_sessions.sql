@@ -19,13 +19,15 @@ EXCEPTION WHEN OTHERS THEN
                             detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
 END
 $$;
--- Waits (up to 20 s) until no run coordinator is left in this database.
-CREATE FUNCTION pg_temp.no_coordinator_left() RETURNS boolean
+-- Waits (up to 20 s) until the scheduler of this database is idle (it has
+-- no request left to start).
+CREATE FUNCTION pg_temp.scheduler_idle() RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     FOR i IN 1..400 LOOP
         IF NOT EXISTS (SELECT FROM pg_stat_activity
-                        WHERE backend_type = 'pgetl run' AND datname = current_database()) THEN
+                        WHERE backend_type = 'pgetl scheduler' AND datname = current_database()
+                          AND state <> 'idle') THEN
             RETURN true;
         END IF;
         PERFORM pg_sleep(0.05);
@@ -56,7 +58,7 @@ SELECT pgetl_add_task('txn_new', 'x', 'SELECT 1');
 SELECT * FROM pg_temp.try($$SELECT pgetl_run('txn_new')$$);
 ROLLBACK;
 -- A transaction that only locked the pipeline (adding an edge that exists
--- changes nothing): its run coordinator would wait for the lock; the caller
+-- changes nothing): the scheduler would wait for the lock; the caller
 -- notices and gives up, and no run starts when the lock is released.
 BEGIN;
 SELECT pgetl_add_dependency('txn', 'b', '{a}');
@@ -64,7 +66,7 @@ SELECT * FROM pg_temp.try($$SELECT pgetl_run('txn', wait => false)$$);
 SELECT * FROM pg_temp.try($$SELECT pgetl_run('txn')$$);
 COMMIT;
 \x off
-SELECT pg_temp.no_coordinator_left();
+SELECT pg_temp.scheduler_idle();
 SELECT count(*) AS runs FROM pgetl.pipeline_run WHERE pipeline = 'txn';
 -- Committed first, it runs; other writes in the caller's transaction do not
 -- matter.

@@ -7,9 +7,13 @@
  */
 #include "pgetl.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "launcher.h"
 #include "miscadmin.h"
+#include "pool.h"
+#include "postmaster/postmaster.h"
 #include "ownership.h"
 #include "shmem.h"
 #include "utils/builtins.h"
@@ -92,6 +96,15 @@ _PG_init(void)
 	DefineCustomIntVariable("pgetl.maintenance_naptime",
 							"Time between two background purges of old history in each database.",
 							NULL, &pgetl_maintenance_naptime, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgetl.max_workers",
+							"Maximum number of task workers (warm background workers that run tasks).",
+							"Each holds a slot of max_worker_processes while it lives.",
+							&pgetl_max_workers, 8, 1, MAX_BACKENDS, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgetl.worker_idle_timeout",
+							"How long a task worker waits for its next task before it exits.",
+							NULL, &pgetl_worker_idle_timeout, 10000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	pgetl_shmem_init();
 	pgetl_register_launcher();

@@ -22,7 +22,7 @@
 #endif
 
 /* Names shown in pg_stat_activity.backend_type */
-#define PGETL_COORDINATOR_TYPE	"pgetl run"
+#define PGETL_SCHEDULER_TYPE	"pgetl scheduler"
 #define PGETL_TASK_TYPE			"pgetl task"
 #define PGETL_LAUNCHER_TYPE		"pgetl launcher"
 #define PGETL_RECOVERY_TYPE		"pgetl recovery"

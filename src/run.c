@@ -3,11 +3,15 @@
  * run.c
  *	  pgetl_run, pgetl_resume and pgetl_cancel: the caller's side of a run.
  *
- * The caller never writes run history itself: it hands the request to a
- * run coordinator (a dynamic background worker, src/coordinator.c) through
- * a dynamic shared memory segment and waits on its latch.  The coordinator
- * records the run in its own transactions, so the history and the work of
- * the tasks are committed whatever becomes of the caller's transaction.
+ * The caller never writes run history itself: it hands the request to its
+ * database's scheduler (a background worker, src/scheduler.c) through a
+ * dynamic shared memory segment put into the scheduler's queue
+ * (src/shmem.c), starts the scheduler if none runs, and waits on its
+ * latch.  The scheduler records the run in its own transactions, so the
+ * history and the work of the tasks are committed whatever becomes of the
+ * caller's transaction.  Nothing here fails because the server is busy: a
+ * full queue, or no background worker slot to start the scheduler, only
+ * makes the caller wait (as long as its statement_timeout lets it).
  *
  *-------------------------------------------------------------------------
  */
@@ -32,21 +36,22 @@
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
-/* How often the caller looks whether a starting coordinator waits for it */
+/* How often the caller looks whether the scheduler waits for it, while starting */
 #define START_POLL_MS	20L
-/* ... and a running one */
+/* ... and while the run goes on */
 #define RUN_POLL_MS		1000L
 /*
- * How long to wait before looking again for a free run slot and background
- * worker slot for the coordinator: from the first, doubled each time up to
- * the last (nothing wakes the caller when another worker ends).
+ * How long to wait before trying again to queue the request or to start
+ * the scheduler: from the first, doubled each time up to the last
+ * (nothing wakes the caller when a background worker slot frees up).
  */
 #define SLOT_POLL_MS		10L
 #define SLOT_POLL_MAX_MS	1000L
 /*
  * A caller that is a background worker itself (a pg_cron job) holds a
- * slot while it waits: when such callers hold them all, no run is active
- * to free one.  It gives up after waiting that long with no run active.
+ * background worker slot while it waits: when such callers hold them
+ * all, the scheduler can never start.  It gives up after waiting that
+ * long for a slot.
  */
 #define SLOT_STUCK_MS		60000L
 
@@ -112,48 +117,152 @@ waits_for_me(pid_t pid)
 }
 
 /*
- * Wait until the coordinator reports a phase other than 'from'.  If the
- * coordinator exits without reporting, raise an error.
+ * start_scheduler - register the database's scheduler (it attaches to its
+ * slot in shmem.c when it starts).  False when no background worker slot
+ * is free: the caller tries again later.
+ */
+static bool
+start_scheduler(Oid extowner)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgetl_scheduler_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl scheduler of database %u", MyDatabaseId);
+	strlcpy(worker.bgw_type, PGETL_SCHEDULER_TYPE, BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	memcpy(worker.bgw_extra, &extowner, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	if (RegisterDynamicBackgroundWorker(&worker, &handle))
+		return true;
+	pgetl_sched_start_failed(MyDatabaseId);
+	return false;
+}
+
+/*
+ * submit - queue the request for the database's scheduler, starting the
+ * scheduler if none runs, and waiting while the queue is full or no
+ * background worker slot is free for the scheduler: the wait ends with
+ * the request queued, or with an error when the caller's
+ * statement_timeout expires or the query is cancelled.  Only a server
+ * that can never run a scheduler and a task worker at once (too few
+ * max_worker_processes) raises 53400, at once.
+ */
+static void
+submit(dsm_segment *seg, Oid extowner)
+{
+	long		poll_ms = SLOT_POLL_MS;
+	TimestampTz stuck_since = 0;
+	bool		queued = false;
+	bool		must_start = false;
+
+	if (pgetl_free_dynamic_workers() < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("cannot run pipelines: max_worker_processes is too small"),
+				 errdetail("max_worker_processes is %d, and %d background workers registered at server start "
+						   "(such as the pg_cron and pgetl launchers) hold a slot each; "
+						   "pgetl needs one for the database's scheduler and one per running task.",
+						   max_worker_processes, pgetl_static_workers()),
+				 errhint("Raise max_worker_processes to at least %d and restart the server.",
+						 pgetl_static_workers() + 2)));
+	for (;;)
+	{
+		if (!queued)
+			queued = pgetl_sched_enqueue(MyDatabaseId, dsm_segment_handle(seg), &must_start);
+		else
+			must_start = pgetl_sched_ensure(MyDatabaseId);
+		if (queued && (!must_start || start_scheduler(extowner)))
+			return;
+		if (MyBackendType == B_BG_WORKER)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (stuck_since == 0)
+				stuck_since = now;
+			else if (TimestampDifferenceExceeds(stuck_since, now, SLOT_STUCK_MS))
+			{
+				(void) pgetl_sched_withdraw(MyDatabaseId, dsm_segment_handle(seg));
+				ereport(ERROR,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("could not start the pgetl scheduler: no background worker slot is free"),
+						 errdetail("No slot of max_worker_processes (%ld) freed up for %ld s; "
+								   "this caller is a background worker, which holds a slot while it waits.",
+								   (long) max_worker_processes, SLOT_STUCK_MS / 1000),
+						 errhint("Raise max_worker_processes, or let fewer pg_cron jobs run at once (cron.max_running_jobs).")));
+			}
+		}
+		/* the queue is full, or no slot for the scheduler: wait, as long as the caller lets us */
+		PG_TRY();
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 poll_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		PG_CATCH();
+		{
+			/* cancelled while waiting: the request must not run later */
+			if (queued)
+				(void) pgetl_sched_withdraw(MyDatabaseId, dsm_segment_handle(seg));
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		poll_ms = Min(poll_ms * 2, SLOT_POLL_MAX_MS);
+	}
+}
+
+/*
+ * Wait until the scheduler reports a phase other than 'from'.  If the
+ * scheduler that took the request exits without reporting, raise an
+ * error; while no scheduler has taken it, start one when none runs.
  *
- * The coordinator works in transactions of its own: if it waits for a lock
+ * The scheduler works in transactions of its own: if it waits for a lock
  * held by the caller's transaction (which changed the pipeline, and waits
- * for the coordinator here), neither would ever go on.  The caller looks
+ * for the scheduler here), neither would ever go on.  The caller looks
  * for that whenever a wait times out and raises an error instead; before
- * the run has started it first tells the coordinator not to start it when
+ * the run has started it first tells the scheduler not to start it when
  * the lock is released.
  */
 static PgetlRunPhase
-wait_for_phase_change(PgetlRunRequest *req, BackgroundWorkerHandle *handle,
-					  PgetlRunPhase from)
+wait_for_phase_change(dsm_segment *seg, PgetlRunRequest *req, Oid extowner, PgetlRunPhase from)
 {
 	bool		timed_out = false;
 
 	for (;;)
 	{
 		PgetlRunPhase phase = read_phase(req);
-		pid_t		pid;
-		BgwHandleStatus status;
+		pid_t		taken_by;
+		pid_t		running;
 		int			rc;
 
 		if (phase != from)
 			return phase;
-		status = GetBackgroundWorkerPid(handle, &pid);
-		if (status == BGWH_STARTED && timed_out && waits_for_me(pid))
+		SpinLockAcquire(&req->mutex);
+		taken_by = req->scheduler_pid;
+		SpinLockRelease(&req->mutex);
+		running = pgetl_sched_pid(MyDatabaseId);
+		if (taken_by != 0 && running == taken_by && timed_out && waits_for_me(taken_by))
 		{
 			if (from == PGETL_RUN_STARTING)
 			{
 				/*
 				 * It cannot get past our lock before our transaction ends:
 				 * tell it not to start the run, and cancel its wait (as
-				 * pg_cancel_backend does) so that it exits now.
+				 * pg_cancel_backend does).
 				 */
 				SpinLockAcquire(&req->mutex);
 				req->abandoned = true;
 				SpinLockRelease(&req->mutex);
-				(void) kill(pid, SIGINT);
+				(void) kill(taken_by, SIGINT);
 				ereport(ERROR,
 						(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-						 errmsg("cannot start the run: its coordinator waits for a lock held by this transaction"),
+						 errmsg("cannot start the run: the pgetl scheduler waits for a lock held by this transaction"),
 						 errdetail("This transaction changed or locked the pipeline (with pgetl_add_task, pgetl_alter_pipeline, "
 								   "pgetl_schedule or the like) and has not committed. The run was not started."),
 						 errhint("%s", commit_first_hint)));
@@ -164,26 +273,42 @@ wait_for_phase_change(PgetlRunRequest *req, BackgroundWorkerHandle *handle,
 					 errdetail("The run goes on once this transaction ends."),
 					 errhint("Do not wait for a run in a transaction that holds locks the run needs.")));
 		}
-		if (status == BGWH_STOPPED)
+		if (taken_by != 0 && running != taken_by)
 		{
 			phase = read_phase(req);
 			if (phase != from)
 				return phase;
-			/* a coordinator that never started leaves its slot reserved */
-			pgetl_slot_unreserve(req->slot, req->reserved_at);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("pgetl run coordinator exited unexpectedly"),
+					 errmsg("the pgetl scheduler exited unexpectedly"),
 					 req->run_id > 0 ?
 					 errdetail("Run " INT64_FORMAT " will be marked failed by the next pgetl call.", req->run_id) : 0,
 					 errhint("See the server log; resume the run with pgetl_resume() once the cause is fixed.")));
 		}
-		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   from == PGETL_RUN_STARTING ? START_POLL_MS : RUN_POLL_MS,
-					   PG_WAIT_EXTENSION);
-		timed_out = (rc & WL_TIMEOUT) != 0;
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (taken_by == 0 && running == 0 && pgetl_sched_ensure(MyDatabaseId))
+			(void) start_scheduler(extowner);
+		PG_TRY();
+		{
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						   from == PGETL_RUN_STARTING ? START_POLL_MS : RUN_POLL_MS,
+						   PG_WAIT_EXTENSION);
+			timed_out = (rc & WL_TIMEOUT) != 0;
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		PG_CATCH();
+		{
+			/* cancelled before the scheduler took the request: withdraw it */
+			if (from == PGETL_RUN_STARTING &&
+				!pgetl_sched_withdraw(MyDatabaseId, dsm_segment_handle(seg)))
+			{
+				SpinLockAcquire(&req->mutex);
+				req->abandoned = true;
+				SpinLockRelease(&req->mutex);
+			}
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
 }
 
@@ -296,69 +421,51 @@ latest_run_state(int64 run_id)
 }
 
 /*
- * register_coordinator - reserve a run slot (shmem.c) and register the
- * coordinator's background worker, waiting for both when other runs and
- * workers hold them all: the wait ends with a slot, or with an error when
- * the caller's statement_timeout expires or the query is cancelled.  Only
- * a server that can never run a coordinator and a task worker at once
- * (too few max_worker_processes) raises 53400 at once.
+ * raise_run_failed - the error of a run that ended failed while its
+ * caller waited: the failed tasks and their errors, read from the history
+ * (pgetl._failure_report) as last committed.
  */
 static void
-register_coordinator(PgetlRunRequest *req, BackgroundWorker *worker,
-					 BackgroundWorkerHandle **handle)
+raise_run_failed(int64 run_id)
 {
-	long		poll_ms = SLOT_POLL_MS;
-	TimestampTz stuck_since = 0;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	PgetlUserSwitch sw;
+	SPIPlanPtr	plan;
+	char	   *failed = NULL;
+	char	   *detail = NULL;
 
-	if (pgetl_max_coordinators() < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("cannot run pipelines: max_worker_processes is too small"),
-				 errdetail("max_worker_processes is %d, and %d background workers registered at server start "
-						   "(such as the pg_cron and pgetl launchers) hold a slot each; "
-						   "a run needs one for its coordinator and one per running task.",
-						   max_worker_processes, pgetl_static_workers()),
-				 errhint("Raise max_worker_processes to at least %d and restart the server.",
-						 pgetl_static_workers() + 2)));
-	req->caller_pid = MyProcPid;
-	for (;;)
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgetl_become_owner(&sw);
+	/* a 0.1 catalog (before ALTER EXTENSION pgetl UPDATE) has no _failure_report */
+	plan = SPI_prepare(pgetl_catalog_has_pool() ?
+					   "SELECT failed_tasks, failure_detail FROM pgetl._failure_report($1)" :
+					   "SELECT string_agg(task, ', ' ORDER BY task_id), NULL FROM pgetl._latest_tries($1) "
+					   "WHERE state OPERATOR(pg_catalog.=) 'failed'", 1, types);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the failure of run " INT64_FORMAT, run_id);
+	pgetl_restore_user(&sw);
+	if (SPI_processed == 1)
 	{
-		req->slot = pgetl_slot_reserve(&req->reserved_at);
-		if (req->slot >= 0)
-		{
-			if (RegisterDynamicBackgroundWorker(worker, handle))
-				return;
-			pgetl_slot_unreserve(req->slot, req->reserved_at);
-		}
-		if (MyBackendType == B_BG_WORKER && pgetl_slots_taken() == 0)
-		{
-			TimestampTz now = GetCurrentTimestamp();
-
-			if (stuck_since == 0)
-				stuck_since = now;
-			else if (TimestampDifferenceExceeds(stuck_since, now, SLOT_STUCK_MS))
-				ereport(ERROR,
-						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-						 errmsg("could not start a pgetl run coordinator: no background worker slot is free"),
-						 errdetail("No slot of max_worker_processes (%ld) freed up for %ld s, and no run is active; "
-								   "this caller is a background worker, which holds a slot while it waits.",
-								   (long) max_worker_processes, SLOT_STUCK_MS / 1000),
-						 errhint("Raise max_worker_processes, or let fewer pg_cron jobs run at once (cron.max_running_jobs).")));
-		}
-		else
-			stuck_since = 0;
-		/* every slot is busy: wait, as long as the caller lets us */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 poll_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		poll_ms = Min(poll_ms * 2, SLOT_POLL_MAX_MS);
+		failed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	}
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("run " INT64_FORMAT " failed (%s)", run_id,
+					failed ? psprintf("failed tasks: %s", failed) : "a task could not run"),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 errhint("See SELECT * FROM pgetl.task_run WHERE run_id = " INT64_FORMAT
+					 "; after fixing the cause, SELECT pgetl_resume(" INT64_FORMAT ").",
+					 run_id, run_id)));
 }
 
 /*
- * launch_run - start a coordinator for a new run (pipeline != NULL) or a
- * resumed one, wait for it to start and, if asked, to finish.
+ * launch_run - hand a new run (pipeline != NULL) or a resumed one to the
+ * database's scheduler, wait for it to start and, if asked, to finish.
  *
  * Returns the run id.  A run that ends failed or cancelled while we wait
  * raises an ERROR naming the run and its failed tasks.
@@ -370,19 +477,20 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	const char *params_text = params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}";
 	Size		name_len = pipeline ? strlen(pipeline) + 1 : 1;
 	Size		size = offsetof(PgetlRunRequest, payload) + name_len + strlen(params_text) + 1;
+	Size		queue_offset = MAXALIGN(size);
 	Oid			extowner;
 	dsm_segment *seg;
 	PgetlRunRequest *req;
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
+	shm_mq_handle *errq;
 	PgetlRunPhase phase;
 	int64		run_id;
+	PgetlRunState final_state;
 
 	pgetl_require_preload();
 	extowner = pgetl_extension_owner();
 	check_definition_committed(pipeline, resume_run_id);
 
-	seg = dsm_create(size, 0);
+	seg = dsm_create(queue_offset + PGETL_ERROR_QUEUE_SIZE, 0);
 	req = dsm_segment_address(seg);
 	memset(req, 0, size);
 	SpinLockInit(&req->mutex);
@@ -394,35 +502,24 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	req->by_pg_cron = pgetl_called_by_pg_cron();
 	req->logical_date = logical_date;
 	req->params_offset = name_len;
+	req->error_queue_offset = queue_offset;
 	if (pipeline)
 		memcpy(req->payload, pipeline, name_len);
 	strcpy(req->payload + name_len, params_text);
 	req->phase = PGETL_RUN_STARTING;
 	req->final_state = PGETL_RUN_STATE_NONE;
+	errq = pgetl_error_queue_create(seg, (char *) req + queue_offset);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_coordinator_main", BGW_MAXLEN);
-	if (pipeline)
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl run of pipeline %s", pipeline);
-	else
-		snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl resume of run " INT64_FORMAT, resume_run_id);
-	strlcpy(worker.bgw_type, PGETL_COORDINATOR_TYPE, BGW_MAXLEN);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
+	submit(seg, extowner);
 
-	register_coordinator(req, &worker, &handle);
-
-	phase = wait_for_phase_change(req, handle, PGETL_RUN_STARTING);
+	phase = wait_for_phase_change(seg, req, extowner, PGETL_RUN_STARTING);
 	if (phase == PGETL_RUN_START_FAILED)
 	{
-		PgetlErrorBuf err = req->error;
-
-		dsm_detach(seg);
-		pgetl_error_rethrow(&err);
+		(void) pgetl_error_receive(errq, "the pgetl scheduler");
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("the pgetl scheduler exited before it reported why the run could not start"),
+				 errhint("See the server log.")));
 	}
 	run_id = req->run_id;
 	if (!wait)
@@ -431,31 +528,16 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 		return run_id;
 	}
 
-	(void) wait_for_phase_change(req, handle, PGETL_RUN_STARTED);
-	if (req->final_state == PGETL_RUN_STATE_FAILED)
-	{
-		char	   *failed = pstrdup(req->failed_tasks);
-		char	   *detail = pstrdup(req->failure_detail);
-
-		dsm_detach(seg);
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("run " INT64_FORMAT " failed (%s)", run_id,
-						failed[0] ? psprintf("failed tasks: %s", failed) : "a task could not run"),
-				 detail[0] ? errdetail_internal("%s", detail) : 0,
-				 errhint("See SELECT * FROM pgetl.task_run WHERE run_id = " INT64_FORMAT
-						 "; after fixing the cause, SELECT pgetl_resume(" INT64_FORMAT ").",
-						 run_id, run_id)));
-	}
-	if (req->final_state == PGETL_RUN_STATE_CANCELLED)
-	{
-		dsm_detach(seg);
+	(void) wait_for_phase_change(seg, req, extowner, PGETL_RUN_STARTED);
+	final_state = req->final_state;
+	dsm_detach(seg);
+	if (final_state == PGETL_RUN_STATE_FAILED)
+		raise_run_failed(run_id);
+	if (final_state == PGETL_RUN_STATE_CANCELLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("run " INT64_FORMAT " was cancelled", run_id),
 				 errhint("Resume it with SELECT pgetl_resume(" INT64_FORMAT ").", run_id)));
-	}
-	dsm_detach(seg);
 	return run_id;
 }
 
@@ -493,7 +575,7 @@ pgetl_resume(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("run_id must not be null")));
-	/* rerun text[]: handed to the coordinator as a JSON array */
+	/* rerun text[]: handed to the scheduler as a JSON array */
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
 		Datum		json = DirectFunctionCall1(array_to_json, PG_GETARG_DATUM(2));
@@ -508,7 +590,7 @@ pgetl_resume(PG_FUNCTION_ARGS)
 /*
  * pgetl_cancel(run_id bigint) returns boolean
  *
- * Asks the run's coordinator to stop its task workers and mark the run
+ * Asks the run's scheduler to stop its task workers and mark the run
  * cancelled, and waits (up to a minute) until it has.  True only when the
  * run ended cancelled; false, with a notice, when it had already finished,
  * finished before the coordinator saw the request, or is still stopping.
@@ -549,7 +631,7 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	{
 		/*
 		 * Nobody drives the run any more: it has just finished, or its
-		 * coordinator is gone (then mark it failed now).
+		 * scheduler is gone (then mark it failed now).
 		 */
 		(void) pgetl_call_internal_args("_recover", 0, NULL, NULL, NULL, INT4OID, &isnull);
 		state = latest_run_state(run_id);
@@ -576,7 +658,7 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * True only if the run ended cancelled: its coordinator may have
+	 * True only if the run ended cancelled: its scheduler may have
 	 * finished it before it saw the request.
 	 */
 	state = latest_run_state(run_id);

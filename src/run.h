@@ -2,7 +2,7 @@
  *
  * run.h
  *	  Starting, waiting for, resuming and cancelling runs (the caller's
- *	  side), and the request a caller hands to a run coordinator.
+ *	  side), and the request a caller hands to its database's scheduler.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,18 +18,20 @@
 
 typedef enum PgetlRunPhase
 {
-	PGETL_RUN_STARTING = 0,		/* coordinator not yet through its first
-								 * transaction */
-	PGETL_RUN_START_FAILED,		/* the run could not start: see error */
+	PGETL_RUN_STARTING = 0,		/* the scheduler has not started it yet */
+	PGETL_RUN_START_FAILED,		/* the run could not start: the error comes
+								 * through the error queue */
 	PGETL_RUN_STARTED,			/* run_id is valid, run is going */
 	PGETL_RUN_FINISHED			/* final_state is valid */
 } PgetlRunPhase;
 
 /*
  * The request, in a dynamic shared memory segment created by the caller
- * (pgetl_run or pgetl_resume) and attached by the coordinator.  The caller
- * fills the first part; the coordinator reports through the second, under
- * the spinlock, and sets the caller's latch.
+ * (pgetl_run or pgetl_resume) and attached by the scheduler.  The caller
+ * fills the first part; the scheduler reports through the second, under
+ * the spinlock, and sets the caller's latch.  An error that keeps the run
+ * from starting comes through the error queue (a shm_mq at
+ * error_queue_offset, src/util.c), whatever its size.
  */
 typedef struct PgetlRunRequest
 {
@@ -38,37 +40,24 @@ typedef struct PgetlRunRequest
 	/* set by the caller */
 	Oid			dboid;
 	Oid			caller;			/* role that called pgetl_run/pgetl_resume */
-	Oid			extowner;		/* coordinator connects as this role */
+	Oid			extowner;		/* the scheduler connects as this role */
 	int			caller_procno;
 	int64		resume_run_id;	/* 0: start a new run */
 	bool		by_pg_cron;		/* the caller is a pg_cron job */
 	DateADT		logical_date;
 	int			params_offset;	/* into payload */
-	int			slot;			/* run registry slot reserved by the caller */
-	pid_t		caller_pid;
-	TimestampTz reserved_at;	/* identifies the reservation */
+	Size		error_queue_offset; /* from the start of the request */
 	bool		abandoned;		/* the caller gave up before the run started:
-								 * the coordinator must not start it */
+								 * the scheduler must not start it */
 
-	/* set by the coordinator */
+	/* set by the scheduler */
+	pid_t		scheduler_pid;	/* when it took the request */
 	PgetlRunPhase phase;
 	int64		run_id;
 	PgetlRunState final_state;	/* NONE until the run has finished */
-	char		failed_tasks[PGETL_ERRMSG_LEN];
-	char		failure_detail[PGETL_ERRMSG_LEN * 2];
-	PgetlErrorBuf error;
 
 	/* pipeline name (empty for a resume), NUL, params as JSON text, NUL */
 	char		payload[FLEXIBLE_ARRAY_MEMBER];
 } PgetlRunRequest;
-
-/* Arguments of a task worker, carried in BackgroundWorker.bgw_extra */
-typedef struct PgetlTaskArgs
-{
-	Oid			dboid;
-	Oid			owner;			/* pipeline owner: the task runs as this role */
-	int64		task_run_id;
-	int			coordinator_procno;
-} PgetlTaskArgs;
 
 #endif							/* PGETL_RUN_H */

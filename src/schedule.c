@@ -75,7 +75,7 @@ typedef struct PgetlCronRequest
 	bool		cron_missing;	/* extension pg_cron is not installed there */
 	int64		jobid;			/* schedule: the job's id */
 	int64		removed;		/* unschedule: number of jobs removed */
-	PgetlErrorBuf error;
+	Size		error_queue_offset; /* the worker's error, if any (src/util.c) */
 
 	/* job name, NUL, schedule, NUL, command, NUL, pipeline database, NUL */
 	char		payload[FLEXIBLE_ARRAY_MEMBER];
@@ -426,7 +426,7 @@ run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	PgetlErrorBuf err;
+	shm_mq_handle *mqh = pgetl_error_queue_create(seg, (char *) req + req->error_queue_offset);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -447,6 +447,9 @@ run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
 				 errdetail("max_worker_processes is %d.", max_worker_processes),
 				 errhint("Raise max_worker_processes, or try again when fewer runs are active.")));
 
+	/* its error, if it sends one; the queue notices when it exits */
+	shm_mq_set_handle(mqh, handle);
+	(void) pgetl_error_receive(mqh, "pgetl cron worker");
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
@@ -454,9 +457,6 @@ run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
 
 	if (req->done)
 		return;
-	err = req->error;
-	if (err.sqlerrcode != 0)
-		pgetl_error_rethrow(&err);
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("pgetl cron worker exited before creating or removing cron job \"%s\"", jobname),
@@ -478,14 +478,19 @@ new_request(dsm_segment **seg, PgetlCronOp op, Oid dboid, Oid owner,
 	PgetlCronRequest *req;
 	char	   *p;
 
+	Size		queue_offset;
+
 	for (int i = 0; i < 4; i++)
 	{
 		lens[i] = strs[i] ? strlen(strs[i]) + 1 : 1;
 		size += lens[i];
 	}
+	queue_offset = MAXALIGN(size);
+	size = queue_offset + PGETL_ERROR_QUEUE_SIZE;
 	*seg = dsm_create(size, 0);
 	req = dsm_segment_address(*seg);
-	memset(req, 0, size);
+	memset(req, 0, queue_offset);
+	req->error_queue_offset = queue_offset;
 	req->op = op;
 	req->dboid = dboid;
 	req->owner = owner;
@@ -1014,9 +1019,21 @@ pgetl_cron_worker_main(Datum main_arg)
 		edata = CopyErrorData();
 		FlushErrorState();
 		explain_error(req, edata);
-		pgetl_error_save(&req->error, edata);
+		/* back on the error stack, explained, for pgetl_error_send() */
+		PG_TRY();
+		{
+			ReThrowError(edata);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(TopMemoryContext);
+			pgetl_error_send_prepare(seg, (char *) req + req->error_queue_offset);
+			pgetl_error_send();
+		}
+		PG_END_TRY();
 		HOLD_INTERRUPTS();
 		AbortOutOfAnyTransaction();
+		FlushErrorState();
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();

@@ -1,24 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *	  The registry of active runs in shared memory.
+ *	  pgetl's registry in shared memory: the scheduler of each database,
+ *	  with the run requests that wait for it, and the active runs.
  *
- * Each run coordinator holds one slot for as long as it lives: the slot
- * says which run (in which database) it drives, and carries cancel
- * requests to it.  A run in state 'running' without a slot has lost its
- * coordinator, which is how pgetl._recover() finds runs to mark failed.
- * The epoch is the time shared memory was initialized: a run started under
- * another epoch was interrupted by a server restart.
+ * One scheduler (src/scheduler.c) drives every active run of a database.
+ * A caller of pgetl_run() or pgetl_resume() puts its request (a dynamic
+ * shared memory segment, src/run.c) into its database's queue here and
+ * starts the scheduler if none runs; the scheduler takes requests from
+ * the queue.  Each active run holds a run slot for as long as its
+ * scheduler drives it: the slot says which run (in which database) and
+ * carries cancel requests.  A run in state 'running' without a slot has
+ * lost its scheduler, which is how pgetl._recover() finds runs to mark
+ * failed.  The epoch is the time shared memory was initialized: a run
+ * started under another epoch was interrupted by a server restart.
  *
- * Background worker slots (max_worker_processes) are shared by the
- * coordinators and the task workers of all runs, and by other workers.
- * Coordinators that took every slot would wait forever for a slot for
- * their tasks; so a caller reserves a registry slot before it registers a
- * coordinator, and at most (slots left to dynamic workers) - 1 registry
- * slots may be taken: one background worker slot always remains for a
- * task (or frees up when another worker ends).  The coordinator takes
- * the reservation over when it starts; one it never takes (its worker
- * could not start) expires after PGETL_RESERVATION_TTL_MS.
+ * Requests and runs wait here rather than fail: a full queue, all run
+ * slots taken, or no background worker slot for the scheduler only make
+ * the caller wait (src/run.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +27,7 @@
 #include "fmgr.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
+#include "pool.h"
 #include "postmaster/bgworker_internals.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -42,34 +42,49 @@ typedef struct PgetlRunSlot
 {
 	int64		run_id;			/* 0: starting, not yet known */
 	Oid			dboid;
-	pid_t		pid;			/* 0: slot is free */
-	int			procno;			/* coordinator's PGPROC number */
-	bool		reserved;		/* by a caller (pid), for its coordinator */
-	TimestampTz reserved_at;
+	pid_t		pid;			/* its scheduler; 0: slot is free */
+	int			procno;			/* the scheduler's PGPROC number */
 	bool		cancel_requested;
 	char		cancel_reason[NAMEDATALEN * 2];
 } PgetlRunSlot;
+
+typedef struct PgetlSchedulerSlot
+{
+	Oid			dboid;			/* InvalidOid: slot is free */
+	pid_t		pid;			/* 0: no scheduler runs */
+	int			procno;
+	TimestampTz start_requested;	/* a caller registered one then */
+	int			nrequests;
+	dsm_handle	requests[PGETL_REQUEST_QUEUE];
+} PgetlSchedulerSlot;
 
 typedef struct PgetlShared
 {
 	slock_t		mutex;
 	TimestampTz epoch;
-	int			nslots;
 	int			static_workers; /* background workers registered at start */
-	int			max_coordinators;	/* registry slots that may be taken */
+	int			nschedulers;
+	int			nslots;
+	/* nslots run slots, then nschedulers scheduler slots */
 	PgetlRunSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } PgetlShared;
+
+#define SCHEDULERS	((PgetlSchedulerSlot *) &shared->slots[shared->nslots])
 
 static PgetlShared *shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* Run slots: active runs of the whole server */
+#define NRUNSLOTS	Max(PGETL_MIN_RUN_SLOTS, 16 * max_worker_processes)
+
 static Size
 pgetl_shmem_size(void)
 {
-	return add_size(offsetof(PgetlShared, slots),
-					mul_size(max_worker_processes, sizeof(PgetlRunSlot)));
+	return add_size(add_size(offsetof(PgetlShared, slots),
+							 mul_size(NRUNSLOTS, sizeof(PgetlRunSlot))),
+					mul_size(max_worker_processes, sizeof(PgetlSchedulerSlot)));
 }
 
 static void
@@ -78,6 +93,7 @@ pgetl_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(pgetl_shmem_size());
+	RequestAddinShmemSpace(pgetl_pool_shmem_size());
 }
 
 /*
@@ -114,6 +130,7 @@ static void
 pgetl_shmem_startup(void)
 {
 	bool		found;
+	void	   *pool_area;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -125,10 +142,13 @@ pgetl_shmem_startup(void)
 		memset(shared, 0, pgetl_shmem_size());
 		SpinLockInit(&shared->mutex);
 		shared->epoch = GetCurrentTimestamp();
-		shared->nslots = max_worker_processes;
+		shared->nslots = NRUNSLOTS;
+		shared->nschedulers = max_worker_processes;
 		shared->static_workers = count_static_workers();
-		shared->max_coordinators = max_worker_processes - shared->static_workers - 1;
+
 	}
+	pool_area = ShmemInitStruct("pgetl pool", pgetl_pool_shmem_size(), &found);
+	pgetl_pool_shmem_init(pool_area, found);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -170,45 +190,17 @@ pgetl_set_latch_of(int procno)
 	SetLatch(&GetPGProcByNumber(procno)->procLatch);
 }
 
-/* Is registry slot i taken (by a coordinator or a live reservation)? */
-static bool
-slot_taken(PgetlRunSlot *s, TimestampTz now)
-{
-	if (s->pid == 0)
-		return false;
-	if (s->reserved &&
-		TimestampDifferenceExceeds(s->reserved_at, now, PGETL_RESERVATION_TTL_MS))
-		return false;
-	return true;
-}
-
 /*
- * pgetl_max_coordinators - how many runs may be active at once in the
- * whole server: the background worker slots not held by workers
- * registered at server start, less one for a task.  Below 1, a run can
- * never get a coordinator and a task worker.
+ * pgetl_free_dynamic_workers - background worker slots left to dynamic
+ * workers: max_worker_processes less those registered at server start
+ * (pg_cron's launcher, pgetl's, ...).  Below 2, no scheduler and task
+ * worker can ever run at once.
  */
 int
-pgetl_max_coordinators(void)
+pgetl_free_dynamic_workers(void)
 {
 	check_shared();
-	return shared->max_coordinators;
-}
-
-/* How many runs are active or starting in the whole server. */
-int
-pgetl_slots_taken(void)
-{
-	int			taken = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	check_shared();
-	SpinLockAcquire(&shared->mutex);
-	for (int i = 0; i < shared->nslots; i++)
-		if (slot_taken(&shared->slots[i], now))
-			taken++;
-	SpinLockRelease(&shared->mutex);
-	return taken;
+	return max_worker_processes - shared->static_workers;
 }
 
 /* The background workers registered at server start (see above). */
@@ -219,90 +211,242 @@ pgetl_static_workers(void)
 	return shared->static_workers;
 }
 
+/* ---- schedulers ---- */
+
+/* The scheduler slot of a database; caller holds the mutex. */
+static PgetlSchedulerSlot *
+scheduler_of(Oid dboid, bool create)
+{
+	PgetlSchedulerSlot *free_slot = NULL;
+
+	for (int i = 0; i < shared->nschedulers; i++)
+	{
+		PgetlSchedulerSlot *s = &SCHEDULERS[i];
+
+		if (s->dboid == dboid)
+			return s;
+		if (s->dboid == InvalidOid && free_slot == NULL)
+			free_slot = s;
+	}
+	if (create && free_slot != NULL)
+	{
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->dboid = dboid;
+	}
+	return create ? free_slot : NULL;
+}
+
 /*
- * pgetl_slot_reserve - reserve a registry slot for the coordinator this
- * backend is about to register; -1 when pgetl_max_coordinators() runs are
- * active or starting.  *reserved_at identifies the reservation.
+ * pgetl_sched_enqueue - put a run request into its database's queue and
+ * wake the scheduler.  False when the queue is full (the caller waits).
+ * *must_start is set when no scheduler runs or is being started: then
+ * the caller registers one (and calls pgetl_sched_start_failed() if it
+ * could not).
  */
+bool
+pgetl_sched_enqueue(Oid dboid, dsm_handle handle, bool *must_start)
+{
+	PgetlSchedulerSlot *s;
+	int			wake = -1;
+
+	check_shared();
+	*must_start = false;
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, true);
+	if (s == NULL || s->nrequests >= PGETL_REQUEST_QUEUE)
+	{
+		SpinLockRelease(&shared->mutex);
+		return false;
+	}
+	s->requests[s->nrequests++] = handle;
+	if (s->pid != 0)
+		wake = s->procno;
+	else if (s->start_requested == 0 ||
+			 TimestampDifferenceExceeds(s->start_requested, GetCurrentTimestamp(),
+										PGETL_SCHEDULER_START_MS))
+	{
+		s->start_requested = GetCurrentTimestamp();
+		*must_start = true;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (wake >= 0)
+		pgetl_set_latch_of(wake);
+	return true;
+}
+
+/*
+ * pgetl_sched_ensure - after enqueueing: true when the caller must start
+ * the database's scheduler (none runs, and no start is under way).
+ */
+bool
+pgetl_sched_ensure(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	bool		must_start = false;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, true);
+	if (s != NULL && s->pid == 0 &&
+		(s->start_requested == 0 ||
+		 TimestampDifferenceExceeds(s->start_requested, GetCurrentTimestamp(),
+									PGETL_SCHEDULER_START_MS)))
+	{
+		s->start_requested = GetCurrentTimestamp();
+		must_start = true;
+	}
+	SpinLockRelease(&shared->mutex);
+	return must_start;
+}
+
+/* A caller could not register the scheduler it was to start. */
+void
+pgetl_sched_start_failed(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL && s->pid == 0)
+		s->start_requested = 0;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Remove a request that was not taken (the caller gave up); true if it was there. */
+bool
+pgetl_sched_withdraw(Oid dboid, dsm_handle handle)
+{
+	PgetlSchedulerSlot *s;
+	bool		found = false;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	for (int i = 0; s != NULL && i < s->nrequests; i++)
+	{
+		if (s->requests[i] == handle)
+		{
+			memmove(&s->requests[i], &s->requests[i + 1],
+					(s->nrequests - i - 1) * sizeof(dsm_handle));
+			s->nrequests--;
+			found = true;
+			break;
+		}
+	}
+	SpinLockRelease(&shared->mutex);
+	return found;
+}
+
+/* The pid of the database's scheduler, 0 when none runs. */
+pid_t
+pgetl_sched_pid(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	pid_t		pid = 0;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL)
+		pid = s->pid;
+	SpinLockRelease(&shared->mutex);
+	return pid;
+}
+
+/*
+ * pgetl_sched_attach - a starting scheduler takes its database's slot;
+ * false when another scheduler runs there (then this one exits).
+ */
+bool
+pgetl_sched_attach(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	bool		ok = false;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, true);
+	if (s != NULL && s->pid == 0)
+	{
+		s->pid = MyProcPid;
+		s->procno = pgetl_my_procno();
+		s->start_requested = 0;
+		ok = true;
+	}
+	SpinLockRelease(&shared->mutex);
+	return ok;
+}
+
+/* The scheduler takes the oldest request; DSM_HANDLE_INVALID when none. */
+dsm_handle
+pgetl_sched_dequeue(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	dsm_handle	h = DSM_HANDLE_INVALID;
+
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL && s->pid == MyProcPid && s->nrequests > 0)
+	{
+		h = s->requests[0];
+		memmove(&s->requests[0], &s->requests[1], (s->nrequests - 1) * sizeof(dsm_handle));
+		s->nrequests--;
+	}
+	SpinLockRelease(&shared->mutex);
+	return h;
+}
+
+/*
+ * pgetl_sched_detach - the scheduler leaves its slot.  With only_if_idle,
+ * only when no request waits (then it may exit: the next caller starts a
+ * new one); returns whether it left.
+ */
+bool
+pgetl_sched_detach(Oid dboid, bool only_if_idle)
+{
+	PgetlSchedulerSlot *s;
+	bool		left = false;
+
+	if (shared == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL && s->pid == MyProcPid && (!only_if_idle || s->nrequests == 0))
+	{
+		s->pid = 0;
+		if (s->nrequests == 0)
+			s->dboid = InvalidOid;
+		left = true;
+	}
+	SpinLockRelease(&shared->mutex);
+	return left;
+}
+
+/* ---- run slots ---- */
+
+/* The scheduler takes a free run slot for a run it starts; -1 when none. */
 int
-pgetl_slot_reserve(TimestampTz *reserved_at)
+pgetl_slot_take(Oid dboid)
 {
 	int			found = -1;
-	int			taken = 0;
-	TimestampTz now = GetCurrentTimestamp();
 
 	check_shared();
 	SpinLockAcquire(&shared->mutex);
 	for (int i = 0; i < shared->nslots; i++)
 	{
-		if (slot_taken(&shared->slots[i], now))
-			taken++;
-		else if (found < 0)
+		if (shared->slots[i].pid == 0)
+		{
+			memset(&shared->slots[i], 0, sizeof(PgetlRunSlot));
+			shared->slots[i].pid = MyProcPid;
+			shared->slots[i].dboid = dboid;
+			shared->slots[i].procno = pgetl_my_procno();
 			found = i;
+			break;
+		}
 	}
-	if (found >= 0 && taken < shared->max_coordinators)
-	{
-		memset(&shared->slots[found], 0, sizeof(PgetlRunSlot));
-		shared->slots[found].pid = MyProcPid;
-		shared->slots[found].dboid = MyDatabaseId;
-		shared->slots[found].reserved = true;
-		shared->slots[found].reserved_at = now;
-		*reserved_at = now;
-	}
-	else
-		found = -1;
 	SpinLockRelease(&shared->mutex);
 	return found;
-}
-
-/* Is that reservation still standing? */
-static bool
-is_reservation(int slot, pid_t pid, TimestampTz reserved_at)
-{
-	PgetlRunSlot *s = &shared->slots[slot];
-
-	return slot >= 0 && slot < shared->nslots && s->pid == pid && s->reserved &&
-		s->reserved_at == reserved_at;
-}
-
-/*
- * pgetl_slot_unreserve - give back a reservation no coordinator has taken
- * (nothing happens when one has).
- */
-void
-pgetl_slot_unreserve(int slot, TimestampTz reserved_at)
-{
-	check_shared();
-	SpinLockAcquire(&shared->mutex);
-	if (is_reservation(slot, MyProcPid, reserved_at))
-		memset(&shared->slots[slot], 0, sizeof(PgetlRunSlot));
-	SpinLockRelease(&shared->mutex);
-}
-
-/*
- * pgetl_slot_take - the coordinator takes over the slot its caller (pid)
- * reserved; false when the reservation has expired.
- */
-bool
-pgetl_slot_take(int slot, pid_t caller_pid, TimestampTz reserved_at)
-{
-	bool		ok;
-
-	check_shared();
-	SpinLockAcquire(&shared->mutex);
-	ok = is_reservation(slot, caller_pid, reserved_at);
-	if (ok)
-	{
-		/* the caller's database: the coordinator has not connected yet */
-		Oid			dboid = shared->slots[slot].dboid;
-
-		memset(&shared->slots[slot], 0, sizeof(PgetlRunSlot));
-		shared->slots[slot].pid = MyProcPid;
-		shared->slots[slot].dboid = dboid;
-		shared->slots[slot].procno = pgetl_my_procno();
-	}
-	SpinLockRelease(&shared->mutex);
-	return ok;
 }
 
 /* Tell the registry which run our slot drives. */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.h
- *	  The registry of active runs in shared memory: which coordinator runs
- *	  which run, cancel requests, and the epoch that tells a server restart.
+ *	  pgetl's registry in shared memory: each database's scheduler with
+ *	  the run requests waiting for it, the active runs with their cancel
+ *	  requests, and the epoch that tells a server restart.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,18 +13,32 @@
 #include "pgetl.h"
 
 #include "datatype/timestamp.h"
+#include "storage/dsm.h"
 
-/* A run slot reservation the coordinator has not taken by then is void */
-#define PGETL_RESERVATION_TTL_MS	60000
+/* Run requests that may wait for one database's scheduler */
+#define PGETL_REQUEST_QUEUE		64
+/* Run slots of the whole server: at least this many active runs */
+#define PGETL_MIN_RUN_SLOTS		256
+/* A scheduler registered but not attached by then is taken for lost */
+#define PGETL_SCHEDULER_START_MS	10000
 
 extern void pgetl_shmem_init(void);
 
-extern int	pgetl_max_coordinators(void);
+extern int	pgetl_free_dynamic_workers(void);
 extern int	pgetl_static_workers(void);
-extern int	pgetl_slots_taken(void);
-extern int	pgetl_slot_reserve(TimestampTz *reserved_at);
-extern void pgetl_slot_unreserve(int slot, TimestampTz reserved_at);
-extern bool pgetl_slot_take(int slot, pid_t caller_pid, TimestampTz reserved_at);
+
+/* schedulers and their queues */
+extern bool pgetl_sched_enqueue(Oid dboid, dsm_handle handle, bool *must_start);
+extern bool pgetl_sched_ensure(Oid dboid);
+extern void pgetl_sched_start_failed(Oid dboid);
+extern bool pgetl_sched_withdraw(Oid dboid, dsm_handle handle);
+extern pid_t pgetl_sched_pid(Oid dboid);
+extern bool pgetl_sched_attach(Oid dboid);
+extern dsm_handle pgetl_sched_dequeue(Oid dboid);
+extern bool pgetl_sched_detach(Oid dboid, bool only_if_idle);
+
+/* active runs */
+extern int	pgetl_slot_take(Oid dboid);
 extern void pgetl_slot_set_run(int slot, int64 run_id);
 extern void pgetl_slot_release(int slot);
 extern bool pgetl_slot_cancel_requested(int slot, char *reason, int reasonlen);

@@ -1,22 +1,38 @@
 /*-------------------------------------------------------------------------
  *
  * task_worker.c
- *	  The task worker: one dynamic background worker per task try.
+ *	  The task worker: a warm background worker of the pool (src/pool.c)
+ *	  that runs task try after task try of one owner in one database.
  *
  * The worker connects to the pipeline's database as the pipeline owner
- * (never as a superuser the owner is not), so the task has exactly the
- * owner's privileges.  It marks its try running in a short transaction,
- * then runs the task in a transaction of its own with statement_timeout
- * set from the task's timeout (else the owner's own statement_timeout, set
- * for the role or the database, applies, as in a session).  Success is recorded in that same
- * transaction: the task's work and its 'success' commit together or not at
- * all.  A failure is recorded after the rollback, with SQLSTATE, detail,
- * hint and context.  Recording is done as the extension owner, through
- * pgetl's internal functions.
+ * (never as a superuser the owner is not), so every task it runs has
+ * exactly the owner's privileges.  For each try it is handed, it runs one
+ * transaction: read the task (pgetl._task_start), run it with
+ * statement_timeout set from the task's timeout (else the owner's own
+ * statement_timeout, set for the role or the database, applies, as in a
+ * session), and record its success, its result and the release of its
+ * downstream tasks (pgetl._task_succeed).  The task's work and its
+ * 'success' commit together or not at all: a try interrupted by a crash
+ * is still 'queued' and runs again.  That the try is running is known from
+ * shared memory (pgetl._running_tasks), not from a commit.  A failure is
+ * recorded after the rollback, in one more transaction, with SQLSTATE,
+ * detail, hint and context.  Recording is done as the extension owner,
+ * through pgetl's internal functions.
+ *
+ * Between two tries the session is reset as DISCARD ALL resets a pooled
+ * connection (session GUCs, role and session authorization, temporary
+ * tables, prepared statements, cursors WITH HOLD, LISTEN, session advisory
+ * locks, sequence state, cached plans).  A worker whose reset fails, or
+ * whose memory grew past WORKER_MEMORY_LIMIT, exits instead of being
+ * reused; a FATAL error ends it anyway.
  *
  *-------------------------------------------------------------------------
  */
 #include "task_worker.h"
+
+#include "commands/discard.h"
+#include "pool.h"
+#include "postmaster/interrupt.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -28,7 +44,6 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "run.h"
 #include "shmem.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
@@ -44,7 +59,7 @@
 #include "utils/timeout.h"
 #include "util.h"
 
-/* What the running task may ask about itself (TopMemoryContext) */
+/* What the running task may ask about itself (try_cxt) */
 typedef struct TaskContext
 {
 	int64		run_id;
@@ -63,7 +78,10 @@ pgetl_current_run_id(void)
 	return current ? current->run_id : 0;
 }
 
-/* The task's definition, as returned by pgetl._task_begin */
+/* A worker whose memory grew past this exits after its try */
+#define WORKER_MEMORY_LIMIT		((Size) 256 * 1024 * 1024)
+
+/* The task's definition, as returned by pgetl._task_start */
 typedef struct TaskSpec
 {
 	char	   *kind;
@@ -71,6 +89,16 @@ typedef struct TaskSpec
 	Jsonb	   *config;
 	int64		timeout_ms;
 } TaskSpec;
+
+/* Memory of the current try: the TaskContext, the TaskSpec; reset per try */
+static MemoryContext try_cxt = NULL;
+
+/* The catalog is at 0.2 or later (else: 0.1's functions; see util.c) */
+static bool catalog_has_pool = true;
+
+/* session_fingerprint() when the worker connected (TopMemoryContext) */
+static char *connect_fingerprint = NULL;
+static bool fresh_session = true;	/* no try ran in this session yet */
 
 /*
  * begin_xact / commit_xact - a transaction with SPI connected and a
@@ -94,16 +122,16 @@ commit_xact(void)
 	CommitTransactionCommand();
 }
 
-/* A column of an SPI result as a string in TopMemoryContext (never freed: the worker is short-lived). */
+/* A column of an SPI result as a string in try_cxt. */
 static char *
 copy_text_col(HeapTuple tup, TupleDesc desc, int col)
 {
 	char	   *s = SPI_getvalue(tup, desc, col);
 
-	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
+	return s ? MemoryContextStrdup(try_cxt, s) : NULL;
 }
 
-/* A jsonb column of an SPI result, copied into TopMemoryContext. */
+/* A jsonb column of an SPI result, copied into try_cxt. */
 static Jsonb *
 copy_jsonb_col(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -115,20 +143,22 @@ copy_jsonb_col(HeapTuple tup, TupleDesc desc, int col)
 	if (isnull)
 		return NULL;
 	j = DatumGetJsonbP(d);
-	copy = MemoryContextAlloc(TopMemoryContext, VARSIZE(j));
+	copy = MemoryContextAlloc(try_cxt, VARSIZE(j));
 	memcpy(copy, j, VARSIZE(j));
 	return copy;
 }
 
 /*
- * Mark the try running and read the task.  False when the try is no longer
- * queued (the run was cancelled meanwhile): then there is nothing to do.
+ * Read the task of a try, in the try's transaction.  False when the try is
+ * no longer queued (the run was cancelled or stopped meanwhile): then
+ * there is nothing to do.
  */
 static bool
 begin_task(int64 task_run_id, TaskSpec *spec)
 {
 	Oid			types[2] = {INT8OID, INT4OID};
 	Datum		values[2];
+	int			ret;
 	PgetlUserSwitch sw;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -137,21 +167,23 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 
 	values[0] = Int64GetDatum(task_run_id);
 	values[1] = Int32GetDatum(MyProcPid);
-	begin_xact();
 	pgetl_become_owner(&sw);
-	if (SPI_execute_with_args("SELECT * FROM pgetl._task_begin($1, $2)", 2, types, values,
-							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "pgetl._task_begin failed");
+	catalog_has_pool = pgetl_catalog_has_pool();
+	if (catalog_has_pool)
+		ret = SPI_execute_with_args("SELECT * FROM pgetl._task_start($1)", 1, types, values,
+									NULL, true, 1);
+	else
+		ret = SPI_execute_with_args("SELECT * FROM pgetl._task_begin($1, $2)", 2, types, values,
+									NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	d = SPI_getbinval(tup, desc, 1, &isnull);
 	if (isnull)
-	{
-		commit_xact();
 		return false;
-	}
-	current = MemoryContextAllocZero(TopMemoryContext, sizeof(TaskContext));
+	current = MemoryContextAllocZero(try_cxt, sizeof(TaskContext));
 	current->run_id = DatumGetInt64(d);
 	current->task_run_id = task_run_id;
 	current->task = copy_text_col(tup, desc, 2);
@@ -163,10 +195,14 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	current->params = copy_jsonb_col(tup, desc, 8);
 	current->logical_date = DatumGetDateADT(SPI_getbinval(tup, desc, 9, &isnull));
 	current->pipeline = copy_text_col(tup, desc, 10);
-	commit_xact();
+	if (!catalog_has_pool)
+	{
+		/* 0.1: running is a commit of its own, before the task's */
+		commit_xact();
+		begin_xact();
+	}
 	return true;
 }
-
 /* First row of the last statement's result as json text, columns in order (NULL if no row). */
 static char *
 first_row_json(void)
@@ -268,16 +304,17 @@ run_load(TaskSpec *spec)
 
 /*
  * Record success in the task's own transaction (so both commit together),
- * as the extension owner.  The result is the given one, or else the first
+ * as the extension owner: pgetl._task_succeed also queues the downstream
+ * tasks that may now run.  The result is the given one, or else the first
  * row of the last statement; rows is the given count, or else the last
  * statement's.
  */
 static void
-record_success(int64 task_run_id, Jsonb *result, int64 rows)
+record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started_at)
 {
-	Oid			types[3] = {INT8OID, JSONBOID, INT8OID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[5] = {INT8OID, JSONBOID, INT8OID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	bool		isnull = false;
 	PgetlUserSwitch sw;
 
@@ -289,9 +326,12 @@ record_success(int64 task_run_id, Jsonb *result, int64 rows)
 	if (isnull)
 		nulls[1] = 'n';
 	values[2] = Int64GetDatum(rows >= 0 ? rows : (int64) SPI_processed);
+	values[3] = TimestampTzGetDatum(started_at);
+	values[4] = Int32GetDatum(MyProcPid);
 	pgetl_become_owner(&sw);
-	if (SPI_execute_with_args("SELECT pgetl._task_succeed($1, $2, $3)", 3, types, values,
-							  nulls, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(catalog_has_pool ? "SELECT pgetl._task_succeed($1, $2, $3, $4, $5)" :
+							  "SELECT pgetl._task_succeed($1, $2, $3)", catalog_has_pool ? 5 : 3,
+							  types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the success of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
 }
@@ -302,11 +342,12 @@ record_success(int64 task_run_id, Jsonb *result, int64 rows)
  * up_for_retry and failed.
  */
 static void
-record_failure(int64 task_run_id, ErrorData *edata)
+record_failure(int64 task_run_id, ErrorData *edata, TimestampTz started_at)
 {
-	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *fields[5];
 	PgetlUserSwitch sw;
 
@@ -323,9 +364,12 @@ record_failure(int64 task_run_id, ErrorData *edata)
 		else
 			nulls[i + 1] = 'n';
 	}
+	values[6] = TimestampTzGetDatum(started_at);
+	values[7] = Int32GetDatum(MyProcPid);
 	begin_xact();
 	pgetl_become_owner(&sw);
-	if (SPI_execute_with_args("SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)", 6, types,
+	if (SPI_execute_with_args(catalog_has_pool ? "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6, $7, $8)" :
+							  "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)", catalog_has_pool ? 8 : 6, types,
 							  values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the failure of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
@@ -333,72 +377,126 @@ record_failure(int64 task_run_id, ErrorData *edata)
 }
 
 /*
- * pgetl_task_worker_main - entry point of a task worker.  Its arguments
- * (PgetlTaskArgs) are in bgw_extra.
+ * session_fingerprint - what a new connection of the owner would check and
+ * apply, as of now: NULL when the owner could no longer connect (no LOGIN,
+ * expired password, no CONNECT, database closed, role dropped); else a
+ * digest of the settings ALTER ROLE / ALTER DATABASE ... SET give this
+ * (role, database).  Read as the extension owner with search_path pinned,
+ * in the current transaction; the result is palloc'd there.
  */
-void
-pgetl_task_worker_main(Datum main_arg)
+static char *
+session_fingerprint(Oid owner)
 {
-	PgetlTaskArgs args;
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(owner), ObjectIdGetDatum(MyDatabaseId)};
+	PgetlUserSwitch sw;
+	char	   *fp = NULL;
+
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT CASE WHEN (SELECT r.rolcanlogin AND (r.rolvaliduntil IS NULL "
+							  "OR r.rolvaliduntil > now()) FROM pg_roles r WHERE r.oid = $1) "
+							  "AND has_database_privilege($1, $2, 'CONNECT') "
+							  "AND (SELECT d.datallowconn FROM pg_database d WHERE d.oid = $2) "
+							  "THEN coalesce((SELECT md5(string_agg(s.setdatabase::text || '/' || s.setrole::text "
+							  "|| '/' || s.setconfig::text, ';' ORDER BY s.setdatabase, s.setrole)) "
+							  "FROM pg_db_role_setting s WHERE s.setdatabase IN (0, $2) "
+							  "AND s.setrole IN (0, $1)), '') END",
+							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		fp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	pgetl_restore_user(&sw);
+	return fp;
+}
+
+/*
+ * run_try - run one task try in one transaction (see the file header).
+ * Errors are caught and recorded; a try its scheduler cancelled is left
+ * for the scheduler to record as cancelled.
+ */
+static void
+run_try(int slot, int64 task_run_id, Oid owner)
+{
 	TaskSpec	spec;
+	TimestampTz started_at = GetCurrentTimestamp();
+	bool		begun = false;
 
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.dboid, args.owner, 0);
-	pgstat_report_appname(PGETL_TASK_TYPE);
+	/* a cancel meant for an earlier try must not hit this one */
+	QueryCancelPending = false;
+	if (pgetl_pool_worker_cancelled(slot))
+		return;
+	MemoryContextReset(try_cxt);
+	current = NULL;
 
-	if (!begin_task(args.task_run_id, &spec))
-		proc_exit(0);
-
-	/*
-	 * application_name is visible to every role in pg_stat_activity: ids
-	 * only, names are for those who may read the run (pgetl.task_run).
-	 */
-	pgstat_report_appname(psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT,
-									current->run_id, current->task_run_id));
 	PG_TRY();
 	{
 		begin_xact();
-		pgstat_report_activity(STATE_RUNNING, spec.command ? spec.command : spec.kind);
-		if (spec.timeout_ms > 0)
-			SetConfigOption("statement_timeout",
-							psprintf(INT64_FORMAT, Min(spec.timeout_ms, (int64) PG_INT32_MAX)),
-							PGC_USERSET, PGC_S_SESSION);
 
 		/*
-		 * SPI does not arm the timer as the top-level query loop does: arm
-		 * it for the task's timeout, else for the statement_timeout the
-		 * session got when it connected as the owner (ALTER ROLE / ALTER
-		 * DATABASE ... SET statement_timeout), as a session's would be.
+		 * The try runs in this session only if a new connection would get
+		 * the same: else it goes back to the scheduler, for a new worker.
 		 */
-		if (StatementTimeout > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
-		if (strcmp(spec.kind, "load") == 0)
+		if (!fresh_session)
 		{
-			run_load(&spec);
-			disable_timeout(STATEMENT_TIMEOUT, false);
-			record_success(args.task_run_id, NULL, -1);
-		}
-		else if (strcmp(spec.kind, "export") == 0)
-		{
-			PgetlExportRun run = {current->run_id, current->logical_date, current->pipeline};
-			PgetlExport exp;
+			char	   *fp = session_fingerprint(owner);
 
-			pgetl_export_write(spec.command, spec.config, &run, &exp);
-			disable_timeout(STATEMENT_TIMEOUT, false);
-			record_success(args.task_run_id, pgetl_export_result(&exp), (int64) exp.rows);
-			/* renamed into place when this transaction has committed */
-			pgetl_export_finish(&exp);
+			if (fp == NULL || strcmp(fp, connect_fingerprint) != 0)
+			{
+				pgetl_pool_worker_bounce(slot);
+				proc_exit(0);
+			}
 		}
-		else
+		fresh_session = false;
+		begun = begin_task(task_run_id, &spec);
+		if (begun)
 		{
-			if (SPI_execute(spec.command, false, 0) < 0)
-				elog(ERROR, "SPI_execute failed");
-			if (strcmp(spec.kind, "check") == 0)
-				check_first_row(current->task, spec.config);
-			disable_timeout(STATEMENT_TIMEOUT, false);
-			record_success(args.task_run_id, NULL, -1);
+			/*
+			 * application_name is visible to every role in pg_stat_activity:
+			 * ids only, names are for those who may read the run
+			 * (pgetl.task_run).
+			 */
+			pgstat_report_appname(psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT,
+											current->run_id, current->task_run_id));
+			pgstat_report_activity(STATE_RUNNING, spec.command ? spec.command : spec.kind);
+			if (spec.timeout_ms > 0)
+				SetConfigOption("statement_timeout",
+								psprintf(INT64_FORMAT, Min(spec.timeout_ms, (int64) PG_INT32_MAX)),
+								PGC_USERSET, PGC_S_SESSION);
+
+			/*
+			 * SPI does not arm the timer as the top-level query loop does:
+			 * arm it for the task's timeout, else for the statement_timeout
+			 * the session got when it connected as the owner (ALTER ROLE /
+			 * ALTER DATABASE ... SET statement_timeout), as a session's
+			 * would be.
+			 */
+			if (StatementTimeout > 0)
+				enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+			if (strcmp(spec.kind, "load") == 0)
+			{
+				run_load(&spec);
+				disable_timeout(STATEMENT_TIMEOUT, false);
+				record_success(task_run_id, NULL, -1, started_at);
+			}
+			else if (strcmp(spec.kind, "export") == 0)
+			{
+				PgetlExportRun run = {current->run_id, current->logical_date, current->pipeline};
+				PgetlExport exp;
+
+				pgetl_export_write(spec.command, spec.config, &run, &exp);
+				disable_timeout(STATEMENT_TIMEOUT, false);
+				record_success(task_run_id, pgetl_export_result(&exp), (int64) exp.rows, started_at);
+				/* renamed into place when this transaction has committed */
+				pgetl_export_finish(&exp);
+			}
+			else
+			{
+				if (SPI_execute(spec.command, false, 0) < 0)
+					elog(ERROR, "SPI_execute failed");
+				if (strcmp(spec.kind, "check") == 0)
+					check_first_row(current->task, spec.config);
+				disable_timeout(STATEMENT_TIMEOUT, false);
+				record_success(task_run_id, NULL, -1, started_at);
+			}
 		}
 		commit_xact();
 	}
@@ -406,7 +504,7 @@ pgetl_task_worker_main(Datum main_arg)
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextSwitchTo(try_cxt);
 		edata = CopyErrorData();
 		HOLD_INTERRUPTS();
 		disable_all_timeouts(false);
@@ -414,16 +512,107 @@ pgetl_task_worker_main(Datum main_arg)
 		AbortOutOfAnyTransaction();
 		FlushErrorState();
 		pgetl_export_abort();
+		QueryCancelPending = false;
 		RESUME_INTERRUPTS();
-		record_failure(args.task_run_id, edata);
+		if (!(edata->sqlerrcode == ERRCODE_QUERY_CANCELED && pgetl_pool_worker_cancelled(slot)))
+			record_failure(task_run_id, edata, started_at);
 	}
 	PG_END_TRY();
 	/* an export whose rename failed after the commit records that */
-	pgetl_export_report(args.task_run_id);
-
+	if (begun)
+		pgetl_export_report(task_run_id);
+	current = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
-	/* wake the coordinator now rather than when the postmaster reaps us */
-	pgetl_set_latch_of(args.coordinator_procno);
+}
+
+/*
+ * reset_session - leave nothing of the last try to the next: DISCARD ALL,
+ * in a transaction of its own, as a connection pooler does.  False when
+ * the worker must not be reused (the reset failed, or its memory grew too
+ * large).
+ */
+static bool
+reset_session(void)
+{
+	DiscardStmt stmt;
+	bool		ok = true;
+
+	memset(&stmt, 0, sizeof(stmt));
+	stmt.type = T_DiscardStmt;
+	stmt.target = DISCARD_ALL;
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		DiscardCommand(&stmt, true);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	if (MemoryContextMemAllocated(TopMemoryContext, true) > WORKER_MEMORY_LIMIT)
+	{
+		ereport(LOG,
+				(errmsg("pgetl task worker exits: its memory grew past %zu MB",
+						WORKER_MEMORY_LIMIT / (1024 * 1024))));
+		ok = false;
+	}
+	pgstat_report_appname(PGETL_TASK_TYPE);
+	return ok;
+}
+
+/*
+ * pgetl_task_worker_main - entry point of a task worker; main_arg is its
+ * slot in the pool, which says whom to connect as and holds its first try.
+ */
+void
+pgetl_task_worker_main(Datum main_arg)
+{
+	int			slot = DatumGetInt32(main_arg);
+	Oid			dboid;
+	Oid			owner;
+
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pgetl_pool_worker_attach(slot, &dboid, &owner);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, owner, 0);
+	pgstat_report_appname(PGETL_TASK_TYPE);
+	try_cxt = AllocSetContextCreate(TopMemoryContext, "pgetl task try", ALLOCSET_DEFAULT_SIZES);
+
+	/* what the connection got, to tell when a reused session went stale */
+	begin_xact();
+	connect_fingerprint = session_fingerprint(owner);
+	connect_fingerprint = MemoryContextStrdup(TopMemoryContext,
+											  connect_fingerprint ? connect_fingerprint : "");
+	commit_xact();
+
+	for (;;)
+	{
+		int64		run_id;
+		int64		task_run_id;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		task_run_id = pgetl_pool_worker_next(slot, pgetl_worker_idle_timeout, &run_id);
+		if (task_run_id == 0)
+			break;
+		run_try(slot, task_run_id, owner);
+		pgetl_pool_worker_ended(slot);
+		if (!reset_session())
+			break;
+		pgetl_pool_worker_done(slot);
+	}
 	proc_exit(0);
 }
 

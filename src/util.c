@@ -14,6 +14,15 @@
  */
 #include "util.h"
 
+#include "access/xact.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "pgstat.h"
+#include "storage/proc.h"
+#include "utils/snapmgr.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -287,29 +296,140 @@ pgetl_strlcpy_clip(char *dst, const char *src, size_t size)
 }
 
 /*
- * pgetl_error_save - flatten an error into a fixed-size buffer (which lives
- * in shared memory; the caller owns both), each text cut on a character
- * boundary.
+ * pgetl_catalog_has_pool - does the catalog have pgetl._task_start(bigint),
+ * i.e. is it at 0.2 or later?  A catalog still at 0.1 (the library was
+ * updated, ALTER EXTENSION pgetl UPDATE not run yet) keeps running
+ * pipelines with its own functions: a try is marked running in a
+ * transaction of its own (pgetl._task_begin), as 0.1 did.
  */
-void
-pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata)
+bool
+pgetl_catalog_has_pool(void)
 {
-	buf->sqlerrcode = edata->sqlerrcode ? edata->sqlerrcode : ERRCODE_INTERNAL_ERROR;
-	pgetl_strlcpy_clip(buf->message, edata->message ? edata->message : "unknown error", PGETL_ERRMSG_LEN);
-	pgetl_strlcpy_clip(buf->detail, edata->detail ? edata->detail : "", PGETL_ERRMSG_LEN);
-	pgetl_strlcpy_clip(buf->hint, edata->hint ? edata->hint : "", PGETL_ERRMSG_LEN);
+	Oid			argtypes[1] = {INT8OID};
+
+	return OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_task_start")),
+									 1, argtypes, true));
 }
 
 /*
- * pgetl_error_rethrow - raise, in this process, an error saved by another.
+ * pgetl_xact_begin / pgetl_xact_commit - one short transaction with SPI
+ * connected and a snapshot pushed, for background workers; memory
+ * allocated in between is freed by SPI_finish or at commit.  On error the
+ * caller aborts with AbortOutOfAnyTransaction(), which also ends SPI.
  */
 void
-pgetl_error_rethrow(const PgetlErrorBuf *buf)
+pgetl_xact_begin(void)
 {
-	ereport(ERROR,
-			(errcode(buf->sqlerrcode),
-			 errmsg_internal("%s", buf->message),
-			 buf->detail[0] ? errdetail_internal("%s", buf->detail) : 0,
-			 buf->hint[0] ? errhint("%s", buf->hint) : 0));
-	pg_unreachable();
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+pgetl_xact_commit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+}
+
+/*
+ * pgetl_error_queue_create - make the queue at addr (PGETL_ERROR_QUEUE_SIZE
+ * bytes in seg) and attach to it as its receiver: the process that waits
+ * for another's report calls this when it creates the segment.
+ */
+shm_mq_handle *
+pgetl_error_queue_create(dsm_segment *seg, void *addr)
+{
+	shm_mq	   *mq = shm_mq_create(addr, PGETL_ERROR_QUEUE_SIZE);
+
+	shm_mq_set_receiver(mq, MyProc);
+	return shm_mq_attach(mq, seg, NULL);
+}
+
+/* The sender's attachment, between prepare and send */
+static dsm_segment *send_seg = NULL;
+static shm_mq_handle *send_mqh = NULL;
+
+/*
+ * pgetl_error_send_prepare - attach to the queue at addr as its sender.
+ * Called before telling the receiver that an error comes, so that the
+ * receiver, which then waits for the whole message, learns if this
+ * process dies before it has sent it.
+ */
+void
+pgetl_error_send_prepare(dsm_segment *seg, void *addr)
+{
+	shm_mq	   *mq = (shm_mq *) addr;
+
+	shm_mq_set_sender(mq, MyProc);
+	send_seg = seg;
+	send_mqh = shm_mq_attach(mq, seg, NULL);
+}
+
+/*
+ * pgetl_error_send - send the error being handled (the top of the error
+ * stack, in a PG_CATCH block) to the prepared queue, as a parallel worker
+ * sends its errors: the frontend protocol's ErrorResponse, whatever its
+ * size (shm_mq streams it).  It is also logged as usual.  The redirection
+ * ends when the segment is detached.
+ */
+void
+pgetl_error_send(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *edata;
+
+	Assert(send_mqh != NULL);
+	edata = CopyErrorData();
+	FlushErrorState();
+	pq_redirect_to_shm_mq(send_seg, send_mqh);
+	/* raised before the redirection, it was meant for the server log only */
+	edata->output_to_client = true;
+	PG_TRY();
+	{
+		ReThrowError(edata);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+	}
+	PG_END_TRY();
+	send_seg = NULL;
+	send_mqh = NULL;
+}
+
+/*
+ * pgetl_error_receive - wait for the error another process sends through
+ * mqh and raise it here: its SQLSTATE, message, detail and hint, without
+ * the other process's context.  Returns false when the sender went away
+ * without sending one (it detached, or exited: see shm_mq_set_handle).
+ */
+bool
+pgetl_error_receive(shm_mq_handle *mqh, const char *sender)
+{
+	Size		nbytes;
+	void	   *data;
+	StringInfoData msg;
+	ErrorData	edata;
+
+	if (shm_mq_receive(mqh, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+		return false;
+	initStringInfo(&msg);
+	appendBinaryStringInfo(&msg, data, nbytes);
+	if (pq_getmsgbyte(&msg) != 'E')
+		elog(ERROR, "unexpected message from %s", sender);
+	memset(&edata, 0, sizeof(edata));
+	pq_parse_errornotice(&msg, &edata);
+	edata.elevel = ERROR;
+	edata.context = NULL;
+	edata.internalquery = NULL;
+	edata.cursorpos = 0;
+	edata.internalpos = 0;
+	ThrowErrorData(&edata);
+	return true;				/* not reached */
 }

@@ -13,6 +13,8 @@
 
 #include "fmgr.h"
 #include "utils/elog.h"
+#include "storage/dsm.h"
+#include "storage/shm_mq.h"
 #include "utils/guc.h"
 
 /* Saved identity and GUC nest level while acting as the extension owner */
@@ -37,21 +39,27 @@ extern Oid	pgetl_extension_schema(void);
 extern uint64 pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
 								 const char *nulls, bool read_only, long count);
 
-/*
- * An error flattened into fixed-size fields, so that it can travel through
- * shared memory from a background worker to the backend that waits for it.
- */
-#define PGETL_ERRMSG_LEN 1024
-typedef struct PgetlErrorBuf
-{
-	int			sqlerrcode;		/* 0: no error */
-	char		message[PGETL_ERRMSG_LEN];
-	char		detail[PGETL_ERRMSG_LEN];
-	char		hint[PGETL_ERRMSG_LEN];
-} PgetlErrorBuf;
-
 extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
-extern void pgetl_error_save(PgetlErrorBuf *buf, ErrorData *edata);
-pg_noreturn extern void pgetl_error_rethrow(const PgetlErrorBuf *buf);
+
+/*
+ * Whether the installed catalog is at least 0.2 (has the pool's functions);
+ * before ALTER EXTENSION pgetl UPDATE a 0.1 catalog runs with the 0.1
+ * engine's functions (pgetl._task_begin, ...).  Needs a transaction.
+ */
+extern bool pgetl_catalog_has_pool(void);
+
+/* One transaction with SPI connected and a snapshot pushed */
+extern void pgetl_xact_begin(void);
+extern void pgetl_xact_commit(void);
+
+/*
+ * An error carried from one process to another through a shm_mq in a
+ * dynamic shared memory segment, as parallel workers carry theirs.
+ */
+#define PGETL_ERROR_QUEUE_SIZE	16384
+extern shm_mq_handle *pgetl_error_queue_create(dsm_segment *seg, void *addr);
+extern void pgetl_error_send_prepare(dsm_segment *seg, void *addr);
+extern void pgetl_error_send(void);
+extern bool pgetl_error_receive(shm_mq_handle *mqh, const char *sender);
 
 #endif							/* PGETL_UTIL_H */

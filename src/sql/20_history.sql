@@ -37,14 +37,16 @@ CREATE TABLE pgetl.task_state_transition (
 );
 COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a task try (from_state NULL: the state a try starts in)';
 -- Tries only move forward; a retry or a resume is a new row with the next
--- try_number.  A queued try fails (or waits for its retry) when its worker
--- could not start or connect.
+-- try_number.  A queued try waits for a task worker; the worker's one
+-- transaction records its outcome (success with the task's work; failed
+-- or up_for_retry after a rollback).  'running' is never stored: the views
+-- show a queued try that a worker holds as running, from shared memory
+-- (pgetl._running_tasks()), so that a try costs one commit.
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     (NULL, 'scheduled'),
     ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
     ('scheduled', 'cancelled'),
-    ('queued', 'running'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
-    ('running', 'success'), ('running', 'failed'), ('running', 'up_for_retry'), ('running', 'cancelled');
+    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled');
 
 CREATE TABLE pgetl.run_record (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -220,6 +222,13 @@ $$;
 CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
 
+-- The task tries that task workers of this database hold now (shared
+-- memory, src/pool.c): the views show them running.  Executable by every
+-- role (src/sql/99_privileges.sql), as the views need: it shows ids, pids
+-- and start times, which pg_stat_activity shows too.
+CREATE FUNCTION pgetl._running_tasks(OUT task_run_id bigint, OUT pid integer, OUT started_at timestamptz)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'pgetl_running_tasks' LANGUAGE C VOLATILE;
+
 -- What users read.  A role sees the runs of pipelines whose owner it is a
 -- member of (superusers see all).  States read as text, as they always
 -- have (string_agg(state, ...), comparisons with text work as before).
@@ -242,20 +251,27 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
               count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
               count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
               count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
-         FROM (SELECT DISTINCT ON (t.task) t.state
+         FROM (SELECT DISTINCT ON (t.task)
+                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state END AS state
                  FROM pgetl.task_run_record t
+                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id
                 WHERE t.run_id = r.run_id
                 ORDER BY t.task, t.try_number DESC) l) c
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 
+-- A queued try that a task worker holds is shown running, with the
+-- worker's pid and start time (shared memory: pgetl._running_tasks()).
 CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
-       t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
-       t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
+SELECT t.run_id, r.pipeline, t.task, t.try_number,
+       CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state,
+       t.scheduled_at, t.queued_at, coalesce(t.started_at, w.started_at) AS started_at,
+       t.finished_at, t.duration,
+       coalesce(t.pid, w.pid) AS pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
        t.task_run_id
   FROM pgetl.task_run_record t
   JOIN pgetl.run_record r USING (run_id)
+  LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
 

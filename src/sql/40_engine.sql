@@ -1,5 +1,5 @@
--- The engine's bookkeeping, called from C: by the run coordinator (a
--- background worker per run, src/coordinator.c) and by task workers
+-- The engine's bookkeeping, called from C: by the scheduler (a background
+-- worker per database, src/scheduler.c) and by task workers
 -- (src/task_worker.c), always as the extension owner.
 
 -- Latest try of every task of a run.
@@ -168,10 +168,10 @@ BEGIN
 END
 $$;
 
--- Runs that were active when their coordinator died are marked failed, with
+-- Runs that were active when their scheduler died are marked failed, with
 -- the reason; their unfinished task tries are failed or cancelled, so that
--- nothing stays 'running' and pgetl_resume() can pick them up.  A run is
--- alive while its coordinator holds its slot in shared memory
+-- nothing stays queued and pgetl_resume() can pick them up.  A run is
+-- alive while its scheduler holds its slot in shared memory
 -- (pgetl._live_runs(), read after this statement's snapshot was taken).
 CREATE FUNCTION pgetl._recover() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -191,13 +191,12 @@ BEGIN
             why := 'server restarted';
             task_why := 'server restarted';
         ELSE
-            why := 'run coordinator terminated unexpectedly';
+            why := 'pgetl scheduler terminated unexpectedly';
             task_why := 'worker terminated unexpectedly';
-            -- Task workers of the dead coordinator must not go on unseen.
-            PERFORM pg_terminate_backend(a.pid)
-               FROM pg_stat_activity a JOIN pgetl.task_run_record t ON t.pid = a.pid
-              WHERE t.run_id = r.run_id AND t.state IN ('queued', 'running')
-                AND a.backend_type = 'pgetl task';
+            -- Task workers running tries of the run must not go on unseen.
+            PERFORM pg_terminate_backend(w.pid)
+               FROM pgetl._running_tasks() w JOIN pgetl.task_run_record t USING (task_run_id)
+              WHERE t.run_id = r.run_id;
         END IF;
         PERFORM pgetl._close_retries(r.run_id);
         UPDATE pgetl.task_run_record SET state = 'failed', error = task_why
@@ -270,7 +269,8 @@ BEGIN
 END
 $$;
 
--- Start a run: called by the coordinator in its first transaction.
+-- Start a run: called by the scheduler in the run's first transaction
+-- (coordinator_pid: the scheduler's pid).
 -- started_by is the caller's role name, unless p_started_by says otherwise
 -- ('pg_cron' for a run started by a pg_cron job).
 CREATE FUNCTION pgetl._start_run(caller oid, p_pipeline text, p_params jsonb, p_logical_date date,
@@ -381,16 +381,27 @@ BEGIN
 END
 $$;
 
+-- The failed tasks of a run (names, in task order) and their errors, for
+-- the error pgetl_run() raises and the run's reason.
+CREATE FUNCTION pgetl._failure_report(p_run_id bigint, OUT failed_tasks text, OUT failure_detail text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT string_agg(task, ', ' ORDER BY task_id),
+           string_agg(format('Task "%s" (try %s) failed: %s%s', task, try_number, error,
+                             coalesce(' [SQLSTATE ' || sqlstate || ']', '')), E'\n' ORDER BY task_id)
+      FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed'
+$$;
+
 -- One step of the scheduler: schedule due retries, apply trigger rules,
--- queue what may start (up to max_parallel), and finish the run when every
--- task is done.  Returns the task runs to launch: all queued ones.
+-- queue every try that may start, and finish the run when every task is
+-- done.  Returns the queued tries (those a worker holds are among them)
+-- and the pipeline's max_parallel: the scheduler runs at most that many
+-- at a time.
 CREATE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
                                 OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,
-                                OUT failure_detail text)
+                                OUT failure_detail text, OUT max_parallel integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r pgetl.run_record;
-    free integer;
     now_ts timestamptz := clock_timestamp();
     any_failed_leaf boolean;
 BEGIN
@@ -422,22 +433,14 @@ BEGIN
         EXIT WHEN NOT FOUND;
     END LOOP;
 
-    SELECT p.max_parallel - (SELECT count(*) FROM pgetl._latest_tries(p_run_id) l
-                              WHERE l.state IN ('queued', 'running'))
-      INTO free FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
-    IF coalesce(free, 0) > 0 THEN
-        WITH ready AS (
-            SELECT e.task_run_id FROM pgetl._evaluate(p_run_id) e
-             WHERE e.decision = 'run' ORDER BY e.task_id LIMIT free
-        )
-        UPDATE pgetl.task_run_record tr SET state = 'queued'
-          FROM ready WHERE tr.task_run_id = ready.task_run_id;
-    END IF;
-    -- every queued try, also those queued before whose worker could not be
-    -- launched for want of a slot (they count against max_parallel): the
-    -- coordinator launches those it has not launched yet
+    -- every try that may run is queued: it waits for a worker, and the
+    -- scheduler hands out at most max_parallel at a time
+    UPDATE pgetl.task_run_record tr SET state = 'queued'
+      FROM pgetl._evaluate(p_run_id) e
+     WHERE tr.task_run_id = e.task_run_id AND e.decision = 'run';
     SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
       FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
+    SELECT p.max_parallel INTO max_parallel FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
 
     IF NOT EXISTS (SELECT FROM pgetl._latest_tries(p_run_id)
                     WHERE state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')) THEN
@@ -446,12 +449,8 @@ BEGIN
         SELECT bool_or(l.state IN ('failed', 'upstream_failed', 'cancelled')) INTO any_failed_leaf
           FROM pgetl._latest_tries(p_run_id) l
          WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id);
-        SELECT string_agg(task, ', ' ORDER BY task_id) INTO failed_tasks
-          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
-        SELECT string_agg(format('Task "%s" (try %s) failed: %s%s', task, try_number, error,
-                                 coalesce(' [SQLSTATE ' || sqlstate || ']', '')), E'\n' ORDER BY task_id)
-          INTO failure_detail
-          FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed';
+        SELECT f.failed_tasks, f.failure_detail INTO failed_tasks, failure_detail
+          FROM pgetl._failure_report(p_run_id) f;
         run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;
         UPDATE pgetl.run_record SET state = run_state::pgetl.run_state,
                reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
@@ -461,51 +460,65 @@ BEGIN
 END
 $$;
 
--- A task worker starts its try; NULL when the try is no longer queued.
-CREATE FUNCTION pgetl._task_begin(p_task_run_id bigint, p_pid integer,
+-- A task worker reads the task of its try, in the try's own transaction;
+-- all NULL when the try is no longer queued (its run was stopped).  The
+-- try stays queued: that a worker runs it is known from shared memory
+-- (pgetl._running_tasks()), and its outcome is recorded when it ends.
+CREATE FUNCTION pgetl._task_start(p_task_run_id bigint,
     OUT run_id bigint, OUT task text, OUT try_number integer, OUT kind text, OUT command text,
     OUT config jsonb, OUT timeout_ms bigint, OUT params jsonb, OUT logical_date date, OUT pipeline text)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    tr pgetl.task_run_record;
-BEGIN
-    UPDATE pgetl.task_run_record SET state = 'running', pid = p_pid
-     WHERE task_run_id = p_task_run_id AND state = 'queued'
-    RETURNING * INTO tr;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT tr.run_id, tr.task, tr.try_number, t.kind, t.command, t.config,
            (extract(epoch FROM t.timeout) * 1000)::bigint,
            p.params || r.params, r.logical_date, r.pipeline
-      INTO run_id, task, try_number, kind, command, config, timeout_ms, params, logical_date, pipeline
-      FROM pgetl.run_record r
+      FROM pgetl.task_run_record tr
+      JOIN pgetl.run_record r ON r.run_id = tr.run_id
       JOIN pgetl.task t ON t.task_id = tr.task_id
       JOIN pgetl.pipeline p ON p.pipeline_id = t.pipeline_id
-     WHERE r.run_id = tr.run_id;
-END
+     WHERE tr.task_run_id = p_task_run_id AND tr.state = 'queued'
 $$;
 
-CREATE FUNCTION pgetl._task_succeed(p_task_run_id bigint, p_result jsonb, p_rows bigint) RETURNS void
+-- Record a try's success, in the transaction of the task's own work, and
+-- queue the downstream tasks it releases (those whose trigger rule now
+-- says run), so that a serial chain needs one commit per task.  Returns
+-- how many it queued.  A downstream task whose other upstream task
+-- commits at the same time may be seen by neither: the scheduler's next
+-- step (pgetl._schedule) queues it.
+CREATE FUNCTION pgetl._task_succeed(p_task_run_id bigint, p_result jsonb, p_rows bigint,
+                                    p_started_at timestamptz, p_pid integer) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    tr pgetl.task_run_record;
     st text;
+    n integer := 0;
 BEGIN
-    UPDATE pgetl.task_run_record SET state = 'success', result = p_result, rows = p_rows
-     WHERE task_run_id = p_task_run_id AND state = 'running';
+    UPDATE pgetl.task_run_record SET state = 'success', result = p_result, rows = p_rows,
+           started_at = p_started_at, pid = p_pid
+     WHERE task_run_id = p_task_run_id AND state = 'queued'
+    RETURNING * INTO tr;
     IF NOT FOUND THEN
         SELECT state INTO st FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
         RAISE EXCEPTION 'task run % is no longer running (state %)', p_task_run_id, st
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The run was cancelled or failed while the task ran; its work is rolled back.';
     END IF;
+    IF EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = tr.task_id) THEN
+        UPDATE pgetl.task_run_record x SET state = 'queued'
+          FROM pgetl._evaluate(tr.run_id) e
+          JOIN pgetl.task_dependency d ON d.task_id = e.task_id AND d.upstream_task_id = tr.task_id
+         WHERE x.task_run_id = e.task_run_id AND e.decision = 'run' AND x.state = 'scheduled';
+        GET DIAGNOSTICS n = ROW_COUNT;
+    END IF;
+    RETURN n;
 END
 $$;
 
 -- Record a failed try: up_for_retry while tries are left and the error is
--- one retries may fix (pgetl._retryable), else failed.
+-- one retries may fix (pgetl._retryable), else failed.  p_started_at and
+-- p_pid: when and in which worker the try ran (NULL if it never began).
 CREATE FUNCTION pgetl._task_fail(p_task_run_id bigint, p_error text, p_sqlstate text, p_detail text,
-                                 p_hint text, p_context text)
+                                 p_hint text, p_context text, p_started_at timestamptz DEFAULT NULL,
+                                 p_pid integer DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -514,7 +527,8 @@ BEGIN
     UPDATE pgetl.task_run_record
        SET state = CASE WHEN try_number < max_tries AND pgetl._retryable(p_sqlstate)
                         THEN 'up_for_retry'::pgetl.task_state ELSE 'failed' END,
-           error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context
+           error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context,
+           started_at = coalesce(p_started_at, started_at), pid = coalesce(p_pid, pid)
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
     RETURN st;

@@ -11,3 +11,6 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The history views read which tries run now from shared memory.
+GRANT EXECUTE ON FUNCTION pgetl._running_tasks() TO PUBLIC;

@@ -50,21 +50,22 @@ qq "SELECT pgetl_resume($run)" >/dev/null || fail "resume failed"
 [ "$(q "SELECT string_agg(task, ',' ORDER BY task) FROM done_marks")" = "first,last,victim" ] || fail "work after resume"
 ok "pgetl_resume completed the run, keeping the successful task"
 
-# A coordinator terminated by an administrator stops its workers and marks
-# the run failed with the reason; the run can be resumed.
+# A scheduler terminated by an administrator stops its runs' tries and
+# marks the runs failed with the reason; the run can be resumed.
 q "UPDATE cfg SET slow = true; TRUNCATE done_marks"
 run=$(q "SELECT pgetl_run('crashy', wait => false)")
 wait_for "SELECT EXISTS (SELECT FROM pgetl.task_run WHERE run_id = $run AND task = 'victim' AND state = 'running')" \
     || fail "victim never started (2)"
-coord=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgetl run' AND datname = current_database()")
-q "SELECT pg_terminate_backend($coord)" >/dev/null
-wait_for "SELECT state = 'failed' FROM pgetl.pipeline_run WHERE run_id = $run" 30 || fail "run $run not failed after SIGTERM to its coordinator"
-[ "$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $run")" = "run coordinator was terminated" ] \
+sched=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pgetl scheduler' AND datname = current_database()")
+q "SELECT pg_terminate_backend($sched)" >/dev/null
+wait_for "SELECT state = 'failed' FROM pgetl.pipeline_run WHERE run_id = $run" 30 || fail "run $run not failed after SIGTERM to its scheduler"
+[ "$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $run")" = "pgetl scheduler was terminated" ] \
     || fail "reason: $(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $run")"
-wait_for "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'pgetl task')" 30 || fail "task worker survived"
+[ "$(q "SELECT count(*) FROM pgetl._running_tasks()")" = 0 ] || fail "a task worker still runs the victim"
 [ "$(q "SELECT state FROM pgetl.task_run WHERE run_id = $run AND task = 'victim'")" = cancelled ] || fail "victim not cancelled"
-ok "SIGTERM to a coordinator: its task worker stopped, run failed with the reason"
+[ "$(q "SELECT count(*) FROM done_marks WHERE task = 'victim'")" = 0 ] || fail "victim's work was kept"
+ok "SIGTERM to the scheduler: the task was stopped, its work rolled back, run failed with the reason"
 q "UPDATE cfg SET slow = false"
-q "SELECT pgetl_resume($run)" >/dev/null || fail "resume after coordinator termination failed"
+q "SELECT pgetl_resume($run)" >/dev/null || fail "resume after scheduler termination failed"
 [ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $run")" = success ] || fail "resumed run not success (2)"
 ok "and pgetl_resume completed it"

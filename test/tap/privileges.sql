@@ -14,7 +14,7 @@ CREATE ROLE pgetl_alice_member LOGIN IN ROLE pgetl_alice;
 GRANT CREATE ON SCHEMA public TO pgetl_alice;
 RESET client_min_messages;
 
-SELECT plan(27);
+SELECT plan(28);
 
 -- nothing for PUBLIC on pgetl's tables and sequences, TRIGGER included
 SELECT is_empty(
@@ -33,8 +33,16 @@ SELECT is_empty(
     'an ordinary role has no privilege at all on pgetl tables');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure FROM pg_proc p
-       WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')$$,
+       WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')
+         AND p.oid <> 'pgetl._running_tasks()'::regprocedure$$,
     'internal functions are not executable by ordinary roles');
+-- the one exception: the history views read which tries run now from it
+-- (ids, pids and start times, which pg_stat_activity shows every role)
+SELECT results_eq(
+    $$SELECT p.oid::regprocedure::text FROM pg_proc p
+       WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')$$,
+    $$VALUES ('pgetl._running_tasks()')$$,
+    'the only internal function every role may execute is pgetl._running_tasks(), read by the history views');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
        WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgetl')

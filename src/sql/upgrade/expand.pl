@@ -4,7 +4,8 @@
 # as the install parts given before "--" create it now (as CREATE OR
 # REPLACE), and each line "--@create NAME" by that definition as it is (a
 # function new in the release, or one dropped just before to change its
-# signature).
+# signature); "--@view NAME" prints the install parts' CREATE VIEW NAME as
+# it is (the step drops the view first).
 # So an upgrade step that only brings a function to its new body names it
 # instead of copying it, and the install part stays its one source of truth
 # (until the release, when the assembled upgrade script is frozen).
@@ -26,6 +27,8 @@ for my $f (@install) {
     while (my $line = <$in>) {
         if (!defined $name && $line =~ /^CREATE FUNCTION (\S+?)\(/) {
             ($name, $text, $dollar) = ($1, '', 0);
+        } elsif (!defined $name && $line =~ /^CREATE VIEW (\S+) /) {
+            ($name, $text, $dollar) = ("view:$1", '', 0);
         }
         next unless defined $name;
         $text .= $line;
@@ -42,8 +45,9 @@ for my $f (@install) {
 for my $f (@upgrade) {
     open my $in, '<', $f or die "$f: $!";
     while (my $line = <$in>) {
-        if ($line =~ /^--\@(function|create) (\S+)\s*$/) {
+        if ($line =~ /^--\@(function|create|view) (\S+)\s*$/) {
             my ($how, $name) = ($1, $2);
+            $name = "view:$name" if $how eq 'view';
             die "$f: no install part creates function $name\n" unless $def{$name};
             die "$f: function $name is created more than once; copy its definition\n" if $seen{$name} > 1;
             my $d = $def{$name};

@@ -42,14 +42,16 @@ CREATE TABLE pgetl.task_state_transition (
 );
 COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a task try (from_state NULL: the state a try starts in)';
 -- Tries only move forward; a retry or a resume is a new row with the next
--- try_number.  A queued try fails (or waits for its retry) when its worker
--- could not start or connect.
+-- try_number.  A queued try waits for a task worker, whose one transaction
+-- records its outcome; 'running' is never stored (the views read it from
+-- shared memory).  Tries that 0.1 left running are failed first.
+UPDATE pgetl.task_run_record SET state = 'failed', error = 'updated to pgetl 0.2 while running'
+ WHERE state = 'running';
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     (NULL, 'scheduled'),
     ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
     ('scheduled', 'cancelled'),
-    ('queued', 'running'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
-    ('running', 'success'), ('running', 'failed'), ('running', 'up_for_retry'), ('running', 'cancelled');
+    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled');
 
 -- What depends on the state columns is rebuilt around their new type.
 DROP VIEW pgetl.schedules;
@@ -85,40 +87,14 @@ CREATE TRIGGER run_before BEFORE INSERT OR UPDATE OF state ON pgetl.run_record
 CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._run_after();
 
-CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
-       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
-       r.reason, r.resumed,
-       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
-       c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at
-  FROM pgetl.run_record r
- CROSS JOIN LATERAL (
-       SELECT count(*)::integer AS tasks_total,
-              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
-              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
-              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
-              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
-              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
-              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
-              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
-              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
-              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
-         FROM (SELECT DISTINCT ON (t.task) t.state
-                 FROM pgetl.task_run_record t
-                WHERE t.run_id = r.run_id
-                ORDER BY t.task, t.try_number DESC) l) c
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+-- The views show a queued try a task worker holds as running (shared
+-- memory, src/pool.c).
+--@create pgetl._running_tasks
+GRANT EXECUTE ON FUNCTION pgetl._running_tasks() TO PUBLIC;
+--@view pgetl.pipeline_run
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
 
-CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text AS state,
-       t.scheduled_at, t.queued_at, t.started_at, t.finished_at, t.duration,
-       t.pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
-       t.task_run_id
-  FROM pgetl.task_run_record t
-  JOIN pgetl.run_record r USING (run_id)
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
+--@view pgetl.task_run
 COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
 
 GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;

@@ -19,7 +19,9 @@
 
 --@function pgetl._resume_run
 
---@function pgetl._task_fail
+-- (and when and in which worker a failed try ran)
+DROP FUNCTION pgetl._task_fail(bigint, text, text, text, text, text);
+--@create pgetl._task_fail
 
 --@function pgetl._stop_run
 
@@ -27,3 +29,4 @@
 REVOKE ALL ON FUNCTION pgetl._retryable(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._close_retries(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._connect_error(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgetl._task_fail(bigint, text, text, text, text, text, timestamptz, integer) FROM PUBLIC;

@@ -4,7 +4,11 @@
 -- it was never launched and its run never ended.  It now returns every
 -- queued try (src/sql/40_engine.sql).
 
--- One step of the scheduler: schedule due retries, apply trigger rules,
--- queue what may start (up to max_parallel), and finish the run when every
--- task is done.  Returns the task runs to launch: all queued ones.
---@function pgetl._schedule
+-- Engine v2 (src/pool.c): every try that may run is queued, and the
+-- scheduler hands at most max_parallel (a new OUT column) to task workers
+-- at a time.
+--@create pgetl._failure_report
+REVOKE ALL ON FUNCTION pgetl._failure_report(bigint) FROM PUBLIC;
+DROP FUNCTION pgetl._schedule(bigint);
+--@create pgetl._schedule
+REVOKE ALL ON FUNCTION pgetl._schedule(bigint) FROM PUBLIC;

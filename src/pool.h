@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * pool.h
+ *	  The pool of warm task workers in shared memory: one slot per worker,
+ *	  keyed by (database, owner), through which a run's scheduler hands a
+ *	  task try to a worker and learns that it is done.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGETL_POOL_H
+#define PGETL_POOL_H
+
+#include "pgetl.h"
+
+#include "datatype/timestamp.h"
+#include "postmaster/bgworker.h"
+
+/* The life of a pool slot; one switch in pool.c names them */
+typedef enum PgetlWorkerState
+{
+	PGETL_WORKER_FREE = 0,		/* no worker */
+	PGETL_WORKER_STARTING,		/* registered, holds its first task */
+	PGETL_WORKER_IDLE,			/* connected, waits for a task */
+	PGETL_WORKER_BUSY,			/* runs task_run_id (or will, once reset) */
+	PGETL_WORKER_RESETTING		/* done with its try, resets its session */
+} PgetlWorkerState;
+
+/* What a scheduler knows of a task try it handed to the pool */
+typedef struct PgetlDispatch
+{
+	int64		task_run_id;
+	int			slot;
+	uint64		generation;		/* of the hand-over: tells a reused slot */
+	BackgroundWorkerHandle *handle; /* when this dispatch started the worker */
+	TimestampTz dispatched_at;
+	TimestampTz started_at;		/* when the worker began it; 0: not seen */
+	int64		timeout_ms;		/* -1: not looked up yet; 0: none */
+	bool		timed_out;
+	bool		cancelled;
+} PgetlDispatch;
+
+/* GUCs */
+extern int	pgetl_max_workers;
+extern int	pgetl_worker_idle_timeout;
+
+extern Size pgetl_pool_shmem_size(void);
+extern void pgetl_pool_shmem_init(void *area, bool found);
+
+/* the scheduler's side */
+extern bool pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_run_id,
+								PgetlDispatch *d);
+extern bool pgetl_pool_is_running(PgetlDispatch *d);
+extern void pgetl_pool_cancel(PgetlDispatch *d, bool terminate);
+extern bool pgetl_pool_bounced(PgetlDispatch *d);
+extern int	pgetl_pool_idle_workers(void);
+
+/* the worker's side (src/task_worker.c) */
+extern void pgetl_pool_worker_attach(int slot, Oid *dboid, Oid *owner);
+extern int64 pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id);
+extern void pgetl_pool_worker_ended(int slot);
+extern void pgetl_pool_worker_done(int slot);
+extern bool pgetl_pool_worker_cancelled(int slot);
+extern void pgetl_pool_worker_bounce(int slot);
+
+#endif							/* PGETL_POOL_H */

@@ -1,0 +1,922 @@
+/*-------------------------------------------------------------------------
+ *
+ * scheduler.c
+ *	  The scheduler: one background worker per database that drives every
+ *	  active run of that database.
+ *
+ * The scheduler is the monitor of the runs (as in Citus's background job
+ * runner; the executors are the task workers of src/task_worker.c).  A
+ * caller of pgetl_run() or pgetl_resume() (src/run.c) puts its request
+ * into the database's queue in shared memory (src/shmem.c) and starts the
+ * scheduler if none runs, as pg_cron's launcher starts a worker on demand.
+ * The scheduler takes requests in order, starts each run in a transaction
+ * of its own and reports to the caller; then, for every active run, in
+ * short transactions, it asks pgetl._schedule() what may start, hands up
+ * to max_parallel tries at a time to the pool of warm task workers
+ * (src/pool.c), notices tries that end (a worker sets our latch) or whose
+ * worker died, enforces timeouts, and carries out cancel requests.  All
+ * decisions live in SQL (src/sql/40_engine.sql), so the catalog is always
+ * the truth; the scheduler only keeps the hand-overs of its runs.
+ *
+ * Nothing fails for want of a process: a run waits in the queue while
+ * the scheduler starts (or while all run slots are taken), and a task try
+ * waits queued, with the reason in its run, until a task worker is free.
+ * The scheduler exits after pgetl.worker_idle_timeout without runs or
+ * requests; the next caller starts it again.
+ *
+ * It connects as the extension owner: it writes history, it never runs
+ * user code.  Task workers connect as the pipeline owner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scheduler.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "pgstat.h"
+#include "pool.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "run.h"
+#include "shmem.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+#include "util.h"
+
+#include <limits.h>
+
+/* Grace period after a task's timeout, or a cancel, before its worker is terminated */
+#define TIMEOUT_GRACE_MS	5000
+/*
+ * lock_timeout of a run's first transaction.  The caller notices when the
+ * scheduler waits for a lock the caller's own transaction holds
+ * (src/run.c); this bounds a wait for any other transaction, e.g. one that
+ * changed the pipeline and has not ended.
+ */
+#define START_LOCK_TIMEOUT	"30s"
+/* pgetl._schedule() runs for each run at least this often */
+#define FULL_STEP_MS		1000
+/*
+ * Retry interval when no task worker was free for a try: from the first,
+ * doubled at each failed retry up to the last (a worker of another
+ * database that frees its slot does not wake us).
+ */
+#define NO_SLOT_WAIT_MS		20
+#define NO_SLOT_MAX_WAIT_MS	1000
+/* A run whose steps fail this many times in a row is failed */
+#define MAX_STEP_ERRORS		3
+
+/* An active run and what the scheduler knows of it */
+typedef struct ActiveRun
+{
+	int64		run_id;			/* 0 while starting */
+	Oid			owner;			/* the pipeline owner: its tries' workers */
+	int			slot;			/* run slot in the registry */
+	dsm_segment *seg;			/* the caller's request */
+	PgetlRunRequest *req;
+	PgetlDispatch *launched;	/* tries handed to the pool, not yet ended */
+	int			nlaunched;
+	int			maxlaunched;
+	int			max_parallel;	/* the pipeline's, as of the last full step */
+	TimestampTz next_full_step; /* when pgetl._schedule() runs next */
+	TimestampTz next_dispatch;	/* when to look for a free worker again */
+	long		no_slot_wait_ms;
+	bool		waiting_for_slot;	/* the run's reason says so */
+	int			step_errors;
+	bool		finished;
+} ActiveRun;
+
+static volatile sig_atomic_t got_sigterm = false;
+
+static List *runs = NIL;		/* of ActiveRun *, in TopMemoryContext */
+static MemoryContext step_cxt;
+
+/* SIGTERM: stop every run (its workers, then the run itself), then exit */
+static void
+scheduler_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* At exit: give back the run slots and the database's scheduler slot. */
+static void
+scheduler_exit(int code, Datum arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+
+		if (r->slot >= 0)
+			pgetl_slot_release(r->slot);
+		r->slot = -1;
+	}
+	(void) pgetl_sched_detach(MyDatabaseId, false);
+}
+
+/* Tell the waiting caller something changed. */
+static void
+report(ActiveRun *r, PgetlRunPhase phase)
+{
+	SpinLockAcquire(&r->req->mutex);
+	r->req->phase = phase;
+	SpinLockRelease(&r->req->mutex);
+	pgetl_set_latch_of(r->req->caller_procno);
+}
+
+/*
+ * start_run - start or resume a run in its first transaction.  The slot
+ * learns the run id before the commit makes the run visible, so
+ * pgetl._recover() in another backend can never take this run for
+ * abandoned.
+ */
+static void
+start_run(ActiveRun *r)
+{
+	PgetlRunRequest *req = r->req;
+	Oid			types[6];
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	int			ret;
+
+	pgetl_xact_begin();
+	/* like SET LOCAL: undone at the end of this transaction */
+	(void) set_config_option("lock_timeout", START_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	if (req->resume_run_id == 0)
+	{
+		types[0] = OIDOID;
+		values[0] = ObjectIdGetDatum(req->caller);
+		types[1] = TEXTOID;
+		values[1] = CStringGetTextDatum(req->payload);
+		types[2] = JSONBOID;
+		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->payload + req->params_offset));
+		types[3] = DATEOID;
+		values[3] = DateADTGetDatum(req->logical_date);
+		types[4] = INT4OID;
+		values[4] = Int32GetDatum(MyProcPid);
+		/* started_by: the caller's role name, or pg_cron for a cron job */
+		types[5] = TEXTOID;
+		if (req->by_pg_cron)
+			values[5] = CStringGetTextDatum("pg_cron");
+		else
+			nulls[5] = 'n';
+		ret = SPI_execute_with_args("SELECT pgetl._start_run($1, $2, $3, $4, $5, $6)",
+									6, types, values, nulls, false, 1);
+	}
+	else
+	{
+		types[0] = OIDOID;
+		values[0] = ObjectIdGetDatum(req->caller);
+		types[1] = INT8OID;
+		values[1] = Int64GetDatum(req->resume_run_id);
+		types[2] = INT4OID;
+		values[2] = Int32GetDatum(MyProcPid);
+		/* the tasks to re-run, as a JSON array in the params slot */
+		types[3] = JSONBOID;
+		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->payload + req->params_offset));
+		ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
+									"CASE WHEN pg_catalog.jsonb_typeof($4) OPERATOR(pg_catalog.=) 'array' "
+									"THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4)) END)",
+									4, types, values, nulls, false, 1);
+	}
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not start the run");
+	r->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum(r->run_id);
+	ret = SPI_execute_with_args("SELECT owner::pg_catalog.oid FROM pgetl.run_record "
+								"WHERE run_id OPERATOR(pg_catalog.=) $1",
+								1, types, values, nulls, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "run " INT64_FORMAT " vanished", r->run_id);
+	r->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * A caller that gave up (it found us waiting for a lock its own
+	 * transaction holds, src/run.c) has raised an error: the run must not
+	 * start behind its back.  It set the flag while we were still waiting,
+	 * so it is visible here.
+	 */
+	SpinLockAcquire(&req->mutex);
+	if (req->abandoned)
+	{
+		SpinLockRelease(&req->mutex);
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("the caller of the run gave up before it started")));
+	}
+	SpinLockRelease(&req->mutex);
+
+	pgetl_slot_set_run(r->slot, r->run_id);
+	pgetl_xact_commit();
+
+	SpinLockAcquire(&req->mutex);
+	req->run_id = r->run_id;
+	SpinLockRelease(&req->mutex);
+}
+
+/*
+ * accept_request - take one request from the queue: attach its segment,
+ * start the run, report to the caller.  A run that cannot start sends
+ * its error to the caller (pgetl_error_send, src/util.c) and is
+ * forgotten; the scheduler goes on with the other runs.
+ */
+static void
+accept_request(dsm_handle h)
+{
+	ActiveRun  *r;
+	dsm_segment *seg;
+	MemoryContext old;
+
+	seg = dsm_attach(h);
+	if (seg == NULL)
+		return;					/* the caller has gone */
+	pgstat_report_activity(STATE_RUNNING, "pgetl scheduler: starting a run");
+	dsm_pin_mapping(seg);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r = palloc0(sizeof(ActiveRun));
+	r->seg = seg;
+	r->req = dsm_segment_address(seg);
+	r->slot = -1;
+	r->maxlaunched = 16;
+	r->launched = palloc(r->maxlaunched * sizeof(PgetlDispatch));
+	r->max_parallel = 1;
+	r->no_slot_wait_ms = NO_SLOT_WAIT_MS;
+	MemoryContextSwitchTo(old);
+
+	SpinLockAcquire(&r->req->mutex);
+	r->req->scheduler_pid = MyProcPid;
+	SpinLockRelease(&r->req->mutex);
+
+	PG_TRY();
+	{
+		r->slot = pgetl_slot_take(MyDatabaseId);
+		if (r->slot < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many active pgetl runs"),
+					 errdetail("All run slots of the server are taken."),
+					 errhint("Wait for runs to finish; raising max_worker_processes gives more run slots.")));
+		start_run(r);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
+		if (geterrcode() == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			/* START_LOCK_TIMEOUT: say which lock and what to do */
+			ErrorData  *edata = CopyErrorData();
+
+			FlushErrorState();
+			edata->message = psprintf("could not start the run: %s", r->req->resume_run_id ?
+									  psprintf("run " INT64_FORMAT " or its pipeline is locked by another transaction",
+											   r->req->resume_run_id) :
+									  psprintf("pipeline \"%s\" is locked by another transaction",
+											   r->req->payload));
+			edata->detail = psprintf("The pgetl scheduler waited %s for the lock.", START_LOCK_TIMEOUT);
+			edata->hint = pstrdup("A transaction that changed the pipeline (pgetl_add_task, pgetl_alter_pipeline, "
+								  "pgetl_schedule and the like) has not ended: commit or roll it back, then try again.");
+			edata->context = NULL;
+			edata->internalquery = NULL;
+			edata->cursorpos = edata->internalpos = 0;
+			/* back on the error stack, for pgetl_error_send() */
+			PG_TRY();
+			{
+				ReThrowError(edata);
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(TopMemoryContext);
+			}
+			PG_END_TRY();
+		}
+		/* phase first, with the sender attached: the caller waits for all of it */
+		pgetl_error_send_prepare(seg, (char *) r->req + r->req->error_queue_offset);
+		SpinLockAcquire(&r->req->mutex);
+		r->req->phase = PGETL_RUN_START_FAILED;
+		SpinLockRelease(&r->req->mutex);
+		pgetl_set_latch_of(r->req->caller_procno);
+		pgetl_error_send();
+		HOLD_INTERRUPTS();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		if (r->slot >= 0)
+			pgetl_slot_release(r->slot);
+		dsm_detach(seg);
+		pfree(r->launched);
+		pfree(r);
+		return;
+	}
+	PG_END_TRY();
+	/* the run is started: the caller learns its id */
+	runs = lappend(runs, r);
+	report(r, PGETL_RUN_STARTED);
+}
+
+/* Hand one task try to the pool; false when no worker is free now. */
+static bool
+launch_task(ActiveRun *r, int64 task_run_id)
+{
+	PgetlDispatch d;
+
+	if (!pgetl_pool_dispatch(MyDatabaseId, r->owner, r->run_id, task_run_id, &d))
+		return false;
+	if (r->nlaunched == r->maxlaunched)
+	{
+		r->maxlaunched *= 2;
+		r->launched = repalloc(r->launched, r->maxlaunched * sizeof(PgetlDispatch));
+	}
+	r->launched[r->nlaunched++] = d;
+	return true;
+}
+
+/* Did we hand this task try to the pool already? */
+static bool
+is_launched(ActiveRun *r, int64 task_run_id)
+{
+	for (int i = 0; i < r->nlaunched; i++)
+		if (r->launched[i].task_run_id == task_run_id)
+			return true;
+	return false;
+}
+
+/* The timeout of a task try in milliseconds, 0 for none. */
+static int64
+task_timeout_ms(int64 task_run_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task_run_id)};
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT (pg_catalog.extract('epoch', t.timeout) "
+							  "OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
+							  "FROM pgetl.task_run_record tr JOIN pgetl.task t "
+							  "ON t.task_id OPERATOR(pg_catalog.=) tr.task_id "
+							  "WHERE tr.task_run_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Record the end of a try whose worker let go of it without recording it
+ * (it was terminated, or died): pgetl._task_fail() changes only
+ * unfinished tries.  A worker that could not connect as the owner (no
+ * LOGIN, no CONNECT) gets PostgreSQL's error through
+ * pgetl._connect_error().
+ */
+static void
+record_lost_worker(PgetlDispatch *t)
+{
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', 'n', 'n', 'n', ' '};
+	const char *sql = "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6, $7)";
+
+	values[0] = Int64GetDatum(t->task_run_id);
+	values[6] = TimestampTzGetDatum(t->started_at);
+	if (t->started_at == 0)
+		nulls[6] = 'n';
+	if (t->timed_out)
+	{
+		if (t->timeout_ms < 0)
+			t->timeout_ms = task_timeout_ms(t->task_run_id);
+		values[1] = CStringGetTextDatum(psprintf("task exceeded its timeout of " INT64_FORMAT " ms and was terminated",
+												 t->timeout_ms));
+		values[2] = CStringGetTextDatum("57014");
+	}
+	else
+	{
+		values[1] = CStringGetTextDatum("worker terminated unexpectedly");
+		nulls[2] = 'n';
+		sql = "SELECT pgetl._task_fail($1, COALESCE(c.error, $2), c.sqlstate, c.detail, c.hint, $6, $7) "
+			"FROM pgetl._connect_error($1) c";
+	}
+	/* a 0.1 catalog: _task_fail has six arguments, no _connect_error */
+	if (!pgetl_catalog_has_pool())
+		sql = "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)";
+	if (SPI_execute_with_args(sql, pgetl_catalog_has_pool() ? 7 : 6, types, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the end of task run " INT64_FORMAT, t->task_run_id);
+}
+
+/*
+ * note_waiting_for_slot - say in the run's reason whether tries wait
+ * queued for a task worker (written when that changes), in the step's
+ * transaction.
+ */
+static void
+note_waiting_for_slot(ActiveRun *r, bool waiting)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	if (waiting == r->waiting_for_slot)
+		return;
+	values[0] = Int64GetDatum(r->run_id);
+	if (waiting)
+		values[1] = CStringGetTextDatum(psprintf("tasks wait for a free task worker "
+												 "(pgetl.max_workers is %d, max_worker_processes is %d)",
+												 pgetl_max_workers, max_worker_processes));
+	else
+		nulls[1] = 'n';
+	pgetl_xact_begin();
+	if (SPI_execute_with_args("UPDATE pgetl.run_record SET reason = $2 "
+							  "WHERE run_id OPERATOR(pg_catalog.=) $1 "
+							  "AND state OPERATOR(pg_catalog.=) 'running'",
+							  2, types, values, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the reason of run " INT64_FORMAT, r->run_id);
+	pgetl_xact_commit();
+	r->waiting_for_slot = waiting;
+}
+
+/*
+ * ended_try - a try our worker let go of: if it is still queued, nobody
+ * recorded it (its worker died, or timed out): record that now, unless
+ * the worker gave it back unrun (then it is handed out again).  True when
+ * the try did not end in success, so that trigger rules must be applied
+ * again.
+ */
+static bool
+ended_try(PgetlDispatch *t)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(t->task_run_id)};
+	PgetlTaskState state;
+
+	if (SPI_execute_with_args("SELECT state FROM pgetl.task_run_record "
+							  "WHERE task_run_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read task run " INT64_FORMAT, t->task_run_id);
+	if (SPI_processed != 1)
+		return true;
+	state = pgetl_task_state_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	/* running: recorded by a 0.1 catalog's _task_begin */
+	if (state == PGETL_TASK_STATE_QUEUED || state == PGETL_TASK_STATE_RUNNING)
+	{
+		if (pgetl_pool_bounced(t))
+			return false;
+		record_lost_worker(t);
+		return true;
+	}
+	return state != PGETL_TASK_STATE_SUCCESS;
+}
+
+/* The run's queued tries, in task order, as an int8 array in step_cxt (NULL: none). */
+static ArrayType *
+queued_tries(ActiveRun *r)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	bool		isnull;
+	Datum		d;
+	MemoryContext old;
+	ArrayType  *a;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id) "
+							  "FROM pgetl.task_run_record WHERE run_id OPERATOR(pg_catalog.=) $1 "
+							  "AND state OPERATOR(pg_catalog.=) 'queued'",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the queued tries of run " INT64_FORMAT, r->run_id);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(step_cxt);
+	a = DatumGetArrayTypePCopy(d);
+	MemoryContextSwitchTo(old);
+	return a;
+}
+
+/* The ids of an int8 array (palloc'd in step_cxt) and their number */
+static int
+array_ids(ArrayType *a, Datum **ids)
+{
+	int			n = 0;
+	MemoryContext old;
+
+	*ids = NULL;
+	if (a == NULL)
+		return 0;
+	old = MemoryContextSwitchTo(step_cxt);
+	deconstruct_array(a, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, ids, NULL, &n);
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+/*
+ * needs_step - whether the run needs a step now, seen from shared memory
+ * alone: a try of it ended, its full step or next dispatch is due.
+ */
+static bool
+needs_step(ActiveRun *r, TimestampTz now)
+{
+	if (r->next_full_step == 0 || now >= r->next_full_step)
+		return true;
+	if (r->next_dispatch != 0 && now >= r->next_dispatch)
+		return true;
+	for (int i = 0; i < r->nlaunched; i++)
+		if (!pgetl_pool_is_running(&r->launched[i]))
+			return true;
+	return false;
+}
+
+/*
+ * step - one scheduling step of a run: note the tries that ended and
+ * enforce timeouts, then hand out queued tries, up to max_parallel at a
+ * time.  A worker that records a success also queues the downstream tasks
+ * it releases, so as long as tries end in success and queued ones wait, a
+ * step only reads; pgetl._schedule() (retries, trigger rules that skip or
+ * fail, the end of the run) runs when a try did not succeed, when nothing
+ * new is queued, when a retry is due, and at least every FULL_STEP_MS.
+ * Sets r->finished when the run has finished, and reports it.
+ */
+static void
+step(ActiveRun *r)
+{
+	bool		done = false;
+	bool		isnull;
+	Datum		d;
+	ArrayType  *launch = NULL;
+	TimestampTz now = GetCurrentTimestamp();
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	Datum	   *ids;
+	int			n;
+	int			i;
+	bool		no_slot = false;
+	bool		full = (r->next_full_step == 0 || now >= r->next_full_step);
+
+	MemoryContextReset(step_cxt);
+	pgetl_xact_begin();
+
+	/* tries that ended (recorded by their worker, or not: then now); timeouts */
+	for (i = 0; i < r->nlaunched;)
+	{
+		PgetlDispatch *t = &r->launched[i];
+
+		if (!pgetl_pool_is_running(t))
+		{
+			if (ended_try(t))
+				full = true;
+			r->launched[i] = r->launched[--r->nlaunched];
+			continue;
+		}
+		/* the worker enforces the timeout; terminate it if that failed */
+		if (t->timeout_ms < 0 && TimestampDifferenceExceeds(t->dispatched_at, now, TIMEOUT_GRACE_MS))
+			t->timeout_ms = task_timeout_ms(t->task_run_id);
+		if (t->timeout_ms > 0 && !t->timed_out &&
+			TimestampDifferenceExceeds(t->dispatched_at, now, t->timeout_ms + TIMEOUT_GRACE_MS))
+		{
+			ereport(LOG,
+					(errmsg("pgetl: terminating task run " INT64_FORMAT " of run " INT64_FORMAT ": timeout exceeded",
+							t->task_run_id, r->run_id)));
+			pgetl_pool_cancel(t, true);
+			t->timed_out = true;
+		}
+		i++;
+	}
+
+	if (!full)
+	{
+		bool		any = false;
+
+		launch = queued_tries(r);
+		n = array_ids(launch, &ids);
+		for (i = 0; i < n && !any; i++)
+			any = !is_launched(r, DatumGetInt64(ids[i]));
+		if (!any)
+			full = true;
+	}
+	if (full)
+	{
+		if (SPI_execute_with_args("SELECT * FROM pgetl._schedule($1)", 1, types, values,
+								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "pgetl._schedule failed for run " INT64_FORMAT, r->run_id);
+
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		launch = NULL;
+		if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(step_cxt);
+
+			launch = DatumGetArrayTypePCopy(d);
+			MemoryContextSwitchTo(old);
+		}
+		done = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		/* a 0.1 catalog's _schedule queues at most max_parallel itself */
+		if (SPI_tuptable->tupdesc->natts >= 7)
+		{
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull);
+			r->max_parallel = isnull ? 1 : Max(DatumGetInt32(d), 1);
+		}
+		else
+			r->max_parallel = INT_MAX;
+		r->next_full_step = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FULL_STEP_MS);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) < r->next_full_step)
+			r->next_full_step = DatumGetTimestampTz(d);
+		if (done)
+		{
+			SpinLockAcquire(&r->req->mutex);
+			r->req->final_state = pgetl_run_state_from_name(SPI_getvalue(SPI_tuptable->vals[0],
+																		 SPI_tuptable->tupdesc, 3));
+			SpinLockRelease(&r->req->mutex);
+		}
+	}
+	pgetl_xact_commit();
+
+	if (done)
+	{
+		r->finished = true;
+		report(r, PGETL_RUN_FINISHED);
+		return;
+	}
+	n = array_ids(launch, &ids);
+	for (i = 0; i < n && !no_slot && r->nlaunched < r->max_parallel; i++)
+	{
+		int64		id = DatumGetInt64(ids[i]);
+
+		/* no free worker: the try stays queued, try again soon */
+		if (!is_launched(r, id) && !launch_task(r, id))
+			no_slot = true;
+	}
+	if (no_slot)
+	{
+		r->next_dispatch = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), r->no_slot_wait_ms);
+		r->no_slot_wait_ms = Min(r->no_slot_wait_ms * 2, NO_SLOT_MAX_WAIT_MS);
+	}
+	else
+	{
+		r->next_dispatch = 0;
+		r->no_slot_wait_ms = NO_SLOT_WAIT_MS;
+	}
+	note_waiting_for_slot(r, no_slot);
+}
+
+/*
+ * stop_workers - stop the tries our workers run for a run: cancel their
+ * queries, then terminate the workers that have not let go after
+ * TIMEOUT_GRACE_MS (a query that does not see the cancel), and wait until
+ * none holds a try of the run.
+ */
+static void
+stop_workers(ActiveRun *r)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	bool		terminated = false;
+
+	for (int i = 0; i < r->nlaunched; i++)
+		pgetl_pool_cancel(&r->launched[i], false);
+	for (;;)
+	{
+		bool		any = false;
+
+		for (int i = 0; i < r->nlaunched; i++)
+			if (pgetl_pool_is_running(&r->launched[i]))
+				any = true;
+		if (!any)
+			break;
+		if (!terminated && TimestampDifferenceExceeds(start, GetCurrentTimestamp(), TIMEOUT_GRACE_MS))
+		{
+			for (int i = 0; i < r->nlaunched; i++)
+				pgetl_pool_cancel(&r->launched[i], true);
+			terminated = true;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * stop_run - stop a run: its workers first, then, in one transaction, the
+ * run and its unfinished tries (with when the tries that ran had begun).
+ */
+static void
+stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	stop_workers(r);
+	values[0] = Int64GetDatum(r->run_id);
+	values[1] = CStringGetTextDatum(pgetl_run_state_name(state));
+	values[2] = CStringGetTextDatum(reason);
+	pgetl_xact_begin();
+	for (int i = 0; i < r->nlaunched; i++)
+	{
+		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
+		Datum		v[2];
+
+		if (r->launched[i].started_at == 0)
+			continue;
+		v[0] = Int64GetDatum(r->launched[i].task_run_id);
+		v[1] = TimestampTzGetDatum(r->launched[i].started_at);
+		if (SPI_execute_with_args("UPDATE pgetl.task_run_record SET started_at = $2 "
+								  "WHERE task_run_id OPERATOR(pg_catalog.=) $1 AND started_at IS NULL "
+								  "AND state OPERATOR(pg_catalog.=) 'queued'",
+								  2, t, v, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record when task run " INT64_FORMAT " began", r->launched[i].task_run_id);
+	}
+	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not stop run " INT64_FORMAT, r->run_id);
+	pgetl_xact_commit();
+	r->nlaunched = 0;
+	SpinLockAcquire(&r->req->mutex);
+	r->req->final_state = state;
+	SpinLockRelease(&r->req->mutex);
+	r->finished = true;
+	report(r, PGETL_RUN_FINISHED);
+}
+
+/*
+ * drive_run - one turn of a run: a cancel request, or a step when needed.
+ * An error fails the step, not the scheduler: after MAX_STEP_ERRORS in a
+ * row the run is stopped failed.
+ */
+static void
+drive_run(ActiveRun *r, TimestampTz now)
+{
+	char		reason[NAMEDATALEN * 2];
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		if (pgetl_slot_cancel_requested(r->slot, reason, sizeof(reason)))
+			stop_run(r, PGETL_RUN_STATE_CANCELLED, reason);
+		else if (needs_step(r, now))
+		{
+			pgstat_report_activity(STATE_RUNNING, "pgetl scheduler: scheduling a run");
+			step(r);
+		}
+		r->step_errors = 0;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+		if (++r->step_errors >= MAX_STEP_ERRORS && !r->finished)
+			stop_run(r, PGETL_RUN_STATE_FAILED, psprintf("pgetl scheduler failed: %s", edata->message));
+		else
+			r->next_full_step = 0;
+	}
+	PG_END_TRY();
+}
+
+/* Forget a finished run: its slot, its request segment. */
+static void
+forget_run(ActiveRun *r)
+{
+	if (r->slot >= 0)
+		pgetl_slot_release(r->slot);
+	r->slot = -1;
+	dsm_detach(r->seg);
+	pfree(r->launched);
+	pfree(r);
+}
+
+/* The soonest time a run needs a step, for the latch wait */
+static long
+wait_ms(TimestampTz now)
+{
+	long		ms = FULL_STEP_MS;
+	ListCell   *lc;
+
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+		TimestampTz due = r->next_full_step;
+
+		if (r->next_dispatch != 0 && r->next_dispatch < due)
+			due = r->next_dispatch;
+		if (due <= now)
+			return 0;
+		ms = Min(ms, (long) ((due - now) / 1000) + 1);
+	}
+	return ms;
+}
+
+/*
+ * pgetl_scheduler_main - entry point of a database's scheduler.
+ * main_arg is the database's OID; bgw_extra holds the extension owner's.
+ */
+void
+pgetl_scheduler_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	Oid			extowner;
+	TimestampTz idle_since;
+
+	memcpy(&extowner, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, scheduler_sigterm);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	if (!pgetl_sched_attach(dboid))
+		proc_exit(0);			/* another scheduler drives this database */
+	before_shmem_exit(scheduler_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, extowner, 0);
+	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
+	pgetl_pin_search_path(GUC_ACTION_SET);
+	pgstat_report_appname(PGETL_SCHEDULER_TYPE);
+	step_cxt = AllocSetContextCreate(TopMemoryContext, "pgetl scheduler step",
+									 ALLOCSET_DEFAULT_SIZES);
+	idle_since = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		dsm_handle	h;
+		TimestampTz now;
+		ListCell   *lc;
+		List	   *still = NIL;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (got_sigterm)
+		{
+			foreach(lc, runs)
+			{
+				ActiveRun  *r = lfirst(lc);
+
+				if (!r->finished)
+					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated");
+			}
+			proc_exit(0);
+		}
+
+		/* new runs, in the order they were asked for */
+		while ((h = pgetl_sched_dequeue(dboid)) != DSM_HANDLE_INVALID)
+		{
+			CHECK_FOR_INTERRUPTS();
+			accept_request(h);
+		}
+
+		now = GetCurrentTimestamp();
+		foreach(lc, runs)
+		{
+			ActiveRun  *r = lfirst(lc);
+
+			if (!r->finished)
+				drive_run(r, now);
+			if (r->finished)
+				forget_run(r);
+			else
+				still = lappend(still, r);
+		}
+		list_free(runs);
+		runs = still;
+		MemoryContextSwitchTo(TopMemoryContext);
+
+		now = GetCurrentTimestamp();
+		if (runs != NIL)
+			idle_since = now;
+		else if (TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) &&
+				 pgetl_sched_detach(dboid, true))
+			proc_exit(0);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 runs != NIL ? wait_ms(now) : Max(pgetl_worker_idle_timeout, 1),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -1,0 +1,11 @@
+-- Engine v2: a pool of warm task workers (src/pool.c, src/task_worker.c).
+-- A try costs one commit: the worker reads its task without writing
+-- (_task_start replaces _task_begin, which marked it running), and records
+-- its success, with when and where it ran, in the transaction of the
+-- task's work, queueing the downstream tasks it releases (_task_succeed).
+DROP FUNCTION pgetl._task_begin(bigint, integer);
+--@create pgetl._task_start
+DROP FUNCTION pgetl._task_succeed(bigint, jsonb, bigint);
+--@create pgetl._task_succeed
+REVOKE ALL ON FUNCTION pgetl._task_start(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgetl._task_succeed(bigint, jsonb, bigint, timestamptz, integer) FROM PUBLIC;
