@@ -400,11 +400,7 @@ pgetl_export_report(int64 task_run_id)
 	values[0] = Int64GetDatum(task_run_id);
 	values[1] = CStringGetTextDatum(psprintf("export committed, but %s", rename_error));
 	values[2] = CStringGetTextDatum(rename_temp);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
+	pgetl_xact_begin();
 	pgetl_become_owner(&sw);
 	if (SPI_execute_with_args("UPDATE pgetl.task_run_record SET error = $2, "
 							  "result = COALESCE(result, '{}') OPERATOR(pg_catalog.||) "
@@ -413,9 +409,7 @@ pgetl_export_report(int64 task_run_id)
 							  3, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the failed rename of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pgetl_xact_commit();
 	rename_error = NULL;
 	rename_temp = NULL;
 	RESUME_INTERRUPTS();

@@ -52,17 +52,8 @@
 void
 pgetl_register_launcher(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_launcher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "pgetl launcher", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, PGETL_LAUNCHER_TYPE, BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	(void) pgetl_bgworker_register("pgetl_launcher_main", PGETL_LAUNCHER_TYPE, "pgetl launcher",
+								   (Datum) 0, NULL, 0, false, NULL);
 }
 
 /* Databases that accept connections (as the autovacuum launcher lists them) */
@@ -104,20 +95,10 @@ database_list(void)
 static bool
 run_in_database(Oid dboid, const char *function, const char *type)
 {
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s of database %u", type, dboid);
-	strlcpy(worker.bgw_type, type, BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!pgetl_bgworker_register(function, type, psprintf("%s of database %u", type, dboid),
+								 ObjectIdGetDatum(dboid), NULL, 0, true, &handle))
 		return false;
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		proc_exit(1);
@@ -208,9 +189,7 @@ pgetl_maintenance_main(Datum main_arg)
 		int64		n = 0;
 		bool		installed;
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		pgetl_xact_begin();
 		if (dbname == NULL)
 			dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 		installed = OidIsValid(get_extension_oid("pgetl", true)) &&
@@ -224,18 +203,14 @@ pgetl_maintenance_main(Datum main_arg)
 			pgstat_report_activity(STATE_RUNNING, "pgetl: purging old history");
 			values[0] = CStringGetTextDatum(retention);
 			values[1] = Int32GetDatum(PGETL_PURGE_BATCH);
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
 			pgetl_become_owner(&sw);
 			if (SPI_execute_with_args("SELECT pgetl._purge_expired($1::pg_catalog.interval, $2)",
 									  2, types, values, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "pgetl._purge_expired() failed");
 			n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			pgetl_restore_user(&sw);
-			SPI_finish();
 		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pgetl_xact_commit();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		total += n;
 		if (n == 0)
@@ -259,16 +234,12 @@ pgetl_recovery_main(Datum main_arg)
 	/* no ALTER DATABASE/ROLE ... SET search_path reaches the SQL run here */
 	pgetl_pin_search_path(GUC_ACTION_SET);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	pgetl_xact_begin();
 	if (OidIsValid(get_extension_oid("pgetl", true)))
 	{
 		PgetlUserSwitch sw;
 		int			n;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
 		pgetl_become_owner(&sw);
 		if (SPI_execute("SELECT pgetl._recover()", false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pgetl._recover() failed");
@@ -276,13 +247,11 @@ pgetl_recovery_main(Datum main_arg)
 		/* temporary files of exports that died with the server */
 		(void) pgetl_export_recover();
 		pgetl_restore_user(&sw);
-		SPI_finish();
 		if (n > 0)
 			ereport(LOG,
 					(errmsg("pgetl: marked %d interrupted run(s) failed in database \"%s\"",
 							n, get_database_name(MyDatabaseId))));
 	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pgetl_xact_commit();
 	proc_exit(0);
 }

@@ -13,7 +13,6 @@
 #include "launcher.h"
 #include "miscadmin.h"
 #include "pool.h"
-#include "postmaster/postmaster.h"
 #include "ownership.h"
 #include "shmem.h"
 #include "utils/builtins.h"
@@ -100,7 +99,7 @@ _PG_init(void)
 	DefineCustomIntVariable("pgetl.max_workers",
 							"Maximum number of task workers (warm background workers that run tasks).",
 							"Each holds a slot of max_worker_processes while it lives.",
-							&pgetl_max_workers, 8, 1, MAX_BACKENDS, PGC_SIGHUP, 0,
+							&pgetl_max_workers, 8, 1, 10000, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgetl.worker_idle_timeout",
 							"How long a task worker waits for its next task before it exits.",

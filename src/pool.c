@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/wait_event.h"
+#include "util.h"
 
 int			pgetl_max_workers = 8;
 int			pgetl_worker_idle_timeout = 10000;
@@ -136,25 +137,6 @@ assign(PoolSlot *s, int64 run_id, int64 task_run_id, PgetlDispatch *d, int slot)
 	d->cancelled = false;
 }
 
-/* Register the background worker of a STARTING slot. */
-static bool
-start_worker(int slot, Oid dboid, int64 task_run_id, BackgroundWorkerHandle **handle)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_task_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl task worker %d", slot);
-	strlcpy(worker.bgw_type, PGETL_TASK_TYPE, BGW_MAXLEN);
-	worker.bgw_main_arg = Int32GetDatum(slot);
-	worker.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&worker, handle);
-}
-
 /*
  * pgetl_pool_dispatch - hand task try task_run_id of run run_id to a worker
  * of (dboid, owner): an idle one, else a new one.  Fills *d and returns
@@ -174,6 +156,7 @@ pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_run_id, Pgetl
 	uint64		generation;
 	MemoryContext old;
 	bool		ok;
+	char		name[BGW_MAXLEN];
 
 	check_pool();
 	SpinLockAcquire(&pool->mutex);
@@ -240,7 +223,9 @@ pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_run_id, Pgetl
 
 	/* the handle outlives the caller's current memory context */
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	ok = start_worker(free_slot, dboid, task_run_id, &d->handle);
+	snprintf(name, sizeof(name), "pgetl task worker %d", free_slot);
+	ok = pgetl_bgworker_register("pgetl_task_worker_main", PGETL_TASK_TYPE, name,
+								 Int32GetDatum(free_slot), NULL, 0, true, &d->handle);
 	MemoryContextSwitchTo(old);
 	if (ok)
 		return true;

@@ -124,21 +124,10 @@ waits_for_me(pid_t pid)
 static bool
 start_scheduler(Oid extowner)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_scheduler_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl scheduler of database %u", MyDatabaseId);
-	strlcpy(worker.bgw_type, PGETL_SCHEDULER_TYPE, BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	memcpy(worker.bgw_extra, &extowner, sizeof(Oid));
-	worker.bgw_notify_pid = 0;
-	if (RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (pgetl_bgworker_register("pgetl_scheduler_main", PGETL_SCHEDULER_TYPE,
+								psprintf("pgetl scheduler of database %u", MyDatabaseId),
+								ObjectIdGetDatum(MyDatabaseId), &extowner, sizeof(Oid),
+								true, NULL))
 		return true;
 	pgetl_sched_start_failed(MyDatabaseId);
 	return false;

@@ -424,23 +424,13 @@ pgetl_check_schedule_sql(PG_FUNCTION_ARGS)
 static void
 run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
 {
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	shm_mq_handle *mqh = pgetl_error_queue_create(seg, (char *) req + req->error_queue_offset);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_cron_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl cron %s of %s",
-			 req->op == PGETL_CRON_SCHEDULE ? "schedule" : "unschedule", jobname);
-	strlcpy(worker.bgw_type, PGETL_CRON_TYPE, BGW_MAXLEN);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!pgetl_bgworker_register("pgetl_cron_worker_main", PGETL_CRON_TYPE,
+								 psprintf("pgetl cron %s of %s",
+										  req->op == PGETL_CRON_SCHEDULE ? "schedule" : "unschedule", jobname),
+								 UInt32GetDatum(dsm_segment_handle(seg)), NULL, 0, true, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a pgetl cron worker: no background worker slot is free"),
@@ -977,11 +967,7 @@ pgetl_cron_worker_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
+		pgetl_xact_begin();
 		worker_owner = MemoryContextStrdup(TopMemoryContext,
 										   quote_identifier(GetUserNameFromId(req->owner, false)));
 		worker_database = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
@@ -1005,9 +991,7 @@ pgetl_cron_worker_main(Datum main_arg)
 		else
 			cron_unschedule(req);
 
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pgetl_xact_commit();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		req->done = true;
 	}
@@ -1019,18 +1003,8 @@ pgetl_cron_worker_main(Datum main_arg)
 		edata = CopyErrorData();
 		FlushErrorState();
 		explain_error(req, edata);
-		/* back on the error stack, explained, for pgetl_error_send() */
-		PG_TRY();
-		{
-			ReThrowError(edata);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(TopMemoryContext);
-			pgetl_error_send_prepare(seg, (char *) req + req->error_queue_offset);
-			pgetl_error_send();
-		}
-		PG_END_TRY();
+		pgetl_error_send_prepare(seg, (char *) req + req->error_queue_offset);
+		pgetl_error_send(edata);
 		HOLD_INTERRUPTS();
 		AbortOutOfAnyTransaction();
 		FlushErrorState();

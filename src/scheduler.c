@@ -250,6 +250,7 @@ accept_request(dsm_handle h)
 	ActiveRun  *r;
 	dsm_segment *seg;
 	MemoryContext old;
+	ErrorData  *volatile lock_error = NULL;
 
 	seg = dsm_attach(h);
 	if (seg == NULL)
@@ -302,16 +303,7 @@ accept_request(dsm_handle h)
 			edata->context = NULL;
 			edata->internalquery = NULL;
 			edata->cursorpos = edata->internalpos = 0;
-			/* back on the error stack, for pgetl_error_send() */
-			PG_TRY();
-			{
-				ReThrowError(edata);
-			}
-			PG_CATCH();
-			{
-				MemoryContextSwitchTo(TopMemoryContext);
-			}
-			PG_END_TRY();
+			lock_error = edata;
 		}
 		/* phase first, with the sender attached: the caller waits for all of it */
 		pgetl_error_send_prepare(seg, (char *) r->req + r->req->error_queue_offset);
@@ -319,7 +311,7 @@ accept_request(dsm_handle h)
 		r->req->phase = PGETL_RUN_START_FAILED;
 		SpinLockRelease(&r->req->mutex);
 		pgetl_set_latch_of(r->req->caller_procno);
-		pgetl_error_send();
+		pgetl_error_send(lock_error);
 		HOLD_INTERRUPTS();
 		AbortOutOfAnyTransaction();
 		FlushErrorState();

@@ -100,28 +100,6 @@ static bool catalog_has_pool = true;
 static char *connect_fingerprint = NULL;
 static bool fresh_session = true;	/* no try ran in this session yet */
 
-/*
- * begin_xact / commit_xact - a transaction with SPI connected and a
- * snapshot pushed; SPI memory is freed by SPI_finish.
- */
-static void
-begin_xact(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-commit_xact(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 /* A column of an SPI result as a string in try_cxt. */
 static char *
 copy_text_col(HeapTuple tup, TupleDesc desc, int col)
@@ -198,8 +176,8 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	if (!catalog_has_pool)
 	{
 		/* 0.1: running is a commit of its own, before the task's */
-		commit_xact();
-		begin_xact();
+		pgetl_xact_commit();
+		pgetl_xact_begin();
 	}
 	return true;
 }
@@ -366,14 +344,14 @@ record_failure(int64 task_run_id, ErrorData *edata, TimestampTz started_at)
 	}
 	values[6] = TimestampTzGetDatum(started_at);
 	values[7] = Int32GetDatum(MyProcPid);
-	begin_xact();
+	pgetl_xact_begin();
 	pgetl_become_owner(&sw);
 	if (SPI_execute_with_args(catalog_has_pool ? "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6, $7, $8)" :
 							  "SELECT pgetl._task_fail($1, $2, $3, $4, $5, $6)", catalog_has_pool ? 8 : 6, types,
 							  values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the failure of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
-	commit_xact();
+	pgetl_xact_commit();
 }
 
 /*
@@ -429,7 +407,7 @@ run_try(int slot, int64 task_run_id, Oid owner)
 
 	PG_TRY();
 	{
-		begin_xact();
+		pgetl_xact_begin();
 
 		/*
 		 * The try runs in this session only if a new connection would get
@@ -498,7 +476,7 @@ run_try(int slot, int64 task_run_id, Oid owner)
 				record_success(task_run_id, NULL, -1, started_at);
 			}
 		}
-		commit_xact();
+		pgetl_xact_commit();
 	}
 	PG_CATCH();
 	{
@@ -588,11 +566,11 @@ pgetl_task_worker_main(Datum main_arg)
 	try_cxt = AllocSetContextCreate(TopMemoryContext, "pgetl task try", ALLOCSET_DEFAULT_SIZES);
 
 	/* what the connection got, to tell when a reused session went stale */
-	begin_xact();
+	pgetl_xact_begin();
 	connect_fingerprint = session_fingerprint(owner);
 	connect_fingerprint = MemoryContextStrdup(TopMemoryContext,
 											  connect_fingerprint ? connect_fingerprint : "");
-	commit_xact();
+	pgetl_xact_commit();
 
 	for (;;)
 	{

@@ -312,6 +312,54 @@ pgetl_catalog_has_pool(void)
 }
 
 /*
+ * pgetl_bgworker_register - the one place that registers pgetl's
+ * background workers (the launcher at server start; the scheduler, task,
+ * recovery, maintenance and cron workers on demand).  Each connects to a
+ * database and starts once recovery has finished; function is pgetl's
+ * entry point, type its pg_stat_activity.backend_type, name its
+ * bgw_name; extra (at most BGW_EXTRALEN bytes) goes to bgw_extra.  A
+ * dynamic worker is never restarted and notifies this process of its
+ * start and exit; it returns false when no background worker slot is
+ * free, and its handle (if handle is not NULL) is palloc'd in the current
+ * memory context.  A static one (dynamic false, while preloading) is
+ * restarted 5 s after it exits.
+ */
+bool
+pgetl_bgworker_register(const char *function, const char *type, const char *name,
+						Datum main_arg, const void *extra, Size extralen,
+						bool dynamic, BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *h;
+
+	Assert(extralen <= BGW_EXTRALEN);
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = dynamic ? BGW_NEVER_RESTART : 5;
+	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, type, BGW_MAXLEN);
+	worker.bgw_main_arg = main_arg;
+	if (extra != NULL)
+		memcpy(worker.bgw_extra, extra, extralen);
+	if (!dynamic)
+	{
+		RegisterBackgroundWorker(&worker);
+		return true;
+	}
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &h))
+		return false;
+	if (handle != NULL)
+		*handle = h;
+	else
+		pfree(h);
+	return true;
+}
+
+/*
  * pgetl_xact_begin / pgetl_xact_commit - one short transaction with SPI
  * connected and a snapshot pushed, for background workers; memory
  * allocated in between is freed by SPI_finish or at commit.  On error the
@@ -371,21 +419,24 @@ pgetl_error_send_prepare(dsm_segment *seg, void *addr)
 }
 
 /*
- * pgetl_error_send - send the error being handled (the top of the error
- * stack, in a PG_CATCH block) to the prepared queue, as a parallel worker
+ * pgetl_error_send - send an error to the prepared queue: edata, or if
+ * NULL the error being handled (the top of the error stack, in a PG_CATCH
+ * block; the stack is flushed), as a parallel worker
  * sends its errors: the frontend protocol's ErrorResponse, whatever its
  * size (shm_mq streams it).  It is also logged as usual.  The redirection
  * ends when the segment is detached.
  */
 void
-pgetl_error_send(void)
+pgetl_error_send(ErrorData *edata)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData  *edata;
 
 	Assert(send_mqh != NULL);
-	edata = CopyErrorData();
-	FlushErrorState();
+	if (edata == NULL)
+	{
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
 	pq_redirect_to_shm_mq(send_seg, send_mqh);
 	/* raised before the redirection, it was meant for the server log only */
 	edata->output_to_client = true;

@@ -13,6 +13,7 @@
 
 #include "fmgr.h"
 #include "utils/elog.h"
+#include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "utils/guc.h"
@@ -48,6 +49,14 @@ extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
  */
 extern bool pgetl_catalog_has_pool(void);
 
+/*
+ * Registering one of pgetl's background workers: connected to a database,
+ * started once recovery has finished.  Dynamic ones are never restarted.
+ */
+extern bool pgetl_bgworker_register(const char *function, const char *type, const char *name,
+									Datum main_arg, const void *extra, Size extralen,
+									bool dynamic, BackgroundWorkerHandle **handle);
+
 /* One transaction with SPI connected and a snapshot pushed */
 extern void pgetl_xact_begin(void);
 extern void pgetl_xact_commit(void);
@@ -59,7 +68,7 @@ extern void pgetl_xact_commit(void);
 #define PGETL_ERROR_QUEUE_SIZE	16384
 extern shm_mq_handle *pgetl_error_queue_create(dsm_segment *seg, void *addr);
 extern void pgetl_error_send_prepare(dsm_segment *seg, void *addr);
-extern void pgetl_error_send(void);
+extern void pgetl_error_send(ErrorData *edata);
 extern bool pgetl_error_receive(shm_mq_handle *mqh, const char *sender);
 
 #endif							/* PGETL_UTIL_H */
