@@ -329,6 +329,20 @@ accept_request(dsm_handle h)
 	report(r, PGETL_RUN_STARTED);
 }
 
+/*
+ * spi_column - a column of the first row of the last SPI result, by name,
+ * so that a column added to a function's result cannot shift another.
+ */
+static Datum
+spi_column(const char *name, bool *isnull)
+{
+	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
+
+	if (col <= 0)
+		elog(ERROR, "column \"%s\" is missing from the result", name);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+}
+
 /* Hand one task try to the pool; false when no worker is free now. */
 static bool
 launch_task(ActiveRun *r, int64 task_run_id)
@@ -613,7 +627,8 @@ step(ActiveRun *r)
 								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "pgetl._schedule failed for run " INT64_FORMAT, r->run_id);
 
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		/* its OUT parameters, read by name (src/sql/40_engine.sql) */
+		d = spi_column("launch", &isnull);
 		launch = NULL;
 		if (!isnull)
 		{
@@ -622,24 +637,25 @@ step(ActiveRun *r)
 			launch = DatumGetArrayTypePCopy(d);
 			MemoryContextSwitchTo(old);
 		}
-		done = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		done = DatumGetBool(spi_column("done", &isnull));
 		/* a 0.1 catalog's _schedule queues at most max_parallel itself */
-		if (SPI_tuptable->tupdesc->natts >= 7)
+		if (SPI_fnumber(SPI_tuptable->tupdesc, "max_parallel") > 0)
 		{
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull);
+			d = spi_column("max_parallel", &isnull);
 			r->max_parallel = isnull ? 1 : Max(DatumGetInt32(d), 1);
 		}
 		else
 			r->max_parallel = INT_MAX;
 		r->next_full_step = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FULL_STEP_MS);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+		d = spi_column("next_wakeup", &isnull);
 		if (!isnull && DatumGetTimestampTz(d) < r->next_full_step)
 			r->next_full_step = DatumGetTimestampTz(d);
 		if (done)
 		{
+			d = spi_column("run_state", &isnull);
 			SpinLockAcquire(&r->req->mutex);
-			r->req->final_state = pgetl_run_state_from_name(SPI_getvalue(SPI_tuptable->vals[0],
-																		 SPI_tuptable->tupdesc, 3));
+			r->req->final_state = isnull ? PGETL_RUN_STATE_NONE :
+				pgetl_run_state_from_name(TextDatumGetCString(d));
 			SpinLockRelease(&r->req->mutex);
 		}
 	}
