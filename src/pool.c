@@ -60,6 +60,10 @@ typedef struct PoolSlot
 	uint64		generation;		/* of the current (or last) hand-over */
 	uint64		cancel_generation;	/* cancel the try of this generation */
 	uint64		bounced_generation; /* the worker gave this try back */
+	uint64		ended_generation;	/* the last try that ended... */
+	PgetlTryOutcome ended_outcome;	/* ...how... */
+	int			ended_released; /* ...and how many downstream tries its
+								 * success queued (-1: unknown) */
 	int64		task_run_id;	/* 0 when idle */
 	int64		run_id;
 	int			assigner_procno;	/* the scheduler to wake when done */
@@ -208,10 +212,14 @@ pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_run_id, Pgetl
 	{
 		PoolSlot   *s = &pool->slots[free_slot];
 
-		uint64		bounced = s->bounced_generation;
+		PoolSlot	prev = *s;
 
+		/* what its scheduler may not have read yet survives the reuse */
 		memset(s, 0, sizeof(*s));
-		s->bounced_generation = bounced;
+		s->bounced_generation = prev.bounced_generation;
+		s->ended_generation = prev.ended_generation;
+		s->ended_outcome = prev.ended_outcome;
+		s->ended_released = prev.ended_released;
 		s->state = PGETL_WORKER_STARTING;
 		s->dboid = dboid;
 		s->owner = owner;
@@ -324,6 +332,31 @@ pgetl_pool_bounced(PgetlDispatch *d)
 	bounced = pool->slots[d->slot].bounced_generation == d->generation;
 	SpinLockRelease(&pool->mutex);
 	return bounced;
+}
+
+/*
+ * pgetl_pool_outcome - how the try of *d ended, as its worker reported it
+ * (PGETL_TRY_UNKNOWN when it did not: then the catalog says).  For a
+ * success, *released is the number of downstream tries it queued (-1:
+ * unknown).  Only meaningful once the try is no longer running.
+ */
+PgetlTryOutcome
+pgetl_pool_outcome(PgetlDispatch *d, int *released)
+{
+	PoolSlot   *s;
+	PgetlTryOutcome outcome = PGETL_TRY_UNKNOWN;
+
+	check_pool();
+	s = &pool->slots[d->slot];
+	*released = -1;
+	SpinLockAcquire(&pool->mutex);
+	if (s->ended_generation == d->generation)
+	{
+		outcome = s->ended_outcome;
+		*released = s->ended_released;
+	}
+	SpinLockRelease(&pool->mutex);
+	return outcome;
 }
 
 /* Idle workers, of any key (for tests and the README's figures). */
@@ -454,14 +487,20 @@ pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id)
 	}
 }
 
-/* The worker's try has ended (recorded): wake its scheduler. */
+/*
+ * The worker's try has ended: say how (outcome; for a success, how many
+ * downstream tries it queued, -1 if unknown), and wake its scheduler.
+ */
 void
-pgetl_pool_worker_ended(int slot)
+pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released)
 {
 	PoolSlot   *s = &pool->slots[slot];
 	int			wake;
 
 	SpinLockAcquire(&pool->mutex);
+	s->ended_generation = s->generation;
+	s->ended_outcome = outcome;
+	s->ended_released = released;
 	s->state = PGETL_WORKER_RESETTING;
 	wake = s->assigner_procno;
 	SpinLockRelease(&pool->mutex);

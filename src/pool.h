@@ -25,6 +25,16 @@ typedef enum PgetlWorkerState
 	PGETL_WORKER_RESETTING		/* done with its try, resets its session */
 } PgetlWorkerState;
 
+/* How a try ended, as its worker reports it (see pgetl_pool_outcome) */
+typedef enum PgetlTryOutcome
+{
+	PGETL_TRY_UNKNOWN = 0,		/* not reported: the worker died, was
+								 * cancelled, or gave the try back */
+	PGETL_TRY_SUCCEEDED,		/* success committed */
+	PGETL_TRY_RECORDED,			/* another outcome committed (failure...) */
+	PGETL_TRY_NOT_RUN			/* the try was no longer queued */
+} PgetlTryOutcome;
+
 /* What a scheduler knows of a task try it handed to the pool */
 typedef struct PgetlDispatch
 {
@@ -52,12 +62,13 @@ extern bool pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_r
 extern bool pgetl_pool_is_running(PgetlDispatch *d);
 extern void pgetl_pool_cancel(PgetlDispatch *d, bool terminate);
 extern bool pgetl_pool_bounced(PgetlDispatch *d);
+extern PgetlTryOutcome pgetl_pool_outcome(PgetlDispatch *d, int *released);
 extern int	pgetl_pool_idle_workers(void);
 
 /* the worker's side (src/task_worker.c) */
 extern void pgetl_pool_worker_attach(int slot, Oid *dboid, Oid *owner);
 extern int64 pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id);
-extern void pgetl_pool_worker_ended(int slot);
+extern void pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released);
 extern void pgetl_pool_worker_done(int slot);
 extern bool pgetl_pool_worker_cancelled(int slot);
 extern void pgetl_pool_worker_bounce(int slot);

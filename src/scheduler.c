@@ -92,6 +92,10 @@ typedef struct ActiveRun
 	PgetlDispatch *launched;	/* tries handed to the pool, not yet ended */
 	int			nlaunched;
 	int			maxlaunched;
+	int64	   *queued;			/* queued tries not handed out yet, in task
+								 * order, as last read from the catalog */
+	int			nqueued;
+	int			maxqueued;
 	int			max_parallel;	/* the pipeline's, as of the last full step */
 	TimestampTz next_full_step; /* when pgetl._schedule() runs next */
 	TimestampTz next_dispatch;	/* when to look for a free worker again */
@@ -554,15 +558,40 @@ needs_step(ActiveRun *r, TimestampTz now)
 	return false;
 }
 
+/* Remember the queued tries of an int8 array, less those handed out already. */
+static void
+set_queued(ActiveRun *r, ArrayType *a)
+{
+	Datum	   *ids;
+	int			n = array_ids(a, &ids);
+
+	r->nqueued = 0;
+	if (n > r->maxqueued)
+	{
+		r->maxqueued = Max(n, 2 * r->maxqueued);
+		r->queued = r->queued ? repalloc(r->queued, r->maxqueued * sizeof(int64)) :
+			MemoryContextAlloc(TopMemoryContext, r->maxqueued * sizeof(int64));
+	}
+	for (int i = 0; i < n; i++)
+		if (!is_launched(r, DatumGetInt64(ids[i])))
+			r->queued[r->nqueued++] = DatumGetInt64(ids[i]);
+}
+
 /*
- * step - one scheduling step of a run: note the tries that ended and
- * enforce timeouts, then hand out queued tries, up to max_parallel at a
- * time.  A worker that records a success also queues the downstream tasks
- * it releases, so as long as tries end in success and queued ones wait, a
- * step only reads; pgetl._schedule() (retries, trigger rules that skip or
- * fail, the end of the run) runs when a try did not succeed, when nothing
- * new is queued, when a retry is due, and at least every FULL_STEP_MS.
- * Sets r->finished when the run has finished, and reports it.
+ * step - one scheduling step of a run: note the tries that ended, then
+ * hand out queued tries, up to max_parallel at a time.
+ *
+ * Most steps need no transaction.  A worker reports in shared memory how
+ * its try ended and, for a success, how many downstream tries the success
+ * queued (pgetl._task_succeed does that in the task's own transaction);
+ * the scheduler keeps the run's queued tries as last read.  So a step
+ * reads the catalog only when something it cannot know happened: a
+ * success queued new tries (read the queued ones again), a try ended
+ * otherwise or unreported (pgetl._schedule(): retries, trigger rules that
+ * skip or fail, the end of the run; a try whose worker died is recorded
+ * first), nothing is left to hand out, a timeout must be looked up, or
+ * FULL_STEP_MS have passed.  Sets r->finished when the run has finished,
+ * and reports it.
  */
 static void
 step(ActiveRun *r)
@@ -570,34 +599,129 @@ step(ActiveRun *r)
 	bool		done = false;
 	bool		isnull;
 	Datum		d;
-	ArrayType  *launch = NULL;
 	TimestampTz now = GetCurrentTimestamp();
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(r->run_id)};
-	Datum	   *ids;
-	int			n;
 	int			i;
+	int			k;
 	bool		no_slot = false;
 	bool		full = (r->next_full_step == 0 || now >= r->next_full_step);
+	bool		reread = false;
+	bool		lookup = false;
+	PgetlDispatch *lost = NULL;
+	int			nlost = 0;
 
 	MemoryContextReset(step_cxt);
-	pgetl_xact_begin();
 
-	/* tries that ended (recorded by their worker, or not: then now); timeouts */
+	/* tries that ended, as their workers report them */
 	for (i = 0; i < r->nlaunched;)
 	{
 		PgetlDispatch *t = &r->launched[i];
+		int			released;
 
 		if (!pgetl_pool_is_running(t))
 		{
-			if (ended_try(t))
-				full = true;
+			switch (pgetl_pool_outcome(t, &released))
+			{
+				case PGETL_TRY_SUCCEEDED:
+					if (released != 0)
+						reread = true;
+					break;
+				case PGETL_TRY_RECORDED:
+				case PGETL_TRY_NOT_RUN:
+					full = true;
+					break;
+				case PGETL_TRY_UNKNOWN:
+					/* given back unrun, or lost: the catalog says */
+					if (lost == NULL)
+						lost = MemoryContextAlloc(step_cxt, r->nlaunched * sizeof(PgetlDispatch));
+					lost[nlost++] = *t;
+					break;
+			}
 			r->launched[i] = r->launched[--r->nlaunched];
 			continue;
 		}
-		/* the worker enforces the timeout; terminate it if that failed */
+		/* the worker enforces the timeout: look it up once the try runs long */
 		if (t->timeout_ms < 0 && TimestampDifferenceExceeds(t->dispatched_at, now, TIMEOUT_GRACE_MS))
-			t->timeout_ms = task_timeout_ms(t->task_run_id);
+			lookup = true;
+		i++;
+	}
+	if (nlost > 0)
+		reread = true;
+	if (!full && !reread && r->nqueued == 0 && r->nlaunched == 0)
+		full = true;			/* nothing left to hand out: finished? */
+
+	if (full || reread || lookup)
+	{
+		ArrayType  *launch = NULL;
+
+		pgetl_xact_begin();
+		for (i = 0; i < nlost; i++)
+			if (ended_try(&lost[i]))
+				full = true;
+		for (i = 0; i < r->nlaunched; i++)
+		{
+			PgetlDispatch *t = &r->launched[i];
+
+			if (t->timeout_ms < 0 && TimestampDifferenceExceeds(t->dispatched_at, now, TIMEOUT_GRACE_MS))
+				t->timeout_ms = task_timeout_ms(t->task_run_id);
+		}
+		if (full)
+		{
+			if (SPI_execute_with_args("SELECT * FROM pgetl._schedule($1)", 1, types, values,
+									  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "pgetl._schedule failed for run " INT64_FORMAT, r->run_id);
+
+			/* its OUT parameters, read by name (src/sql/40_engine.sql) */
+			d = spi_column("launch", &isnull);
+			if (!isnull)
+			{
+				MemoryContext old = MemoryContextSwitchTo(step_cxt);
+
+				launch = DatumGetArrayTypePCopy(d);
+				MemoryContextSwitchTo(old);
+			}
+			done = DatumGetBool(spi_column("done", &isnull));
+			/* a 0.1 catalog's _schedule queues at most max_parallel itself */
+			if (SPI_fnumber(SPI_tuptable->tupdesc, "max_parallel") > 0)
+			{
+				d = spi_column("max_parallel", &isnull);
+				r->max_parallel = isnull ? 1 : Max(DatumGetInt32(d), 1);
+			}
+			else
+				r->max_parallel = INT_MAX;
+			r->next_full_step = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FULL_STEP_MS);
+			d = spi_column("next_wakeup", &isnull);
+			if (!isnull && DatumGetTimestampTz(d) < r->next_full_step)
+				r->next_full_step = DatumGetTimestampTz(d);
+			if (done)
+			{
+				d = spi_column("run_state", &isnull);
+				SpinLockAcquire(&r->req->mutex);
+				r->req->final_state = isnull ? PGETL_RUN_STATE_NONE :
+					pgetl_run_state_from_name(TextDatumGetCString(d));
+				SpinLockRelease(&r->req->mutex);
+			}
+		}
+		else if (reread)
+			launch = queued_tries(r);
+		if (full || reread)
+			set_queued(r, launch);
+		pgetl_xact_commit();
+	}
+
+	if (done)
+	{
+		r->finished = true;
+		report(r, PGETL_RUN_FINISHED);
+		return;
+	}
+
+	/* timeouts the worker did not enforce: terminate it */
+	for (i = 0; i < r->nlaunched; i++)
+	{
+		PgetlDispatch *t = &r->launched[i];
+
 		if (t->timeout_ms > 0 && !t->timed_out &&
 			TimestampDifferenceExceeds(t->dispatched_at, now, t->timeout_ms + TIMEOUT_GRACE_MS))
 		{
@@ -607,74 +731,22 @@ step(ActiveRun *r)
 			pgetl_pool_cancel(t, true);
 			t->timed_out = true;
 		}
-		i++;
 	}
 
-	if (!full)
+	/* hand out queued tries, in task order, up to max_parallel */
+	for (k = 0; k < r->nqueued && !no_slot && r->nlaunched < r->max_parallel; k++)
 	{
-		bool		any = false;
-
-		launch = queued_tries(r);
-		n = array_ids(launch, &ids);
-		for (i = 0; i < n && !any; i++)
-			any = !is_launched(r, DatumGetInt64(ids[i]));
-		if (!any)
-			full = true;
-	}
-	if (full)
-	{
-		if (SPI_execute_with_args("SELECT * FROM pgetl._schedule($1)", 1, types, values,
-								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "pgetl._schedule failed for run " INT64_FORMAT, r->run_id);
-
-		/* its OUT parameters, read by name (src/sql/40_engine.sql) */
-		d = spi_column("launch", &isnull);
-		launch = NULL;
-		if (!isnull)
-		{
-			MemoryContext old = MemoryContextSwitchTo(step_cxt);
-
-			launch = DatumGetArrayTypePCopy(d);
-			MemoryContextSwitchTo(old);
-		}
-		done = DatumGetBool(spi_column("done", &isnull));
-		/* a 0.1 catalog's _schedule queues at most max_parallel itself */
-		if (SPI_fnumber(SPI_tuptable->tupdesc, "max_parallel") > 0)
-		{
-			d = spi_column("max_parallel", &isnull);
-			r->max_parallel = isnull ? 1 : Max(DatumGetInt32(d), 1);
-		}
-		else
-			r->max_parallel = INT_MAX;
-		r->next_full_step = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), FULL_STEP_MS);
-		d = spi_column("next_wakeup", &isnull);
-		if (!isnull && DatumGetTimestampTz(d) < r->next_full_step)
-			r->next_full_step = DatumGetTimestampTz(d);
-		if (done)
-		{
-			d = spi_column("run_state", &isnull);
-			SpinLockAcquire(&r->req->mutex);
-			r->req->final_state = isnull ? PGETL_RUN_STATE_NONE :
-				pgetl_run_state_from_name(TextDatumGetCString(d));
-			SpinLockRelease(&r->req->mutex);
-		}
-	}
-	pgetl_xact_commit();
-
-	if (done)
-	{
-		r->finished = true;
-		report(r, PGETL_RUN_FINISHED);
-		return;
-	}
-	n = array_ids(launch, &ids);
-	for (i = 0; i < n && !no_slot && r->nlaunched < r->max_parallel; i++)
-	{
-		int64		id = DatumGetInt64(ids[i]);
-
 		/* no free worker: the try stays queued, try again soon */
-		if (!is_launched(r, id) && !launch_task(r, id))
+		if (!launch_task(r, r->queued[k]))
+		{
 			no_slot = true;
+			break;
+		}
+	}
+	if (k > 0)
+	{
+		memmove(r->queued, r->queued + k, (r->nqueued - k) * sizeof(int64));
+		r->nqueued -= k;
 	}
 	if (no_slot)
 	{
@@ -816,6 +888,8 @@ forget_run(ActiveRun *r)
 	r->slot = -1;
 	dsm_detach(r->seg);
 	pfree(r->launched);
+	if (r->queued)
+		pfree(r->queued);
 	pfree(r);
 }
 

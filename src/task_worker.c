@@ -287,9 +287,12 @@ run_load(TaskSpec *spec)
  * row of the last statement; rows is the given count, or else the last
  * statement's.
  */
-static void
+static int
 record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started_at)
 {
+	bool		rnull;
+	int			released = -1;
+
 	Oid			types[5] = {INT8OID, JSONBOID, INT8OID, TIMESTAMPTZOID, INT4OID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
@@ -311,7 +314,16 @@ record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started
 							  "SELECT pgetl._task_succeed($1, $2, $3)", catalog_has_pool ? 5 : 3,
 							  types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the success of task run " INT64_FORMAT, task_run_id);
+	/* 0.2: the number of downstream tries it queued; 0.1: nothing */
+	if (catalog_has_pool && SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &rnull);
+
+		if (!rnull)
+			released = DatumGetInt32(d);
+	}
 	pgetl_restore_user(&sw);
+	return released;
 }
 
 /*
@@ -391,17 +403,20 @@ session_fingerprint(Oid owner)
  * Errors are caught and recorded; a try its scheduler cancelled is left
  * for the scheduler to record as cancelled.
  */
-static void
-run_try(int slot, int64 task_run_id, Oid owner)
+static PgetlTryOutcome
+run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 {
 	TaskSpec	spec;
 	TimestampTz started_at = GetCurrentTimestamp();
-	bool		begun = false;
+	volatile bool begun = false;
+	volatile int released = -1;
+	volatile PgetlTryOutcome outcome = PGETL_TRY_UNKNOWN;
 
 	/* a cancel meant for an earlier try must not hit this one */
 	QueryCancelPending = false;
+	*released_out = -1;
 	if (pgetl_pool_worker_cancelled(slot))
-		return;
+		return PGETL_TRY_UNKNOWN;
 	MemoryContextReset(try_cxt);
 	current = NULL;
 
@@ -453,7 +468,7 @@ run_try(int slot, int64 task_run_id, Oid owner)
 			{
 				run_load(&spec);
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				record_success(task_run_id, NULL, -1, started_at);
+				released = record_success(task_run_id, NULL, -1, started_at);
 			}
 			else if (strcmp(spec.kind, "export") == 0)
 			{
@@ -462,7 +477,7 @@ run_try(int slot, int64 task_run_id, Oid owner)
 
 				pgetl_export_write(spec.command, spec.config, &run, &exp);
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				record_success(task_run_id, pgetl_export_result(&exp), (int64) exp.rows, started_at);
+				released = record_success(task_run_id, pgetl_export_result(&exp), (int64) exp.rows, started_at);
 				/* renamed into place when this transaction has committed */
 				pgetl_export_finish(&exp);
 			}
@@ -473,10 +488,11 @@ run_try(int slot, int64 task_run_id, Oid owner)
 				if (strcmp(spec.kind, "check") == 0)
 					check_first_row(current->task, spec.config);
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				record_success(task_run_id, NULL, -1, started_at);
+				released = record_success(task_run_id, NULL, -1, started_at);
 			}
 		}
 		pgetl_xact_commit();
+		outcome = begun ? PGETL_TRY_SUCCEEDED : PGETL_TRY_NOT_RUN;
 	}
 	PG_CATCH();
 	{
@@ -493,7 +509,10 @@ run_try(int slot, int64 task_run_id, Oid owner)
 		QueryCancelPending = false;
 		RESUME_INTERRUPTS();
 		if (!(edata->sqlerrcode == ERRCODE_QUERY_CANCELED && pgetl_pool_worker_cancelled(slot)))
+		{
 			record_failure(task_run_id, edata, started_at);
+			outcome = PGETL_TRY_RECORDED;
+		}
 	}
 	PG_END_TRY();
 	/* an export whose rename failed after the commit records that */
@@ -501,6 +520,8 @@ run_try(int slot, int64 task_run_id, Oid owner)
 		pgetl_export_report(task_run_id);
 	current = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
+	*released_out = released;
+	return outcome;
 }
 
 /*
@@ -585,8 +606,12 @@ pgetl_task_worker_main(Datum main_arg)
 		task_run_id = pgetl_pool_worker_next(slot, pgetl_worker_idle_timeout, &run_id);
 		if (task_run_id == 0)
 			break;
-		run_try(slot, task_run_id, owner);
-		pgetl_pool_worker_ended(slot);
+		{
+			int			released;
+			PgetlTryOutcome outcome = run_try(slot, task_run_id, owner, &released);
+
+			pgetl_pool_worker_ended(slot, outcome, released);
+		}
 		if (!reset_session())
 			break;
 		pgetl_pool_worker_done(slot);

@@ -8,4 +8,6 @@ DROP FUNCTION pgetl._task_begin(bigint, integer);
 DROP FUNCTION pgetl._task_succeed(bigint, jsonb, bigint);
 --@create pgetl._task_succeed
 REVOKE ALL ON FUNCTION pgetl._task_start(bigint) FROM PUBLIC;
+-- room for HOT updates of a try's row (src/sql/20_history.sql)
+ALTER TABLE pgetl.task_run_record SET (fillfactor = 50);
 REVOKE ALL ON FUNCTION pgetl._task_succeed(bigint, jsonb, bigint, timestamptz, integer) FROM PUBLIC;
