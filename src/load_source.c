@@ -1012,7 +1012,8 @@ load_source_line_offset(LoadSource *src, int64 from_offset, int64 from_line, int
 
 		if (n == 0)
 		{
-			if (pending)
+			/* the line of a last record without a line break starts at the end */
+			if (pending || breaks == need - 1)
 				return off;
 			elog(ERROR, "line " INT64_FORMAT " of \"%s\" not found", line, src->source);
 		}
