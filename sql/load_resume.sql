@@ -3,11 +3,17 @@
 -- interrupted load from it, and refuses a source that changed.  (A load
 -- killed with kill -9 and resumed: test/load/resume_kill_test.sh.)
 -- Sources are staged bytes.  A load with commit_every runs in a background
--- worker, so it is called here outside transaction blocks, and errors are
--- caught with \set ON_ERROR_STOP off rather than in a PL/pgSQL block (a
--- subtransaction, which refuses it).
+-- worker, so it is called here outside transaction blocks, and its errors
+-- are shown as psql prints them, not caught in a PL/pgSQL block (a
+-- subtransaction, which it refuses).
+-- In a database of its own, so that load ids (in messages) start at 1.
+SELECT current_database() AS regress_db \gset
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgetl;
+DROP DATABASE IF EXISTS pgetl_load_resume_test;
+CREATE DATABASE pgetl_load_resume_test;
+\c pgetl_load_resume_test
+SET client_min_messages = warning;
+CREATE EXTENSION pgetl;
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
 BEGIN
     EXECUTE q;
@@ -16,7 +22,6 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END
 $f$;
-\set VERBOSITY default
 CREATE TABLE rt (id integer PRIMARY KEY, v text);
 -- ten records, the seventh bad
 SELECT pgetl_stage('rs', convert_to(E'id,v\n1,a\n2,b\n3,c\n4,d\n5,e\n6,f\nx,g\n8,h\n9,i\n10,j\n', 'UTF8'));
@@ -132,3 +137,5 @@ SELECT pgetl_drop_load(l) FROM unnest('{rs,rq1,rq2,rq3,rq4,rq5,rd}'::text[]) l;
 SELECT pgetl_drop_stage(s) FROM unnest('{rs,rq,rgz,rd}'::text[]) s;
 DROP TABLE rt, rq, rq_clean, rd;
 DROP ROLE pgetl_resume_nobody;
+\c :regress_db
+DROP DATABASE pgetl_load_resume_test;
