@@ -133,6 +133,17 @@ SELECT rows_loaded FROM pgetl_load('rd', 'rd');
 RESET DateStyle;
 SELECT d FROM rd;
 
+-- a load task of a pipeline: the worker's load carries the run's id
+TRUNCATE rd;
+SELECT pgetl_create_pipeline('resume_p') > 0 AS created;
+SELECT pgetl_add_task('resume_p', 'ld', NULL, kind => 'load', config => '{"load": "rd", "source": "rd"}') > 0 AS added;
+SELECT pgetl_run('resume_p') AS run_id \gset
+SELECT task, state, result->'rows_loaded' AS rows_loaded FROM pgetl.task_run WHERE run_id = :run_id;
+SELECT run_id = :run_id AS same_run, rows_loaded, finished_at IS NOT NULL AS finished
+  FROM pgetl.load_history WHERE load_name = 'rd' ORDER BY load_id DESC LIMIT 1;
+SELECT count(*) FROM rd;
+SELECT pgetl_drop_pipeline('resume_p');
+
 SELECT pgetl_drop_load(l) FROM unnest('{rs,rq1,rq2,rq3,rq4,rq5,rd}'::text[]) l;
 SELECT pgetl_drop_stage(s) FROM unnest('{rs,rq,rgz,rd}'::text[]) s;
 DROP TABLE rt, rq, rq_clean, rd;
