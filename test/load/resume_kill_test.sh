@@ -5,7 +5,8 @@
 # moments (early, in the middle, late, and during a resume), the cluster
 # restarts after the crash, pgetl_load(..., resume => true) finishes the
 # load, and the target equals that of a clean load of the same file in one
-# transaction, row for row, with the same rejects (lines and rules).
+# transaction, row for row, with the same rejects (lines and rules).  The
+# same after a cancel (statement_timeout of the caller).
 set -euo pipefail
 db=load_resume_kill_test
 dir=$(mktemp -d /tmp/pgetl_resume_kill.XXXXXX)
@@ -97,4 +98,22 @@ for moment in 7000 100000 250000 resume; do
     [ "$result" = "$(cat "$dir/clean")" ] || { echo "FAIL: resumed load counts $result, clean $(cat "$dir/clean")"; exit 1; }
     check "killed at $moment"
 done
-echo "ok: killed at 4 moments, resumed, equal to the clean load"
+# cancelled (statement_timeout of the caller): the worker stops, the
+# stretches it committed stay, and the load resumes from its checkpoint
+q -c "TRUNCATE p" >/dev/null
+out=$(PGOPTIONS="-c statement_timeout=700" psql -X -q -At -d "$db" \
+        -c "SELECT * FROM pgetl_load('p', '$dir/p.csv')" 2>&1 || true)
+echo "cancelled: $out"
+case "$out" in *"canceling statement due to statement timeout"*) ;; *) echo "FAIL: not cancelled"; exit 1;; esac
+for _ in $(seq 1 100); do
+    [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgetl load'")" = 0 ] && break
+    sleep 0.1
+done
+[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgetl load'")" = 0 ] \
+    || { echo "FAIL: the load worker still runs after the cancel"; exit 1; }
+left=$(q -c "SELECT rows_read FROM pgetl.load_record WHERE load_name = 'p' AND finished_at IS NULL")
+[ -n "$left" ] && [ "$left" -gt 0 ] || { echo "FAIL: no committed stretch before the cancel"; exit 1; }
+result=$(q -c "SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('p', '$dir/p.csv', resume => true)")
+[ "$result" = "$(cat "$dir/clean")" ] || { echo "FAIL: resumed load counts $result, clean $(cat "$dir/clean")"; exit 1; }
+check "cancelled after $left records"
+echo "ok: killed at 4 moments and cancelled once, resumed, equal to the clean load"
