@@ -76,6 +76,20 @@ SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commi
 SELECT * FROM pgetl_load('rs', 'rs', resume => true);
 SELECT count(*) FROM rt;
 
+-- the spec no longer has commit_every: the interrupted load resumes with
+-- its own (resume is refused in a transaction block all the same)
+TRUNCATE rt;
+SELECT pgetl_stage('rs2', convert_to(E'id,v\n1,a\n2,b\nx,c\n4,d\n5,e\n', 'UTF8'));
+SELECT pgetl_define_load('rs2', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": 2, "max_rejects": 0}') > 0 AS defined;
+SELECT * FROM pgetl_load('rs2', 'rs2');
+SELECT pgetl_define_load('rs2', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"max_rejects": 1}') > 0 AS defined;
+BEGIN;
+SELECT * FROM pgetl_load('rs2', 'rs2', resume => true);
+ROLLBACK;
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('rs2', 'rs2', resume => true);
+SELECT count(*), min(id), max(id) FROM rt;
+SELECT commit_every, rows_read, finished_at IS NOT NULL AS finished FROM pgetl.load_record WHERE load_name = 'rs2';
+
 -- a clean load in stretches equals a load in one transaction: CRLF line
 -- ends, quoted fields over several lines, blank lines, a BOM; commit_every
 -- 1, 2 and 4 against none; the rejects have the same lines
@@ -144,8 +158,8 @@ SELECT run_id = :run_id AS same_run, rows_loaded, finished_at IS NOT NULL AS fin
 SELECT count(*) FROM rd;
 SELECT pgetl_drop_pipeline('resume_p');
 
-SELECT pgetl_drop_load(l) FROM unnest('{rs,rq1,rq2,rq3,rq4,rq5,rd}'::text[]) l;
-SELECT pgetl_drop_stage(s) FROM unnest('{rs,rq,rgz,rd}'::text[]) s;
+SELECT pgetl_drop_load(l) FROM unnest('{rs,rs2,rq1,rq2,rq3,rq4,rq5,rd}'::text[]) l;
+SELECT pgetl_drop_stage(s) FROM unnest('{rs,rs2,rq,rgz,rd}'::text[]) s;
 DROP TABLE rt, rq, rq_clean, rd;
 DROP ROLE pgetl_resume_nobody;
 \c :regress_db

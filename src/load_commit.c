@@ -94,6 +94,8 @@ refuse_transaction_block(const char *load_name, Load *load, bool resume)
 					load_name, load->commit_every) :
 			 errmsg("pgetl_load with resume => true cannot run inside a transaction block"),
 			 errdetail("Such a load commits as it goes, in a transaction of its own, which the transaction it is called from could not roll back."),
+			 resume ?
+			 errhint("Call it on its own, outside BEGIN ... COMMIT (in autocommit).") :
 			 errhint("Call it on its own, outside BEGIN ... COMMIT (in autocommit), or redefine load \"%s\" without commit_every to load in the caller's transaction.",
 					 load_name)));
 }
