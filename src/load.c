@@ -6,7 +6,13 @@
  *	  batches and keep every rejected one, with its reason, in pgetl.reject.
  *
  * The whole load is part of the caller's transaction: loaded rows, rejects
- * and the load's history row commit together or not at all.  The load runs
+ * and the load's history row commit together or not at all -- unless the
+ * spec has commit_every: then a background worker (load_commit.c) runs the
+ * load in stretches of that many records, each in a transaction of its own
+ * that commits the stretch's rows, its rejects and the history row with a
+ * checkpoint (byte offset and line where the next stretch starts); an
+ * interrupted load resumes from there.  Each stretch opens the source
+ * again and seeks to the checkpoint (load_run_stretch).  The load runs
  * as the calling role (its INSERT privilege on the target is checked); only
  * the catalog is read and written as the extension owner.
  *
@@ -16,7 +22,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "load.h"
+#include "load_run.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -43,26 +49,7 @@ PG_FUNCTION_INFO_V1(pgetl_load);
 #define LOAD_BATCH_BYTES (4 * 1024 * 1024)
 #define LOAD_FIRST_REASONS 5
 
-/* State of one running load */
-typedef struct Load
-{
-	LoadSpec   *spec;
-	LoadSource *src;
-	CopyFromState cstate;
-	LoadTarget *target;
-	char	   *source;
-	int64		load_id;
-	int64		run_id;
-	int64		rows_read;
-	int64		rows_loaded;
-	int64		rows_rejected;
-	int64		rows_skipped_by_trigger;	/* a BEFORE trigger returned NULL */
-	int64		rows_skipped_on_conflict;	/* upsert, on_conflict nothing */
-	StringInfoData reasons;		/* the first few reject reasons */
-	int			nreasons;
-	SPIPlanPtr	reject_plan;
-	MemoryContext batch_cxt;
-} Load;
+/* (struct Load: load_run.h) */
 
 /*
  * load_error_context - "pgetl load "x", line N of "source"" for errors
@@ -119,9 +106,9 @@ check_privileges(LoadSpec *spec)
 /*
  * owner_exec - a statement on pgetl's catalog as the extension owner.
  */
-static void
-owner_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		   int expected)
+void
+load_owner_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+				int expected)
 {
 	PgetlUserSwitch sw;
 	int			ret;
@@ -150,7 +137,7 @@ begin_history(Load *load)
 	if (load->run_id == 0)
 		nulls[4] = 'n';
 	values[5] = CStringGetTextDatum(load->source);
-	owner_exec("INSERT INTO pgetl.load_record (spec_id, load_name, owner, loaded_by, run_id, source) "
+	load_owner_exec("INSERT INTO pgetl.load_record (spec_id, load_name, owner, loaded_by, run_id, source) "
 			   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
 			   6, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	load->load_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -187,14 +174,14 @@ end_history(Load *load)
 	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
 	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
 	if (has_skip_counts())
-		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
 				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
 				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
 				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
 				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
 				   6, types, values, NULL, SPI_OK_UPDATE);
 	else
-		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
 				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
 				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 "
 				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
@@ -283,6 +270,8 @@ check_limits(Load *load, bool at_end)
 				 errmsg("load \"%s\" rejected more than max_rejects (" INT64_FORMAT ") records",
 						spec->name, spec->max_rejects),
 				 errdetail("First rejects: %s.", load->reasons.data),
+				 load->committed ?
+				 errhint("The stretches of the load committed before this one stay loaded (resume => true continues it). Fix the source, or raise max_rejects with pgetl_define_load().") :
 				 errhint("Nothing was loaded. Fix the source, or raise max_rejects with pgetl_define_load().")));
 	if (too_high)
 		ereport(ERROR,
@@ -290,6 +279,8 @@ check_limits(Load *load, bool at_end)
 				 errmsg("load \"%s\" rejected " INT64_FORMAT " of " INT64_FORMAT " records, more than max_reject_ratio %g",
 						spec->name, load->rows_rejected, load->rows_read, spec->max_reject_ratio),
 				 errdetail("First rejects: %s.", load->reasons.data),
+				 load->committed ?
+				 errhint("The stretches of the load committed before this one stay loaded. Fix the source, or raise max_reject_ratio with pgetl_define_load().") :
 				 errhint("Nothing was loaded. Fix the source, or raise max_reject_ratio with pgetl_define_load().")));
 }
 
@@ -349,6 +340,23 @@ check_batch(Load *load, LoadRow **rows, int n)
 }
 
 /*
+ * note_passed - remember the line of a replayed record that passed the
+ * rules (loaded or skipped): its rejects get resolved (load_replay.c).
+ */
+static void
+note_passed(Load *load, int64 line)
+{
+	if (load->npassed == load->maxpassed)
+	{
+		load->maxpassed = Max(64, load->maxpassed * 2);
+		load->passed = load->passed ?
+			repalloc_huge(load->passed, sizeof(int64) * load->maxpassed) :
+			MemoryContextAllocHuge(load->cxt, sizeof(int64) * load->maxpassed);
+	}
+	load->passed[load->npassed++] = line;
+}
+
+/*
  * process_batch - check, insert and account for a batch of rows.
  *
  * Every row read is loaded, rejected or skipped: a row that passed the
@@ -383,6 +391,8 @@ process_batch(Load *load, LoadRow **rows, int n)
 	for (int i = 0; i < n; i++)
 		if (rows[i]->rejected)
 			write_reject(load, rows[i]);
+		else if (load->replay_of)
+			note_passed(load, rows[i]->line);
 	load->rows_read += n;
 	load_source_report_progress(load->src, load->cstate, RelationGetRelid(load->spec->rel),
 								load->rows_read, load->rows_rejected);
@@ -450,10 +460,181 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 }
 
 /*
- * run_load - the body of pgetl_load, with an SPI connection open.
+ * has_resume_columns - whether pgetl.load_record has the columns of
+ * checkpoints and replays (added in 0.2; see has_skip_counts).
+ */
+static bool
+has_resume_columns(void)
+{
+	Oid			nsp = get_namespace_oid("pgetl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("load_record", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "checkpoint_line") != InvalidAttrNumber;
+}
+
+/*
+ * load_spec_commit_every - the spec's option commit_every (records per
+ * transaction), 0 when it has none.
+ */
+int64
+load_spec_commit_every(LoadSpec *spec)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = Int64GetDatum(spec->spec_id);
+	load_owner_exec("SELECT (options->>'commit_every')::bigint FROM pgetl.load_spec "
+					"WHERE spec_id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * lock_history - lock the history row of a load that commits as it goes,
+ * and check that it is where this process left it: finished_at unset and
+ * the checkpoint where the stretch starts.  Another session that resumed
+ * the same load moves the checkpoint: this one then stops.
  */
 static void
-run_load(Load *load, bool purge)
+lock_history(Load *load)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		null_off,
+				null_line,
+				null_end;
+	int64		off,
+				line;
+
+	values[0] = Int64GetDatum(load->load_id);
+	load_owner_exec("SELECT checkpoint_offset, checkpoint_line, finished_at FROM pgetl.load_record "
+					"WHERE load_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the history row of load " INT64_FORMAT " was deleted while it ran", load->load_id)));
+	off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null_off));
+	line = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null_line));
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null_end);
+	if (!null_end || null_off || null_line || off != load->offset || line != load->line)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("load " INT64_FORMAT " of \"%s\" was resumed or finished by another session",
+						load->load_id, load->spec->name),
+				 errdetail("Its checkpoint moved from line " INT64_FORMAT " while this session was loading.",
+						   load->line),
+				 errhint("See SELECT * FROM pgetl.load_history WHERE load_id = " INT64_FORMAT ".",
+						 load->load_id)));
+}
+
+/*
+ * check_identity - the size, modification time and first 64 kB of the
+ * source: stored with the history row when the load starts, compared
+ * before each later stretch and before a resume, so that a load never
+ * resumes in a file that changed.
+ */
+static void
+check_identity(Load *load, LoadSource *src, bool first)
+{
+	Oid			types[5] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int64		size;
+	TimestampTz mtime = 0;
+	bool		mtime_null;
+	int64		hash;
+
+	load_source_identity(src, load->spec->name, &size, &mtime, &mtime_null, &hash);
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = Int64GetDatum(size);
+	values[2] = TimestampTzGetDatum(mtime);
+	nulls[2] = mtime_null ? 'n' : ' ';
+	values[3] = Int64GetDatum(hash);
+	values[4] = Int64GetDatum(load->commit_every);
+	if (first)
+	{
+		load_owner_exec("UPDATE pgetl.load_record SET commit_every = $5, checkpoint_offset = 0, "
+						"checkpoint_line = 1, source_size = $2, source_mtime = $3, source_hash = $4 "
+						"WHERE load_id OPERATOR(pg_catalog.=) $1",
+						5, types, values, nulls, SPI_OK_UPDATE);
+		return;
+	}
+	load_owner_exec("SELECT source_size, source_mtime, source_hash FROM pgetl.load_record "
+					"WHERE load_id OPERATOR(pg_catalog.=) $1 AND source_size OPERATOR(pg_catalog.=) $2 "
+					"AND source_mtime IS NOT DISTINCT FROM $3 AND source_hash OPERATOR(pg_catalog.=) $4",
+					4, types, values, nulls, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" changed since load " INT64_FORMAT " of \"%s\" started",
+						load->source, load->load_id, load->spec->name),
+				 errdetail("Its size, modification time or first 64 kB differ from those of the interrupted load (now " INT64_FORMAT " bytes).",
+						   size),
+				 errhint("A load resumes only in the very same file. Load the new file without resume => true "
+						 "(the rows of load " INT64_FORMAT " stay in the target).", load->load_id)));
+}
+
+/* store the checkpoint and the counts reached, with the stretch's rows */
+static void
+save_checkpoint(Load *load)
+{
+	Oid			types[9] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	INT8OID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = Int64GetDatum(load->rows_read);
+	values[2] = Int64GetDatum(load->rows_loaded);
+	values[3] = Int64GetDatum(load->rows_rejected);
+	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
+	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
+	values[6] = Int64GetDatum(load->offset);
+	values[7] = Int64GetDatum(load->line);
+	values[8] = load->header ? CStringGetTextDatum(load->header) : (Datum) 0;
+	nulls[8] = load->header ? ' ' : 'n';
+	load_owner_exec("UPDATE pgetl.load_record SET rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+					"rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, "
+					"checkpoint_offset = $7, checkpoint_line = $8, header = $9 "
+					"WHERE load_id OPERATOR(pg_catalog.=) $1",
+					9, types, values, nulls, SPI_OK_UPDATE);
+}
+
+/* the header (for replays) and the load replayed, in the history row */
+static void
+save_header(Load *load)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	if (!has_resume_columns() || (load->header == NULL && load->replay_of == 0))
+		return;
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = load->header ? CStringGetTextDatum(load->header) : (Datum) 0;
+	nulls[1] = load->header ? ' ' : 'n';
+	values[2] = Int64GetDatum(load->replay_of);
+	nulls[2] = load->replay_of ? ' ' : 'n';
+	load_owner_exec("UPDATE pgetl.load_record SET header = $2, reload_of = $3 "
+					"WHERE load_id OPERATOR(pg_catalog.=) $1",
+					3, types, values, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * load_run_stretch - the body of pgetl_load, with an SPI connection open:
+ * the whole load, or (commit_every) the stretch of up to commit_every
+ * records from load->offset, after which load->offset and load->line are
+ * the next stretch's start, saved in the history row (load->done tells
+ * whether the source was read to its end).  load->spec is fetched anew
+ * for each stretch; what outlives a stretch is in load->cxt.
+ */
+void
+load_run_stretch(Load *load, bool purge)
 {
 	LoadSpec   *spec = load->spec;
 	LoadRow   **rows = NULL;
@@ -464,17 +645,29 @@ run_load(Load *load, bool purge)
 	char	   *record;
 	bool		unterminated;
 	MemoryContext load_cxt = CurrentMemoryContext;
+	bool		first = load->load_id == 0;
+	int64		stretch_rows = 0;
 
 	check_privileges(spec);
+	if (load->commit_every > 0)
+		for (int i = 0; i < spec->ncolumns; i++)
+			if (spec->columns[i].unique)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("load \"%s\" has commit_every and a unique column \"%s\", which cannot go together",
+								spec->name, spec->columns[i].label),
+						 errdetail("The unique rule checks a value against the whole file, and a load that commits as it goes can be resumed in another session."),
+						 errhint("Use a unique constraint on the target instead (its violations are rejects), or drop commit_every.")));
 
 	/*
 	 * The target is the relation of the spec's OID, for every statement:
 	 * lock it by OID first, then name it by its name now (see
 	 * load_spec_lock_target), so that TRUNCATE, the privileges checked above
-	 * and the inserts all reach the same table, even after a rename.
+	 * and the inserts all reach the same table, even after a rename.  A
+	 * stretch after the first, and a replay of rejects, never truncate.
 	 */
 	load_spec_lock_target(spec, spec->mode == LOAD_REPLACE ? AccessExclusiveLock : RowExclusiveLock);
-	if (spec->mode == LOAD_REPLACE)
+	if (spec->mode == LOAD_REPLACE && first && load->replay_of == 0)
 	{
 #if PG_VERSION_NUM >= 160000
 		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name, NULL));
@@ -496,9 +689,16 @@ run_load(Load *load, bool purge)
 	error_context_stack = &errcb;
 
 	{
-		LoadSource *src = load_source_open(load->source, spec->name);
+		LoadSource *src = load->mem ?
+			load_source_open_memory(load->source, load->mem, load->mem_len) :
+			load_source_open(load->source, spec->name);
 
-		begin_history(load);
+		if (first)
+			begin_history(load);
+		else
+			lock_history(load);
+		if (load->commit_every > 0)
+			check_identity(load, src, first);
 		load->target = load_target_begin(spec);
 		load_rules_begin(spec);
 		load->cstate = load_source_begin_copy(src, spec);
@@ -516,23 +716,37 @@ run_load(Load *load, bool purge)
 							load->source, spec->name),
 					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
 		load_spec_bind_header(spec, fields, nfields);
+		if (load->header == NULL && load->cxt)
+			load->header = MemoryContextStrdup(load->cxt, record);
 	}
 	else
 		load_spec_bind_positions(spec);
+	/* a later stretch: read on from its checkpoint */
+	if (load->line > 1)
+	{
+		load_source_end_copy(load->src, load->cstate);
+		load->cstate = NULL;
+		load_source_seek(load->src, load->offset, load->line);
+		load->cstate = load_source_begin_copy(load->src, spec);
+	}
 	/* records of one field: a blank line is a record of one empty field */
 	load_source_keep_blank_lines(load->src, spec->nfields_expected == 1);
 
 	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
+	load->done = false;
 	for (;;)
 	{
 		int			n = 0;
+		int			limit = LOAD_BATCH_ROWS;
 		Size		bytes = 0;
 		bool		more = true;
 		MemoryContext old;
 
+		if (load->commit_every > 0)
+			limit = (int) Min((int64) limit, load->commit_every - stretch_rows);
 		MemoryContextReset(load->batch_cxt);
 		old = MemoryContextSwitchTo(load->batch_cxt);
-		while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
+		while (n < limit && bytes < LOAD_BATCH_BYTES)
 		{
 			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
 								  &unterminated))
@@ -540,6 +754,9 @@ run_load(Load *load, bool purge)
 				more = false;
 				break;
 			}
+			/* a replayed record keeps the line it had in its source */
+			if (load->line_map && load->rows_read + n < load->nline_map)
+				line = load->line_map[load->rows_read + n];
 			rows[n] = make_row(spec, fields, nfields, line, record);
 			rows[n]->unterminated = unterminated;
 			bytes += strlen(record);
@@ -547,12 +764,35 @@ run_load(Load *load, bool purge)
 		}
 		if (n > 0)
 			process_batch(load, rows, n);
+		stretch_rows += n;
 		MemoryContextSwitchTo(old);
 		CHECK_FOR_INTERRUPTS();
 		if (!more)
+		{
+			load->done = true;
+			break;
+		}
+		if (load->commit_every > 0 && stretch_rows >= load->commit_every)
 			break;
 	}
 	MemoryContextReset(load->batch_cxt);
+
+	if (!load->done)
+	{
+		/* the stretch is full: the next one starts after its last record */
+		int64		next_line = load_source_next_line(load->src);
+		int64		next_offset = load_source_line_offset(load->src, load->offset, load->line,
+														  next_line);
+
+		error_context_stack = errcb.previous;
+		load_source_end(load->src, load->cstate);
+		load_target_end(load->target);
+		load_spec_close_target(spec);
+		load->offset = next_offset;
+		load->line = next_line;
+		save_checkpoint(load);
+		return;
+	}
 	check_limits(load, true);
 	error_context_stack = errcb.previous;
 
@@ -560,6 +800,7 @@ run_load(Load *load, bool purge)
 	load_target_end(load->target);
 	load_spec_close_target(spec);
 	end_history(load);
+	save_header(load);
 	if (purge && load_source_is_staged(load->src))
 	{
 		Oid			types[2] = {OIDOID, TEXTOID};
@@ -574,21 +815,68 @@ run_load(Load *load, bool purge)
 }
 
 /*
- * pgetl_load(load text, source text, purge boolean) - load a source with a
- * spec; returns one row: load_id, rows_read, rows_loaded, rows_rejected,
- * duration, rows_skipped_by_trigger, rows_skipped_on_conflict (rows_read is
- * the sum of the loaded, rejected and skipped rows).
+ * load_init - a new run of a load of source, in the current memory
+ * context (which must outlive it: load->cxt).
+ */
+void
+load_init(Load *load, const char *source)
+{
+	memset(load, 0, sizeof(Load));
+	load->cxt = CurrentMemoryContext;
+	load->source = pstrdup(source);
+	load->run_id = pgetl_current_run_id();
+	load->offset = 0;
+	load->line = 1;
+	initStringInfo(&load->reasons);
+}
+
+/*
+ * load_put_result - the one result row of pgetl_load and
+ * pgetl_reload_rejects: load_id, rows_read, rows_loaded, rows_rejected,
+ * duration (since start), rows_skipped_by_trigger, rows_skipped_on_conflict.
+ */
+void
+load_put_result(FunctionCallInfo fcinfo, Load *load, TimestampTz start)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Interval   *iv = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
+														   TimestampTzGetDatum(GetCurrentTimestamp()),
+														   TimestampTzGetDatum(start)));
+
+	values[0] = Int64GetDatum(load->load_id);
+	values[1] = Int64GetDatum(load->rows_read);
+	values[2] = Int64GetDatum(load->rows_loaded);
+	values[3] = Int64GetDatum(load->rows_rejected);
+	values[4] = IntervalPGetDatum(iv);
+	/* declared by 0.2; a database still on 0.1 takes the first five */
+	values[5] = Int64GetDatum(load->rows_skipped_by_trigger);
+	values[6] = Int64GetDatum(load->rows_skipped_on_conflict);
+	if (rsinfo->setDesc->natts > lengthof(values))
+		elog(ERROR, "%s is declared with %d result columns, this library returns %d",
+			 get_func_name(fcinfo->flinfo->fn_oid), rsinfo->setDesc->natts, (int) lengthof(values));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * pgetl_load(load text, source text, purge boolean, resume boolean) - load
+ * a source with a spec; returns one row (see load_put_result; rows_read is
+ * the sum of the loaded, rejected and skipped rows).  A spec with
+ * commit_every, and resume => true, run in a background worker
+ * (load_commit.c); any other load runs here, in the caller's transaction.
  */
 Datum
 pgetl_load(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz start = GetCurrentTimestamp();
 	Load		load;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
 	MemoryContext cxt;
 	MemoryContext old;
+	bool		purge = PG_GETARG_BOOL(2);
+	bool		resume = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	char	   *name;
+	bool		in_worker = false;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -598,17 +886,19 @@ pgetl_load(PG_FUNCTION_ARGS)
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl load", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	memset(&load, 0, sizeof(load));
-	load.source = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	load.run_id = pgetl_current_run_id();
-	initStringInfo(&load.reasons);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	load_init(&load, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
 	{
-		load.spec = load_spec_fetch(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
-		run_load(&load, PG_GETARG_BOOL(2));
+		load.spec = load_spec_fetch(name, false);
+		load.commit_every = has_resume_columns() ? load_spec_commit_every(load.spec) : 0;
+		if (load.commit_every > 0 || resume)
+			in_worker = true;
+		else
+			load_run_stretch(&load, purge);
 	}
 	PG_CATCH();
 	{
@@ -617,26 +907,11 @@ pgetl_load(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	if (in_worker)
+		load_in_worker(fcinfo, name, &load, purge, resume);
 
-	values[0] = Int64GetDatum(load.load_id);
-	values[1] = Int64GetDatum(load.rows_read);
-	values[2] = Int64GetDatum(load.rows_loaded);
-	values[3] = Int64GetDatum(load.rows_rejected);
-	{
-		Interval   *iv = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
-															   TimestampTzGetDatum(GetCurrentTimestamp()),
-															   TimestampTzGetDatum(start)));
-
-		MemoryContextSwitchTo(old);
-		values[4] = IntervalPGetDatum(iv);
-		/* declared by 0.2; a database still on 0.1 takes the first five */
-		values[5] = Int64GetDatum(load.rows_skipped_by_trigger);
-		values[6] = Int64GetDatum(load.rows_skipped_on_conflict);
-		if (rsinfo->setDesc->natts > lengthof(values))
-			elog(ERROR, "pgetl_load is declared with %d result columns, this library returns %d",
-				 rsinfo->setDesc->natts, (int) lengthof(values));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	MemoryContextSwitchTo(old);
+	load_put_result(fcinfo, &load, start);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
 }

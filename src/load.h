@@ -30,6 +30,7 @@
 #include "storage/lockdefs.h"
 #include "utils/hsearch.h"
 #include "utils/relcache.h"
+#include "utils/timestamp.h"
 
 /* Load modes */
 typedef enum LoadMode
@@ -221,6 +222,14 @@ extern int64 load_source_current_line(LoadSource *src);
 extern void load_source_reset(void);
 extern int	load_source_read(LoadSource *src, char *buf, int len);
 extern void load_source_close(LoadSource *src);
+extern LoadSource *load_source_open_memory(const char *label, const char *data, int64 len);
+extern void load_source_identity(LoadSource *src, const char *load_name, int64 *size,
+								 TimestampTz *mtime, bool *mtime_null, int64 *hash);
+extern void load_source_end_copy(LoadSource *src, CopyFromState cstate);
+extern void load_source_seek(LoadSource *src, int64 offset, int64 line);
+extern int64 load_source_next_line(LoadSource *src);
+extern int64 load_source_line_offset(LoadSource *src, int64 from_offset, int64 from_line,
+									 int64 line);
 
 /* load_rules.c */
 extern void load_rules_check_row(LoadSpec *spec, LoadRow *row, bool careful);

@@ -45,7 +45,9 @@
 #include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "util.h"
 
 #define LOAD_READ_SIZE 65536
@@ -65,6 +67,11 @@ struct LoadSource
 	int			chunk;			/* current chunk, 0-based */
 	int64		chunk_off;		/* bytes of it already read */
 	int64		size;			/* total bytes (compressed, for gzip) */
+	TimestampTz mtime;			/* server file: modification time */
+	/* in memory (the records of a replay) */
+	const char *mem;
+	int64		mem_len;
+	int64		mem_off;
 
 	/* gzip: the raw bytes are inflated before the filter sees them */
 	bool		checked;		/* magic bytes looked at */
@@ -160,6 +167,7 @@ open_server_file(LoadSource *src)
 				(errcode_for_file_access(),
 				 errmsg("could not set file \"%s\" to blocking mode: %m", src->path)));
 	src->size = st.st_size;
+	src->mtime = time_t_to_timestamptz(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1000;
 }
 
 /*
@@ -240,6 +248,14 @@ load_source_is_staged(LoadSource *src)
 static int
 read_raw(LoadSource *src, char *buf, int len)
 {
+	if (src->mem)
+	{
+		int			n = (int) Min((int64) len, src->mem_len - src->mem_off);
+
+		memcpy(buf, src->mem + src->mem_off, n);
+		src->mem_off += n;
+		return n;
+	}
 	if (!src->staged)
 	{
 		int			n;
@@ -812,4 +828,214 @@ load_source_close(LoadSource *src)
 	if (src->gzip)
 		inflateEnd(&src->zs);
 	src->gzip = false;
+}
+
+/*
+ * load_source_open_memory - a source over bytes in memory (not copied: they
+ * must outlive the source), read like a plain file: how a replay of rejects
+ * feeds the rejected records, under their header, to the loader.  "label"
+ * names it in messages.
+ */
+LoadSource *
+load_source_open_memory(const char *label, const char *data, int64 len)
+{
+	LoadSource *src = palloc0(sizeof(LoadSource));
+
+	src->source = pstrdup(label);
+	src->fd = -1;
+	src->mem = data;
+	src->mem_len = len;
+	src->size = len;
+	src->in = palloc(LOAD_READ_SIZE);
+	src->carry = palloc(8);
+	src->next_line = 1;
+	return src;
+}
+
+/*
+ * seek_raw - the next raw read starts at byte offset (of a plain, not
+ * gzip-compressed, source); an offset past the end reads nothing.
+ */
+static void
+seek_raw(LoadSource *src, int64 offset)
+{
+	if (src->mem)
+		src->mem_off = Min(offset, src->mem_len);
+	else if (!src->staged)
+	{
+		if (lseek(src->fd, (off_t) offset, SEEK_SET) < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in file \"%s\": %m", src->path)));
+	}
+	else
+	{
+		src->chunk = 0;
+		while (src->chunk < src->nchunks && offset >= src->chunk_len[src->chunk])
+		{
+			offset -= src->chunk_len[src->chunk];
+			src->chunk++;
+		}
+		src->chunk_off = src->chunk < src->nchunks ? offset : 0;
+	}
+	src->zin_len = src->zin_pos = 0;
+	src->raw_eof = false;
+}
+
+/*
+ * load_source_identity - what tells that a source is still the one a load
+ * was interrupted on: its size in bytes, its modification time (a server
+ * file's mtime, staged data's staged_at; *mtime_null when unknown) and a
+ * 64-bit hash of its first 64 kB.  Refuses a gzip-compressed source: a
+ * load that commits as it goes resumes at a byte offset, and a compressed
+ * stream cannot be entered there.  Leaves the source at its start, to be
+ * read by load_source_begin_copy.  Needs an SPI connection (staged data).
+ */
+void
+load_source_identity(LoadSource *src, const char *load_name, int64 *size,
+					 TimestampTz *mtime, bool *mtime_null, int64 *hash)
+{
+	char	   *buf = palloc(LOAD_READ_SIZE);
+	int			len = 0;
+
+	seek_raw(src, 0);
+	while (len < LOAD_READ_SIZE)
+	{
+		int			n = read_raw(src, buf + len, LOAD_READ_SIZE - len);
+
+		if (n == 0)
+			break;
+		len += n;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (len >= 2 && (unsigned char) buf[0] == 0x1f && (unsigned char) buf[1] == 0x8b)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("load \"%s\" has commit_every, which cannot load the gzip-compressed source \"%s\"",
+						load_name, src->source),
+				 errdetail("A load that commits as it goes resumes at a byte offset of its source, and a compressed stream cannot be entered there."),
+				 errhint("Decompress the file first (gunzip), or load it in one transaction: redefine the load without commit_every.")));
+	*hash = (int64) hash_bytes_extended((const unsigned char *) buf, len, 0);
+	*size = src->size;
+	*mtime_null = false;
+	if (src->mem)
+		*mtime_null = true;
+	else if (!src->staged)
+		*mtime = src->mtime;
+	else
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1];
+		PgetlUserSwitch sw;
+		bool		isnull;
+
+		values[0] = Int64GetDatum(src->stage_id);
+		pgetl_become_owner(&sw);
+		if (SPI_execute_with_args("SELECT staged_at FROM pgetl.stage WHERE stage_id OPERATOR(pg_catalog.=) $1",
+								  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "staged data \"%s\" changed while it was loaded", src->source);
+		pgetl_restore_user(&sw);
+		*mtime = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	pfree(buf);
+	seek_raw(src, 0);
+}
+
+/*
+ * load_source_end_copy - finish COPY on the source but keep the source open,
+ * to be read again from elsewhere (load_source_seek).
+ */
+void
+load_source_end_copy(LoadSource *src, CopyFromState cstate)
+{
+	current_source = NULL;
+	EndCopyFrom(cstate);
+}
+
+/*
+ * load_source_seek - the next COPY begun on the source
+ * (load_source_begin_copy) reads it from byte offset, where physical line
+ * "line" starts (a record boundary, as given by load_source_line_offset).
+ * Plain sources only (see load_source_identity).
+ */
+void
+load_source_seek(LoadSource *src, int64 offset, int64 line)
+{
+	seek_raw(src, offset);
+	src->checked = true;		/* the magic bytes were looked at from 0 */
+	src->gzip = false;
+	src->started = offset > 0;	/* no BOM but at the very start */
+	src->line_start = true;
+	src->in_quote = false;
+	src->escaped = false;
+	src->eof = false;
+	src->carry_len = 0;
+	src->out_len = src->out_pos = 0;
+	src->prev_cr = false;
+	src->ends_unbroken = false;
+	src->breaks = line - 1;
+	src->next_line = line;
+	src->cur_line = line;
+}
+
+/* The physical line where the record after the last one read starts. */
+int64
+load_source_next_line(LoadSource *src)
+{
+	return src->next_line;
+}
+
+/*
+ * load_source_line_offset - the byte offset where physical line "line"
+ * starts, counting line breaks (\n, \r\n and a lone \r, as the line
+ * numbers do) from "from_offset", where line "from_line" starts.  Reads
+ * the bytes in between again (they were read through COPY, which reads
+ * ahead, so its position does not tell); for a load that commits every N
+ * records, that is a second read of each stretch, from the page cache.
+ * Moves the source's read position: call it when done with COPY.
+ */
+int64
+load_source_line_offset(LoadSource *src, int64 from_offset, int64 from_line, int64 line)
+{
+	int64		need = line - from_line;
+	int64		breaks = 0;
+	int64		off = from_offset;
+	bool		prev_cr = false;
+	bool		pending = false;	/* the line ended at a \r: a \n may follow */
+
+	if (need <= 0)
+		return from_offset;
+	seek_raw(src, from_offset);
+	for (;;)
+	{
+		int			n = read_raw(src, src->in, LOAD_READ_SIZE);
+
+		if (n == 0)
+		{
+			/* the line of a last record without a line break starts at the end */
+			if (pending || breaks == need - 1)
+				return off;
+			elog(ERROR, "line " INT64_FORMAT " of \"%s\" not found", line, src->source);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			char		c = src->in[i];
+
+			if (pending)
+				return c == '\n' ? off + i + 1 : off + i;
+			if (c == '\r')
+			{
+				if (++breaks == need)
+					pending = true;
+			}
+			else if (c == '\n' && !prev_cr)
+			{
+				if (++breaks == need)
+					return off + i + 1;
+			}
+			prev_cr = c == '\r';
+		}
+		off += n;
+		CHECK_FOR_INTERRUPTS();
+	}
 }

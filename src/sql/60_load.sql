@@ -73,7 +73,22 @@ CREATE TABLE pgetl.load_record (
     -- (0.2) rows a BEFORE trigger of the target dropped (returned NULL), and
     -- rows an upsert with on_conflict nothing skipped; NULL for older loads
     rows_skipped_by_trigger bigint,
-    rows_skipped_on_conflict bigint
+    rows_skipped_on_conflict bigint,
+    -- (0.2) a load with commit_every commits as it goes: its checkpoint
+    -- (where the next stretch starts: byte offset in the source and physical
+    -- line) and the identity of its source (size, modification time, hash
+    -- of the first 64 kB); unfinished (finished_at NULL), it can be resumed
+    commit_every    bigint,
+    checkpoint_offset bigint,
+    checkpoint_line bigint,
+    source_size     bigint,
+    source_mtime    timestamptz,
+    source_hash     bigint,
+    -- (0.2) the header record of the source, as read (a replay of rejects
+    -- reads the rejected records under it); a replay names the load whose
+    -- rejects it replayed
+    header          text,
+    reload_of       bigint
 );
 CREATE INDEX ON pgetl.load_record (load_name, load_id);
 COMMENT ON TABLE pgetl.load_record IS 'one row per successful load (read it through the view pgetl.load_history)';
@@ -91,7 +106,11 @@ CREATE TABLE pgetl.reject_record (
     rule            text NOT NULL,
     value           text,
     message         text NOT NULL,
-    sqlstate        text
+    sqlstate        text,
+    -- (0.2) the replay of rejects (pgetl_reload_rejects) that loaded the
+    -- record, and when
+    resolved_by     bigint,
+    resolved_at     timestamptz
 );
 CREATE INDEX ON pgetl.reject_record (load_id, line_number);
 COMMENT ON TABLE pgetl.reject_record IS 'rejected records (read them through the view pgetl.reject)';
@@ -144,10 +163,11 @@ COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, wit
 
 CREATE VIEW pgetl.reject WITH (security_barrier) AS
 SELECT r.load_id, r.run_id, r.load_name, r.source, r.line_number, r.record,
-       r.column_name, r.rule, r.value, r.message, r.sqlstate, r.reject_id
+       r.column_name, r.rule, r.value, r.message, r.sqlstate, r.reject_id,
+       r.resolved_by, r.resolved_at
   FROM pgetl.reject_record r
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why';
+COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why; resolved_by: the replay that loaded the record';
 
 CREATE VIEW pgetl.stages WITH (security_barrier) AS
 SELECT s.name AS stage, s.owner, s.bytes, s.chunks, s.staged_at
@@ -228,7 +248,7 @@ DECLARE
         "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
         "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
         "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
-        "require_final_newline": "boolean"}';
+        "require_final_newline": "boolean", "commit_every": "number"}';
     -- the values an option of a fixed set takes (the first is its default);
     -- mode and on_conflict are checked below, with their own messages
     opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
@@ -375,6 +395,13 @@ BEGIN
     v_max := (pgetl._load_typed(p_options->'max_rejects', 'option max_rejects', 'number') #>> '{}')::numeric;
     IF v_max < 0 THEN
         RAISE EXCEPTION 'max_rejects must be zero or more, not %', v_max USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (p_options->>'commit_every')::numeric < 1
+       OR (p_options->>'commit_every')::numeric <> trunc((p_options->>'commit_every')::numeric)
+       OR (p_options->>'commit_every')::numeric > 9223372036854775807 THEN
+        RAISE EXCEPTION 'commit_every must be a positive whole number of records, not %', p_options->'commit_every'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: {"commit_every": 100000} commits every 100000 records.';
     END IF;
     v_ratio := (pgetl._load_typed(p_options->'max_reject_ratio', 'option max_reject_ratio', 'number') #>> '{}')::double precision;
     IF v_ratio NOT BETWEEN 0 AND 1 THEN
@@ -636,9 +663,18 @@ COMMENT ON FUNCTION @extschema@.pgetl_drop_stage(text) IS
 'drops staged data';
 
 CREATE FUNCTION @extschema@.pgetl_load(load text, source text, purge boolean DEFAULT false,
+    resume boolean DEFAULT false,
     OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
     OUT rows_rejected bigint, OUT duration interval,
     OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint)
 RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
-COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean) IS
-'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject';
+COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean, boolean) IS
+'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject; with commit_every, resume => true continues an interrupted load from its last checkpoint';
+
+CREATE FUNCTION @extschema@.pgetl_reload_rejects(of_load bigint,
+    OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
+    OUT rows_rejected bigint, OUT duration interval,
+    OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint)
+RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
+COMMENT ON FUNCTION @extschema@.pgetl_reload_rejects(bigint) IS
+'checks the unresolved rejects of a load again with its spec as it is now and loads those that pass, as a new load; their rejects are marked resolved_by it';

@@ -129,6 +129,17 @@ SELECT pgetl_define_load('mspec', 'mallory.tgt',
     '[{"name": "a", "min": 0, "max": 100, "required": true}, {"name": "b", "max_length": 5, "pattern": "^[a-z]*$", "allowed": ["x","y","z"], "unique": true}]',
     '{"checks": [{"name": "positive", "expression": "a >= 0"}], "max_rejects": 10}');
 SELECT * FROM pgetl_load('mspec', 'm_stage');
+CREATE TABLE mallory.loaded (what text, n bigint);
+INSERT INTO mallory.loaded SELECT 'replayed', rows_read
+  FROM pgetl_reload_rejects((SELECT max(load_id) FROM pgetl.load_history WHERE load_name = 'mspec'));
+-- a load that commits every record (in a background worker), stopped by a
+-- reject, then resumed
+SELECT pgetl_define_load('mspec_ce', 'mallory.tgt', '[{"name": "a", "min": 0}, {"name": "b"}]',
+    '{"commit_every": 1, "max_rejects": 0, "checks": [{"name": "positive", "expression": "a >= 0"}]}');
+SELECT * FROM pgetl_load('mspec_ce', 'm_stage');
+SELECT pgetl_define_load('mspec_ce', 'mallory.tgt', '[{"name": "a", "min": 0}, {"name": "b"}]',
+    '{"commit_every": 1, "max_rejects": 5, "checks": [{"name": "positive", "expression": "a >= 0"}]}');
+INSERT INTO mallory.loaded SELECT 'resumed', rows_read FROM pgetl_load('mspec_ce', 'm_stage', resume => true);
 SELECT pgetl_infer_load('m_stage', 10, '{"table": "inferred"}');
 SELECT pgetl_define_load('mspec_up', 'mallory.tgt', '[{"name": "a"}, {"name": "b"}]',
     '{"mode": "replace"}');
@@ -189,6 +200,8 @@ wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('que
 [ "$(q "SELECT string_agg(DISTINCT task, ',') FROM mallory.marks")" = "first,res" ] \
     || fail "mallory's pipeline did not run its tasks: $(q "SELECT string_agg(task, ',') FROM mallory.marks")"
 [ "$(q "SELECT count(*) FROM mallory.tgt")" -ge 3 ] || fail "mallory's loads loaded nothing"
+[ "$(q "SELECT string_agg(what || n, ',' ORDER BY what) FROM mallory.loaded")" = "replayed1,resumed4" ] \
+    || fail "mallory's rejects were not replayed, or its load with commit_every not resumed: $(q "SELECT string_agg(what || n, ',') FROM mallory.loaded")"
 [ "$(m -c "SELECT pgetl_graph('mfail') LIKE '<?xml%</svg>%' AND pgetl_graph('mfail', format => 'dot') LIKE 'digraph%'")" = t ] \
     || fail "mallory could not draw its pipeline"
 ok "mallory defined, loaded, ran, resumed, cancelled and scheduled under its search_path"

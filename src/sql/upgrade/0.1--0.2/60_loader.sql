@@ -38,5 +38,4 @@ GRANT SELECT ON pgetl.load_history TO PUBLIC;
 
 DROP FUNCTION @extschema@.pgetl_load(text, text, boolean);
 --@create @extschema@.pgetl_load
-COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean) IS
-'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject';
+-- (its COMMENT: 67_resume.sql)
