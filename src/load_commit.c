@@ -69,8 +69,7 @@ typedef struct LoadJob
 	int64		rows_rejected;
 	int64		rows_skipped_by_trigger;
 	int64		rows_skipped_on_conflict;
-	PgetlErrorBuf error;
-	char		context[PGETL_ERRMSG_LEN];
+	Size		error_queue_offset; /* the worker's error, if any (src/util.c) */
 } LoadJob;
 
 PGDLLEXPORT void pgetl_load_worker_main(Datum main_arg);
@@ -111,12 +110,12 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 {
 	Size		srclen = strlen(load->source) + 1;
 	Size		guclen = EstimateGUCStateSpace();
-	Size		size = MAXALIGN(sizeof(LoadJob)) + MAXALIGN(srclen) + guclen;
+	Size		size = MAXALIGN(sizeof(LoadJob)) + MAXALIGN(srclen) + MAXALIGN(guclen) +
+		PGETL_ERROR_QUEUE_SIZE;
 	dsm_segment *seg;
 	LoadJob    *job;
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
-	pid_t		pid;
+	shm_mq_handle *errq;
 	Oid			user;
 	int			sec_context;
 
@@ -140,18 +139,12 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 	job->guc_off = job->source_off + MAXALIGN(srclen);
 	job->guc_len = guclen;
 	SerializeGUCState(guclen, (char *) job + job->guc_off);
+	job->error_queue_offset = job->guc_off + MAXALIGN(guclen);
+	errq = pgetl_error_queue_create(seg, (char *) job + job->error_queue_offset);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, PGETL_LIBRARY, BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgetl_load_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pgetl load %s", load_name);
-	strlcpy(worker.bgw_type, PGETL_LOAD_TYPE, BGW_MAXLEN);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
-	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!pgetl_bgworker_register("pgetl_load_worker_main", PGETL_LOAD_TYPE,
+								 psprintf("pgetl load %s", load_name),
+								 UInt32GetDatum(dsm_segment_handle(seg)), NULL, 0, true, &handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker for load \"%s\"", load_name),
@@ -159,8 +152,10 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 				 errhint("Retry later, or raise max_worker_processes.")));
 	PG_TRY();
 	{
-		if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
-			(void) WaitForBackgroundWorkerShutdown(handle);
+		/* its error, if it sends one (raised here); the queue notices when it exits */
+		shm_mq_set_handle(errq, handle);
+		(void) pgetl_error_receive(errq, true);
+		(void) WaitForBackgroundWorkerShutdown(handle);
 	}
 	PG_CATCH();
 	{
@@ -170,13 +165,6 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 	}
 	PG_END_TRY();
 
-	if (job->error.sqlerrcode != 0)
-		ereport(ERROR,
-				(errcode(job->error.sqlerrcode),
-				 errmsg_internal("%s", job->error.message),
-				 job->error.detail[0] ? errdetail_internal("%s", job->error.detail) : 0,
-				 job->error.hint[0] ? errhint("%s", job->error.hint) : 0,
-				 job->context[0] ? errcontext("%s", job->context) : 0));
 	if (!job->finished)
 		ereport(ERROR,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
@@ -252,25 +240,6 @@ find_interrupted(Load *load)
 	load->committed = true;
 }
 
-/* begin a transaction of the worker, with SPI and a snapshot */
-static void
-worker_begin(void)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-worker_commit(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-}
-
 /*
  * pgetl_load_worker_main - the background worker of a load with
  * commit_every: one transaction per stretch, until the end of the source.
@@ -311,7 +280,7 @@ pgetl_load_worker_main(Datum main_arg)
 
 		while (!load.done)
 		{
-			worker_begin();
+			pgetl_xact_begin();
 			load.spec = load_spec_fetch(job->load, false);
 			if (load.load_id == 0 && job->resume)
 				find_interrupted(&load);
@@ -321,7 +290,7 @@ pgetl_load_worker_main(Datum main_arg)
 				load.commit_every = INT64CONST(1000000);
 			load.reject_plan = NULL;
 			load_run_stretch(&load, job->purge);
-			worker_commit();
+			pgetl_xact_commit();
 			load.committed = true;
 			MemoryContextSwitchTo(cxt);
 		}
@@ -329,14 +298,10 @@ pgetl_load_worker_main(Datum main_arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		pgetl_error_save(&job->error, edata);
-		if (edata->context)
-			pgetl_strlcpy_clip(job->context, edata->context, PGETL_ERRMSG_LEN);
-		EmitErrorReport();
+		/* to the waiting caller, whole (and to the server log) */
+		pgetl_error_send_prepare(seg, (char *) job + job->error_queue_offset);
+		pgetl_error_send(NULL);
 		FlushErrorState();
 		load_source_reset();
 		AbortCurrentTransaction();

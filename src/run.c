@@ -504,7 +504,7 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	phase = wait_for_phase_change(seg, req, extowner, PGETL_RUN_STARTING);
 	if (phase == PGETL_RUN_START_FAILED)
 	{
-		(void) pgetl_error_receive(errq, "the pgetl scheduler");
+		(void) pgetl_error_receive(errq, false);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("the pgetl scheduler exited before it reported why the run could not start"),

@@ -439,7 +439,7 @@ run_cron_worker(dsm_segment *seg, PgetlCronRequest *req, const char *jobname)
 
 	/* its error, if it sends one; the queue notices when it exits */
 	shm_mq_set_handle(mqh, handle);
-	(void) pgetl_error_receive(mqh, "pgetl cron worker");
+	(void) pgetl_error_receive(mqh, false);
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),

@@ -456,12 +456,14 @@ pgetl_error_send(ErrorData *edata)
 
 /*
  * pgetl_error_receive - wait for the error another process sends through
- * mqh and raise it here: its SQLSTATE, message, detail and hint, without
- * the other process's context.  Returns false when the sender went away
- * without sending one (it detached, or exited: see shm_mq_set_handle).
+ * mqh and raise it here: its SQLSTATE, message, detail and hint, and its
+ * context if keep_context (a load worker's says which line; a
+ * scheduler's is pgetl's own SQL).  Returns false when the sender went
+ * away without sending one (it detached, or exited: see
+ * shm_mq_set_handle).
  */
 bool
-pgetl_error_receive(shm_mq_handle *mqh, const char *sender)
+pgetl_error_receive(shm_mq_handle *mqh, bool keep_context)
 {
 	Size		nbytes;
 	void	   *data;
@@ -473,11 +475,12 @@ pgetl_error_receive(shm_mq_handle *mqh, const char *sender)
 	initStringInfo(&msg);
 	appendBinaryStringInfo(&msg, data, nbytes);
 	if (pq_getmsgbyte(&msg) != 'E')
-		elog(ERROR, "unexpected message from %s", sender);
+		elog(ERROR, "unexpected message in an error queue");
 	memset(&edata, 0, sizeof(edata));
 	pq_parse_errornotice(&msg, &edata);
 	edata.elevel = ERROR;
-	edata.context = NULL;
+	if (!keep_context)
+		edata.context = NULL;
 	edata.internalquery = NULL;
 	edata.cursorpos = 0;
 	edata.internalpos = 0;

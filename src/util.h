@@ -69,6 +69,6 @@ extern void pgetl_xact_commit(void);
 extern shm_mq_handle *pgetl_error_queue_create(dsm_segment *seg, void *addr);
 extern void pgetl_error_send_prepare(dsm_segment *seg, void *addr);
 extern void pgetl_error_send(ErrorData *edata);
-extern bool pgetl_error_receive(shm_mq_handle *mqh, const char *sender);
+extern bool pgetl_error_receive(shm_mq_handle *mqh, bool keep_context);
 
 #endif							/* PGETL_UTIL_H */
