@@ -18,6 +18,8 @@
  * - DROP EXTENSION pgetl removes the pg_cron jobs of this database's
  *   pipelines once the extension is dropped (the jobs live in the cron
  *   database, where nothing else would remove them).
+ * - DROP DATABASE (and other commands that need a database without
+ *   sessions) first asks pgetl's idle processes there to exit.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,7 +30,10 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "executor/spi.h"
+#include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "pool.h"
+#include "shmem.h"
 #include "schedule.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -160,8 +165,50 @@ scheduled_jobs(void)
 }
 
 /*
+ * release_database - before a command that needs a database without
+ * sessions (DROP DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE,
+ * CREATE DATABASE ... TEMPLATE), ask pgetl's idle processes there (warm
+ * task workers, a scheduler without runs) to exit: PostgreSQL waits a few
+ * seconds for other sessions to end.  Busy ones stay, and the command
+ * fails as it would for any busy session.
+ */
+static void
+release_database(Node *stmt)
+{
+	const char *dbname = NULL;
+	Oid			dboid;
+
+	if (IsA(stmt, DropdbStmt))
+		dbname = ((DropdbStmt *) stmt)->dbname;
+	else if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+		dbname = ((RenameStmt *) stmt)->subname;
+	else if (IsA(stmt, AlterDatabaseStmt))
+		dbname = ((AlterDatabaseStmt *) stmt)->dbname;
+	else if (IsA(stmt, CreatedbStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				dbname = defGetString(opt);
+		}
+	}
+	if (dbname == NULL || !pgetl_preloaded)
+		return;
+	dboid = get_database_oid(dbname, true);
+	if (!OidIsValid(dboid))
+		return;
+	pgetl_pool_release_database(dboid);
+	pgetl_sched_release(dboid);
+}
+
+/*
  * pgetl_utility_hook - the checks above around PostgreSQL's own
- * processing of DROP ROLE and DROP EXTENSION.
+ * processing of DROP ROLE and DROP EXTENSION, and the release of a
+ * database's idle pgetl processes before it is dropped or changed.
  */
 static void
 pgetl_utility_hook(PlannedStmt *pstmt, const char *queryString,
@@ -179,6 +226,8 @@ pgetl_utility_hook(PlannedStmt *pstmt, const char *queryString,
 		check_drop_role((DropRoleStmt *) stmt);
 	else if (IsA(stmt, DropStmt) && drops_pgetl((DropStmt *) stmt))
 		jobs = scheduled_jobs();
+	else
+		release_database(stmt);
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString,

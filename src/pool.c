@@ -359,6 +359,38 @@ pgetl_pool_outcome(PgetlDispatch *d, int *released)
 	return outcome;
 }
 
+/*
+ * pgetl_pool_release_database - ask the idle workers of a database to
+ * exit (DROP DATABASE and the like wait for its sessions to end).
+ */
+void
+pgetl_pool_release_database(Oid dboid)
+{
+	int		   *wake;
+	int			n = 0;
+
+	if (pool == NULL)
+		return;
+	wake = palloc(sizeof(int) * pool->nslots);
+	SpinLockAcquire(&pool->mutex);
+	for (int i = 0; i < pool->nslots; i++)
+	{
+		PoolSlot   *s = &pool->slots[i];
+
+		if (s->dboid == dboid &&
+			(s->state == PGETL_WORKER_IDLE || s->state == PGETL_WORKER_RESETTING))
+		{
+			s->retire = true;
+			if (s->procno >= 0)
+				wake[n++] = s->procno;
+		}
+	}
+	SpinLockRelease(&pool->mutex);
+	for (int i = 0; i < n; i++)
+		pgetl_set_latch_of(wake[i]);
+	pfree(wake);
+}
+
 /* Idle workers, of any key (for tests and the README's figures). */
 int
 pgetl_pool_idle_workers(void)

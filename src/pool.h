@@ -64,6 +64,7 @@ extern void pgetl_pool_cancel(PgetlDispatch *d, bool terminate);
 extern bool pgetl_pool_bounced(PgetlDispatch *d);
 extern PgetlTryOutcome pgetl_pool_outcome(PgetlDispatch *d, int *released);
 extern int	pgetl_pool_idle_workers(void);
+extern void pgetl_pool_release_database(Oid dboid);
 
 /* the worker's side (src/task_worker.c) */
 extern void pgetl_pool_worker_attach(int slot, Oid *dboid, Oid *owner);

@@ -992,7 +992,8 @@ pgetl_scheduler_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		if (runs != NIL)
 			idle_since = now;
-		else if (TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) &&
+		else if ((TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||
+				  pgetl_sched_release_requested(dboid)) &&
 				 pgetl_sched_detach(dboid, true))
 			proc_exit(0);
 		pgstat_report_activity(STATE_IDLE, NULL);

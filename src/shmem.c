@@ -54,6 +54,7 @@ typedef struct PgetlSchedulerSlot
 	pid_t		pid;			/* 0: no scheduler runs */
 	int			procno;
 	TimestampTz start_requested;	/* a caller registered one then */
+	bool		release;		/* exit once idle: the database is to go */
 	int			nrequests;
 	dsm_handle	requests[PGETL_REQUEST_QUEUE];
 } PgetlSchedulerSlot;
@@ -421,6 +422,45 @@ pgetl_sched_detach(Oid dboid, bool only_if_idle)
 	}
 	SpinLockRelease(&shared->mutex);
 	return left;
+}
+
+/*
+ * pgetl_sched_release - ask the database's scheduler to exit as soon as it
+ * has no run (DROP DATABASE and the like wait for its sessions to end).
+ */
+void
+pgetl_sched_release(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	int			wake = -1;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL && s->pid != 0)
+	{
+		s->release = true;
+		wake = s->procno;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (wake >= 0)
+		pgetl_set_latch_of(wake);
+}
+
+/* Was the scheduler asked to exit once idle? */
+bool
+pgetl_sched_release_requested(Oid dboid)
+{
+	PgetlSchedulerSlot *s;
+	bool		release = false;
+
+	SpinLockAcquire(&shared->mutex);
+	s = scheduler_of(dboid, false);
+	if (s != NULL && s->pid == MyProcPid)
+		release = s->release;
+	SpinLockRelease(&shared->mutex);
+	return release;
 }
 
 /* ---- run slots ---- */

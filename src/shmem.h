@@ -36,6 +36,8 @@ extern pid_t pgetl_sched_pid(Oid dboid);
 extern bool pgetl_sched_attach(Oid dboid);
 extern dsm_handle pgetl_sched_dequeue(Oid dboid);
 extern bool pgetl_sched_detach(Oid dboid, bool only_if_idle);
+extern void pgetl_sched_release(Oid dboid);
+extern bool pgetl_sched_release_requested(Oid dboid);
 
 /* active runs */
 extern int	pgetl_slot_take(Oid dboid);

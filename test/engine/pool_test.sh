@@ -99,3 +99,19 @@ probe=$(as_owner "SELECT pgetl_run('probe')")
 [ "$(q "SELECT result->>'work_mem' FROM pgetl.task_run WHERE run_id = $probe")" = 5MB ] \
     || fail "ALTER ROLE ... SET work_mem made after the worker connected is not seen: $(q "SELECT result FROM pgetl.task_run WHERE run_id = $probe")"
 ok "ALTER ROLE ... SET made after the worker connected: the next task sees it, as a new session would"
+
+# DROP DATABASE (without FORCE) and ALTER DATABASE ... RENAME need a
+# database without sessions: pgetl's idle scheduler and warm workers there
+# leave when asked, instead of making the command fail
+gone=pgetl_dropme_$$
+psql -X -q -d postgres -c "CREATE DATABASE $gone"
+PGDATABASE=$gone q "CREATE EXTENSION pgetl" >/dev/null
+PGDATABASE=$gone q "SELECT pgetl_create_pipeline('x')" >/dev/null
+PGDATABASE=$gone q "SELECT pgetl_add_task('x', 't', 'SELECT 1')" >/dev/null
+PGDATABASE=$gone q "SELECT pgetl_run('x')" >/dev/null
+[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = '$gone' AND backend_type IN ('pgetl scheduler', 'pgetl task')")" -ge 2 ] \
+    || fail "no warm worker and scheduler were left in $gone"
+psql -X -q -d postgres -c "ALTER DATABASE $gone RENAME TO ${gone}_renamed" || fail "ALTER DATABASE RENAME failed with pgetl's idle processes there"
+PGDATABASE=${gone}_renamed q "SELECT pgetl_run('x')" >/dev/null
+psql -X -q -d postgres -c "DROP DATABASE ${gone}_renamed" || fail "DROP DATABASE failed with pgetl's idle processes there"
+ok "ALTER DATABASE RENAME and DROP DATABASE (no FORCE) succeed: pgetl's idle scheduler and workers left"
