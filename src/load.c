@@ -58,6 +58,8 @@ typedef struct Load
 	int64		rows_rejected;
 	int64		rows_skipped_by_trigger;	/* a BEFORE trigger returned NULL */
 	int64		rows_skipped_on_conflict;	/* upsert, on_conflict nothing */
+	int64		rows_warned;	/* not rejected, with warnings */
+	bool		has_severity;	/* pgetl.reject_record has it (0.2) */
 	StringInfoData reasons;		/* the first few reject reasons */
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
@@ -177,8 +179,8 @@ has_skip_counts(void)
 static void
 end_history(Load *load)
 {
-	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[6];
+	Oid			types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[7];
 
 	values[0] = Int64GetDatum(load->load_id);
 	values[1] = Int64GetDatum(load->rows_read);
@@ -186,7 +188,15 @@ end_history(Load *load)
 	values[3] = Int64GetDatum(load->rows_rejected);
 	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
 	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
-	if (has_skip_counts())
+	values[6] = Int64GetDatum(load->rows_warned);
+	if (load_catalog_has_column("load_record", "rows_warned"))
+		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, rows_warned = $7 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   7, types, values, NULL, SPI_OK_UPDATE);
+	else if (has_skip_counts())
 		owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
 				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
 				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
@@ -202,28 +212,35 @@ end_history(Load *load)
 }
 
 /*
- * write_reject - store each failure of a rejected row in
- * pgetl.reject_record (as the extension owner), and keep the first few
- * reasons for the error message of a load that rejects too much.
+ * write_reject - store each failure of a rejected row, or each warning of
+ * a row that was not rejected, in pgetl.reject_record (as the extension
+ * owner, with its severity), and keep the first few reasons for the error
+ * message of a load that rejects too much.
  */
 static void
 write_reject(Load *load, LoadRow *row)
 {
-	Oid			types[12] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8OID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13];
 	PgetlUserSwitch sw;
 
 	memset(nulls, ' ', sizeof(nulls));
 	if (load->reject_plan == NULL)
 	{
 		pgetl_become_owner(&sw);
-		load->reject_plan = SPI_prepare("INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
+		/* a catalog of 0.1 has no severity, and no warnings either */
+		load->reject_plan = SPI_prepare(load->has_severity ?
+										"INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
+										"owner, source, line_number, record, column_name, rule, value, "
+										"message, sqlstate, severity) "
+										"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)" :
+										"INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
 										"owner, source, line_number, record, column_name, rule, value, "
 										"message, sqlstate) "
 										"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-										12, types);
+										load->has_severity ? 13 : 12, types);
 		pgetl_restore_user(&sw);
 		if (load->reject_plan == NULL)
 			elog(ERROR, "could not prepare the insertion of rejects");
@@ -248,11 +265,14 @@ write_reject(Load *load, LoadRow *row)
 		values[10] = CStringGetTextDatum(f->message);
 		values[11] = f->sqlerrcode ? CStringGetTextDatum(unpack_sql_state(f->sqlerrcode)) : (Datum) 0;
 		nulls[11] = f->sqlerrcode ? ' ' : 'n';
+		values[12] = CStringGetTextDatum(f->warn ? "warn" : "error");
 		pgetl_become_owner(&sw);
 		if (SPI_execute_plan(load->reject_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a reject");
 		pgetl_restore_user(&sw);
 
+		if (f->warn)
+			continue;
 		if (load->nreasons < LOAD_FIRST_REASONS)
 		{
 			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
@@ -265,7 +285,10 @@ write_reject(Load *load, LoadRow *row)
 		}
 		load->nreasons++;
 	}
-	load->rows_rejected++;
+	if (row->rejected)
+		load->rows_rejected++;
+	else
+		load->rows_warned++;
 }
 
 /* fail the load when it rejected too much */
@@ -367,6 +390,7 @@ process_batch(Load *load, LoadRow **rows, int n)
 	int64		skipped;
 
 	check_batch(load, rows, n);
+	load_rules_check_references(load->spec, rows, n);
 	for (int i = 0; i < n; i++)
 		if (!rows[i]->rejected)
 			good[ngood++] = rows[i];
@@ -380,8 +404,9 @@ process_batch(Load *load, LoadRow **rows, int n)
 		load->rows_skipped_on_conflict += skipped;
 	else
 		load->rows_skipped_by_trigger += skipped;
+	/* rejects, and the warnings of the rows that passed */
 	for (int i = 0; i < n; i++)
-		if (rows[i]->rejected)
+		if (rows[i]->nfailures > 0)
 			write_reject(load, rows[i]);
 	load->rows_read += n;
 	load_source_report_progress(load->src, load->cstate, RelationGetRelid(load->spec->rel),
@@ -558,6 +583,9 @@ run_load(Load *load, bool purge)
 
 	load_source_end(load->src, load->cstate);
 	load_target_end(load->target);
+	/* the rows are in: audit them before anyone else can see them */
+	load_rules_check_expectations(spec, load->rows_read, load->rows_loaded, load->rows_rejected,
+								  load->reasons.data);
 	load_spec_close_target(spec);
 	end_history(load);
 	if (purge && load_source_is_staged(load->src))
@@ -576,7 +604,7 @@ run_load(Load *load, bool purge)
 /*
  * pgetl_load(load text, source text, purge boolean) - load a source with a
  * spec; returns one row: load_id, rows_read, rows_loaded, rows_rejected,
- * duration, rows_skipped_by_trigger, rows_skipped_on_conflict (rows_read is
+ * duration, rows_skipped_by_trigger, rows_skipped_on_conflict, rows_warned (rows_read is
  * the sum of the loaded, rejected and skipped rows).
  */
 Datum
@@ -585,8 +613,8 @@ pgetl_load(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz start = GetCurrentTimestamp();
 	Load		load;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	MemoryContext cxt;
 	MemoryContext old;
 
@@ -601,6 +629,7 @@ pgetl_load(PG_FUNCTION_ARGS)
 	memset(&load, 0, sizeof(load));
 	load.source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	load.run_id = pgetl_current_run_id();
+	load.has_severity = load_catalog_has_column("reject_record", "severity");
 	initStringInfo(&load.reasons);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -630,8 +659,10 @@ pgetl_load(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		values[4] = IntervalPGetDatum(iv);
 		/* declared by 0.2; a database still on 0.1 takes the first five */
+		/* (rows_warned: declared since the rules of loader v2) */
 		values[5] = Int64GetDatum(load.rows_skipped_by_trigger);
 		values[6] = Int64GetDatum(load.rows_skipped_on_conflict);
+		values[7] = Int64GetDatum(load.rows_warned);
 		if (rsinfo->setDesc->natts > lengthof(values))
 			elog(ERROR, "pgetl_load is declared with %d result columns, this library returns %d",
 				 rsinfo->setDesc->natts, (int) lengthof(values));
