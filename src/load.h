@@ -9,7 +9,9 @@
  *					 rule values, patterns, checks); pgetl_define_load & co.
  *	  load_source.c  opening a server file or staged data and feeding it to
  *					 PostgreSQL's COPY parser; physical line numbers
- *	  load_rules.c	 converting fields and checking rules, one row at a time
+ *	  load_rules.c	 converting fields and checking rules, one row at a time;
+ *					 references, one query per batch; expectations, once
+ *					 the rows are in
  *	  load_target.c  inserting batches of good rows, isolating bad ones
  *	  load.c		 pgetl_load: the read loop, batches, rejects, progress
  *	  infer.c		 pgetl_infer_load: a spec proposed from a sample of a source

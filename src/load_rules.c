@@ -13,6 +13,13 @@
  * PostgreSQL's exact message), and if anything still raises an error, the
  * whole batch is checked again "carefully" with every risky call guarded.
  *
+ * A rule of severity warn that fails keeps a warning on the row (a
+ * LoadFailure with warn set) without rejecting it.  Two kinds of rule need
+ * more than the row: "references", checked for a whole batch at once (one
+ * query per column with the batch's distinct values), and the whole-load
+ * expectations, checked once the rows are in.  Both run their queries as
+ * the spec's owner (load_spec_become_owner).
+ *
  *-------------------------------------------------------------------------
  */
 #include "load.h"

@@ -10,6 +10,10 @@
  * domains, check expressions -- is compiled here, as the calling role, both
  * when the spec is defined (so that a bad spec is refused at once) and when
  * it is loaded (so that a spec whose types changed fails clearly).
+ * The queries of "references" and of the expectations are the spec owner's:
+ * they are planned (and later run, load_rules.c) as the owner, in a
+ * restricted security context with search_path pinned, and the owner's
+ * SELECT privilege on what they read is checked both times.
  *
  *-------------------------------------------------------------------------
  */
