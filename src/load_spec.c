@@ -379,8 +379,12 @@ compile_references(LoadSpec *spec, LoadColumn *c)
 	ReleaseSysCache(optup);
 	getTypeOutputInfo(c->typid, &outfunc, &isvarlena);
 	fmgr_info(outfunc, &c->ref_outfunc);
+	/*
+	 * A generic plan: planned once for any batch (an index probe per value
+	 * when the column has an index), rather than for each batch's values.
+	 */
 	load_spec_become_owner(spec, &sw);
-	c->ref_plan = SPI_prepare(sql, 1, &argtype);
+	c->ref_plan = SPI_prepare_cursor(sql, 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
 	pgetl_restore_user(&sw);
 	if (c->ref_plan == NULL)
 		elog(ERROR, "could not prepare the references query of column \"%s\": %s",
