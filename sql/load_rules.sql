@@ -60,7 +60,7 @@ SELECT pgetl_define_load('r_items', 'r_items', '[
     {"name": "code", "min_length": 3, "not_pattern": "^test"},
     {"name": "status", "not_allowed": ["N/A", "-"]},
     {"name": "qty", "not_allowed": [0]}
-]');
+]') > 0 AS defined;
 SELECT pg_temp.load_text('r_items', E'code,status,qty\nabc,ok,1\nab,ok,2\nééé,ok,3\ntest9,ok,4\nxyz,-,5\nxyw,N/A,0\nxyv,n/a,6\n');
 SELECT * FROM pg_temp.findings('r_items');
 SELECT code, status, qty FROM r_items ORDER BY qty;
@@ -72,7 +72,7 @@ CREATE TABLE r_cust (id integer PRIMARY KEY, name text);
 INSERT INTO r_cust SELECT g, 'c' || g FROM generate_series(1, 10) g;
 SELECT pgetl_define_load('r_items', 'r_items', '[
     {"name": "code"}, {"name": "cust", "references": {"table": "r_cust", "column": "id"}}
-]');
+]') > 0 AS defined;
 SELECT pg_temp.load_text('r_items', E'code,cust\na,1\nb,11\nc,\nd,2\ne,11\nf,+3\n');
 SELECT * FROM pg_temp.findings('r_items');
 SELECT code, cust FROM r_items ORDER BY code;
@@ -86,7 +86,7 @@ $f$;
 CREATE VIEW r_cust_v AS SELECT id FROM r_cust_ids() AS id;
 SELECT pgetl_define_load('r_items', 'r_items', '[
     {"name": "code"}, {"name": "cust", "references": {"table": "public.r_cust_v", "column": "id"}}
-]');
+]') > 0 AS defined;
 SET track_functions = 'pl';
 BEGIN;
 SELECT pg_temp.load_text('r_items', E'code,cust\n' ||
@@ -103,7 +103,7 @@ CREATE TABLE "R s"."Cust Ref" ("Id" text);
 INSERT INTO "R s"."Cust Ref" VALUES ('A'), ('B');
 SELECT pgetl_define_load('r_items', 'r_items', '[
     {"name": "code", "references": {"table": "\"R s\".\"Cust Ref\"", "column": "Id"}}
-]');
+]') > 0 AS defined;
 SELECT pg_temp.load_text('r_items', E'code\nA\nC\nB\n');
 SELECT * FROM pg_temp.findings('r_items');
 TRUNCATE r_items;
@@ -138,7 +138,7 @@ SELECT pgetl_define_load('r_items', 'r_items', '[
     {"name": "qty", "min": 1, "severity": {"min": "warn"}},
     {"name": "cust", "references": {"table": "r_cust", "column": "id"}, "unique": true, "severity": "warn"}
 ]', '{"checks": [{"name": "small", "expression": "qty < 100", "severity": "warn"},
-                 {"name": "known", "expression": "status IS NOT NULL"}]}');
+                 {"name": "known", "expression": "status IS NOT NULL"}]}') > 0 AS defined;
 SELECT pg_temp.load_text('r_items', E'code,status,qty,cust\n' ||
     E'ab,ok,1,1\n' ||        -- clean
     E'a,ok,2,2\n' ||         -- min_length warned
@@ -164,7 +164,7 @@ SELECT pgetl_define_load('r_sales', 'r_sales', '[{"name": "id"}, {"name": "regio
     '{"expect": {"min_rows": 2, "max_rows": 3, "max_reject_ratio": 0.5, "unique": ["id"],
                  "not_null": ["region", "amount"], "freshness": {"column": "sold_on", "max_age": "2 days"},
                  "sql": ["SELECT sum(amount) > 10 FROM public.r_sales",
-                         "SELECT current_setting(''search_path'') = ''pg_catalog, pg_temp''"]}}');
+                         "SELECT current_setting(''search_path'') = ''pg_catalog, pg_temp''"]}}') > 0 AS defined;
 SELECT pg_temp.load_text('r_sales', format(E'id,region,amount,sold_on\n1,north,5,%s\n2,south,7,%s\nx,east,1,%s\n',
                                            current_date, current_date - 1, current_date));
 SELECT id, region, amount FROM r_sales ORDER BY id;
