@@ -158,6 +158,19 @@ SELECT rows_read, rows_loaded, rows_rejected, rows_warned FROM pgetl.load_histor
 SELECT code, status, qty, cust FROM r_items ORDER BY cust;
 TRUNCATE r_items;
 
+-- in a pipeline run: the load task's result has rows_warned, and the run
+-- report's reject reasons count rejects, not warnings
+SELECT pgetl_drop_stage('rules');
+SELECT pgetl_stage('rules', convert_to(E'code,status,qty,cust\nab,ok,1,1\na,ok,2,2\nce,toolong,5,5\n', 'UTF8')) > 0 AS staged;
+SELECT pgetl_create_pipeline('r_pipe') > 0 AS created;
+SELECT pgetl_add_task('r_pipe', 'load', NULL, kind => 'load', config => '{"load": "r_items", "source": "rules"}') > 0 AS added;
+SELECT pgetl_run('r_pipe') AS r_run \gset
+SELECT state, result - 'duration' - 'load_id' AS result FROM pgetl.task_run WHERE run_id = :r_run;
+SELECT line_number, severity, rule FROM pgetl.reject WHERE run_id = :r_run ORDER BY reject_id;
+SELECT line FROM regexp_split_to_table(pgetl_report(:r_run), E'\n') AS line WHERE line ~ '_length';
+SELECT pgetl_drop_pipeline('r_pipe');
+TRUNCATE r_items;
+
 -- 5. expectations, met: the load commits
 CREATE TABLE r_sales (id integer, region text, amount numeric, sold_on date);
 SELECT pgetl_define_load('r_sales', 'r_sales', '[{"name": "id"}, {"name": "region"}, {"name": "amount"}, {"name": "sold_on"}]',
