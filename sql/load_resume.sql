@@ -31,6 +31,8 @@ SELECT pg_temp.fails($$SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"
 SELECT pg_temp.fails($$SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": -5}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": 2.5}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": "3"}')$$);
+-- expectations judge the whole load: not with commit_every
+SELECT pg_temp.fails($$SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": 3, "expect": {"min_rows": 1}}')$$);
 SELECT pgetl_define_load('rs', 'rt', '[{"name": "id"}, {"name": "v"}]', '{"commit_every": 3, "max_rejects": 0}') > 0 AS defined;
 
 -- inside a transaction block, a subtransaction or a function's block: refused

@@ -164,8 +164,8 @@ has_skip_counts(void)
 static void
 end_history(Load *load)
 {
-	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[6];
+	Oid			types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[7];
 
 	values[0] = Int64GetDatum(load->load_id);
 	values[1] = Int64GetDatum(load->rows_read);
@@ -173,7 +173,15 @@ end_history(Load *load)
 	values[3] = Int64GetDatum(load->rows_rejected);
 	values[4] = Int64GetDatum(load->rows_skipped_by_trigger);
 	values[5] = Int64GetDatum(load->rows_skipped_on_conflict);
-	if (has_skip_counts())
+	values[6] = Int64GetDatum(load->rows_warned);
+	if (load_catalog_has_column("load_record", "rows_warned"))
+		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
+				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, rows_warned = $7 "
+				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
+				   7, types, values, NULL, SPI_OK_UPDATE);
+	else if (has_skip_counts())
 		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
 				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
 				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
@@ -189,28 +197,35 @@ end_history(Load *load)
 }
 
 /*
- * write_reject - store each failure of a rejected row in
- * pgetl.reject_record (as the extension owner), and keep the first few
- * reasons for the error message of a load that rejects too much.
+ * write_reject - store each failure of a rejected row, or each warning of
+ * a row that was not rejected, in pgetl.reject_record (as the extension
+ * owner, with its severity), and keep the first few reasons for the error
+ * message of a load that rejects too much.
  */
 static void
 write_reject(Load *load, LoadRow *row)
 {
-	Oid			types[12] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8OID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13];
 	PgetlUserSwitch sw;
 
 	memset(nulls, ' ', sizeof(nulls));
 	if (load->reject_plan == NULL)
 	{
 		pgetl_become_owner(&sw);
-		load->reject_plan = SPI_prepare("INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
+		/* a catalog of 0.1 has no severity, and no warnings either */
+		load->reject_plan = SPI_prepare(load->has_severity ?
+										"INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
+										"owner, source, line_number, record, column_name, rule, value, "
+										"message, sqlstate, severity) "
+										"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)" :
+										"INSERT INTO pgetl.reject_record (load_id, run_id, load_name, "
 										"owner, source, line_number, record, column_name, rule, value, "
 										"message, sqlstate) "
 										"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-										12, types);
+										load->has_severity ? 13 : 12, types);
 		pgetl_restore_user(&sw);
 		if (load->reject_plan == NULL)
 			elog(ERROR, "could not prepare the insertion of rejects");
@@ -235,11 +250,14 @@ write_reject(Load *load, LoadRow *row)
 		values[10] = CStringGetTextDatum(f->message);
 		values[11] = f->sqlerrcode ? CStringGetTextDatum(unpack_sql_state(f->sqlerrcode)) : (Datum) 0;
 		nulls[11] = f->sqlerrcode ? ' ' : 'n';
+		values[12] = CStringGetTextDatum(f->warn ? "warn" : "error");
 		pgetl_become_owner(&sw);
 		if (SPI_execute_plan(load->reject_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a reject");
 		pgetl_restore_user(&sw);
 
+		if (f->warn)
+			continue;
 		if (load->nreasons < LOAD_FIRST_REASONS)
 		{
 			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
@@ -252,7 +270,10 @@ write_reject(Load *load, LoadRow *row)
 		}
 		load->nreasons++;
 	}
-	load->rows_rejected++;
+	if (row->rejected)
+		load->rows_rejected++;
+	else
+		load->rows_warned++;
 }
 
 /* fail the load when it rejected too much */
@@ -375,6 +396,7 @@ process_batch(Load *load, LoadRow **rows, int n)
 	int64		skipped;
 
 	check_batch(load, rows, n);
+	load_rules_check_references(load->spec, rows, n);
 	for (int i = 0; i < n; i++)
 		if (!rows[i]->rejected)
 			good[ngood++] = rows[i];
@@ -388,8 +410,9 @@ process_batch(Load *load, LoadRow **rows, int n)
 		load->rows_skipped_on_conflict += skipped;
 	else
 		load->rows_skipped_by_trigger += skipped;
+	/* rejects, and the warnings of the rows that passed */
 	for (int i = 0; i < n; i++)
-		if (rows[i]->rejected)
+		if (rows[i]->nfailures > 0)
 			write_reject(load, rows[i]);
 		else if (load->replay_of)
 			note_passed(load, rows[i]->line);
@@ -583,10 +606,10 @@ check_identity(Load *load, LoadSource *src, bool first)
 static void
 save_checkpoint(Load *load)
 {
-	Oid			types[9] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT8OID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[10] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	INT8OID, TEXTOID, INT8OID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(load->load_id);
 	values[1] = Int64GetDatum(load->rows_read);
@@ -598,11 +621,12 @@ save_checkpoint(Load *load)
 	values[7] = Int64GetDatum(load->line);
 	values[8] = load->header ? CStringGetTextDatum(load->header) : (Datum) 0;
 	nulls[8] = load->header ? ' ' : 'n';
+	values[9] = Int64GetDatum(load->rows_warned);
 	load_owner_exec("UPDATE pgetl.load_record SET rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
 					"rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, "
-					"checkpoint_offset = $7, checkpoint_line = $8, header = $9 "
+					"checkpoint_offset = $7, checkpoint_line = $8, header = $9, rows_warned = $10 "
 					"WHERE load_id OPERATOR(pg_catalog.=) $1",
-					9, types, values, nulls, SPI_OK_UPDATE);
+					10, types, values, nulls, SPI_OK_UPDATE);
 }
 
 /* the header (for replays) and the load replayed, in the history row */
@@ -798,6 +822,9 @@ load_run_stretch(Load *load, bool purge)
 
 	load_source_end(load->src, load->cstate);
 	load_target_end(load->target);
+	/* the rows are in: audit them before anyone else can see them */
+	load_rules_check_expectations(spec, load->rows_read, load->rows_loaded, load->rows_rejected,
+								  load->reasons.data);
 	load_spec_close_target(spec);
 	end_history(load);
 	save_header(load);
@@ -827,20 +854,22 @@ load_init(Load *load, const char *source)
 	load->run_id = pgetl_current_run_id();
 	load->offset = 0;
 	load->line = 1;
+	load->has_severity = load_catalog_has_column("reject_record", "severity");
 	initStringInfo(&load->reasons);
 }
 
 /*
  * load_put_result - the one result row of pgetl_load and
  * pgetl_reload_rejects: load_id, rows_read, rows_loaded, rows_rejected,
- * duration (since start), rows_skipped_by_trigger, rows_skipped_on_conflict.
+ * duration (since start), rows_skipped_by_trigger, rows_skipped_on_conflict,
+ * rows_warned.
  */
 void
 load_put_result(FunctionCallInfo fcinfo, Load *load, TimestampTz start)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	Interval   *iv = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
 														   TimestampTzGetDatum(GetCurrentTimestamp()),
 														   TimestampTzGetDatum(start)));
@@ -853,6 +882,7 @@ load_put_result(FunctionCallInfo fcinfo, Load *load, TimestampTz start)
 	/* declared by 0.2; a database still on 0.1 takes the first five */
 	values[5] = Int64GetDatum(load->rows_skipped_by_trigger);
 	values[6] = Int64GetDatum(load->rows_skipped_on_conflict);
+	values[7] = Int64GetDatum(load->rows_warned);
 	if (rsinfo->setDesc->natts > lengthof(values))
 		elog(ERROR, "%s is declared with %d result columns, this library returns %d",
 			 get_func_name(fcinfo->flinfo->fn_oid), rsinfo->setDesc->natts, (int) lengthof(values));

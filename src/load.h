@@ -9,7 +9,9 @@
  *					 rule values, patterns, checks); pgetl_define_load & co.
  *	  load_source.c  opening a server file or staged data and feeding it to
  *					 PostgreSQL's COPY parser; physical line numbers
- *	  load_rules.c	 converting fields and checking rules, one row at a time
+ *	  load_rules.c	 converting fields and checking rules, one row at a time;
+ *					 references, one query per batch; expectations, once
+ *					 the rows are in
  *	  load_target.c  inserting batches of good rows, isolating bad ones
  *	  load.c		 pgetl_load: the read loop, batches, rejects, progress
  *	  infer.c		 pgetl_infer_load: a spec proposed from a sample of a source
@@ -20,8 +22,10 @@
 #define PGETL_LOAD_H
 
 #include "pgetl.h"
+#include "util.h"
 
 #include "commands/copy.h"
+#include "executor/spi.h"
 #include "executor/execdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -111,6 +115,24 @@ typedef struct LoadColumn
 	HTAB	   *seen;			/* unique: values seen in this file */
 	MemoryContext seen_cxt;		/* where its keys live */
 	AttrNumber	attnum;			/* of the target column */
+	int			min_length;		/* -1: none */
+	char	  **not_allowed;
+	int			nnot_allowed;
+	regex_t    *not_pattern;
+	char	   *not_pattern_text;
+
+	/* references: the value must exist in ref_relid.ref_column */
+	char	   *ref_table;		/* as given in the spec */
+	Oid			ref_relid;
+	char	   *ref_column;
+	char	   *ref_name;		/* "schema.table.column", for messages */
+	Oid			ref_typid;		/* of the referenced column */
+	FmgrInfo	ref_outfunc;	/* output function of typid */
+	SPIPlanPtr	ref_plan;		/* the batch query, prepared at load */
+
+	/* the rules whose failures are warnings (severity warn) */
+	char	  **warn_rules;
+	int			nwarn_rules;
 } LoadColumn;
 
 /* A row-level check */
@@ -119,7 +141,26 @@ typedef struct LoadCheck
 	char	   *name;
 	char	   *expression;
 	ExprState  *state;
+	bool		warn;			/* severity warn */
 } LoadCheck;
+
+/* Whole-load expectations ("expect"), checked after the rows are in */
+typedef struct LoadExpect
+{
+	bool		any;			/* the spec has expectations */
+	int64		min_rows;		/* -1: none */
+	int64		max_rows;		/* -1: none */
+	double		max_reject_ratio;	/* < 0: none */
+	char	  **unique;			/* target columns, or NULL */
+	int			nunique;
+	char	  **not_null;
+	int			nnot_null;
+	char	   *fresh_column;	/* freshness, or NULL */
+	char	   *fresh_max_age;
+	char	  **sql;			/* boolean queries, run as the owner */
+	SPIPlanPtr *sql_plans;
+	int			nsql;
+} LoadExpect;
 
 /*
  * What raised an error while a row was checked or inserted: which errors
@@ -152,12 +193,14 @@ typedef struct LoadSpec
 	int64		max_rejects;	/* -1: no limit */
 	double		max_reject_ratio;	/* < 0: no limit */
 	bool		ignore_unlisted;	/* unlisted_columns: ignore */
+	bool		defining;		/* compiled by pgetl_define_load */
 	bool		require_final_newline;
 
 	int			ncolumns;
 	LoadColumn *columns;
 	int			nchecks;
 	LoadCheck  *checks;
+	LoadExpect	expect;
 
 	/* fields a record must have (the header's count, or ncolumns) */
 	int			nfields_expected;
@@ -180,6 +223,7 @@ typedef struct LoadFailure
 	char	   *value;
 	char	   *message;
 	int			sqlerrcode;		/* 0 for a failed rule */
+	bool		warn;			/* a warning: the row is not rejected by it */
 } LoadFailure;
 
 /* A record read from the source, with its converted values */
@@ -193,7 +237,7 @@ typedef struct LoadRow
 	Datum	   *values;			/* by inserted column */
 	bool	   *nulls;
 	bool		rejected;
-	int			nfailures;		/* every failure of the row */
+	int			nfailures;		/* every failure (and warning) of the row */
 	int			maxfailures;
 	LoadFailure *failures;
 } LoadRow;
@@ -205,6 +249,8 @@ extern void load_spec_open_target(LoadSpec *spec, LOCKMODE lockmode);
 extern void load_spec_close_target(LoadSpec *spec);
 extern void load_spec_bind_header(LoadSpec *spec, char **fields, int nfields);
 extern void load_spec_bind_positions(LoadSpec *spec);
+extern void load_spec_become_owner(LoadSpec *spec, PgetlUserSwitch *sw);
+extern bool load_catalog_has_column(const char *table, const char *column);
 
 /* load_source.c */
 typedef struct LoadSource LoadSource;
@@ -237,6 +283,10 @@ extern void load_rules_forget_row(LoadSpec *spec, LoadRow *row);
 extern void load_row_reject(LoadRow *row, const char *column, const char *rule,
 							const char *value, int sqlerrcode, const char *fmt,...)
 			pg_attribute_printf(6, 7);
+extern void load_rules_check_references(LoadSpec *spec, LoadRow **rows, int nrows);
+extern void load_rules_check_expectations(LoadSpec *spec, int64 rows_read,
+										  int64 rows_loaded, int64 rows_rejected,
+										  const char *first_rejects);
 extern bool load_error_is_row_level(int sqlerrcode, LoadErrorKind kind);
 extern ErrorData *load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
 						   LoadErrorKind kind);

@@ -69,6 +69,7 @@ typedef struct LoadJob
 	int64		rows_rejected;
 	int64		rows_skipped_by_trigger;
 	int64		rows_skipped_on_conflict;
+	int64		rows_warned;
 	Size		error_queue_offset; /* the worker's error, if any (src/util.c) */
 } LoadJob;
 
@@ -178,6 +179,7 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 	load->rows_rejected = job->rows_rejected;
 	load->rows_skipped_by_trigger = job->rows_skipped_by_trigger;
 	load->rows_skipped_on_conflict = job->rows_skipped_on_conflict;
+	load->rows_warned = job->rows_warned;
 	dsm_detach(seg);
 }
 
@@ -201,7 +203,8 @@ find_interrupted(Load *load)
 	values[2] = ObjectIdGetDatum(GetUserId());
 	load_owner_exec("SELECT load_id, checkpoint_offset, checkpoint_line, rows_read, rows_loaded, "
 					"rows_rejected, coalesce(rows_skipped_by_trigger, 0), "
-					"coalesce(rows_skipped_on_conflict, 0), header, commit_every "
+					"coalesce(rows_skipped_on_conflict, 0), header, commit_every, "
+					"coalesce(rows_warned, 0) "
 					"FROM pgetl.load_record "
 					"WHERE load_name OPERATOR(pg_catalog.=) $1 AND source OPERATOR(pg_catalog.=) $2 "
 					"AND finished_at IS NULL AND checkpoint_line IS NOT NULL "
@@ -232,6 +235,7 @@ find_interrupted(Load *load)
 	d = SPI_getbinval(tup, desc, 9, &isnull);
 	if (!isnull)
 		load->header = MemoryContextStrdup(load->cxt, TextDatumGetCString(d));
+	load->rows_warned = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 	d = SPI_getbinval(tup, desc, 10, &isnull);
 	if (load->commit_every <= 0 && !isnull)
 		load->commit_every = DatumGetInt64(d);
@@ -313,6 +317,7 @@ pgetl_load_worker_main(Datum main_arg)
 	job->rows_rejected = load.rows_rejected;
 	job->rows_skipped_by_trigger = load.rows_skipped_by_trigger;
 	job->rows_skipped_on_conflict = load.rows_skipped_on_conflict;
+	job->rows_warned = load.rows_warned;
 	pgstat_report_activity(STATE_IDLE, NULL);
 	dsm_detach(seg);
 	proc_exit(0);

@@ -104,6 +104,7 @@ replay_source(Load *load, int64 of_load)
 					"pg_catalog.bool_or(rule OPERATOR(pg_catalog.=) 'final_newline') "
 					"FROM pgetl.reject_record "
 					"WHERE load_id OPERATOR(pg_catalog.=) $1 AND resolved_by IS NULL AND record IS NOT NULL "
+					"AND severity OPERATOR(pg_catalog.=) 'error' "
 					"GROUP BY line_number ORDER BY line_number",
 					1, types, values, NULL, SPI_OK_SELECT);
 	nrec = SPI_processed;
@@ -160,7 +161,8 @@ resolve(Load *load)
 	values[1] = Int64GetDatum(load->replay_of);
 	values[2] = PointerGetDatum(construct_array(lines, (int) load->npassed, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	load_owner_exec("UPDATE pgetl.reject_record SET resolved_by = $1, resolved_at = pg_catalog.now() "
-					"WHERE resolved_by IS NULL AND line_number OPERATOR(pg_catalog.=) ANY ($3) "
+					"WHERE resolved_by IS NULL AND severity OPERATOR(pg_catalog.=) 'error' "
+					"AND line_number OPERATOR(pg_catalog.=) ANY ($3) "
 					"AND load_id OPERATOR(pg_catalog.<>) $1 "
 					"AND (load_id OPERATOR(pg_catalog.=) $2 OR load_id IN "
 					"(SELECT l.load_id FROM pgetl.load_record l WHERE l.reload_of OPERATOR(pg_catalog.=) $2))",

@@ -13,6 +13,13 @@
  * PostgreSQL's exact message), and if anything still raises an error, the
  * whole batch is checked again "carefully" with every risky call guarded.
  *
+ * A rule of severity warn that fails keeps a warning on the row (a
+ * LoadFailure with warn set) without rejecting it.  Two kinds of rule need
+ * more than the row: "references", checked for a whole batch at once (one
+ * query per column with the batch's distinct values), and the whole-load
+ * expectations, checked once the rows are in.  Both run their queries as
+ * the spec's owner (load_spec_become_owner).
+ *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
@@ -26,12 +33,14 @@
 #if PG_VERSION_NUM >= 160000
 #include "nodes/miscnodes.h"
 #endif
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/formatting.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 /* An entry of a column's set of unique values */
@@ -145,30 +154,16 @@ load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
 }
 
 /*
- * load_row_reject - record a failure of a row; a row can fail several rules
- * and each failure is kept.  Strings are copied into the current memory
- * context (the batch's).
+ * add_failure - keep a failure (or, warn, a warning) of a row, with its
+ * message (taken over, not copied).  Strings are copied into the current
+ * memory context (the batch's).
  */
-void
-load_row_reject(LoadRow *row, const char *column, const char *rule, const char *value,
-				int sqlerrcode, const char *fmt,...)
+static void
+add_failure(LoadRow *row, const char *column, const char *rule, const char *value,
+			int sqlerrcode, bool warn, char *message)
 {
-	StringInfoData buf;
-	va_list		args;
 	LoadFailure *f;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
 	if (row->nfailures >= row->maxfailures)
 	{
 		row->maxfailures = Max(4, row->maxfailures * 2);
@@ -178,12 +173,68 @@ load_row_reject(LoadRow *row, const char *column, const char *rule, const char *
 			row->failures = palloc(sizeof(LoadFailure) * row->maxfailures);
 	}
 	f = &row->failures[row->nfailures++];
-	row->rejected = true;
+	if (!warn)
+		row->rejected = true;
 	f->column = column ? pstrdup(column) : NULL;
 	f->rule = pstrdup(rule);
 	f->value = value ? pstrdup(value) : NULL;
-	f->message = buf.data;
+	f->message = message;
 	f->sqlerrcode = sqlerrcode;
+	f->warn = warn;
+}
+
+/* the message of a failure, formatted in the current memory context */
+#define FORMAT_MESSAGE(buf, fmt) \
+	do { \
+		va_list		args; \
+		initStringInfo(&(buf)); \
+		for (;;) \
+		{ \
+			int			needed; \
+			va_start(args, fmt); \
+			needed = appendStringInfoVA(&(buf), fmt, args); \
+			va_end(args); \
+			if (needed == 0) \
+				break; \
+			enlargeStringInfo(&(buf), needed); \
+		} \
+	} while (0)
+
+/*
+ * load_row_reject - record a failure of a row; a row can fail several rules
+ * and each failure is kept.  Strings are copied into the current memory
+ * context (the batch's).
+ */
+void
+load_row_reject(LoadRow *row, const char *column, const char *rule, const char *value,
+				int sqlerrcode, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	FORMAT_MESSAGE(buf, fmt);
+	add_failure(row, column, rule, value, sqlerrcode, false, buf.data);
+}
+
+/*
+ * rule_failed - a rule of column c failed on value: the row is rejected,
+ * or, when the spec gives the rule severity warn, keeps a warning and
+ * still loads.  Returns whether the row is rejected by it.
+ */
+static bool rule_failed(LoadRow *row, LoadColumn *c, const char *rule, const char *value,
+						const char *fmt,...) pg_attribute_printf(5, 6);
+
+static bool
+rule_failed(LoadRow *row, LoadColumn *c, const char *rule, const char *value,
+			const char *fmt,...)
+{
+	StringInfoData buf;
+	bool		warn = false;
+
+	for (int i = 0; i < c->nwarn_rules && !warn; i++)
+		warn = c->warn_rules[i] && strcmp(c->warn_rules[i], rule) == 0;
+	FORMAT_MESSAGE(buf, fmt);
+	add_failure(row, c->label, rule, value, 0, warn, buf.data);
+	return !warn;
 }
 
 /* true when s is optional blanks, digits and optional blanks; *digits set */
@@ -392,14 +443,14 @@ decimals_of(const char *s)
 	return n;
 }
 
-/* true when the pattern matches s */
+/* true when the pattern (a column's pattern or not_pattern) matches s */
 static bool
-pattern_matches(LoadColumn *c, const char *s)
+pattern_matches(LoadColumn *c, regex_t *pattern, const char *s)
 {
 	int			len = strlen(s);
 	pg_wchar   *w = palloc((len + 1) * sizeof(pg_wchar));
 	int			wlen = pg_mb2wchar_with_len(s, w, len);
-	int			rc = pg_regexec(c->pattern, w, wlen, 0, NULL, 0, NULL, 0);
+	int			rc = pg_regexec(pattern, w, wlen, 0, NULL, 0, NULL, 0);
 
 	pfree(w);
 	if (rc == REG_OKAY)
@@ -409,7 +460,7 @@ pattern_matches(LoadColumn *c, const char *s)
 	{
 		char		msg[128];
 
-		pg_regerror(rc, c->pattern, msg, sizeof(msg));
+		pg_regerror(rc, pattern, msg, sizeof(msg));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
 				 errmsg("regular expression failed: %s", msg)));
@@ -443,22 +494,33 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 	}
 	if (s == NULL || (c->required && s[strspn(s, " \t")] == '\0'))
 	{
-		if (c->required)
-			load_row_reject(row, c->label, "required", s, 0,
-							s ? "value is blank, but the column is required" :
-							"value is missing, but the column is required");
-		return;
+		/* a blank value that is only warned about loads as it is */
+		if (c->required &&
+			(rule_failed(row, c, "required", s,
+						 s ? "value is blank, but the column is required" :
+						 "value is missing, but the column is required") || s == NULL))
+			return;
+		if (s == NULL)
+			return;
 	}
 	if (c->max_length >= 0 && strlen(s) > (size_t) c->max_length && pg_mbstrlen(s) > c->max_length)
-		load_row_reject(row, c->label, "max_length", s, 0,
-						"value is %d characters long, more than max_length %d",
-						pg_mbstrlen(s), c->max_length);
+		rule_failed(row, c, "max_length", s,
+					"value is %d characters long, more than max_length %d",
+					pg_mbstrlen(s), c->max_length);
+	if (c->min_length > 0 && strlen(s) < (size_t) c->min_length * MAX_MULTIBYTE_CHAR_LEN &&
+		pg_mbstrlen(s) < c->min_length)
+		rule_failed(row, c, "min_length", s,
+					"value is %d characters long, less than min_length %d",
+					pg_mbstrlen(s), c->min_length);
 	if (c->prefix && strncmp(s, c->prefix, strlen(c->prefix)) != 0)
-		load_row_reject(row, c->label, "prefix", s, 0,
-						"value \"%s\" does not start with \"%s\"", shown(s), c->prefix);
-	if (c->pattern && !pattern_matches(c, s))
-		load_row_reject(row, c->label, "pattern", s, 0,
-						"value \"%s\" does not match pattern \"%s\"", shown(s), c->pattern_text);
+		rule_failed(row, c, "prefix", s,
+					"value \"%s\" does not start with \"%s\"", shown(s), c->prefix);
+	if (c->pattern && !pattern_matches(c, c->pattern, s))
+		rule_failed(row, c, "pattern", s,
+					"value \"%s\" does not match pattern \"%s\"", shown(s), c->pattern_text);
+	if (c->not_pattern && pattern_matches(c, c->not_pattern, s))
+		rule_failed(row, c, "not_pattern", s,
+					"value \"%s\" matches not_pattern \"%s\"", shown(s), c->not_pattern_text);
 	if (c->allowed)
 	{
 		bool		found = false;
@@ -466,13 +528,23 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 		for (int i = 0; i < c->nallowed && !found; i++)
 			found = c->allowed[i] && strcmp(c->allowed[i], s) == 0;
 		if (!found)
-			load_row_reject(row, c->label, "allowed", s, 0,
-							"value \"%s\" is not one of the allowed values", shown(s));
+			rule_failed(row, c, "allowed", s,
+						"value \"%s\" is not one of the allowed values", shown(s));
+	}
+	if (c->not_allowed)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < c->nnot_allowed && !found; i++)
+			found = c->not_allowed[i] && strcmp(c->not_allowed[i], s) == 0;
+		if (found)
+			rule_failed(row, c, "not_allowed", s,
+						"value \"%s\" is one of the values not allowed", shown(s));
 	}
 	if (c->max_decimals >= 0 && decimals_of(s) > c->max_decimals)
-		load_row_reject(row, c->label, "max_decimals", s, 0,
-						"value %s has %d decimals, more than max_decimals %d",
-						shown(s), decimals_of(s), c->max_decimals);
+		rule_failed(row, c, "max_decimals", s,
+					"value %s has %d decimals, more than max_decimals %d",
+					shown(s), decimals_of(s), c->max_decimals);
 
 	if (OidIsValid(c->typid))
 	{
@@ -496,12 +568,12 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 
 		if (c->has_min &&
 			DatumGetInt32(FunctionCall2Coll(&c->cmp, c->collation, value, c->min)) < 0)
-			load_row_reject(row, c->label, "min", s, 0,
-							"value %s is less than min %s", shown(s), c->min_text);
+			rule_failed(row, c, "min", s,
+						"value %s is less than min %s", shown(s), c->min_text);
 		if (c->has_max &&
 			DatumGetInt32(FunctionCall2Coll(&c->cmp, c->collation, value, c->max)) > 0)
-			load_row_reject(row, c->label, "max", s, 0,
-							"value %s is greater than max %s", shown(s), c->max_text);
+			rule_failed(row, c, "max", s,
+						"value %s is greater than max %s", shown(s), c->max_text);
 		if (c->recast && !row->rejected)
 		{
 			/* through text I/O; rare, so always guarded */
@@ -559,9 +631,9 @@ check_unique(LoadSpec *spec, LoadRow *row)
 			continue;
 		e = hash_search(c->seen, &s, HASH_FIND, NULL);
 		if (e)
-			load_row_reject(row, c->label, "unique", s, 0,
-							"value \"%s\" already appears on line " INT64_FORMAT,
-							shown(s), e->line);
+			rule_failed(row, c, "unique", s,
+						"value \"%s\" already appears on line " INT64_FORMAT,
+						shown(s), e->line);
 	}
 	if (row->rejected)
 		return;
@@ -703,9 +775,9 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 			isnull = ev.isnull;
 		}
 		if (isnull || !DatumGetBool(d))
-			load_row_reject(row, NULL, "check", NULL, 0,
-							"check \"%s\" is %s: %s", ck->name,
-							isnull ? "null" : "false", ck->expression);
+			add_failure(row, NULL, "check", NULL, 0, ck->warn,
+						psprintf("check \"%s\" is %s: %s", ck->name,
+								 isnull ? "null" : "false", ck->expression));
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	ResetExprContext(econtext);
@@ -768,4 +840,281 @@ load_rules_begin(LoadSpec *spec)
 		c->seen = hash_create("pgetl unique values", 1024, &ctl,
 							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	}
+}
+
+/* An entry of a batch's set of distinct referenced values */
+typedef struct RefEntry
+{
+	char	   *key;			/* the hash key: the value's canonical text */
+	bool		found;
+} RefEntry;
+
+/*
+ * load_rules_check_references - check the "references" rules of a batch
+ * whose rows passed the other rules: per column, one query (as the spec's
+ * owner, see load_spec_become_owner) asks which of the batch's distinct
+ * values exist in the referenced column, and the rows whose value does not
+ * fail the rule.  Values are compared as the referenced column's type,
+ * sent as the canonical text of the column's checked type (the same base
+ * type, checked when the spec is compiled).  NULL values pass, as with a
+ * foreign key.  Everything is allocated in the current (batch's) memory.
+ */
+void
+load_rules_check_references(LoadSpec *spec, LoadRow **rows, int nrows)
+{
+	char	  **keys = palloc(sizeof(char *) * Max(nrows, 1));
+
+	for (int i = 0; i < spec->ncolumns; i++)
+	{
+		LoadColumn *c = &spec->columns[i];
+		HASHCTL		ctl;
+		HTAB	   *set;
+		Datum	   *elems;
+		int			nelems = 0;
+		Datum		arg;
+		PgetlUserSwitch sw;
+		int			ret;
+
+		if (c->ref_plan == NULL)
+			continue;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(char *);
+		ctl.entrysize = sizeof(RefEntry);
+		ctl.hash = seen_hash;
+		ctl.match = seen_match;
+		ctl.hcxt = CurrentMemoryContext;
+		set = hash_create("pgetl referenced values", Max(nrows, 16), &ctl,
+						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		elems = palloc(sizeof(Datum) * Max(nrows, 1));
+		for (int r = 0; r < nrows; r++)
+		{
+			LoadRow    *row = rows[r];
+			char	   *s = (c->field >= 0 && c->field < row->nfields) ? row->fields[c->field] : NULL;
+			RefEntry   *e;
+			bool		found;
+
+			keys[r] = NULL;
+			if (row->rejected || s == NULL)
+				continue;
+			/* it converted when the row was checked: it converts again */
+			keys[r] = OutputFunctionCall(&c->ref_outfunc, convert_value(c, s));
+			e = hash_search(set, &keys[r], HASH_ENTER, &found);
+			if (!found)
+			{
+				e->found = false;
+				elems[nelems++] = CStringGetTextDatum(keys[r]);
+			}
+		}
+		if (nelems == 0)
+			continue;
+		arg = PointerGetDatum(construct_array(elems, nelems, TEXTOID, -1, false, TYPALIGN_INT));
+		load_spec_become_owner(spec, &sw);
+		ret = SPI_execute_plan(c->ref_plan, &arg, NULL, true, 0);
+		pgetl_restore_user(&sw);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "the references query of column \"%s\" failed: %s",
+				 c->label, SPI_result_code_string(ret));
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+			RefEntry   *e = hash_search(set, &v, HASH_FIND, NULL);
+
+			if (e)
+				e->found = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		for (int r = 0; r < nrows; r++)
+		{
+			RefEntry   *e;
+
+			if (keys[r] == NULL)
+				continue;
+			e = hash_search(set, &keys[r], HASH_FIND, NULL);
+			if (e->found)
+				continue;
+			if (rule_failed(rows[r], c, "references", rows[r]->fields[c->field],
+							"value \"%s\" is not in %s", shown(rows[r]->fields[c->field]),
+							c->ref_name))
+				load_rules_forget_row(spec, rows[r]);
+		}
+	}
+}
+
+/* The failed expectation's context, for expectation_failed */
+typedef struct ExpectRun
+{
+	LoadSpec   *spec;
+	const char *first_rejects;
+	const char *what;			/* the expectation being run */
+} ExpectRun;
+
+static void
+expectation_error_context(void *arg)
+{
+	ExpectRun  *er = (ExpectRun *) arg;
+
+	if (er->what)
+		errcontext("load \"%s\", expectation %s", er->spec->name, er->what);
+}
+
+/*
+ * expectation_failed - fail the load: the expectation named, the value
+ * seen, and the first rejects (as a load past its reject limits reports).
+ */
+static void expectation_failed(ExpectRun *er, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+expectation_failed(ExpectRun *er, const char *fmt,...)
+{
+	StringInfoData buf;
+	const char *what = er->what;
+
+	FORMAT_MESSAGE(buf, fmt);
+	er->what = NULL;			/* the message names it */
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("load \"%s\" failed expectation %s: %s", er->spec->name, what, buf.data),
+			 er->first_rejects[0] ? errdetail("First rejects: %s.", er->first_rejects) : 0,
+			 errhint("Nothing was loaded. Fix the source, or change \"expect\" with pgetl_define_load().")));
+}
+
+/*
+ * owner_select - run a query of the expectations as the spec's owner,
+ * with the snapshot the caller pushed; returns SPI_processed.
+ */
+static uint64
+owner_select(LoadSpec *spec, SPIPlanPtr plan, const char *sql, int nargs, Oid *types,
+			 Datum *values)
+{
+	PgetlUserSwitch sw;
+	int			ret;
+
+	load_spec_become_owner(spec, &sw);
+	if (plan)
+		ret = SPI_execute_plan(plan, values, NULL, true, 2);
+	else
+		ret = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0);
+	pgetl_restore_user(&sw);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "expectation query failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/* text of column n of the first row of SPI_tuptable, or NULL */
+static char *
+first_value(int n)
+{
+	return SPI_processed > 0 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n) : NULL;
+}
+
+/*
+ * load_rules_check_expectations - check the spec's whole-load expectations
+ * after the rows are in, in the load's transaction: counts first, then
+ * not_null, unique, freshness (over the target as the load leaves it) and
+ * the sql queries, in that order.  The first one unmet fails the load (its
+ * rows, rejects and history roll back with the transaction): write, audit,
+ * publish.  Queries run as the spec's owner (load_spec_become_owner) and
+ * see the rows this load wrote.
+ */
+void
+load_rules_check_expectations(LoadSpec *spec, int64 rows_read, int64 rows_loaded,
+							  int64 rows_rejected, const char *first_rejects)
+{
+	LoadExpect *e = &spec->expect;
+	ExpectRun	er = {spec, first_rejects, NULL};
+	ErrorContextCallback errcb;
+
+	if (!e->any)
+		return;
+	errcb.callback = expectation_error_context;
+	errcb.arg = &er;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	er.what = "min_rows";
+	if (e->min_rows >= 0 && rows_loaded < e->min_rows)
+		expectation_failed(&er, INT64_FORMAT " rows loaded, fewer than " INT64_FORMAT,
+						   rows_loaded, e->min_rows);
+	er.what = "max_rows";
+	if (e->max_rows >= 0 && rows_loaded > e->max_rows)
+		expectation_failed(&er, INT64_FORMAT " rows loaded, more than " INT64_FORMAT,
+						   rows_loaded, e->max_rows);
+	er.what = "max_reject_ratio";
+	if (e->max_reject_ratio >= 0 && rows_read > 0 &&
+		(double) rows_rejected / rows_read > e->max_reject_ratio)
+		expectation_failed(&er, INT64_FORMAT " of " INT64_FORMAT " records rejected (%g), more than %g",
+						   rows_rejected, rows_read, (double) rows_rejected / rows_read,
+						   e->max_reject_ratio);
+
+	/* the queries see what this load wrote */
+	CommandCounterIncrement();
+	PushCopiedSnapshot(GetActiveSnapshot());
+	UpdateActiveSnapshotCommandId();
+	for (int i = 0; i < e->nnot_null; i++)
+	{
+		char	   *v;
+
+		er.what = psprintf("not_null (%s)", e->not_null[i]);
+		owner_select(spec, NULL,
+					 psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s IS NULL",
+							  spec->target_name, quote_identifier(e->not_null[i])), 0, NULL, NULL);
+		v = first_value(1);
+		if (v && strcmp(v, "0") != 0)
+			expectation_failed(&er, "%s row(s) have NULL in column \"%s\"", v, e->not_null[i]);
+	}
+	if (e->nunique > 0)
+	{
+		StringInfoData cols;
+		StringInfoData notnull;
+
+		initStringInfo(&cols);
+		initStringInfo(&notnull);
+		for (int i = 0; i < e->nunique; i++)
+		{
+			appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(e->unique[i]));
+			appendStringInfo(&notnull, "%s%s IS NOT NULL", i ? " AND " : "",
+							 quote_identifier(e->unique[i]));
+		}
+		er.what = psprintf("unique (%s)", cols.data);
+		owner_select(spec, NULL,
+					 psprintf("SELECT pg_catalog.concat_ws(', ', %s), pg_catalog.count(*) FROM %s "
+							  "WHERE %s GROUP BY %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1",
+							  cols.data, spec->target_name, notnull.data, cols.data), 0, NULL, NULL);
+		if (SPI_processed > 0)
+			expectation_failed(&er, "(%s) appears %s times", first_value(1), first_value(2));
+	}
+	if (e->fresh_column)
+	{
+		Oid			type = TEXTOID;
+		Datum		age = CStringGetTextDatum(e->fresh_max_age);
+		char	   *newest;
+		char	   *fresh;
+
+		er.what = psprintf("freshness (%s)", e->fresh_column);
+		owner_select(spec, NULL,
+					 psprintf("SELECT pg_catalog.max(%s)::pg_catalog.text, "
+							  "pg_catalog.max(%s)::pg_catalog.timestamptz OPERATOR(pg_catalog.>=) "
+							  "(pg_catalog.now() OPERATOR(pg_catalog.-) $1::pg_catalog.interval) FROM %s",
+							  quote_identifier(e->fresh_column), quote_identifier(e->fresh_column),
+							  spec->target_name), 1, &type, &age);
+		newest = first_value(1);
+		fresh = first_value(2);
+		if (newest == NULL)
+			expectation_failed(&er, "column \"%s\" has no value", e->fresh_column);
+		if (strcmp(fresh, "t") != 0)
+			expectation_failed(&er, "newest value %s is older than max_age %s", newest, e->fresh_max_age);
+	}
+	for (int i = 0; i < e->nsql; i++)
+	{
+		char	   *v;
+
+		er.what = psprintf("sql[%d]", i + 1);
+		owner_select(spec, e->sql_plans[i], NULL, 0, NULL, NULL);
+		v = first_value(1);
+		if (SPI_processed == 0 || v == NULL || strcmp(v, "t") != 0)
+			expectation_failed(&er, "%s returned %s", e->sql[i],
+							   SPI_processed == 0 ? "no row" : v == NULL ? "NULL" : "false");
+	}
+	PopActiveSnapshot();
+	error_context_stack = errcb.previous;
 }

@@ -31,6 +31,8 @@ typedef struct Load
 	int64		rows_rejected;
 	int64		rows_skipped_by_trigger;	/* a BEFORE trigger returned NULL */
 	int64		rows_skipped_on_conflict;	/* upsert, on_conflict nothing */
+	int64		rows_warned;	/* not rejected, with warnings */
+	bool		has_severity;	/* pgetl.reject_record has it (0.2) */
 	StringInfoData reasons;		/* the first few reject reasons */
 	int			nreasons;
 	SPIPlanPtr	reject_plan;

@@ -10,12 +10,19 @@
  * domains, check expressions -- is compiled here, as the calling role, both
  * when the spec is defined (so that a bad spec is refused at once) and when
  * it is loaded (so that a spec whose types changed fails clearly).
+ * The queries of "references" and of the expectations are the spec owner's:
+ * they are planned (and later run, load_rules.c) as the owner, in a
+ * restricted security context with search_path pinned, and the owner's
+ * SELECT privilege on what they read is checked both times.
  *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
 
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_collation.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -42,6 +49,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/acl.h"
+#include "utils/plancache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 #include "util.h"
 
@@ -216,6 +227,259 @@ convert_rule_value(LoadColumn *c, const char *value)
 }
 
 /*
+ * load_spec_become_owner - act as the spec's owner, in a restricted
+ * security context (no SET ROLE, no temporary objects) and with
+ * search_path pinned to pg_catalog, pg_temp, to run the owner's queries
+ * (references, expectations): whoever runs the load never lends them
+ * their rights, and the caller's search_path never reaches them.  Undo
+ * with pgetl_restore_user; on an error, the transaction's (or
+ * subtransaction's) abort undoes it.
+ */
+void
+load_spec_become_owner(LoadSpec *spec, PgetlUserSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	sw->save_nestlevel = NewGUCNestLevel();
+	pgetl_pin_search_path(GUC_ACTION_SAVE);
+	SetUserIdAndSecContext(spec->owner, sw->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+}
+
+/*
+ * load_catalog_has_column - whether pgetl's table has that column: the
+ * library of a newer version also runs in a database whose extension is
+ * not updated yet (0.1 lacks the columns of the 0.2 rules).
+ */
+bool
+load_catalog_has_column(const char *table, const char *column)
+{
+	Oid			nsp = get_namespace_oid("pgetl", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
+/*
+ * owner_can_select - error unless the spec's owner may SELECT the column
+ * (what references and expectations read, as the owner).
+ */
+static void
+owner_can_select(LoadSpec *spec, Oid relid, AttrNumber attnum, const char *what)
+{
+	char	   *rel;
+
+	if (pg_class_aclcheck(relid, spec->owner, ACL_SELECT) == ACLCHECK_OK ||
+		pg_attribute_aclcheck(relid, attnum, spec->owner, ACL_SELECT) == ACLCHECK_OK)
+		return;
+	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for table %s", rel),
+			 errdetail("The owner of load \"%s\", %s, reads column \"%s\" of %s for %s.",
+					   spec->name, GetUserNameFromId(spec->owner, false),
+					   get_attname(relid, attnum, false), rel, what),
+			 errhint("GRANT SELECT (%s) ON %s TO %s.", quote_identifier(get_attname(relid, attnum, false)),
+					 rel, quote_identifier(GetUserNameFromId(spec->owner, false)))));
+}
+
+/*
+ * compile_references - resolve the table of a "references" rule (when the
+ * spec is defined: by the defining role's search_path, then kept by OID;
+ * at load: by that OID), check its column, its type and the owner's SELECT
+ * privilege, and prepare the batch query, as the owner: which of a batch's
+ * distinct values (as text) exist there.
+ */
+static void
+compile_references(LoadSpec *spec, LoadColumn *c)
+{
+	AttrNumber	attnum;
+	Oid			base;
+	TypeCacheEntry *tce;
+	HeapTuple	optup;
+	Form_pg_operator oper;
+	char	   *sql;
+	Oid			argtype = TEXTARRAYOID;
+	PgetlUserSwitch sw;
+	bool		isvarlena;
+	Oid			outfunc;
+
+	if (spec->defining)
+	{
+#if PG_VERSION_NUM >= 160000
+		List	   *names = stringToQualifiedNameList(c->ref_table, NULL);
+#else
+		List	   *names = stringToQualifiedNameList(c->ref_table);
+#endif
+		Oid			types[3] = {INT8OID, INT4OID, OIDOID};
+		Datum		values[3];
+
+		c->ref_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, true);
+		if (!OidIsValid(c->ref_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s\" does not exist", c->ref_table),
+					 errhint("\"references\" names a table as you would in a query now: schema-qualified, or found in your search_path.")));
+		values[0] = Int64GetDatum(spec->spec_id);
+		values[1] = Int32GetDatum(c->ordinal);
+		values[2] = ObjectIdGetDatum(c->ref_relid);
+		load_owner_query("UPDATE pgetl.load_column SET ref_relid = $3 "
+						 "WHERE spec_id OPERATOR(pg_catalog.=) $1 AND ordinal OPERATOR(pg_catalog.=) $2",
+						 3, types, values, NULL);
+	}
+	else if (!OidIsValid(c->ref_relid) || get_rel_name(c->ref_relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the table that column \"%s\" of load \"%s\" references, %s, no longer exists",
+						c->label, spec->name, c->ref_table),
+				 errhint("Redefine the load with pgetl_define_load().")));
+	else
+		LockRelationOid(c->ref_relid, AccessShareLock);
+	attnum = get_attnum(c->ref_relid, c->ref_column);
+	c->ref_name = psprintf("%s.%s",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(c->ref_relid)),
+													  get_rel_name(c->ref_relid)),
+						   quote_identifier(c->ref_column));
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist", c->ref_column,
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(c->ref_relid)),
+												   get_rel_name(c->ref_relid)))));
+	c->ref_typid = get_atttype(c->ref_relid, attnum);
+	base = getBaseType(c->ref_typid);
+	if (!OidIsValid(c->typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("references needs a type"),
+				 errhint("Give the column a \"type\".")));
+	if (getBaseType(c->typid) != base)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" is checked as %s, but %s is of type %s",
+						c->label, c->typname, c->ref_name, format_type_be(c->ref_typid)),
+				 errhint("Give the column \"type\": \"%s\".", format_type_be(base))));
+	tce = lookup_type_cache(base, TYPECACHE_EQ_OPR);
+	if (!OidIsValid(tce->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("type %s has no equality operator, so references cannot be checked",
+						format_type_be(base))));
+	owner_can_select(spec, c->ref_relid, attnum, psprintf("the references rule of column \"%s\"", c->label));
+	optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tce->eq_opr));
+	if (!HeapTupleIsValid(optup))
+		elog(ERROR, "cache lookup failed for operator %u", tce->eq_opr);
+	oper = (Form_pg_operator) GETSTRUCT(optup);
+	sql = psprintf("SELECT x.v FROM pg_catalog.unnest($1) AS x(v) "
+				   "WHERE EXISTS (SELECT FROM %s r WHERE r.%s OPERATOR(%s.%s) x.v::%s)",
+				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(c->ref_relid)),
+											  get_rel_name(c->ref_relid)),
+				   quote_identifier(c->ref_column),
+				   quote_identifier(get_namespace_name(oper->oprnamespace)),
+				   NameStr(oper->oprname), format_type_be_qualified(base));
+	ReleaseSysCache(optup);
+	getTypeOutputInfo(c->typid, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &c->ref_outfunc);
+	/*
+	 * A generic plan: planned once for any batch (an index probe per value
+	 * when the column has an index), rather than for each batch's values.
+	 */
+	load_spec_become_owner(spec, &sw);
+	c->ref_plan = SPI_prepare_cursor(sql, 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
+	pgetl_restore_user(&sw);
+	if (c->ref_plan == NULL)
+		elog(ERROR, "could not prepare the references query of column \"%s\": %s",
+			 c->label, SPI_result_code_string(SPI_result));
+}
+
+/*
+ * compile_expectations - check the expectations against the target (the
+ * columns they name exist and the owner may read them) and prepare the
+ * sql ones as the owner: each must be one SELECT of one boolean column.
+ */
+static void
+compile_expectations(LoadSpec *spec, CompileContext *cc)
+{
+	LoadExpect *e = &spec->expect;
+	char	  **lists[2] = {e->unique, e->not_null};
+	int			counts[2] = {e->nunique, e->nnot_null};
+	const char *names[2] = {"expectation unique", "expectation not_null"};
+
+	for (int l = 0; l < 2; l++)
+		for (int i = 0; i < counts[l]; i++)
+		{
+			AttrNumber	attnum = get_attnum(spec->target, lists[l][i]);
+
+			cc->what = names[l];
+			if (attnum == InvalidAttrNumber)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of relation %s does not exist", lists[l][i], spec->target_name),
+						 errhint("Redefine load \"%s\" with pgetl_define_load().", spec->name)));
+			owner_can_select(spec, spec->target, attnum, names[l]);
+		}
+	if (e->fresh_column)
+	{
+		AttrNumber	attnum = get_attnum(spec->target, e->fresh_column);
+		Oid			base;
+
+		cc->what = "expectation freshness";
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation %s does not exist", e->fresh_column, spec->target_name),
+					 errhint("Redefine load \"%s\" with pgetl_define_load().", spec->name)));
+		base = getBaseType(get_atttype(spec->target, attnum));
+		if (base != DATEOID && base != TIMESTAMPOID && base != TIMESTAMPTZOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("expectation freshness needs a date, timestamp or timestamptz column, not \"%s\"",
+							e->fresh_column)));
+		owner_can_select(spec, spec->target, attnum, "expectation freshness");
+	}
+	e->sql_plans = palloc0(sizeof(SPIPlanPtr) * (e->nsql + 1));
+	for (int i = 0; i < e->nsql; i++)
+	{
+		PgetlUserSwitch sw;
+		List	   *sources;
+		CachedPlanSource *ps;
+
+		cc->what = psprintf("expectation sql[%d]", i + 1);
+		load_spec_become_owner(spec, &sw);
+		e->sql_plans[i] = SPI_prepare(e->sql[i], 0, NULL);
+		pgetl_restore_user(&sw);
+		if (e->sql_plans[i] == NULL)
+			elog(ERROR, "could not prepare expectation sql[%d]: %s", i + 1,
+				 SPI_result_code_string(SPI_result));
+		sources = SPI_plan_get_plan_sources(e->sql_plans[i]);
+		ps = list_length(sources) == 1 ? (CachedPlanSource *) linitial(sources) : NULL;
+		if (ps != NULL)
+		{
+			ListCell   *lc;
+
+			/* a read-only SELECT: no data-modifying WITH, no FOR UPDATE */
+			foreach(lc, ps->query_list)
+			{
+				Query	   *q = lfirst_node(Query, lc);
+
+				if (q->commandType != CMD_SELECT || q->hasModifyingCTE || q->rowMarks != NIL)
+					ps = NULL;
+			}
+		}
+		if (ps == NULL || ps->commandTag != CMDTAG_SELECT || ps->resultDesc == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("expectation sql[%d] must be one SELECT statement: %s", i + 1, e->sql[i]),
+					 errhint("For example: \"SELECT count(*) > 0 FROM public.sales WHERE region = 'north'\".")));
+		if (ps->resultDesc->natts != 1 || TupleDescAttr(ps->resultDesc, 0)->atttypid != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("expectation sql[%d] must return one boolean column: %s", i + 1, e->sql[i]),
+					 errhint("The load fails unless the first row's value is true.")));
+	}
+	cc->what = NULL;
+}
+
+/*
  * compile_column - resolve the types of one spec column and compile its
  * rules.  Everything is allocated in the current memory context.
  */
@@ -384,6 +648,11 @@ compile_column(LoadSpec *spec, LoadColumn *c, const char *type, CompileContext *
 		cc->what = "pattern";
 		c->pattern = compile_pattern(c->pattern_text);
 	}
+	if (c->not_pattern_text)
+	{
+		cc->what = "not_pattern";
+		c->not_pattern = compile_pattern(c->not_pattern_text);
+	}
 	if (c->allowed && OidIsValid(c->typid))
 	{
 		/* each allowed value must be a valid value of the type */
@@ -391,6 +660,18 @@ compile_column(LoadSpec *spec, LoadColumn *c, const char *type, CompileContext *
 		for (int i = 0; i < c->nallowed; i++)
 			if (c->allowed[i])
 				(void) convert_rule_value(c, c->allowed[i]);
+	}
+	if (c->not_allowed && OidIsValid(c->typid))
+	{
+		cc->what = "not_allowed";
+		for (int i = 0; i < c->nnot_allowed; i++)
+			if (c->not_allowed[i])
+				(void) convert_rule_value(c, c->not_allowed[i]);
+	}
+	if (c->ref_table)
+	{
+		cc->what = "references";
+		compile_references(spec, c);
 	}
 	cc->what = NULL;
 	cc->column = NULL;
@@ -588,11 +869,19 @@ load_spec_fetch(const char *name, bool for_define)
 	spec->ignore_unlisted = strcmp(spi_text(0, 17, cxt), "ignore") == 0;
 	spec->require_final_newline = strcmp(spi_text(0, 18, cxt), "t") == 0;
 
-	/* its columns */
+	spec->defining = for_define;
+
+	/* its columns (the rules new in 0.2 are NULL in a catalog of 0.1) */
 	values[0] = Int64GetDatum(spec->spec_id);
 	types[0] = INT8OID;
-	load_owner_query("SELECT ordinal, name, target, type, required, format, min, max, pattern, "
-					 "prefix, max_length, max_decimals, allowed, is_unique "
+	load_owner_query(load_catalog_has_column("load_column", "warn_rules") ?
+					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
+					 "prefix, max_length, max_decimals, allowed, is_unique, "
+					 "min_length, not_allowed, not_pattern, ref_table, ref_relid::oid, ref_column, warn_rules "
+					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal" :
+					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
+					 "prefix, max_length, max_decimals, allowed, is_unique, "
+					 "NULL::integer, NULL::text[], NULL::text, NULL::text, NULL::oid, NULL::text, NULL::text[] "
 					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal",
 					 1, types, values, NULL);
 	spec->ncolumns = SPI_processed;
@@ -622,12 +911,25 @@ load_spec_fetch(const char *name, bool for_define)
 			c->max_decimals = s ? pg_strtoint32(s) : -1;
 			c->allowed = spi_text_array(i, 13, &c->nallowed, cxt);
 			c->unique = strcmp(spi_text(i, 14, cxt), "t") == 0;
+			s = spi_text(i, 15, cxt);
+			c->min_length = s ? pg_strtoint32(s) : -1;
+			c->not_allowed = spi_text_array(i, 16, &c->nnot_allowed, cxt);
+			c->not_pattern_text = spi_text(i, 17, cxt);
+			c->ref_table = spi_text(i, 18, cxt);
+			c->ref_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 19, &isnull));
+			if (isnull)
+				c->ref_relid = InvalidOid;
+			c->ref_column = spi_text(i, 20, cxt);
+			c->warn_rules = spi_text_array(i, 21, &c->nwarn_rules, cxt);
 			c->field = -1;
 			c->out = -1;
 		}
 
 		/* its checks */
-		load_owner_query("SELECT name, expression FROM pgetl.load_check "
+		load_owner_query(load_catalog_has_column("load_check", "severity") ?
+						 "SELECT name, expression, severity = 'warn' FROM pgetl.load_check "
+						 "WHERE spec_id = $1 ORDER BY ordinal" :
+						 "SELECT name, expression, false FROM pgetl.load_check "
 						 "WHERE spec_id = $1 ORDER BY ordinal", 1, types, values, NULL);
 		spec->nchecks = SPI_processed;
 		spec->checks = palloc0(sizeof(LoadCheck) * (spec->nchecks + 1));
@@ -635,6 +937,34 @@ load_spec_fetch(const char *name, bool for_define)
 		{
 			spec->checks[i].name = spi_text(i, 1, cxt);
 			spec->checks[i].expression = spi_text(i, 2, cxt);
+			spec->checks[i].warn = strcmp(spi_text(i, 3, cxt), "t") == 0;
+		}
+
+		/* its expectations, kept in its options */
+		load_owner_query("SELECT (e->>'min_rows')::bigint, (e->>'max_rows')::bigint, "
+						 "(e->>'max_reject_ratio')::float8, "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'unique')), "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'not_null')), "
+						 "e->'freshness'->>'column', e->'freshness'->>'max_age', "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'sql')), "
+						 "e IS NOT NULL AND jsonb_typeof(e) = 'object' "
+						 "FROM (SELECT options->'expect' AS e FROM pgetl.load_spec WHERE spec_id = $1) x",
+						 1, types, values, NULL);
+		{
+			LoadExpect *e = &spec->expect;
+
+			s = spi_text(0, 1, cxt);
+			e->min_rows = s ? pg_strtoint64(s) : -1;
+			s = spi_text(0, 2, cxt);
+			e->max_rows = s ? pg_strtoint64(s) : -1;
+			s = spi_text(0, 3, cxt);
+			e->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
+			e->unique = spi_text_array(0, 4, &e->nunique, cxt);
+			e->not_null = spi_text_array(0, 5, &e->nnot_null, cxt);
+			e->fresh_column = spi_text(0, 6, cxt);
+			e->fresh_max_age = spi_text(0, 7, cxt);
+			e->sql = spi_text_array(0, 8, &e->nsql, cxt);
+			e->any = strcmp(spi_text(0, 9, cxt), "t") == 0;
 		}
 
 		/* compile, as the caller */
@@ -654,6 +984,8 @@ load_spec_fetch(const char *name, bool for_define)
 			spec->target_name = s;
 		for (int i = 0; i < spec->ncolumns; i++)
 			compile_column(spec, &spec->columns[i], typenames[i], &cc);
+		if (spec->expect.any)
+			compile_expectations(spec, &cc);
 		error_context_stack = errcb.previous;
 	}
 

@@ -42,6 +42,14 @@ CREATE TABLE pgetl.load_column (
     max_decimals    integer CHECK (max_decimals >= 0),
     allowed         text[],
     is_unique       boolean NOT NULL DEFAULT false,
+    -- (0.2) more rules, and the rules whose failures are warnings
+    min_length      integer CHECK (min_length >= 0),
+    not_allowed     text[],
+    not_pattern     text,
+    ref_table       text,       -- "references": the table as given
+    ref_relid       regclass,   -- ... resolved by the defining role
+    ref_column      text,
+    warn_rules      text[],
     PRIMARY KEY (spec_id, ordinal)
 );
 COMMENT ON TABLE pgetl.load_column IS 'one row per CSV column of a load spec, with its rules';
@@ -51,6 +59,8 @@ CREATE TABLE pgetl.load_check (
     ordinal         integer NOT NULL,
     name            text NOT NULL,
     expression      text NOT NULL,
+    -- (0.2) warn: a false check is a warning, the row loads
+    severity        text NOT NULL DEFAULT 'error' CHECK (severity IN ('error', 'warn')),
     PRIMARY KEY (spec_id, ordinal),
     UNIQUE (spec_id, name)
 );
@@ -74,6 +84,8 @@ CREATE TABLE pgetl.load_record (
     -- rows an upsert with on_conflict nothing skipped; NULL for older loads
     rows_skipped_by_trigger bigint,
     rows_skipped_on_conflict bigint,
+    -- (0.2) rows that passed with warnings (severity warn); NULL for older loads
+    rows_warned     bigint,
     -- (0.2) a load with commit_every commits as it goes: its checkpoint
     -- (where the next stretch starts: byte offset in the source and physical
     -- line) and the identity of its source (size, modification time, hash
@@ -107,6 +119,8 @@ CREATE TABLE pgetl.reject_record (
     value           text,
     message         text NOT NULL,
     sqlstate        text,
+    -- (0.2) warn: a rule of severity warn failed, and the row loaded
+    severity        text NOT NULL DEFAULT 'error' CHECK (severity IN ('error', 'warn')),
     -- (0.2) the replay of rejects (pgetl_reload_rejects) that loaded the
     -- record, and when
     resolved_by     bigint,
@@ -156,18 +170,19 @@ COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, c
 CREATE VIEW pgetl.load_history WITH (security_barrier) AS
 SELECT l.load_id, l.load_name, l.run_id, l.source, l.loaded_by, l.owner,
        l.started_at, l.finished_at, l.duration, l.rows_read, l.rows_loaded,
-       l.rows_rejected, l.rows_skipped_by_trigger, l.rows_skipped_on_conflict
+       l.rows_rejected, l.rows_skipped_by_trigger, l.rows_skipped_on_conflict,
+       l.rows_warned
   FROM pgetl.load_record l
  WHERE pg_catalog.pg_has_role(l.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, with their counts: rows_read = rows_loaded + rows_rejected + rows_skipped_by_trigger + rows_skipped_on_conflict';
+COMMENT ON VIEW pgetl.load_history IS 'committed loads of specs you may use, with their counts: rows_read = rows_loaded + rows_rejected + rows_skipped_by_trigger + rows_skipped_on_conflict; rows_warned of them passed with warnings';
 
 CREATE VIEW pgetl.reject WITH (security_barrier) AS
 SELECT r.load_id, r.run_id, r.load_name, r.source, r.line_number, r.record,
        r.column_name, r.rule, r.value, r.message, r.sqlstate, r.reject_id,
-       r.resolved_by, r.resolved_at
+       r.severity, r.resolved_by, r.resolved_at
   FROM pgetl.reject_record r
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why; resolved_by: the replay that loaded the record';
+COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why (severity warn: a warning, the record loaded); resolved_by: the replay that loaded the record';
 
 CREATE VIEW pgetl.stages WITH (security_barrier) AS
 SELECT s.name AS stage, s.owner, s.bytes, s.chunks, s.staged_at
@@ -242,13 +257,30 @@ CREATE FUNCTION pgetl._define_load(caller oid, p_name text, p_target oid,
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique}';
+    col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique,min_length,not_allowed,not_pattern,references,severity}';
+    -- the JSON type of each column key ("scalar": string, number or
+    -- boolean); name, target and severity are checked below
+    col_types constant jsonb := '{"required": "boolean", "unique": "boolean", "type": "string",
+        "format": "string", "pattern": "string", "not_pattern": "string", "prefix": "string",
+        "max_length": "number", "min_length": "number", "max_decimals": "number",
+        "allowed": "array", "not_allowed": "array", "references": "object",
+        "min": "scalar", "max": "scalar"}';
+    -- the rules a "severity" can make warnings (the type rule cannot: a value
+    -- that is not of the type cannot be loaded)
+    warn_keys constant text[] := '{required,min,max,pattern,not_pattern,prefix,max_length,min_length,max_decimals,allowed,not_allowed,unique,references}';
+    -- the whole-load expectations, and the JSON type of each
+    exp_types constant jsonb := '{"min_rows": "number", "max_rows": "number",
+        "max_reject_ratio": "number", "unique": "array", "not_null": "array",
+        "freshness": "object", "sql": "array"}';
+    exp jsonb;
+    warns text[];
+    warn_of jsonb := '[]';
     -- the options, and the JSON type of each
     opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
         "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
         "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
         "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
-        "require_final_newline": "boolean", "commit_every": "number"}';
+        "require_final_newline": "boolean", "commit_every": "number", "expect": "object"}';
     -- the values an option of a fixed set takes (the first is its default);
     -- mode and on_conflict are checked below, with their own messages
     opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
@@ -403,6 +435,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example: {"commit_every": 100000} commits every 100000 records.';
     END IF;
+    -- expectations judge the whole load, which commit_every commits in
+    -- stretches before they could be checked: the two do not combine
+    IF p_options ? 'commit_every' AND p_options ? 'expect' THEN
+        RAISE EXCEPTION 'options commit_every and expect cannot be combined'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Expectations are checked after the last row is in, in the load''s transaction, so that a failed one loads nothing; a load with commit_every has committed its earlier stretches by then.',
+                  HINT = 'Drop commit_every to check expectations (write-audit-publish), or drop expect to commit as you go.';
+    END IF;
     v_ratio := (pgetl._load_typed(p_options->'max_reject_ratio', 'option max_reject_ratio', 'number') #>> '{}')::double precision;
     IF v_ratio NOT BETWEEN 0 AND 1 THEN
         RAISE EXCEPTION 'max_reject_ratio must be between 0 and 1, not %', v_ratio USING ERRCODE = 'invalid_parameter_value';
@@ -457,36 +497,88 @@ BEGIN
             END IF;
             targets := targets || tgt;
         END IF;
-        IF tgt IS NULL AND (c ? 'min' OR c ? 'max' OR c ? 'format' OR c ? 'allowed') AND NOT c ? 'type' THEN
-            RAISE EXCEPTION 'column "%" is not loaded, so its min, max, format and allowed need a "type"', coalesce(c->>'name', i::text)
+        IF tgt IS NULL AND (c ? 'min' OR c ? 'max' OR c ? 'format' OR c ? 'allowed' OR c ? 'not_allowed' OR c ? 'references')
+           AND NOT c ? 'type' THEN
+            RAISE EXCEPTION 'column "%" is not loaded, so its min, max, format, allowed, not_allowed and references need a "type"', coalesce(c->>'name', i::text)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        PERFORM pgetl._load_typed(c->'required', 'required', 'boolean'),
-                pgetl._load_typed(c->'unique', 'unique', 'boolean'),
-                pgetl._load_typed(c->'type', 'type', 'string'),
-                pgetl._load_typed(c->'format', 'format', 'string'),
-                pgetl._load_typed(c->'pattern', 'pattern', 'string'),
-                pgetl._load_typed(c->'prefix', 'prefix', 'string'),
-                pgetl._load_typed(c->'max_length', 'max_length', 'number'),
-                pgetl._load_typed(c->'max_decimals', 'max_decimals', 'number'),
-                pgetl._load_typed(c->'allowed', 'allowed', 'array'),
-                pgetl._load_scalar(c->'min', 'min'),
-                pgetl._load_scalar(c->'max', 'max');
+        FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(col_types) t WHERE c ? t.key LOOP
+            IF opt.want = 'scalar' THEN
+                PERFORM pgetl._load_scalar(c->opt.key, opt.key);
+            ELSE
+                PERFORM pgetl._load_typed(c->opt.key, opt.key, opt.want);
+            END IF;
+        END LOOP;
         IF (c->>'max_length')::numeric < 0 OR (c->>'max_decimals')::numeric < 0
            OR (c->>'max_length')::numeric <> trunc((c->>'max_length')::numeric)
            OR (c->>'max_decimals')::numeric <> trunc((c->>'max_decimals')::numeric) THEN
             RAISE EXCEPTION 'max_length and max_decimals of column "%" must be non-negative integers', coalesce(c->>'name', i::text)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF c ? 'pattern' THEN
+        IF (c->>'min_length')::numeric < 0 OR (c->>'min_length')::numeric <> trunc((c->>'min_length')::numeric) THEN
+            RAISE EXCEPTION 'min_length of column "%" must be a non-negative integer, not %', coalesce(c->>'name', i::text), c->'min_length'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF (c->>'min_length')::numeric > (c->>'max_length')::numeric THEN
+            RAISE EXCEPTION 'min_length % of column "%" is greater than max_length %', c->>'min_length',
+                            coalesce(c->>'name', i::text), c->>'max_length'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOREACH k IN ARRAY ARRAY['pattern', 'not_pattern'] LOOP
+            CONTINUE WHEN NOT c ? k;
             BEGIN
-                PERFORM '' ~ (c->>'pattern');
+                PERFORM '' ~ (c->>k);
             EXCEPTION WHEN invalid_regular_expression THEN
-                RAISE EXCEPTION 'invalid pattern for column "%": %', coalesce(c->>'name', i::text), SQLERRM
+                RAISE EXCEPTION 'invalid % for column "%": %', k, coalesce(c->>'name', i::text), SQLERRM
                     USING ERRCODE = 'invalid_regular_expression',
                           HINT = 'Patterns are PostgreSQL regular expressions (POSIX ARE), as with the ~ operator.';
             END;
+        END LOOP;
+        IF c ? 'references' AND (jsonb_typeof(c->'references'->'table') IS DISTINCT FROM 'string'
+                                 OR jsonb_typeof(c->'references'->'column') IS DISTINCT FROM 'string'
+                                 OR EXISTS (SELECT FROM jsonb_object_keys(c->'references') kk
+                                             WHERE kk NOT IN ('table', 'column'))) THEN
+            RAISE EXCEPTION 'references of column "%" must be an object {"table": ..., "column": ...}', coalesce(c->>'name', i::text)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example: "references": {"table": "public.customers", "column": "customer_id"}';
         END IF;
+        -- severity: "error" or "warn" for all the column's rules, or an
+        -- object giving it rule by rule; kept as the list of warning rules
+        warns := NULL;
+        IF jsonb_typeof(c->'severity') = 'string' THEN
+            IF c->>'severity' NOT IN ('error', 'warn') THEN
+                RAISE EXCEPTION 'invalid severity for column "%": %', coalesce(c->>'name', i::text), c->'severity'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
+            END IF;
+            IF c->>'severity' = 'warn' THEN
+                SELECT array_agg(w ORDER BY o) INTO warns
+                  FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c ? w;
+            END IF;
+        ELSIF jsonb_typeof(c->'severity') = 'object' THEN
+            FOR opt IN SELECT t.key, t.value FROM jsonb_each(c->'severity') t LOOP
+                IF NOT opt.key = ANY (warn_keys) THEN
+                    RAISE EXCEPTION 'severity of column "%" names "%", which is not a rule that can warn', coalesce(c->>'name', i::text), opt.key
+                        USING ERRCODE = 'invalid_parameter_value',
+                              DETAIL = 'A value that is not of the column''s type (or format) cannot be loaded, so the type rule always rejects.',
+                              HINT = 'Rules that can warn: ' || array_to_string(warn_keys, ', ') || '.';
+                END IF;
+                IF NOT c ? opt.key THEN
+                    RAISE EXCEPTION 'severity of column "%" names rule "%", which the column does not have', coalesce(c->>'name', i::text), opt.key
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                IF jsonb_typeof(opt.value) IS DISTINCT FROM 'string' OR opt.value #>> '{}' NOT IN ('error', 'warn') THEN
+                    RAISE EXCEPTION 'invalid severity for rule "%" of column "%": %', opt.key, coalesce(c->>'name', i::text), opt.value
+                        USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
+                END IF;
+            END LOOP;
+            SELECT array_agg(w ORDER BY o) INTO warns
+              FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c->'severity'->>w = 'warn';
+        ELSIF c ? 'severity' AND jsonb_typeof(c->'severity') <> 'null' THEN
+            RAISE EXCEPTION 'severity of column "%" must be a string or an object, not %', coalesce(c->>'name', i::text), jsonb_typeof(c->'severity')
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example "severity": "warn", or "severity": {"pattern": "warn"}.';
+        END IF;
+        warn_of := warn_of || jsonb_build_array(to_jsonb(warns));
     END LOOP;
 
     -- checks
@@ -494,16 +586,95 @@ BEGIN
         FOR ck IN SELECT e FROM jsonb_array_elements(p_options->'checks') e LOOP
             IF jsonb_typeof(ck) <> 'object' OR jsonb_typeof(ck->'name') IS DISTINCT FROM 'string'
                OR jsonb_typeof(ck->'expression') IS DISTINCT FROM 'string'
-               OR EXISTS (SELECT FROM jsonb_object_keys(ck) kk WHERE kk NOT IN ('name', 'expression')) THEN
+               OR EXISTS (SELECT FROM jsonb_object_keys(ck) kk WHERE kk NOT IN ('name', 'expression', 'severity')) THEN
                 RAISE EXCEPTION 'each check must be an object {"name": ..., "expression": ...}'
                     USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'For example: {"name": "positive_total", "expression": "quantity * price > 0"}';
+                          HINT = 'For example: {"name": "positive_total", "expression": "quantity * price > 0"}, optionally with "severity": "warn".';
+            END IF;
+            IF ck ? 'severity' AND (jsonb_typeof(ck->'severity') IS DISTINCT FROM 'string' OR ck->>'severity' NOT IN ('error', 'warn')) THEN
+                RAISE EXCEPTION 'invalid severity for check "%": %', ck->>'name', ck->'severity'
+                    USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
             END IF;
             IF ck->>'name' = ANY (ck_names) THEN
                 RAISE EXCEPTION 'check "%" appears twice', ck->>'name' USING ERRCODE = 'duplicate_object';
             END IF;
             ck_names := ck_names || (ck->>'name');
         END LOOP;
+    END IF;
+
+    -- expectations: their shape, and the target columns they name; the
+    -- types, privileges and sql queries are checked by the C side
+    exp := p_options->'expect';
+    IF exp IS NOT NULL AND jsonb_typeof(exp) <> 'null' THEN
+        FOR k IN SELECT jsonb_object_keys(exp) LOOP
+            IF NOT exp_types ? k THEN
+                RAISE EXCEPTION 'unknown expectation "%"', k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Valid expectations: ' || (SELECT string_agg(o, ', ' ORDER BY o)
+                                                              FROM jsonb_object_keys(exp_types) o) || '.';
+            END IF;
+            PERFORM pgetl._load_typed(exp->k, 'expectation ' || k, exp_types->>k);
+        END LOOP;
+        FOREACH k IN ARRAY ARRAY['min_rows', 'max_rows'] LOOP
+            IF (exp->>k)::numeric < 0 OR (exp->>k)::numeric <> trunc((exp->>k)::numeric) THEN
+                RAISE EXCEPTION 'expectation % must be a non-negative integer, not %', k, exp->k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        IF (exp->>'min_rows')::numeric > (exp->>'max_rows')::numeric THEN
+            RAISE EXCEPTION 'expectation min_rows % is greater than max_rows %', exp->'min_rows', exp->'max_rows'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF (exp->>'max_reject_ratio')::double precision NOT BETWEEN 0 AND 1 THEN
+            RAISE EXCEPTION 'expectation max_reject_ratio must be between 0 and 1, not %', exp->'max_reject_ratio'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOREACH k IN ARRAY ARRAY['unique', 'not_null', 'sql'] LOOP
+            IF jsonb_typeof(exp->k) = 'array' AND (jsonb_array_length(exp->k) = 0 OR EXISTS (
+                   SELECT FROM jsonb_array_elements(exp->k) e WHERE jsonb_typeof(e) <> 'string' OR e #>> '{}' = '')) THEN
+                RAISE EXCEPTION 'expectation % must be a non-empty array of non-empty strings', k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = CASE k WHEN 'sql' THEN 'For example: "sql": ["SELECT count(*) > 0 FROM public.sales WHERE region = ''north''"]'
+                                        ELSE 'Name target columns, e.g. "' || k || '": ["order_id"].' END;
+            END IF;
+        END LOOP;
+        IF jsonb_typeof(exp->'freshness') = 'object' AND (
+               jsonb_typeof(exp->'freshness'->'column') IS DISTINCT FROM 'string'
+               OR jsonb_typeof(exp->'freshness'->'max_age') IS DISTINCT FROM 'string'
+               OR EXISTS (SELECT FROM jsonb_object_keys(exp->'freshness') kk WHERE kk NOT IN ('column', 'max_age'))) THEN
+            RAISE EXCEPTION 'expectation freshness must be an object {"column": ..., "max_age": ...}'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example: "freshness": {"column": "sold_on", "max_age": "2 days"}';
+        END IF;
+        IF exp->'freshness' ? 'max_age' THEN
+            BEGIN
+                IF (exp->'freshness'->>'max_age')::interval <= interval '0' THEN
+                    RAISE EXCEPTION 'expectation freshness needs a positive max_age, not "%"', exp->'freshness'->>'max_age'
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+            EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+                RAISE EXCEPTION 'expectation freshness: invalid max_age "%"', exp->'freshness'->>'max_age'
+                    USING ERRCODE = 'invalid_datetime_format',
+                          HINT = 'Give an interval, e.g. "2 days" or "36 hours".';
+            END;
+        END IF;
+        FOR k IN SELECT e #>> '{}' FROM jsonb_array_elements(coalesce(exp->'unique', '[]') || coalesce(exp->'not_null', '[]')) e
+                 UNION ALL SELECT exp->'freshness'->>'column' WHERE exp->'freshness' ? 'column' LOOP
+            IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = k
+                           AND attnum > 0 AND NOT attisdropped) THEN
+                RAISE EXCEPTION 'expectation names column "%", which relation % does not have', k, rel.qname
+                    USING ERRCODE = 'undefined_column',
+                          HINT = 'Expectations name columns of the target table.';
+            END IF;
+        END LOOP;
+        IF exp->'freshness' ? 'column' AND NOT EXISTS (
+               SELECT FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                WHERE a.attrelid = p_target AND a.attname = exp->'freshness'->>'column'
+                  AND (CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END)
+                      IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)) THEN
+            RAISE EXCEPTION 'expectation freshness needs a date, timestamp or timestamptz column, not "%"', exp->'freshness'->>'column'
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
     END IF;
 
     -- store, replacing a spec of the same name
@@ -530,7 +701,8 @@ BEGIN
         RETURNING spec_id INTO id;
     END IF;
     INSERT INTO pgetl.load_column (spec_id, ordinal, name, target, type, required, format, min, max,
-                                   pattern, prefix, max_length, max_decimals, allowed, is_unique)
+                                   pattern, prefix, max_length, max_decimals, allowed, is_unique,
+                                   min_length, not_allowed, not_pattern, ref_table, ref_column, warn_rules)
     SELECT id, o::integer, e->>'name',
            CASE WHEN e ? 'target' THEN e->>'target' ELSE e->>'name' END,
            e->>'type', coalesce((e->>'required')::boolean, false), e->>'format',
@@ -538,10 +710,15 @@ BEGIN
            e->>'pattern', e->>'prefix', (e->>'max_length')::integer, (e->>'max_decimals')::integer,
            CASE WHEN jsonb_typeof(e->'allowed') = 'array'
                 THEN ARRAY(SELECT pgetl._load_scalar(a, 'allowed value') FROM jsonb_array_elements(e->'allowed') a) END,
-           coalesce((e->>'unique')::boolean, false)
+           coalesce((e->>'unique')::boolean, false),
+           (e->>'min_length')::integer,
+           CASE WHEN jsonb_typeof(e->'not_allowed') = 'array'
+                THEN ARRAY(SELECT pgetl._load_scalar(a, 'not_allowed value') FROM jsonb_array_elements(e->'not_allowed') a) END,
+           e->>'not_pattern', e->'references'->>'table', e->'references'->>'column',
+           ARRAY(SELECT jsonb_array_elements_text(nullif(warn_of->(o::integer - 1), 'null')))
       FROM jsonb_array_elements(p_columns) WITH ORDINALITY AS x(e, o);
-    INSERT INTO pgetl.load_check (spec_id, ordinal, name, expression)
-    SELECT id, o::integer, e->>'name', e->>'expression'
+    INSERT INTO pgetl.load_check (spec_id, ordinal, name, expression, severity)
+    SELECT id, o::integer, e->>'name', e->>'expression', coalesce(e->>'severity', 'error')
       FROM jsonb_array_elements(coalesce(p_options->'checks', '[]')) WITH ORDINALITY AS x(e, o);
     RETURN id;
 END
@@ -666,7 +843,8 @@ CREATE FUNCTION @extschema@.pgetl_load(load text, source text, purge boolean DEF
     resume boolean DEFAULT false,
     OUT load_id bigint, OUT rows_read bigint, OUT rows_loaded bigint,
     OUT rows_rejected bigint, OUT duration interval,
-    OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint)
+    OUT rows_skipped_by_trigger bigint, OUT rows_skipped_on_conflict bigint,
+    OUT rows_warned bigint)
 RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
 COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean, boolean) IS
 'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject; with commit_every, resume => true continues an interrupted load from its last checkpoint';

@@ -363,7 +363,7 @@ BEGIN
                            count(*) AS rejects, left(min(j.message), 110) AS example,
                            row_number() OVER (PARTITION BY j.load_name
                                               ORDER BY count(*) DESC, j.rule, coalesce(j.column_name, '')) AS rank
-                      FROM pgetl.reject j WHERE j.run_id = p_run_id
+                      FROM pgetl.reject j WHERE j.run_id = p_run_id AND j.severity = 'error'
                      GROUP BY j.load_name, j.rule, j.column_name) x
              WHERE x.rank <= 5), '[]'),
         'empty', 'no rejected record');

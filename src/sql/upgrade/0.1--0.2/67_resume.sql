@@ -22,13 +22,8 @@ ALTER TABLE pgetl.reject_record
     ADD COLUMN resolved_at timestamptz;
 
 DROP VIEW pgetl.reject;
-CREATE VIEW pgetl.reject WITH (security_barrier) AS
-SELECT r.load_id, r.run_id, r.load_name, r.source, r.line_number, r.record,
-       r.column_name, r.rule, r.value, r.message, r.sqlstate, r.reject_id,
-       r.resolved_by, r.resolved_at
-  FROM pgetl.reject_record r
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why; resolved_by: the replay that loaded the record';
+--@view pgetl.reject
+COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why (severity warn: a warning, the record loaded); resolved_by: the replay that loaded the record';
 GRANT SELECT ON pgetl.reject TO PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean, boolean) IS
