@@ -672,6 +672,9 @@ load_run_stretch(Load *load, bool purge)
 	bool		first = load->load_id == 0;
 	int64		stretch_rows = 0;
 
+	/* (in a transaction: the catalog says whether rejects have a severity) */
+	load->has_severity = load_catalog_has_column("reject_record", "severity");
+
 	check_privileges(spec);
 	if (load->commit_every > 0)
 		for (int i = 0; i < spec->ncolumns; i++)
@@ -854,7 +857,6 @@ load_init(Load *load, const char *source)
 	load->run_id = pgetl_current_run_id();
 	load->offset = 0;
 	load->line = 1;
-	load->has_severity = load_catalog_has_column("reject_record", "severity");
 	initStringInfo(&load->reasons);
 }
 
