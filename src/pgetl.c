@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "ownership.h"
 #include "shmem.h"
+#include "task_values.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -96,6 +97,7 @@ _PG_init(void)
 	pgetl_shmem_init();
 	pgetl_register_launcher();
 	pgetl_ownership_init();
+	pgetl_task_values_init();
 }
 
 /*
