@@ -27,6 +27,21 @@
  * checked against the rows accepted before it, either way rejects the same
  * rows with the same errors.
  *
+ * Citus: a distributed, reference or Citus local table (any relation in
+ * Citus's metadata, pg_dist_partition) is, on the coordinator, a shell whose
+ * rows live in shards: it never takes the fast path (which would write into
+ * the shell).  Citus runs the batch INSERT ... SELECT unnest(...) as a
+ * pull to the coordinator and a COPY into the shards, and reports any error
+ * of a worker with SQLSTATE XX000 (multi_copy.c, ReportCopyError), which
+ * cannot tell a duplicate key from a broken shard.  So on a Citus table a
+ * batch that fails with XX000 is split as for a row-level error, and a
+ * single row is inserted by INSERT INTO target (cols) VALUES ($1, ...), a
+ * router statement whose errors carry the worker's own SQLSTATE, message
+ * and detail (ReportResultError): that error rejects the row, or fails the
+ * load, exactly as on a plain table.  An upsert that does nothing on
+ * conflict counts the rows it stored with RETURNING, since Citus reports
+ * the rows it sent.
+ *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
@@ -37,6 +52,7 @@
 #include "access/hio.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -52,11 +68,15 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/rls.h"
+#include "util.h"
 
 struct LoadTarget
 {
 	LoadSpec   *spec;
 	SPIPlanPtr	plan;
+	bool		citus;			/* the target is a Citus table */
+	SPIPlanPtr	plan1;			/* Citus: the single-row INSERT ... VALUES */
+	bool		returning;		/* the statements RETURN the rows stored */
 	Oid		   *elemtypes;
 	int16	   *typlen;
 	bool	   *typbyval;
@@ -88,19 +108,21 @@ struct LoadTarget
  * column that is GENERATED ALWAYS among the loaded columns (the INSERT
  * refuses values for it), no unloaded column of a domain type (the INSERT
  * checks the domain on its NULL or default), and append or replace mode.
+ * Never a Citus table (a shell on the coordinator).
  * The caller must have INSERT on the table or on every loaded column, as
  * the INSERT would check (check_privileges has failed the load otherwise;
  * checked again here so that the fast path never relies on it).
  */
 static bool
-fast_path_possible(LoadSpec *spec)
+fast_path_possible(LoadSpec *spec, bool citus)
 {
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			user = GetUserId();
 	bool	   *loaded;
 
-	if (spec->mode == LOAD_UPSERT ||
+	if (citus ||
+		spec->mode == LOAD_UPSERT ||
 		rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->trigdesc != NULL ||
 		rel->rd_rules != NULL ||
@@ -326,6 +348,25 @@ fast_end(LoadTarget *tgt)
 }
 
 /*
+ * is_citus_table - whether the relation is in Citus's metadata
+ * (pg_catalog.pg_dist_partition: distributed, reference and Citus local
+ * tables and their partitions).  False when Citus is not installed in this
+ * database.  Read as the extension owner (the catalog is Citus's).
+ */
+static bool
+is_citus_table(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
+	return pgetl_spi_as_owner("SELECT FROM pg_catalog.pg_dist_partition "
+							  "WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) > 0;
+}
+
+/*
  * load_target_begin - prepare the batch INSERT (through SPI, which the
  * caller has connected).  Allocated in the current memory context.
  */
@@ -335,6 +376,7 @@ load_target_begin(LoadSpec *spec)
 	LoadTarget *tgt = palloc0(sizeof(LoadTarget));
 	StringInfoData sql;
 	StringInfoData cols;
+	StringInfoData conflict;
 	Oid		   *argtypes = palloc(sizeof(Oid) * spec->nout);
 
 	tgt->spec = spec;
@@ -360,24 +402,26 @@ load_target_begin(LoadSpec *spec)
 							 &tgt->typalign[i]);
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(c->target));
 	}
+	tgt->citus = is_citus_table(RelationGetRelid(spec->rel));
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT * FROM unnest(", spec->target_name, cols.data);
 	for (int i = 0; i < spec->nout; i++)
 		appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
 	appendStringInfoChar(&sql, ')');
+	initStringInfo(&conflict);
 	if (spec->mode == LOAD_UPSERT)
 	{
 		ListCell   *lc;
 		bool		first = true;
 		int			updated = 0;
 
-		appendStringInfoString(&sql, " ON CONFLICT (");
+		appendStringInfoString(&conflict, " ON CONFLICT (");
 		foreach(lc, spec->conflict_key)
 		{
-			appendStringInfo(&sql, "%s%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
+			appendStringInfo(&conflict, "%s%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
 			first = false;
 		}
-		appendStringInfoChar(&sql, ')');
+		appendStringInfoChar(&conflict, ')');
 		if (spec->on_conflict_update)
 		{
 			StringInfoData set;
@@ -396,18 +440,39 @@ load_target_begin(LoadSpec *spec)
 								 quote_identifier(col), quote_identifier(col));
 			}
 			if (updated > 0)
-				appendStringInfo(&sql, " DO UPDATE SET %s", set.data);
+				appendStringInfo(&conflict, " DO UPDATE SET %s", set.data);
 		}
 		if (updated == 0)
 		{
-			appendStringInfoString(&sql, " DO NOTHING");
+			appendStringInfoString(&conflict, " DO NOTHING");
 			tgt->do_nothing = true;
 		}
 	}
+	/* Citus counts the rows it sent, not those ON CONFLICT DO NOTHING stored */
+	tgt->returning = tgt->citus && tgt->do_nothing;
+	if (tgt->returning)
+		appendStringInfoString(&conflict, " RETURNING 1");
+	appendStringInfoString(&sql, conflict.data);
 	tgt->plan = SPI_prepare(sql.data, spec->nout, argtypes);
 	if (tgt->plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
-	if (fast_path_possible(spec))
+	if (tgt->citus)
+	{
+		Oid		   *scalartypes = palloc(sizeof(Oid) * spec->nout);
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s (%s) VALUES (", spec->target_name, cols.data);
+		for (int i = 0; i < spec->nout; i++)
+		{
+			appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
+			scalartypes[i] = tgt->elemtypes[i];
+		}
+		appendStringInfo(&sql, ")%s", conflict.data);
+		tgt->plan1 = SPI_prepare(sql.data, spec->nout, scalartypes);
+		if (tgt->plan1 == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
+	}
+	if (fast_path_possible(spec, tgt->citus))
 		fast_begin(tgt);
 	return tgt;
 }
@@ -442,6 +507,20 @@ reject_at_target(LoadTarget *tgt, LoadRow *row, ErrorData *edata)
 	LoadSpec   *spec = tgt->spec;
 	const char *column = edata->column_name;
 	const char *value = NULL;
+
+	/*
+	 * Citus passes a worker's SQLSTATE, message and detail on, not the
+	 * column of a NOT NULL violation: take it from the (English) message.
+	 */
+	if (column == NULL && tgt->citus && edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION &&
+		edata->message && strncmp(edata->message, "null value in column \"", 22) == 0)
+	{
+		const char *start = edata->message + 22;
+		const char *end = strchr(start, '"');
+
+		if (end)
+			column = pnstrdup(start, end - start);
+	}
 
 	for (int i = 0; column && i < spec->nout; i++)
 	{
@@ -527,9 +606,10 @@ insert_call(void *arg)
 	}
 	else
 	{
-		int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
+		SPIPlanPtr	plan = tgt->citus && ic->hi - ic->lo == 1 ? tgt->plan1 : tgt->plan;
+		int			ret = SPI_execute_plan(plan, tgt->args, tgt->argnulls, false, 0);
 
-		if (ret != SPI_OK_INSERT)
+		if (ret != (tgt->returning ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
 			elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
 		ic->inserted = SPI_processed;
 	}
@@ -551,12 +631,24 @@ try_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, ErrorData **edata, i
 	LoadSpec   *spec = tgt->spec;
 	InsertCall	ic = {tgt, rows, lo, hi, -1, -1};
 
+	bool		single = tgt->citus && hi - lo == 1;
+
 	if (tgt->fast)
 		fast_slots(tgt, hi - lo);
+	else if (single)
+	{
+		/* Citus: one row, by the router statement (see the file's comment) */
+		for (int i = 0; i < spec->nout; i++)
+		{
+			tgt->args[i] = rows[lo]->values[i];
+			tgt->argnulls[i] = rows[lo]->nulls[i] ? 'n' : ' ';
+		}
+	}
 	else
 		build_args(tgt, rows, lo, hi);
-	*edata = load_try(insert_call, insert_abort, &ic, LOAD_ERRORS_ROW);
-	if (!tgt->fast)
+	*edata = load_try(insert_call, insert_abort, &ic,
+					  tgt->citus && !single ? LOAD_ERRORS_DISTRIBUTED : LOAD_ERRORS_ROW);
+	if (!tgt->fast && !single)
 		for (int i = 0; i < spec->nout; i++)
 			pfree(DatumGetPointer(tgt->args[i]));
 	*at = ic.where;
@@ -675,4 +767,7 @@ load_target_end(LoadTarget *tgt)
 	if (tgt->plan)
 		SPI_freeplan(tgt->plan);
 	tgt->plan = NULL;
+	if (tgt->plan1)
+		SPI_freeplan(tgt->plan1);
+	tgt->plan1 = NULL;
 }

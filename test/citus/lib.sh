@@ -55,7 +55,8 @@ citus_stop() {
 
 # citus_start [EXTRA_SETTING...]: the cluster, with database "citus" made
 # and extensions citus (all nodes) and pgetl (created on the coordinator,
-# propagated by Citus to the workers), workers registered.  Sets COORD,
+# propagated by Citus to the workers), workers registered; the coordinator
+# too when CITUS_COORDINATOR_NODE=1.  Sets COORD,
 # WORKER1, WORKER2 (ports) and PGHOST, PGUSER, PGDATABASE.
 citus_start() {
     local libdir sharedir i port
@@ -73,14 +74,11 @@ citus_start() {
     chown postgres "$CITUS_DIR/run" 2>/dev/null || true
     local ports=()
     for i in 0 1 2; do
-        port=$(citus_free_port)
-        ports+=("$port")
         mkdir "$CITUS_DIR/node$i"
         chown postgres "$CITUS_DIR/node$i" 2>/dev/null || true
         as_postgres "$citus_bin/initdb" -D "$CITUS_DIR/node$i" -U postgres --auth=trust -E UTF8 \
             --locale=C.UTF-8 >/dev/null
         cat >> "$CITUS_DIR/node$i/postgresql.conf" <<CONF
-port = $port
 listen_addresses = 'localhost'
 unix_socket_directories = '$CITUS_DIR/run'
 shared_preload_libraries = 'citus,pgetl'
@@ -92,8 +90,14 @@ log_min_messages = warning
 citus.shard_count = 8
 CONF
         for o in "$@"; do echo "$o" >> "$CITUS_DIR/node$i/postgresql.conf"; done
-        as_postgres "$citus_bin/pg_ctl" -D "$CITUS_DIR/node$i" -l "$CITUS_DIR/run/node$i.log" -w start >/dev/null \
-            || { tail -n 20 "$CITUS_DIR/run/node$i.log" >&2; fail "node $i did not start"; }
+        # a free port, tried again when taken between the check and the start
+        for attempt in 1 2 3 4; do
+            port=$(citus_free_port)
+            as_postgres "$citus_bin/pg_ctl" -D "$CITUS_DIR/node$i" -l "$CITUS_DIR/run/node$i.log" \
+                -o "-p $port" -w start >/dev/null && break
+            [ "$attempt" -lt 4 ] || { tail -n 20 "$CITUS_DIR/run/node$i.log" >&2; fail "node $i did not start"; }
+        done
+        ports+=("$port")
     done
     COORD=${ports[0]}; WORKER1=${ports[1]}; WORKER2=${ports[2]}
     export COORD WORKER1 WORKER2
@@ -103,8 +107,13 @@ CONF
         psql -X -q -p "$port" -d postgres -c "CREATE DATABASE citus" >/dev/null
         psql -X -q -p "$port" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION citus" >/dev/null
     done
+    # the classic topology (the coordinator is not in pg_dist_node) unless
+    # CITUS_COORDINATOR_NODE=1 registers it (it then holds no shards)
+    if [ "${CITUS_COORDINATOR_NODE:-0}" = 1 ]; then
+        psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 \
+            -c "SELECT citus_set_coordinator_host('localhost', $COORD)" >/dev/null
+    fi
     psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SELECT citus_set_coordinator_host('localhost', $COORD);
 SELECT citus_add_node('localhost', $WORKER1);
 SELECT citus_add_node('localhost', $WORKER2);
 CREATE EXTENSION pgetl;
