@@ -62,18 +62,36 @@ typedef struct Load
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
 	MemoryContext batch_cxt;
+	/* lines of the batch being checked and inserted (0: none), for errors */
+	int64		batch_first;
+	int64		batch_last;
+	bool		read_all;		/* the source has been read to its end */
 } Load;
 
 /*
  * load_error_context - "pgetl load "x", line N of "source"" for errors
- * raised while reading, e.g. COPY's unterminated quote or invalid encoding.
+ * raised while reading, e.g. COPY's unterminated quote or invalid encoding;
+ * "lines A to B" while a batch is checked and inserted (the reader is then
+ * past the batch's last line, on a target that may be another server's, as
+ * a Citus table's shards); "after the last line" once all is read.
  */
 static void
 load_error_context(void *arg)
 {
 	Load	   *load = (Load *) arg;
 
-	if (load->src)
+	if (load->src == NULL)
+		return;
+	if (load->batch_first > 0 && load->batch_first < load->batch_last)
+		errcontext("pgetl load \"%s\", batch of lines " INT64_FORMAT " to " INT64_FORMAT " of \"%s\"",
+				   load->spec->name, load->batch_first, load->batch_last, load->source);
+	else if (load->batch_first > 0)
+		errcontext("pgetl load \"%s\", line " INT64_FORMAT " of \"%s\"",
+				   load->spec->name, load->batch_first, load->source);
+	else if (load->read_all)
+		errcontext("pgetl load \"%s\", after the last line of \"%s\"",
+				   load->spec->name, load->source);
+	else
 		errcontext("pgetl load \"%s\", line " INT64_FORMAT " of \"%s\"",
 				   load->spec->name, load_source_current_line(load->src), load->source);
 }
@@ -546,13 +564,19 @@ run_load(Load *load, bool purge)
 			n++;
 		}
 		if (n > 0)
+		{
+			load->batch_first = rows[0]->line;
+			load->batch_last = rows[n - 1]->line;
 			process_batch(load, rows, n);
+			load->batch_first = load->batch_last = 0;
+		}
 		MemoryContextSwitchTo(old);
 		CHECK_FOR_INTERRUPTS();
 		if (!more)
 			break;
 	}
 	MemoryContextReset(load->batch_cxt);
+	load->read_all = true;
 	check_limits(load, true);
 	error_context_stack = errcb.previous;
 

@@ -3,7 +3,9 @@
 # by test/setup/cluster.sh) and prints "N passed, N failed" last.
 #   pg_regress   sql/*.sql against expected/*.out   (one test each)
 #   pgTAP        test/tap/*.sql through pg_prove    (one test each file)
-#   shell        test/*/*_test.sh                   (one test each script)
+#   shell        test/*/*_test.sh                   (one test each script; exit
+#                77 = skipped, its prerequisite is missing: listed, counted
+#                neither passed nor failed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
