@@ -41,6 +41,11 @@ PG_FUNCTION_INFO_V1(pgetl_load);
 
 #define LOAD_BATCH_ROWS 1000
 #define LOAD_BATCH_BYTES (4 * 1024 * 1024)
+/*
+ * Into a Citus table each batch is a distributed statement (a COPY into
+ * every shard, ~30 ms whatever its size): batches 20 times larger.
+ */
+#define LOAD_CITUS_BATCH_FACTOR 20
 #define LOAD_FIRST_REASONS 5
 
 /* State of one running load */
@@ -482,6 +487,8 @@ run_load(Load *load, bool purge)
 	char	   *record;
 	bool		unterminated;
 	MemoryContext load_cxt = CurrentMemoryContext;
+	int			batch_rows;
+	Size		batch_bytes;
 
 	check_privileges(spec);
 
@@ -540,7 +547,14 @@ run_load(Load *load, bool purge)
 	/* records of one field: a blank line is a record of one empty field */
 	load_source_keep_blank_lines(load->src, spec->nfields_expected == 1);
 
-	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
+	batch_rows = LOAD_BATCH_ROWS;
+	batch_bytes = LOAD_BATCH_BYTES;
+	if (load_target_is_citus(load->target))
+	{
+		batch_rows *= LOAD_CITUS_BATCH_FACTOR;
+		batch_bytes *= LOAD_CITUS_BATCH_FACTOR;
+	}
+	rows = palloc(sizeof(LoadRow *) * batch_rows);
 	for (;;)
 	{
 		int			n = 0;
@@ -550,7 +564,7 @@ run_load(Load *load, bool purge)
 
 		MemoryContextReset(load->batch_cxt);
 		old = MemoryContextSwitchTo(load->batch_cxt);
-		while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
+		while (n < batch_rows && bytes < batch_bytes)
 		{
 			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
 								  &unterminated))

@@ -241,6 +241,7 @@ typedef struct LoadTarget LoadTarget;
 extern LoadTarget *load_target_begin(LoadSpec *spec);
 extern int64 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows);
 extern bool load_target_skips_conflicts(LoadTarget *tgt);
+extern bool load_target_is_citus(LoadTarget *tgt);
 extern void load_target_end(LoadTarget *tgt);
 
 #endif							/* PGETL_LOAD_H */

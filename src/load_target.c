@@ -756,6 +756,13 @@ load_target_skips_conflicts(LoadTarget *tgt)
 	return tgt->do_nothing;
 }
 
+/* load_target_is_citus - whether the target is a Citus table (see above) */
+bool
+load_target_is_citus(LoadTarget *tgt)
+{
+	return tgt->citus;
+}
+
 /*
  * load_target_end - release the prepared statement and the fast path's
  * executor state, indexes and slots.

@@ -138,6 +138,11 @@ case $out in
     *"ERROR:  XX000: shard broken"*) ok "a broken shard fails the load (XX000 from the worker)" ;;
     *) fail "a broken shard: $out" ;;
 esac
+# the CONTEXT names the batch (the whole file here), not the line after it
+case $out in
+    *"pgetl load \"dist\", batch of lines 2 to 202 of"*) ok "the error's CONTEXT names the batch's lines 2 to 202" ;;
+    *) fail "the CONTEXT of the broken shard's error: $out" ;;
+esac
 [ "$(c "SELECT count(*) FROM dist")" = 0 ] || fail "rows stayed after the failed load"
 psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 -c "SET citus.enable_unsafe_triggers = on" -c "DROP TRIGGER broken ON dist" >/dev/null
 
