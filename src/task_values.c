@@ -69,9 +69,13 @@ task_func_oid(Oid schema, const char *name, int nargs, Oid argtype)
 
 /*
  * try_evaluate - the value of a call whose arguments are constants, as a
- * Const; NULL when evaluating it raised an error (which is then forgotten:
- * the call stays in the query, to raise it if executed).  Evaluated in a
- * subtransaction, since pgetl_result reads the run's history.
+ * Const; NULL when evaluating it raised one of the functions' own errors
+ * about their arguments or the run (22: a NULL name, 42: an undefined
+ * parameter or task, 55: a task that has not succeeded), which is then
+ * forgotten: the call stays in the query, to raise it if executed.  Any
+ * other error (a cancel, a statement timeout, out of memory) is raised.
+ * Evaluated in a subtransaction, since pgetl_result reads the run's
+ * history.
  */
 static Node *
 try_evaluate(FuncExpr *fexpr)
@@ -79,6 +83,7 @@ try_evaluate(FuncExpr *fexpr)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	Node	   *value = NULL;
+	ErrorData  *edata;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -92,11 +97,20 @@ try_evaluate(FuncExpr *fexpr)
 	}
 	PG_CATCH();
 	{
+		int			category;
+
 		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION &&
+			category != ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
 		value = NULL;
 	}
 	PG_END_TRY();
