@@ -69,7 +69,8 @@ SELECT task, state, error, sqlstate, detail FROM pgetl.task_run WHERE run_id = 3
 SELECT run_id, state, reason, tasks_success, tasks_failed FROM pgetl.pipeline_run ORDER BY run_id;
 
 -- the functions a task uses, outside a task
-SELECT pgetl_run_id() IS NULL AS no_run, pgetl_logical_date() IS NULL AS no_date;
+SELECT pgetl_run_id();
+SELECT pgetl_logical_date();
 SELECT pgetl_param('region');
 SELECT pgetl_result('extract');
 

@@ -170,7 +170,10 @@ typedef enum LoadErrorKind
 {
 	LOAD_ERRORS_CONVERSION,		/* a type input function or date format */
 	LOAD_ERRORS_ROW,			/* a check expression or the target */
-	LOAD_ERRORS_RECHECK			/* either: the row is checked again carefully */
+	LOAD_ERRORS_RECHECK,		/* either: the row is checked again carefully */
+	LOAD_ERRORS_DISTRIBUTED		/* a batch into a Citus table: as ROW, and
+								 * XX000, which Citus's COPY gives every
+								 * error of a worker (load_target.c) */
 } LoadErrorKind;
 
 /* A compiled load spec */
@@ -297,6 +300,7 @@ typedef struct LoadTarget LoadTarget;
 extern LoadTarget *load_target_begin(LoadSpec *spec);
 extern int64 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows);
 extern bool load_target_skips_conflicts(LoadTarget *tgt);
+extern bool load_target_is_citus(LoadTarget *tgt);
 extern void load_target_end(LoadTarget *tgt);
 
 #endif							/* PGETL_LOAD_H */

@@ -88,6 +88,12 @@ seen_match(const void *key1, const void *key2, Size keysize)
  *	optimistically: an error of either kind, as the row is then checked
  *	again carefully, which tells them apart.
  *
+ * LOAD_ERRORS_DISTRIBUTED, a batch of rows into a Citus table: as
+ *	LOAD_ERRORS_ROW, and also XX000, the code Citus's COPY to the shards
+ *	gives every error of a worker; the rows are then inserted again one
+ *	at a time, by a statement whose errors keep the worker's SQLSTATE,
+ *	which tells them apart (load_target.c).
+ *
  * Permission errors (42501) never reject a row.
  */
 bool
@@ -97,6 +103,8 @@ load_error_is_row_level(int sqlerrcode, LoadErrorKind kind)
 
 	if (sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 		return false;
+	if (kind == LOAD_ERRORS_DISTRIBUTED && sqlerrcode == ERRCODE_INTERNAL_ERROR)
+		return true;
 	if (category == ERRCODE_DATA_EXCEPTION ||
 		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
 		return true;

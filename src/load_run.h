@@ -37,6 +37,10 @@ typedef struct Load
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
 	MemoryContext batch_cxt;
+	/* lines of the batch being checked and inserted (0: none), for errors */
+	int64		batch_first;
+	int64		batch_last;
+	bool		read_all;		/* the source has been read to its end */
 
 	/*
 	 * Committing every commit_every records (0: the whole load in the

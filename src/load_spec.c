@@ -25,6 +25,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_collation.h"
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -46,6 +47,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -734,6 +736,45 @@ target_current_name(Oid relid)
 }
 
 /*
+ * target_gone - the error for a spec whose target (kept by OID) was
+ * dropped.  When a relation of the name the target had is there now, it is
+ * most likely the same table made again under a new OID, as Citus's
+ * alter_distributed_table and undistribute_table do: the detail says so,
+ * and that the spec must be redefined (a spec never follows a name to
+ * another relation by itself).
+ */
+static void
+target_gone(LoadSpec *spec)
+{
+	List	   *names;
+	Oid			now;
+
+	/* target_name is a qualified, quoted name (quote_qualified_identifier) */
+#if PG_VERSION_NUM >= 160000
+	names = stringToQualifiedNameList(spec->target_name, NULL);
+#else
+	names = stringToQualifiedNameList(spec->target_name);
+#endif
+	now = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+	if (OidIsValid(now))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target of load \"%s\", %s, no longer exists",
+						spec->name, spec->target_name),
+				 errdetail("A load spec keeps its target by OID; that relation was dropped, and %s is now another relation (OID %u), "
+						   "e.g. the table made again by Citus's alter_distributed_table() or undistribute_table().",
+						   spec->target_name, now),
+				 errhint("To load into the relation called %s now, redefine the load with pgetl_define_load().",
+						 spec->target_name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("the target of load \"%s\", %s, no longer exists",
+					spec->name, spec->target_name),
+			 errdetail("A load spec keeps its target by OID; that relation was dropped."),
+			 errhint("Redefine the load with pgetl_define_load().")));
+}
+
+/*
  * load_spec_lock_target - lock the target by its OID (the one identity a
  * spec has: it follows its table through renames, as a view or a foreign
  * key does), check that it still exists, and set spec->target_name to its
@@ -750,12 +791,7 @@ load_spec_lock_target(LoadSpec *spec, LOCKMODE lockmode)
 	LockRelationOid(spec->target, lockmode);
 	name = target_current_name(spec->target);
 	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the target of load \"%s\", %s, no longer exists",
-						spec->name, spec->target_name),
-				 errdetail("A load spec keeps its target by OID; that relation was dropped."),
-				 errhint("Redefine the load with pgetl_define_load().")));
+		target_gone(spec);
 	spec->target_name = name;
 }
 
@@ -973,11 +1009,7 @@ load_spec_fetch(const char *name, bool for_define)
 		errcb.previous = error_context_stack;
 		error_context_stack = &errcb;
 		if (!OidIsValid(get_rel_type_id(spec->target)))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("the target of load \"%s\", %s, no longer exists",
-							spec->name, spec->target_name),
-					 errhint("Redefine the load with pgetl_define_load().")));
+			target_gone(spec);
 		/* messages name the table as it is called now (it may be renamed) */
 		s = target_current_name(spec->target);
 		if (s)

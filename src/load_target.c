@@ -27,6 +27,37 @@
  * checked against the rows accepted before it, either way rejects the same
  * rows with the same errors.
  *
+ * Citus: a distributed, reference or Citus local table (any relation in
+ * Citus's metadata, pg_dist_partition) is, on the coordinator, a shell whose
+ * rows live in shards: it never takes the fast path (which would write into
+ * the shell).  Citus runs the batch INSERT ... SELECT unnest(...) as a
+ * pull to the coordinator and a COPY into the shards, and reports any error
+ * of a worker with SQLSTATE XX000 (multi_copy.c, ReportCopyError), which
+ * cannot tell a duplicate key from a broken shard.  So on a Citus table a
+ * batch that fails with XX000 is split as for a row-level error, and a
+ * single row is inserted by INSERT INTO target (cols) VALUES ($1, ...), a
+ * router statement whose errors carry the worker's own SQLSTATE, message
+ * and detail (ReportResultError): that error rejects the row, or fails the
+ * load, exactly as on a plain table.  An upsert that does nothing on
+ * conflict counts the rows it stored with RETURNING, since Citus reports
+ * the rows it sent.
+ *
+ * Isolating a refused row by halving costs a distributed statement per
+ * half, ~30 ms each.  So once a batch into a Citus table has failed (and
+ * for every batch after the target has refused a row), the loader first
+ * foretells, on the coordinator, which rows the shards will refuse -- a
+ * NULL in a NOT NULL column, a CHECK constraint of the table (one whose
+ * columns are all loaded) that is false, a key of a unique index (of
+ * loaded columns, no expression or predicate) that an earlier row of the
+ * batch has, or, for a one-column key the loader may read, that the table
+ * already holds (one query per batch and index) -- inserts the other rows
+ * as one batch (split in halves if that fails after all), then each
+ * foretold row alone by the router statement, which rejects it with the
+ * worker's own error.  The foretelling only orders the attempts: what is
+ * rejected and with which error is decided by the shards.  A foretold row
+ * that the shards accept after all is inserted after the other rows of
+ * its batch.
+ *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
@@ -34,9 +65,15 @@
 #include <math.h>
 
 #include "access/heapam.h"
+#include "nodes/readfuncs.h"
+#include "access/sysattr.h"
+#include "utils/syscache.h"
+#include "catalog/pg_index.h"
+#include "access/genam.h"
 #include "access/hio.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -52,11 +89,18 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/rls.h"
+#include "util.h"
+
+typedef struct CitusPredict CitusPredict;
 
 struct LoadTarget
 {
 	LoadSpec   *spec;
 	SPIPlanPtr	plan;
+	bool		citus;			/* the target is a Citus table */
+	SPIPlanPtr	plan1;			/* Citus: the single-row INSERT ... VALUES */
+	bool		returning;		/* the statements RETURN the rows stored */
+	CitusPredict *predict;		/* Citus: what foretells a refused row */
 	Oid		   *elemtypes;
 	int16	   *typlen;
 	bool	   *typbyval;
@@ -88,19 +132,21 @@ struct LoadTarget
  * column that is GENERATED ALWAYS among the loaded columns (the INSERT
  * refuses values for it), no unloaded column of a domain type (the INSERT
  * checks the domain on its NULL or default), and append or replace mode.
+ * Never a Citus table (a shell on the coordinator).
  * The caller must have INSERT on the table or on every loaded column, as
  * the INSERT would check (check_privileges has failed the load otherwise;
  * checked again here so that the fast path never relies on it).
  */
 static bool
-fast_path_possible(LoadSpec *spec)
+fast_path_possible(LoadSpec *spec, bool citus)
 {
 	Relation	rel = spec->rel;
 	TupleDesc	desc = RelationGetDescr(rel);
 	Oid			user = GetUserId();
 	bool	   *loaded;
 
-	if (spec->mode == LOAD_UPSERT ||
+	if (citus ||
+		spec->mode == LOAD_UPSERT ||
 		rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->trigdesc != NULL ||
 		rel->rd_rules != NULL ||
@@ -326,6 +372,25 @@ fast_end(LoadTarget *tgt)
 }
 
 /*
+ * is_citus_table - whether the relation is in Citus's metadata
+ * (pg_catalog.pg_dist_partition: distributed, reference and Citus local
+ * tables and their partitions).  False when Citus is not installed in this
+ * database.  Read as the extension owner (the catalog is Citus's).
+ */
+static bool
+is_citus_table(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
+	return pgetl_spi_as_owner("SELECT FROM pg_catalog.pg_dist_partition "
+							  "WHERE logicalrelid OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) > 0;
+}
+
+/*
  * load_target_begin - prepare the batch INSERT (through SPI, which the
  * caller has connected).  Allocated in the current memory context.
  */
@@ -335,6 +400,7 @@ load_target_begin(LoadSpec *spec)
 	LoadTarget *tgt = palloc0(sizeof(LoadTarget));
 	StringInfoData sql;
 	StringInfoData cols;
+	StringInfoData conflict;
 	Oid		   *argtypes = palloc(sizeof(Oid) * spec->nout);
 
 	tgt->spec = spec;
@@ -360,24 +426,26 @@ load_target_begin(LoadSpec *spec)
 							 &tgt->typalign[i]);
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(c->target));
 	}
+	tgt->citus = is_citus_table(RelationGetRelid(spec->rel));
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT * FROM unnest(", spec->target_name, cols.data);
 	for (int i = 0; i < spec->nout; i++)
 		appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
 	appendStringInfoChar(&sql, ')');
+	initStringInfo(&conflict);
 	if (spec->mode == LOAD_UPSERT)
 	{
 		ListCell   *lc;
 		bool		first = true;
 		int			updated = 0;
 
-		appendStringInfoString(&sql, " ON CONFLICT (");
+		appendStringInfoString(&conflict, " ON CONFLICT (");
 		foreach(lc, spec->conflict_key)
 		{
-			appendStringInfo(&sql, "%s%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
+			appendStringInfo(&conflict, "%s%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
 			first = false;
 		}
-		appendStringInfoChar(&sql, ')');
+		appendStringInfoChar(&conflict, ')');
 		if (spec->on_conflict_update)
 		{
 			StringInfoData set;
@@ -396,18 +464,39 @@ load_target_begin(LoadSpec *spec)
 								 quote_identifier(col), quote_identifier(col));
 			}
 			if (updated > 0)
-				appendStringInfo(&sql, " DO UPDATE SET %s", set.data);
+				appendStringInfo(&conflict, " DO UPDATE SET %s", set.data);
 		}
 		if (updated == 0)
 		{
-			appendStringInfoString(&sql, " DO NOTHING");
+			appendStringInfoString(&conflict, " DO NOTHING");
 			tgt->do_nothing = true;
 		}
 	}
+	/* Citus counts the rows it sent, not those ON CONFLICT DO NOTHING stored */
+	tgt->returning = tgt->citus && tgt->do_nothing;
+	if (tgt->returning)
+		appendStringInfoString(&conflict, " RETURNING 1");
+	appendStringInfoString(&sql, conflict.data);
 	tgt->plan = SPI_prepare(sql.data, spec->nout, argtypes);
 	if (tgt->plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
-	if (fast_path_possible(spec))
+	if (tgt->citus)
+	{
+		Oid		   *scalartypes = palloc(sizeof(Oid) * spec->nout);
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s (%s) VALUES (", spec->target_name, cols.data);
+		for (int i = 0; i < spec->nout; i++)
+		{
+			appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
+			scalartypes[i] = tgt->elemtypes[i];
+		}
+		appendStringInfo(&sql, ")%s", conflict.data);
+		tgt->plan1 = SPI_prepare(sql.data, spec->nout, scalartypes);
+		if (tgt->plan1 == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
+	}
+	if (fast_path_possible(spec, tgt->citus))
 		fast_begin(tgt);
 	return tgt;
 }
@@ -442,6 +531,20 @@ reject_at_target(LoadTarget *tgt, LoadRow *row, ErrorData *edata)
 	LoadSpec   *spec = tgt->spec;
 	const char *column = edata->column_name;
 	const char *value = NULL;
+
+	/*
+	 * Citus passes a worker's SQLSTATE, message and detail on, not the
+	 * column of a NOT NULL violation: take it from the (English) message.
+	 */
+	if (column == NULL && tgt->citus && edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION &&
+		edata->message && strncmp(edata->message, "null value in column \"", 22) == 0)
+	{
+		const char *start = edata->message + 22;
+		const char *end = strchr(start, '"');
+
+		if (end)
+			column = pnstrdup(start, end - start);
+	}
 
 	for (int i = 0; column && i < spec->nout; i++)
 	{
@@ -527,9 +630,10 @@ insert_call(void *arg)
 	}
 	else
 	{
-		int			ret = SPI_execute_plan(tgt->plan, tgt->args, tgt->argnulls, false, 0);
+		SPIPlanPtr	plan = tgt->citus && ic->hi - ic->lo == 1 ? tgt->plan1 : tgt->plan;
+		int			ret = SPI_execute_plan(plan, tgt->args, tgt->argnulls, false, 0);
 
-		if (ret != SPI_OK_INSERT)
+		if (ret != (tgt->returning ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
 			elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
 		ic->inserted = SPI_processed;
 	}
@@ -551,12 +655,24 @@ try_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, ErrorData **edata, i
 	LoadSpec   *spec = tgt->spec;
 	InsertCall	ic = {tgt, rows, lo, hi, -1, -1};
 
+	bool		single = tgt->citus && hi - lo == 1;
+
 	if (tgt->fast)
 		fast_slots(tgt, hi - lo);
+	else if (single)
+	{
+		/* Citus: one row, by the router statement (see the file's comment) */
+		for (int i = 0; i < spec->nout; i++)
+		{
+			tgt->args[i] = rows[lo]->values[i];
+			tgt->argnulls[i] = rows[lo]->nulls[i] ? 'n' : ' ';
+		}
+	}
 	else
 		build_args(tgt, rows, lo, hi);
-	*edata = load_try(insert_call, insert_abort, &ic, LOAD_ERRORS_ROW);
-	if (!tgt->fast)
+	*edata = load_try(insert_call, insert_abort, &ic,
+					  tgt->citus && !single ? LOAD_ERRORS_DISTRIBUTED : LOAD_ERRORS_ROW);
+	if (!tgt->fast && !single)
 		for (int i = 0; i < spec->nout; i++)
 			pfree(DatumGetPointer(tgt->args[i]));
 	*at = ic.where;
@@ -611,6 +727,420 @@ insert_range(LoadTarget *tgt, LoadRow **rows, int lo, int hi)
 	return total;
 }
 
+/* ---- Citus: foretelling the rows the shards will refuse ---- */
+
+/* a unique index whose key columns are all loaded */
+typedef struct PredictIndex
+{
+	int			nkeys;
+	int		   *outcol;			/* loaded column (spec->outcols) of each key */
+	Oid		   *outfn;			/* its type's output function */
+	bool		readable;		/* one key column the loader may SELECT */
+	char	   *query;			/* SELECT key::text FROM target WHERE key = ANY($1) */
+	Oid			arraytype;
+} PredictIndex;
+
+/* a CHECK constraint whose columns are all loaded */
+typedef struct PredictCheck
+{
+	ExprState  *state;
+} PredictCheck;
+
+struct CitusPredict
+{
+	int			nindexes;
+	PredictIndex *indexes;
+	int			nchecks;
+	PredictCheck *checks;
+	bool	   *notnull;		/* by loaded column */
+	EState	   *estate;
+	TupleTableSlot *slot;		/* the table's row type, for the CHECKs */
+	int		   *attoutcol;		/* attnum - 1 -> loaded column, or -1 */
+};
+
+/* the loaded column of attribute attnum, or -1 */
+static int
+outcol_of(LoadSpec *spec, AttrNumber attnum)
+{
+	for (int k = 0; k < spec->nout; k++)
+		if (spec->outcols[k]->attnum == attnum)
+			return k;
+	return -1;
+}
+
+/*
+ * predict_begin - what can foretell a refused row on this target (see the
+ * file's comment), in the load's memory.
+ */
+static CitusPredict *
+predict_begin(LoadTarget *tgt)
+{
+	LoadSpec   *spec = tgt->spec;
+	Relation	rel = spec->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	CitusPredict *p = palloc0(sizeof(CitusPredict));
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	p->notnull = palloc0(sizeof(bool) * spec->nout);
+	for (int k = 0; k < spec->nout; k++)
+		p->notnull[k] = TupleDescAttr(desc, spec->outcols[k]->attnum - 1)->attnotnull;
+	p->attoutcol = palloc(sizeof(int) * desc->natts);
+	for (int a = 0; a < desc->natts; a++)
+		p->attoutcol[a] = outcol_of(spec, a + 1);
+
+	p->indexes = palloc0(sizeof(PredictIndex) * (list_length(indexes) + 1));
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index ind;
+		PredictIndex *pi = &p->indexes[p->nindexes];
+		bool		usable = true;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		ind = (Form_pg_index) GETSTRUCT(tup);
+		if (!ind->indisunique || !ind->indimmediate ||
+			!heap_attisnull(tup, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+		{
+			ReleaseSysCache(tup);
+			continue;
+		}
+		pi->nkeys = ind->indnkeyatts;
+		pi->outcol = palloc(sizeof(int) * pi->nkeys);
+		pi->outfn = palloc(sizeof(Oid) * pi->nkeys);
+		for (int i = 0; i < pi->nkeys; i++)
+		{
+			bool		varlena;
+
+			pi->outcol[i] = outcol_of(spec, ind->indkey.values[i]);
+			usable &= pi->outcol[i] >= 0;
+			if (pi->outcol[i] >= 0)
+				getTypeOutputInfo(spec->outcols[pi->outcol[i]]->target_typid, &pi->outfn[i], &varlena);
+		}
+		ReleaseSysCache(tup);
+		if (!usable)
+			continue;
+		if (pi->nkeys == 1)
+		{
+			LoadColumn *c = spec->outcols[pi->outcol[0]];
+
+			pi->arraytype = get_array_type(c->target_typid);
+			pi->readable = OidIsValid(pi->arraytype) &&
+				(pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+				 pg_attribute_aclcheck(RelationGetRelid(rel), c->attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK);
+			pi->query = psprintf("SELECT %s::pg_catalog.text FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+								 quote_identifier(c->target), spec->target_name,
+								 quote_identifier(c->target));
+		}
+		p->nindexes++;
+	}
+	list_free(indexes);
+
+	p->estate = CreateExecutorState();
+	p->slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	if (desc->constr && desc->constr->num_check > 0)
+	{
+		p->checks = palloc0(sizeof(PredictCheck) * desc->constr->num_check);
+		for (int i = 0; i < desc->constr->num_check; i++)
+		{
+			ConstrCheck *cc = &desc->constr->check[i];
+			Node	   *expr;
+			Bitmapset  *atts = NULL;
+			int			a = -1;
+			bool		usable = true;
+
+			if (!cc->ccvalid)
+				continue;
+			expr = stringToNode(cc->ccbin);
+			pull_varattnos(expr, 1, &atts);
+			while ((a = bms_next_member(atts, a)) >= 0)
+			{
+				AttrNumber	attnum = a + FirstLowInvalidHeapAttributeNumber;
+
+				usable &= attnum > 0 && p->attoutcol[attnum - 1] >= 0;
+			}
+			if (!usable)
+				continue;
+			p->checks[p->nchecks++].state = ExecPrepareCheck(list_make1(expr), p->estate);
+		}
+	}
+	return p;
+}
+
+/* a key of a unique index, as text (NULL when a key column is NULL) */
+static char *
+predict_key(LoadTarget *tgt, PredictIndex *pi, LoadRow *row)
+{
+	StringInfoData key;
+
+	initStringInfo(&key);
+	for (int i = 0; i < pi->nkeys; i++)
+	{
+		int			k = pi->outcol[i];
+		char	   *s;
+
+		if (row->nulls[k])
+			return NULL;
+		s = OidOutputFunctionCall(pi->outfn[i], row->values[k]);
+		appendStringInfo(&key, "%zu:%s;", strlen(s), s);
+	}
+	return key.data;
+}
+
+typedef struct KeyRow
+{
+	char	   *key;
+	int			row;
+} KeyRow;
+
+static int
+keyrow_cmp(const void *a, const void *b)
+{
+	const KeyRow *x = a;
+	const KeyRow *y = b;
+	int			c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * predict_existing - mark the rows whose one-column key the table already
+ * holds: one query, as the caller; an error (a policy, a broken shard)
+ * just foretells nothing.
+ */
+static void
+predict_existing(LoadTarget *tgt, PredictIndex *pi, LoadRow **rows, int nrows, bool *suspect)
+{
+	LoadColumn *c = tgt->spec->outcols[pi->outcol[0]];
+	int			k = pi->outcol[0];
+	Datum	   *elems = palloc(sizeof(Datum) * nrows);
+	int			n = 0;
+	int			lb = 1;
+	char	  **found = NULL;
+	int			nfound = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	for (int r = 0; r < nrows; r++)
+		if (!rows[r]->nulls[k])
+			elems[n++] = rows[r]->values[k];
+	if (n == 0)
+		return;
+	get_typlenbyvalalign(c->target_typid, &typlen, &typbyval, &typalign);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {pi->arraytype};
+		Datum		args[1];
+
+		args[0] = PointerGetDatum(construct_md_array(elems, NULL, 1, &n, &lb, c->target_typid,
+													 typlen, typbyval, typalign));
+		if (SPI_execute_with_args(pi->query, 1, argtypes, args, NULL, true, 0) == SPI_OK_SELECT)
+		{
+			found = palloc(sizeof(char *) * (SPI_processed + 1));
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+				if (v)
+					found[nfound++] = MemoryContextStrdup(cxt, v);
+			}
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		nfound = 0;
+	}
+	PG_END_TRY();
+	if (nfound == 0)
+		return;
+	qsort(found, nfound, sizeof(char *), str_cmp);
+	for (int r = 0; r < nrows; r++)
+	{
+		char	   *v;
+
+		if (suspect[r] || rows[r]->nulls[k])
+			continue;
+		v = OidOutputFunctionCall(pi->outfn[0], rows[r]->values[k]);
+		if (bsearch(&v, found, nfound, sizeof(char *), str_cmp))
+			suspect[r] = true;
+	}
+}
+
+/*
+ * predict_checks - mark the rows a CHECK constraint (of loaded columns)
+ * refuses; an error while evaluating them foretells nothing more.
+ */
+static void
+predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
+{
+	CitusPredict *p = tgt->predict;
+	TupleDesc	desc = p->slot->tts_tupleDescriptor;
+	ExprContext *econtext = GetPerTupleExprContext(p->estate);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		for (int r = 0; r < nrows; r++)
+		{
+			if (suspect[r])
+				continue;
+			ExecClearTuple(p->slot);
+			for (int a = 0; a < desc->natts; a++)
+			{
+				int			k = p->attoutcol[a];
+
+				p->slot->tts_values[a] = k >= 0 ? rows[r]->values[k] : (Datum) 0;
+				p->slot->tts_isnull[a] = k >= 0 ? rows[r]->nulls[k] : true;
+			}
+			ExecStoreVirtualTuple(p->slot);
+			econtext->ecxt_scantuple = p->slot;
+			for (int i = 0; i < p->nchecks && !suspect[r]; i++)
+				if (!ExecCheck(p->checks[i].state, econtext))
+					suspect[r] = true;
+			ResetExprContext(econtext);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * predict_refused - mark in suspect[] the rows the shards will probably
+ * refuse (see the file's comment).
+ */
+static void
+predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
+{
+	CitusPredict *p = tgt->predict;
+
+	for (int r = 0; r < nrows; r++)
+		for (int k = 0; k < tgt->spec->nout && !suspect[r]; k++)
+			if (p->notnull[k] && rows[r]->nulls[k])
+				suspect[r] = true;
+	if (p->nchecks > 0)
+		predict_checks(tgt, rows, nrows, suspect);
+	for (int i = 0; i < p->nindexes; i++)
+	{
+		PredictIndex *pi = &p->indexes[i];
+		KeyRow	   *keys = palloc(sizeof(KeyRow) * nrows);
+		int			n = 0;
+
+		/* a key an earlier row of the batch has (rows refused for another reason aside) */
+		for (int r = 0; r < nrows; r++)
+		{
+			char	   *key = suspect[r] ? NULL : predict_key(tgt, pi, rows[r]);
+
+			if (key)
+			{
+				keys[n].key = key;
+				keys[n].row = r;
+				n++;
+			}
+		}
+		qsort(keys, n, sizeof(KeyRow), keyrow_cmp);
+		for (int j = 1; j < n; j++)
+			if (strcmp(keys[j].key, keys[j - 1].key) == 0)
+				suspect[keys[j].row] = true;
+		pfree(keys);
+		/* a key the table holds */
+		if (pi->nkeys == 1 && pi->readable)
+			predict_existing(tgt, pi, rows, nrows, suspect);
+	}
+}
+
+/*
+ * citus_insert - insert a batch into a Citus table: as one statement while
+ * the target has refused nothing; else (or when that fails) the rows not
+ * foretold to be refused as one batch, then each foretold row alone.
+ * Returns the rows inserted.
+ */
+static int64
+citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
+{
+	int64		inserted = 0;
+	bool	   *suspect;
+	LoadRow   **likely;
+	LoadRow   **unlikely;
+	int			nlikely = 0;
+	int			nunlikely = 0;
+
+	if (tgt->refused == 0 || nrows == 1)
+	{
+		ErrorData  *edata;
+		int			at;
+
+		inserted = try_insert(tgt, rows, 0, nrows, &edata, &at);
+		if (inserted >= 0)
+			return inserted;
+		if (nrows == 1)
+		{
+			reject_at_target(tgt, rows[0], edata);
+			return 0;
+		}
+		FreeErrorData(edata);
+		inserted = 0;
+	}
+	if (tgt->predict == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(tgt));
+
+		tgt->predict = predict_begin(tgt);
+		MemoryContextSwitchTo(old);
+	}
+	suspect = palloc0(sizeof(bool) * nrows);
+	predict_refused(tgt, rows, nrows, suspect);
+	likely = palloc(sizeof(LoadRow *) * nrows);
+	unlikely = palloc(sizeof(LoadRow *) * nrows);
+	for (int r = 0; r < nrows; r++)
+	{
+		if (suspect[r])
+			unlikely[nunlikely++] = rows[r];
+		else
+			likely[nlikely++] = rows[r];
+	}
+	inserted += insert_range(tgt, likely, 0, nlikely);
+	for (int r = 0; r < nunlikely; r++)
+		inserted += insert_range(tgt, unlikely, r, r + 1);
+	pfree(suspect);
+	pfree(likely);
+	pfree(unlikely);
+	return inserted;
+}
+
 /*
  * load_target_insert - insert the rows (all have passed the rules); rows
  * the target refuses are marked rejected.  Returns the rows inserted (or
@@ -637,6 +1167,13 @@ load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 
 	if (nrows == 0)
 		return 0;
+	if (tgt->citus)
+	{
+		inserted = citus_insert(tgt, rows, nrows);
+		tgt->attempted += nrows;
+		tgt->refused += nrows - inserted;
+		return inserted;
+	}
 	if (!tgt->fast)
 		return insert_range(tgt, rows, 0, nrows);
 	if (tgt->refused > 0)
@@ -664,6 +1201,13 @@ load_target_skips_conflicts(LoadTarget *tgt)
 	return tgt->do_nothing;
 }
 
+/* load_target_is_citus - whether the target is a Citus table (see above) */
+bool
+load_target_is_citus(LoadTarget *tgt)
+{
+	return tgt->citus;
+}
+
 /*
  * load_target_end - release the prepared statement and the fast path's
  * executor state, indexes and slots.
@@ -672,7 +1216,16 @@ void
 load_target_end(LoadTarget *tgt)
 {
 	fast_end(tgt);
+	if (tgt->predict)
+	{
+		ExecDropSingleTupleTableSlot(tgt->predict->slot);
+		FreeExecutorState(tgt->predict->estate);
+		tgt->predict = NULL;
+	}
 	if (tgt->plan)
 		SPI_freeplan(tgt->plan);
 	tgt->plan = NULL;
+	if (tgt->plan1)
+		SPI_freeplan(tgt->plan1);
+	tgt->plan1 = NULL;
 }

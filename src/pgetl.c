@@ -15,6 +15,7 @@
 #include "pool.h"
 #include "ownership.h"
 #include "shmem.h"
+#include "task_values.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -108,6 +109,7 @@ _PG_init(void)
 	pgetl_shmem_init();
 	pgetl_register_launcher();
 	pgetl_ownership_init();
+	pgetl_task_values_init();
 }
 
 /*

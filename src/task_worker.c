@@ -32,6 +32,7 @@
 
 #include "commands/discard.h"
 #include "pool.h"
+#include "task_values.h"
 #include "postmaster/interrupt.h"
 
 #include "access/htup_details.h"
@@ -519,6 +520,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 	if (begun)
 		pgetl_export_report(task_run_id);
 	current = NULL;
+	pgetl_task_values_reset();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	*released_out = released;
 	return outcome;
@@ -629,7 +631,8 @@ require_task(const char *fn)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s can only be called inside a pipeline task", fn),
-				 errhint("Call it from the command of a task run by pgetl_run().")));
+				 errdetail("This session is not running a task of a pipeline run: it has no run, logical date, parameters or results."),
+				 errhint("Call it from the command of a task run by pgetl_run(). On a distributed cluster (Citus), a call that reached a worker node had a non-constant argument or sat inside a function: pass constants, or compute the value first (e.g. in a CTE or a subquery).")));
 }
 
 /*
@@ -698,22 +701,20 @@ pgetl_result(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* pgetl_run_id() returns bigint: the current run, NULL outside a task. */
+/* pgetl_run_id() returns bigint: the current run; an error outside a task. */
 PG_FUNCTION_INFO_V1(pgetl_run_id);
 Datum
 pgetl_run_id(PG_FUNCTION_ARGS)
 {
-	if (current == NULL)
-		PG_RETURN_NULL();
+	require_task("pgetl_run_id()");
 	PG_RETURN_INT64(current->run_id);
 }
 
-/* pgetl_logical_date() returns date: NULL outside a task. */
+/* pgetl_logical_date() returns date: the run's; an error outside a task. */
 PG_FUNCTION_INFO_V1(pgetl_logical_date);
 Datum
 pgetl_logical_date(PG_FUNCTION_ARGS)
 {
-	if (current == NULL)
-		PG_RETURN_NULL();
+	require_task("pgetl_logical_date()");
 	PG_RETURN_DATEADT(current->logical_date);
 }

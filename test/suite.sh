@@ -3,7 +3,9 @@
 # by test/setup/cluster.sh) and prints "N passed, N failed" last.
 #   pg_regress   sql/*.sql against expected/*.out   (one test each)
 #   pgTAP        test/tap/*.sql through pg_prove    (one test each file)
-#   shell        test/*/*_test.sh                   (one test each script)
+#   shell        test/*/*_test.sh                   (one test each script; exit
+#                77 = skipped, its prerequisite is missing: listed, counted
+#                neither passed nor failed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
@@ -27,7 +29,9 @@ export PGETL_SRC=$PWD
 export PGETL_SHARED=$stage/shared
 passed=0
 failed=0
+skipped=0
 failures=()
+skips=()
 
 note() { printf '%-60s %s\n' "$1" "$2"; }
 
@@ -84,8 +88,13 @@ fi
 for t in test/*/*_test.sh; do
     [ -e "$t" ] || continue
     log="test/results/$(basename "$t" .sh).log"
-    if timeout 600 bash "$t" > "$log" 2>&1; then
+    status=0
+    timeout 600 bash "$t" > "$log" 2>&1 || status=$?
+    if [ "$status" -eq 0 ]; then
         passed=$((passed + 1)); note "$t" ok
+    elif [ "$status" -eq 77 ]; then
+        # exit 77: a test whose prerequisite is missing here (e.g. Citus)
+        skipped=$((skipped + 1)); skips+=("$t: $(tail -n 1 "$log")"); note "$t" skipped
     else
         failed=$((failed + 1)); failures+=("shell $t"); note "$t" FAILED
         tail -n 40 "$log"
@@ -96,6 +105,10 @@ done
 rm -rf "$checkout/test/results"
 cp -a test/results "$checkout/test/results" 2>/dev/null || true
 
+if [ ${#skips[@]} -gt 0 ]; then
+    echo "skipped ($skipped, counted neither passed nor failed):"
+    printf '  %s\n' "${skips[@]}"
+fi
 if [ ${#failures[@]} -gt 0 ]; then
     echo "failed:"
     printf '  %s\n' "${failures[@]}"

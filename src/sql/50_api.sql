@@ -81,9 +81,9 @@ COMMENT ON FUNCTION @extschema@.pgetl_result(text) IS
 CREATE FUNCTION @extschema@.pgetl_run_id()
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_run_id() IS
-'inside a task: the id of the current run; NULL elsewhere';
+'inside a task: the id of the current run (outside a task: error 55000)';
 
 CREATE FUNCTION @extschema@.pgetl_logical_date()
 RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
-'inside a task: the logical date of the current run; NULL elsewhere';
+'inside a task: the logical date of the current run (outside a task: error 55000)';
