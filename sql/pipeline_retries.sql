@@ -110,7 +110,10 @@ DECLARE
     p int;
 BEGIN
     FOR i IN 1..200 LOOP
-        SELECT pid INTO p FROM pgetl.task_run WHERE pipeline = 'victim' AND state = 'running';
+        -- running, and past its nextval (a worker shows a try running from
+        -- the moment it takes it, before the task's first statement)
+        SELECT pid INTO p FROM pgetl.task_run WHERE pipeline = 'victim' AND state = 'running'
+           AND (SELECT is_called FROM attempts);
         EXIT WHEN p IS NOT NULL;
         PERFORM pg_sleep(0.05);
     END LOOP;
