@@ -42,7 +42,7 @@ void		_PG_init(void);
 static bool
 check_history_retention(char **newval, void **extra, GucSource source)
 {
-	bool		ok = true;
+	volatile bool ok = true;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	PG_TRY();

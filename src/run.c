@@ -145,9 +145,9 @@ start_scheduler(Oid extowner)
 static void
 submit(dsm_segment *seg, Oid extowner)
 {
-	long		poll_ms = SLOT_POLL_MS;
-	TimestampTz stuck_since = 0;
-	bool		queued = false;
+	volatile long poll_ms = SLOT_POLL_MS;
+	volatile TimestampTz stuck_since = 0;
+	volatile bool queued = false;
 	bool		must_start = false;
 
 	if (pgetl_free_dynamic_workers() < 2)

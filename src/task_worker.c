@@ -536,7 +536,7 @@ static bool
 reset_session(void)
 {
 	DiscardStmt stmt;
-	bool		ok = true;
+	volatile bool ok = true;
 
 	memset(&stmt, 0, sizeof(stmt));
 	stmt.type = T_DiscardStmt;

@@ -427,9 +427,10 @@ pgetl_error_send_prepare(dsm_segment *seg, void *addr)
  * ends when the segment is detached.
  */
 void
-pgetl_error_send(ErrorData *edata)
+pgetl_error_send(ErrorData *edata_in)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile edata = edata_in;
 
 	Assert(send_mqh != NULL);
 	if (edata == NULL)
