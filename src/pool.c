@@ -63,7 +63,8 @@ typedef struct PoolSlot
 	uint64		ended_generation;	/* the last try that ended... */
 	PgetlTryOutcome ended_outcome;	/* ...how... */
 	int			ended_released; /* ...and how many downstream tries its
-								 * success queued (-1: unknown) */
+								 * success queued (-1: unknown)... */
+	int64		ended_ids[PGETL_MAX_RELEASED];	/* ...which, if that few */
 	int64		task_run_id;	/* 0 when idle */
 	int64		run_id;
 	int			assigner_procno;	/* the scheduler to wake when done */
@@ -220,6 +221,7 @@ pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_run_id, Pgetl
 		s->ended_generation = prev.ended_generation;
 		s->ended_outcome = prev.ended_outcome;
 		s->ended_released = prev.ended_released;
+		memcpy(s->ended_ids, prev.ended_ids, sizeof(s->ended_ids));
 		s->state = PGETL_WORKER_STARTING;
 		s->dboid = dboid;
 		s->owner = owner;
@@ -338,10 +340,11 @@ pgetl_pool_bounced(PgetlDispatch *d)
  * pgetl_pool_outcome - how the try of *d ended, as its worker reported it
  * (PGETL_TRY_UNKNOWN when it did not: then the catalog says).  For a
  * success, *released is the number of downstream tries it queued (-1:
- * unknown).  Only meaningful once the try is no longer running.
+ * unknown), and ids (room for PGETL_MAX_RELEASED) gets them when there
+ * are that few.  Only meaningful once the try is no longer running.
  */
 PgetlTryOutcome
-pgetl_pool_outcome(PgetlDispatch *d, int *released)
+pgetl_pool_outcome(PgetlDispatch *d, int *released, int64 *ids)
 {
 	PoolSlot   *s;
 	PgetlTryOutcome outcome = PGETL_TRY_UNKNOWN;
@@ -354,6 +357,8 @@ pgetl_pool_outcome(PgetlDispatch *d, int *released)
 	{
 		outcome = s->ended_outcome;
 		*released = s->ended_released;
+		if (*released > 0 && *released <= PGETL_MAX_RELEASED)
+			memcpy(ids, s->ended_ids, *released * sizeof(int64));
 	}
 	SpinLockRelease(&pool->mutex);
 	return outcome;
@@ -524,7 +529,7 @@ pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id)
  * downstream tries it queued, -1 if unknown), and wake its scheduler.
  */
 void
-pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released)
+pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released, const int64 *ids)
 {
 	PoolSlot   *s = &pool->slots[slot];
 	int			wake;
@@ -533,6 +538,8 @@ pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released)
 	s->ended_generation = s->generation;
 	s->ended_outcome = outcome;
 	s->ended_released = released;
+	if (released > 0 && released <= PGETL_MAX_RELEASED)
+		memcpy(s->ended_ids, ids, released * sizeof(int64));
 	s->state = PGETL_WORKER_RESETTING;
 	wake = s->assigner_procno;
 	SpinLockRelease(&pool->mutex);

@@ -35,6 +35,9 @@ typedef enum PgetlTryOutcome
 	PGETL_TRY_NOT_RUN			/* the try was no longer queued */
 } PgetlTryOutcome;
 
+/* Downstream tries a success released that its worker reports by id */
+#define PGETL_MAX_RELEASED	8
+
 /* What a scheduler knows of a task try it handed to the pool */
 typedef struct PgetlDispatch
 {
@@ -62,14 +65,15 @@ extern bool pgetl_pool_dispatch(Oid dboid, Oid owner, int64 run_id, int64 task_r
 extern bool pgetl_pool_is_running(PgetlDispatch *d);
 extern void pgetl_pool_cancel(PgetlDispatch *d, bool terminate);
 extern bool pgetl_pool_bounced(PgetlDispatch *d);
-extern PgetlTryOutcome pgetl_pool_outcome(PgetlDispatch *d, int *released);
+extern PgetlTryOutcome pgetl_pool_outcome(PgetlDispatch *d, int *released, int64 *ids);
 extern int	pgetl_pool_idle_workers(void);
 extern void pgetl_pool_release_database(Oid dboid);
 
 /* the worker's side (src/task_worker.c) */
 extern void pgetl_pool_worker_attach(int slot, Oid *dboid, Oid *owner);
 extern int64 pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id);
-extern void pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released);
+extern void pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released,
+									const int64 *ids);
 extern void pgetl_pool_worker_done(int slot);
 extern bool pgetl_pool_worker_cancelled(int slot);
 extern void pgetl_pool_worker_bounce(int slot);

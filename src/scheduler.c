@@ -577,6 +577,28 @@ set_queued(ActiveRun *r, ArrayType *a)
 			r->queued[r->nqueued++] = DatumGetInt64(ids[i]);
 }
 
+/* Add tries a worker's success queued to the run's queued ones (once). */
+static void
+add_queued(ActiveRun *r, const int64 *ids, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		bool		known = is_launched(r, ids[i]);
+
+		for (int k = 0; k < r->nqueued && !known; k++)
+			known = (r->queued[k] == ids[i]);
+		if (known)
+			continue;
+		if (r->nqueued == r->maxqueued)
+		{
+			r->maxqueued = Max(16, 2 * r->maxqueued);
+			r->queued = r->queued ? repalloc(r->queued, r->maxqueued * sizeof(int64)) :
+				MemoryContextAlloc(TopMemoryContext, r->maxqueued * sizeof(int64));
+		}
+		r->queued[r->nqueued++] = ids[i];
+	}
+}
+
 /*
  * step - one scheduling step of a run: note the tries that ended, then
  * hand out queued tries, up to max_parallel at a time.
@@ -586,7 +608,8 @@ set_queued(ActiveRun *r, ArrayType *a)
  * queued (pgetl._task_succeed does that in the task's own transaction);
  * the scheduler keeps the run's queued tries as last read.  So a step
  * reads the catalog only when something it cannot know happened: a
- * success queued new tries (read the queued ones again), a try ended
+ * success queued more tries than its worker could name (read the queued
+ * ones again; up to PGETL_MAX_RELEASED come by id), a try ended
  * otherwise or unreported (pgetl._schedule(): retries, trigger rules that
  * skip or fail, the end of the run; a try whose worker died is recorded
  * first), nothing is left to hand out, a timeout must be looked up, or
@@ -618,13 +641,17 @@ step(ActiveRun *r)
 	{
 		PgetlDispatch *t = &r->launched[i];
 		int			released;
+		int64		ids[PGETL_MAX_RELEASED];
 
 		if (!pgetl_pool_is_running(t))
 		{
-			switch (pgetl_pool_outcome(t, &released))
+			switch (pgetl_pool_outcome(t, &released, ids))
 			{
 				case PGETL_TRY_SUCCEEDED:
-					if (released != 0)
+					/* the tries it released, if its worker could name them all */
+					if (released > 0 && released <= PGETL_MAX_RELEASED)
+						add_queued(r, ids, released);
+					else if (released != 0)
 						reread = true;
 					break;
 				case PGETL_TRY_RECORDED:

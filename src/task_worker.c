@@ -49,6 +49,7 @@
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
@@ -288,6 +289,8 @@ run_load(TaskSpec *spec)
  * row of the last statement; rows is the given count, or else the last
  * statement's.
  */
+static int64 released_ids[PGETL_MAX_RELEASED];	/* of the last success */
+
 static int
 record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started_at)
 {
@@ -315,13 +318,22 @@ record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started
 							  "SELECT pgetl._task_succeed($1, $2, $3)", catalog_has_pool ? 5 : 3,
 							  types, values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the success of task run " INT64_FORMAT, task_run_id);
-	/* 0.2: the number of downstream tries it queued; 0.1: nothing */
+	/* 0.2: the downstream tries it queued; 0.1: nothing */
 	if (catalog_has_pool && SPI_processed == 1)
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &rnull);
 
 		if (!rnull)
-			released = DatumGetInt32(d);
+		{
+			Datum	   *ids;
+			int			n;
+
+			deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &ids, NULL, &n);
+			released = n;
+			for (int i = 0; i < n && i < PGETL_MAX_RELEASED; i++)
+				released_ids[i] = DatumGetInt64(ids[i]);
+		}
 	}
 	pgetl_restore_user(&sw);
 	return released;
@@ -612,7 +624,7 @@ pgetl_task_worker_main(Datum main_arg)
 			int			released;
 			PgetlTryOutcome outcome = run_try(slot, task_run_id, owner, &released);
 
-			pgetl_pool_worker_ended(slot, outcome, released);
+			pgetl_pool_worker_ended(slot, outcome, released, released_ids);
 		}
 		if (!reset_session())
 			break;

@@ -481,16 +481,17 @@ $$;
 -- Record a try's success, in the transaction of the task's own work, and
 -- queue the downstream tasks it releases (those whose trigger rule now
 -- says run), so that a serial chain needs one commit per task.  Returns
--- how many it queued.  A downstream task whose other upstream task
--- commits at the same time may be seen by neither: the scheduler's next
--- step (pgetl._schedule) queues it.
+-- the tries it queued, in task order (the worker hands them to the
+-- scheduler).  A downstream task whose other upstream task commits at the
+-- same time may be seen by neither: the scheduler's next step
+-- (pgetl._schedule) queues it.
 CREATE FUNCTION pgetl._task_succeed(p_task_run_id bigint, p_result jsonb, p_rows bigint,
-                                    p_started_at timestamptz, p_pid integer) RETURNS integer
+                                    p_started_at timestamptz, p_pid integer) RETURNS bigint[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tr pgetl.task_run_record;
     st text;
-    n integer := 0;
+    released bigint[] := '{}';
 BEGIN
     UPDATE pgetl.task_run_record SET state = 'success', result = p_result, rows = p_rows,
            started_at = p_started_at, pid = p_pid
@@ -503,13 +504,16 @@ BEGIN
                   DETAIL = 'The run was cancelled or failed while the task ran; its work is rolled back.';
     END IF;
     IF EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = tr.task_id) THEN
-        UPDATE pgetl.task_run_record x SET state = 'queued'
-          FROM pgetl._evaluate(tr.run_id) e
-          JOIN pgetl.task_dependency d ON d.task_id = e.task_id AND d.upstream_task_id = tr.task_id
-         WHERE x.task_run_id = e.task_run_id AND e.decision = 'run' AND x.state = 'scheduled';
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH q AS (
+            UPDATE pgetl.task_run_record x SET state = 'queued'
+              FROM pgetl._evaluate(tr.run_id) e
+              JOIN pgetl.task_dependency d ON d.task_id = e.task_id AND d.upstream_task_id = tr.task_id
+             WHERE x.task_run_id = e.task_run_id AND e.decision = 'run' AND x.state = 'scheduled'
+            RETURNING x.task_run_id, x.task_id
+        )
+        SELECT coalesce(array_agg(task_run_id ORDER BY task_id), '{}') INTO released FROM q;
     END IF;
-    RETURN n;
+    RETURN released;
 END
 $$;
 
