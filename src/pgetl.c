@@ -81,6 +81,16 @@ pgetl_retention_seconds(void)
 	return secs > 0 ? secs : 0;
 }
 
+/* pgetl.notify */
+#define PGETL_NOTIFY_ALL	0
+#define PGETL_NOTIFY_RUNS	1
+static int	pgetl_notify = PGETL_NOTIFY_ALL;
+static const struct config_enum_entry notify_options[] = {
+	{"all", PGETL_NOTIFY_ALL, false},
+	{"runs", PGETL_NOTIFY_RUNS, false},
+	{NULL, 0, false}
+};
+
 void
 _PG_init(void)
 {
@@ -106,6 +116,11 @@ _PG_init(void)
 							"How long a task worker waits for its next task before it exits.",
 							NULL, &pgetl_worker_idle_timeout, 10000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("pgetl.notify",
+							 "Which state changes pgetl announces with NOTIFY pgetl_run.",
+							 "all: runs and task tries; runs: runs only (task commits then never wait for one another's NOTIFY).",
+							 &pgetl_notify, PGETL_NOTIFY_ALL, notify_options, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 	pgetl_shmem_init();
 	pgetl_register_launcher();
 	pgetl_ownership_init();

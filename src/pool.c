@@ -35,6 +35,8 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
 #include "shmem.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -521,6 +523,12 @@ pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id)
 						 left, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		/* SIGHUP: the next try runs with the server's new settings */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 	}
 }
 

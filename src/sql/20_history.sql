@@ -153,11 +153,18 @@ $$;
 CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
 
--- Notify listeners of every task state change.
+-- Notify listeners of every task state change, unless pgetl.notify is
+-- 'runs' (the server's setting: run state changes only).  A NOTIFY
+-- serializes the commits that send one (PostgreSQL holds a lock on the
+-- notification queue until each such commit ends), so tasks that commit
+-- in parallel wait for one another; 'runs' lifts that.
 CREATE FUNCTION pgetl._task_run_after() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.state = OLD.state THEN
+        RETURN NULL;
+    END IF;
+    IF current_setting('pgetl.notify', true) = 'runs' THEN
         RETURN NULL;
     END IF;
     PERFORM pg_notify('pgetl_run', jsonb_build_object(

@@ -58,4 +58,22 @@ done <<<"$payloads"
 [ "$found" = 1 ] || fail "no notification of the run's success"
 echo "$payloads" | grep -q '"old_state": "queued", "try_number": 1' || fail "no task success notified from queued"
 ok "NOTIFY pgetl_run: 8 JSON notifications for a 2-task run, ids and states only"
+
+# pgetl.notify = runs: run state changes only (task commits never wait for
+# one another's NOTIFY)
+qq "ALTER SYSTEM SET pgetl.notify = 'runs'"
+qq "SELECT pg_reload_conf()"
+sleep 1
+psql -X -q <<'SQL' >"$tmp/listen_runs.out" 2>&1
+LISTEN pgetl_run;
+SELECT pgetl_run('noisy');
+SELECT pg_sleep(0.2);
+SQL
+runs_only=$(sed -n 's/^Asynchronous notification "pgetl_run" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$tmp/listen_runs.out")
+qq "ALTER SYSTEM RESET pgetl.notify"
+qq "SELECT pg_reload_conf()"
+echo "$runs_only"
+[ "$(echo "$runs_only" | grep -c .)" -eq 2 ] || fail "pgetl.notify = runs: expected 2 notifications, got: $runs_only"
+echo "$runs_only" | grep -q task_run_id && fail "pgetl.notify = runs: a task's change was notified"
+ok "pgetl.notify = runs: 2 notifications (the run's), none for its tasks"
 rm -rf "$tmp"

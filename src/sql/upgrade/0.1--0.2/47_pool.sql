@@ -8,6 +8,8 @@ DROP FUNCTION pgetl._task_begin(bigint, integer);
 DROP FUNCTION pgetl._task_succeed(bigint, jsonb, bigint);
 --@create pgetl._task_succeed
 REVOKE ALL ON FUNCTION pgetl._task_start(bigint) FROM PUBLIC;
+-- pgetl.notify = runs: no NOTIFY per task state change
+--@function pgetl._task_run_after
 -- room for HOT updates of a try's row (src/sql/20_history.sql)
 ALTER TABLE pgetl.task_run_record SET (fillfactor = 50);
 REVOKE ALL ON FUNCTION pgetl._task_succeed(bigint, jsonb, bigint, timestamptz, integer) FROM PUBLIC;
