@@ -230,12 +230,17 @@ SELECT pipeline, owner FROM pgetl.pipelines ORDER BY pipeline;
 \o /dev/null
 \i :abs_srcdir/test/customer_pipeline/pipeline.sql
 \o
+\i :abs_srcdir/test/customer_pipeline/apply.sql
+\set ON_ERROR_STOP 0
 \set ECHO all
-\i :abs_srcdir/test/customer_pipeline/apply.sql
-\set ON_ERROR_STOP 0
+-- and it makes the same pipeline from nothing
 SELECT pgetl_drop_pipeline('customer_pipeline');
+\set ECHO none
+\o /dev/null
 \i :abs_srcdir/test/customer_pipeline/apply.sql
+\o
 \set ON_ERROR_STOP 0
+\set ECHO all
 SELECT task, kind, upstream, retries FROM pgetl.tasks WHERE pipeline = 'customer_pipeline' ORDER BY task;
 SELECT params, config->>'path' AS export_path
   FROM pgetl.pipeline p JOIN pgetl.task t USING (pipeline_id) WHERE t.name = 'export_to_csv';
