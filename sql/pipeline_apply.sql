@@ -197,14 +197,27 @@ SELECT count(*) AS rows_changed_by_bad_documents FROM
 SET ROLE pgetl_apply_owner;
 SELECT count(*) AS half_made FROM pgetl.pipelines WHERE pipeline = 'half';
 
--- 6. an active run: refused unless force
-SELECT pgetl_apply('{"name": "slow", "tasks": [{"name": "nap", "command": "SELECT pg_sleep(30)"}]}') ->> 'changed' AS created;
+-- 6. an active run: refused unless force; with force, a task the document
+--    drops is skipped in the run if it has not started, and cannot be
+--    dropped while it runs
+SELECT pgetl_apply('{"name": "slow", "tasks": [{"name": "nap", "command": "SELECT pg_sleep(30)"},
+                    {"name": "after", "command": "SELECT 1", "upstream": ["nap"]}]}') ->> 'changed' AS created;
 SELECT pgetl_run('slow', wait => false) AS slow_run \gset
+DO $$ BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN EXISTS (SELECT FROM pgetl.task_run WHERE pipeline = 'slow' AND task = 'nap' AND state IN ('queued', 'running'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
 \x on
 SELECT * FROM pg_temp.try($$SELECT pgetl_apply('{"name": "slow", "description": "zzz", "tasks": [{"name": "nap", "command": "SELECT pg_sleep(30)"}]}')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_apply('{"name": "slow", "tasks": [{"name": "after", "command": "SELECT 1"}]}', force => true)$$);
 \x off
 SELECT pgetl_apply('{"name": "slow", "description": "zzz", "tasks": [{"name": "nap", "command": "SELECT pg_sleep(30)"}]}', force => true) -> 'changes' AS forced;
+SELECT task, CASE WHEN state IN ('queued', 'running') THEN 'started' ELSE state END AS state
+  FROM pgetl.task_run WHERE run_id = :slow_run ORDER BY task;
 SELECT pgetl_cancel(:slow_run);
+SELECT state, definition_version FROM pgetl.pipeline_run WHERE run_id = :slow_run;
 
 -- 7. privileges: apply as a non-owner of an existing pipeline fails (42501);
 --    a new pipeline belongs to whoever applies it, as with pgetl_create_pipeline

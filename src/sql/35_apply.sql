@@ -182,43 +182,38 @@ $$;
 CREATE FUNCTION pgetl._document(p_pipeline_id bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    r jsonb;
-    doc jsonb := '{}';
-    tasks jsonb := '[]';
-    t jsonb;
-    s record;
+    -- argument -> [default], or [] for none; read once
+    task_args jsonb := (SELECT jsonb_object_agg(arg, CASE WHEN default_json IS NULL THEN '[]'
+                                                          ELSE jsonb_build_array(default_json) END)
+                          FROM pgetl._signature('pgetl_add_task') WHERE arg <> 'pipeline');
+    doc jsonb;
+    tasks jsonb;
+    sched jsonb;
 BEGIN
-    SELECT to_jsonb(p) INTO r FROM pgetl.pipeline p WHERE pipeline_id = p_pipeline_id;
-    FOR s IN SELECT * FROM pgetl._signature('pgetl_create_pipeline') LOOP
-        IF s.default_json IS NULL OR coalesce(r->s.arg, 'null') <> s.default_json THEN
-            doc := doc || jsonb_build_object(s.arg, r->s.arg);
-        END IF;
-    END LOOP;
-    FOR r IN
-        SELECT to_jsonb(tk) || jsonb_build_object('upstream', coalesce(
-                   (SELECT jsonb_agg(u.name ORDER BY u.task_id)
-                      FROM pgetl.task_dependency d JOIN pgetl.task u ON u.task_id = d.upstream_task_id
-                     WHERE d.task_id = tk.task_id), '[]'))
-          FROM pgetl.task tk WHERE tk.pipeline_id = p_pipeline_id ORDER BY tk.task_id
-    LOOP
-        t := '{}';
-        FOR s IN SELECT * FROM pgetl._signature('pgetl_add_task') WHERE arg <> 'pipeline' LOOP
-            IF s.default_json IS NULL OR coalesce(r->s.arg, 'null') <> s.default_json THEN
-                t := t || jsonb_build_object(s.arg, r->s.arg);
-            END IF;
-        END LOOP;
-        tasks := tasks || jsonb_build_array(t);
-    END LOOP;
+    -- a key is written when its argument has no default or its value
+    -- differs from the default (a NULL default is JSON null)
+    SELECT jsonb_object_agg(s.arg, coalesce(to_jsonb(p)->s.arg, 'null')) INTO doc
+      FROM pgetl.pipeline p, pgetl._signature('pgetl_create_pipeline') s
+     WHERE p.pipeline_id = p_pipeline_id
+       AND (s.default_json IS NULL OR coalesce(to_jsonb(p)->s.arg, 'null') <> s.default_json);
+    SELECT coalesce(jsonb_agg(t.doc ORDER BY t.task_id), '[]') INTO tasks
+      FROM (SELECT tk.task_id,
+                   (SELECT jsonb_object_agg(a.key, coalesce(r.j->a.key, 'null'))
+                      FROM jsonb_each(task_args) a
+                     WHERE a.value = '[]' OR jsonb_build_array(coalesce(r.j->a.key, 'null')) <> a.value) AS doc
+              FROM pgetl.task tk
+             CROSS JOIN LATERAL (SELECT to_jsonb(tk) || jsonb_build_object('upstream', coalesce(
+                        (SELECT jsonb_agg(u.name ORDER BY u.task_id)
+                           FROM pgetl.task_dependency d JOIN pgetl.task u ON u.task_id = d.upstream_task_id
+                          WHERE d.task_id = tk.task_id), '[]')) AS j) r
+             WHERE tk.pipeline_id = p_pipeline_id) t;
     doc := doc || jsonb_build_object('tasks', tasks);
-    SELECT to_jsonb(sc) INTO r FROM pgetl.schedule sc WHERE pipeline_id = p_pipeline_id;
-    IF FOUND THEN
-        t := '{}';
-        FOR s IN SELECT * FROM pgetl._signature('pgetl_schedule') WHERE arg <> 'pipeline' LOOP
-            IF s.default_json IS NULL OR coalesce(r->s.arg, 'null') <> s.default_json THEN
-                t := t || jsonb_build_object(s.arg, r->s.arg);
-            END IF;
-        END LOOP;
-        doc := doc || jsonb_build_object('schedule', t);
+    SELECT jsonb_object_agg(s.arg, coalesce(to_jsonb(sc)->s.arg, 'null')) INTO sched
+      FROM pgetl.schedule sc, pgetl._signature('pgetl_schedule') s
+     WHERE sc.pipeline_id = p_pipeline_id AND s.arg <> 'pipeline'
+       AND (s.default_json IS NULL OR coalesce(to_jsonb(sc)->s.arg, 'null') <> s.default_json);
+    IF sched IS NOT NULL THEN
+        doc := doc || jsonb_build_object('schedule', sched);
     END IF;
     RETURN doc;
 END
@@ -400,11 +395,13 @@ BEGIN
     p := pgetl._pipeline_for(caller, pname, true);
     SELECT run_id INTO active FROM pgetl.run_record r
      WHERE r.pipeline_id = p.pipeline_id AND state = 'running' LIMIT 1;
-    IF FOUND AND NOT coalesce(force, false) THEN
+    IF NOT FOUND THEN
+        active := NULL;
+    ELSIF NOT coalesce(force, false) THEN
         RAISE EXCEPTION 'pipeline "%" has an active run', pname
             USING ERRCODE = 'object_in_use',
                   DETAIL = format('Run %s is still running.', active),
-                  HINT = 'Wait for it to finish, cancel it with pgetl_cancel(), or apply with force => true (its tasks that have not started yet run as the new definition says).';
+                  HINT = 'Wait for it to finish, cancel it with pgetl_cancel(), or apply with force => true (its tasks that have not started yet then run as the new definition says).';
     END IF;
 
     -- settings, one at a time through _alter_pipeline (a null means
@@ -433,10 +430,24 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- tasks the document does not list are dropped (with their edges)
-    FOR tname IN SELECT name FROM pgetl.task tk WHERE tk.pipeline_id = p.pipeline_id
-                    AND NOT name = ANY (names) ORDER BY task_id LOOP
-        DELETE FROM pgetl.task tk WHERE tk.pipeline_id = p.pipeline_id AND tk.name = tname;
+    -- tasks the document does not list are dropped (with their edges).
+    -- With force, in the active run: a dropped task that has not started is
+    -- skipped (the run no longer waits for it); one that is queued,
+    -- running or waiting for a retry cannot be dropped until the run ends.
+    FOR tname, tid IN SELECT name, task_id FROM pgetl.task tk WHERE tk.pipeline_id = p.pipeline_id
+                         AND NOT name = ANY (names) ORDER BY task_id LOOP
+        IF active IS NOT NULL THEN
+            IF EXISTS (SELECT FROM pgetl._latest_tries(active) l
+                        WHERE l.task_id = tid AND l.state IN ('queued', 'up_for_retry')) THEN
+                RAISE EXCEPTION 'task "%" of pipeline "%" cannot be dropped while run % is running it', tname, pname, active
+                    USING ERRCODE = 'object_in_use',
+                          DETAIL = 'The task is queued, running or waiting for a retry in the active run.',
+                          HINT = format('Wait for the run to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
+            END IF;
+            UPDATE pgetl.task_run_record tr SET state = 'skipped'
+             WHERE tr.run_id = active AND tr.task_id = tid AND tr.state = 'scheduled';
+        END IF;
+        DELETE FROM pgetl.task tk WHERE tk.task_id = tid;
         changes := changes || jsonb_build_object('object', 'task', 'name', tname, 'action', 'drop');
     END LOOP;
 
