@@ -64,6 +64,14 @@ SELECT task, kind, upstream, retries, retry_delay, timeout, trigger_rule FROM pg
 -- the document back: the arguments that differ from their default
 SELECT jsonb_pretty(pgetl_definition('nightly'));
 
+-- the document does not depend on the session's IntervalStyle (pg_regress
+-- runs with postgres_verbose; task workers and pg_cron with postgres)
+SHOW IntervalStyle;
+SET IntervalStyle = iso_8601;
+SELECT pgetl_definition('nightly') #> '{tasks,0,retry_delay}' AS retry_delay,
+       pgetl_definition('nightly') = (SELECT definition FROM pgetl.pipeline_version WHERE version = 1) AS same_document;
+RESET IntervalStyle;
+
 -- 2. idempotence: the same document, and the definition, change nothing:
 --    changed false, no row of the definition written (same xmin)
 RESET ROLE;
@@ -147,6 +155,11 @@ SELECT pgetl_alter_pipeline('nightly', max_parallel => 3);
 SELECT pgetl_run('nightly', logical_date => '2026-12-02') AS run3 \gset
 SELECT definition_version FROM pgetl.pipeline_run WHERE run_id = :run3;
 SELECT version, definition->'max_parallel' AS max_parallel FROM pgetl.pipeline_version ORDER BY version;
+-- a rewrite that changes nothing is no new version
+SELECT pgetl_alter_pipeline('nightly', max_parallel => 3);
+SELECT pgetl_run('nightly', logical_date => '2026-12-03') AS run4 \gset
+SELECT definition_version FROM pgetl.pipeline_run WHERE run_id = :run4;
+SELECT count(*) AS versions FROM pgetl.pipeline_version;
 -- putting the old document back is a change like any other
 SELECT (pgetl_apply(definition))->'version' AS version FROM pgetl.pipeline_version WHERE version = 1;
 SELECT pgetl_definition('nightly') = (SELECT definition FROM pgetl.pipeline_version WHERE version = 1) AS back_to_v1;

@@ -20,6 +20,10 @@
 -- (src/apply.c).  pgetl_apply only adds the rules of the document: its
 -- shape, and the path of the key at fault, prefixed to the error.
 --
+-- Intervals are written in IntervalStyle postgres ("00:05:00") whatever
+-- the session's style (every function here pins it), so that a document,
+-- and its hash, do not depend on who built it.
+--
 -- The document is the whole truth: tasks and edges it does not list are
 -- dropped, and so is the schedule when it has none.
 
@@ -28,6 +32,9 @@ CREATE TABLE pgetl.pipeline_version_record (
     version         integer NOT NULL CHECK (version > 0),
     definition      jsonb NOT NULL CHECK (pg_catalog.jsonb_typeof(definition) = 'object'),
     hash            text NOT NULL,
+    -- the row versions (xmin) of the definition rows the document was
+    -- built from: while they are the same, so is the document
+    fingerprint     text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by      text NOT NULL,
     PRIMARY KEY (pipeline_id, version)
@@ -48,7 +55,7 @@ GRANT SELECT ON pgetl.pipeline_version TO PUBLIC;
 -- the default as an SQL expression and as JSON (NULL: no default).
 CREATE FUNCTION pgetl._signature(fname text)
 RETURNS TABLE (arg text, argtype regtype, default_sql text, default_json jsonb)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     fn oid;
     a record;
@@ -80,7 +87,7 @@ $$;
 -- with the path; SQLSTATE, detail and hint are kept.
 CREATE FUNCTION pgetl._apply_reraise(path text, st text, msg text, det text, hnt text)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 BEGIN
     msg := CASE WHEN path = '' THEN msg ELSE path || ': ' || msg END;
     IF coalesce(det, '') <> '' AND coalesce(hnt, '') <> '' THEN
@@ -99,7 +106,7 @@ $$;
 -- %I); an error is raised again with the document path it concerns.
 CREATE FUNCTION pgetl._apply_exec(path text, stmt text, caller oid DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     st text; msg text; det text; hnt text;
 BEGIN
@@ -118,7 +125,7 @@ $$;
 -- a bad value is reported at its path.
 CREATE FUNCTION pgetl._apply_value(path text, v jsonb, t regtype, default_sql text)
 RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     want text := CASE
         WHEN t = 'jsonb'::regtype THEN NULL
@@ -162,7 +169,7 @@ $$;
 -- Refuse keys that are not arguments of fname (but those excepted).
 CREATE FUNCTION pgetl._apply_keys(path text, doc jsonb, fname text, extra text[], excepted text[])
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     known text[] := ARRAY(SELECT arg FROM pgetl._signature(fname) WHERE NOT arg = ANY (excepted)) || extra;
     bad text;
@@ -180,7 +187,7 @@ $$;
 -- definition calls, those with their default left out; tasks in the order
 -- they were added.
 CREATE FUNCTION pgetl._document(p_pipeline_id bigint) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     -- argument -> [default], or [] for none; read once
     task_args jsonb := (SELECT jsonb_object_agg(arg, CASE WHEN default_json IS NULL THEN '[]'
@@ -221,21 +228,39 @@ $$;
 
 -- The pipeline's current definition version: the latest recorded, or a
 -- new one when the document changed since (by pgetl_apply or by any other
--- definition function).  Called by pgetl_apply and when a run starts.
+-- definition function).  Called by pgetl_apply and when a run starts or
+-- resumes: so that this costs one query while nothing changed, the
+-- document is built only when a definition row was written since the
+-- latest version (its fingerprint, of row versions, differs); a rewrite
+-- that changed nothing (the same document) only updates the fingerprint.
 CREATE FUNCTION pgetl._definition_version(p_pipeline_id bigint, who oid) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
-    doc jsonb := pgetl._document(p_pipeline_id);
-    h text := md5(doc::text);
+    fp text;
+    doc jsonb;
+    h text;
     v pgetl.pipeline_version_record;
 BEGIN
+    SELECT md5(string_agg(x, ',' ORDER BY x)) INTO fp FROM (
+        SELECT 'p' || xmin::text FROM pgetl.pipeline WHERE pipeline_id = p_pipeline_id
+        UNION ALL SELECT 't' || task_id || ':' || xmin::text FROM pgetl.task WHERE pipeline_id = p_pipeline_id
+        UNION ALL SELECT 'd' || task_id || '<' || upstream_task_id || ':' || xmin::text
+                    FROM pgetl.task_dependency WHERE pipeline_id = p_pipeline_id
+        UNION ALL SELECT 's' || xmin::text FROM pgetl.schedule WHERE pipeline_id = p_pipeline_id) f(x);
     SELECT * INTO v FROM pgetl.pipeline_version_record
      WHERE pipeline_id = p_pipeline_id ORDER BY version DESC LIMIT 1;
-    IF FOUND AND v.hash = h THEN
+    IF v.version IS NOT NULL AND v.fingerprint IS NOT DISTINCT FROM fp THEN
         RETURN v.version;
     END IF;
-    INSERT INTO pgetl.pipeline_version_record (pipeline_id, version, definition, hash, created_by)
-    VALUES (p_pipeline_id, coalesce(v.version, 0) + 1, doc, h,
+    doc := pgetl._document(p_pipeline_id);
+    h := md5(doc::text);
+    IF v.version IS NOT NULL AND v.hash = h THEN
+        UPDATE pgetl.pipeline_version_record SET fingerprint = fp
+         WHERE pipeline_id = p_pipeline_id AND version = v.version;
+        RETURN v.version;
+    END IF;
+    INSERT INTO pgetl.pipeline_version_record (pipeline_id, version, definition, hash, fingerprint, created_by)
+    VALUES (p_pipeline_id, coalesce(v.version, 0) + 1, doc, h, fp,
             coalesce((SELECT rolname FROM pg_roles WHERE oid = who), who::text))
     RETURNING * INTO v;
     RETURN v.version;
@@ -243,7 +268,7 @@ END
 $$;
 
 CREATE FUNCTION pgetl._definition(caller oid, p_pipeline text) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 BEGIN
     RETURN pgetl._document((pgetl._pipeline_for(caller, p_pipeline)).pipeline_id);
 END
@@ -252,7 +277,7 @@ $$;
 -- A named argument list "p_a => expr, p_b => expr" for an internal
 -- function, from a JSON object of argument name -> SQL expression.
 CREATE FUNCTION pgetl._apply_args(exprs jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
     SELECT coalesce(string_agg(format('%I => %s', 'p_' || key, value #>> '{}'), ', '), '')
       FROM jsonb_each(exprs)
 $$;
@@ -266,7 +291,7 @@ $$;
 CREATE FUNCTION pgetl._apply_add_task(caller oid, p_pipeline text, p_task text, exprs jsonb,
                                       doc_task jsonb, path text, keep boolean)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     scratch CONSTANT text := E'\x01pgetl_apply';
     stmt CONSTANT text := 'SELECT pgetl._add_task(caller => $1, p_pipeline => %L, p_name => %L, %s)';
@@ -315,7 +340,7 @@ $$;
 -- it, then records the version.
 CREATE FUNCTION pgetl._apply(caller oid, doc jsonb, force boolean,
                              OUT result jsonb, OUT pipeline_id bigint, OUT schedule_call text)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
 DECLARE
     p pgetl.pipeline;
     pname text;
@@ -568,7 +593,7 @@ $$;
 
 -- pgetl_apply, once the schedule is done: the version the pipeline is at.
 CREATE FUNCTION pgetl._apply_finish(caller oid, p_pipeline_id bigint, result jsonb) RETURNS jsonb
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
     SELECT result || jsonb_build_object('version', pgetl._definition_version(p_pipeline_id, caller))
 $$;
 
