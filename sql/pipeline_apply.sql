@@ -252,6 +252,7 @@ SELECT pipeline, owner FROM pgetl.pipelines ORDER BY pipeline;
 \set data_dir '/srv/data'
 \set export_dir '/srv/export'
 \set json :abs_srcdir '/test/customer_pipeline/pipeline.json'
+SET client_min_messages = warning;
 \set ECHO none
 \o /dev/null
 \i :abs_srcdir/test/customer_pipeline/pipeline.sql
@@ -272,3 +273,4 @@ SELECT params, config->>'path' AS export_path
   FROM pgetl.pipeline p JOIN pgetl.task t USING (pipeline_id) WHERE t.name = 'export_to_csv';
 SELECT pgetl_drop_pipeline('customer_pipeline');
 DROP SCHEMA customer_etl;
+RESET client_min_messages;

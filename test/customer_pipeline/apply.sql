@@ -18,6 +18,9 @@
 \set json test/customer_pipeline/pipeline.json
 \endif
 \set definition `cat :'json'`
+-- schema for the pipeline's tables, owned by the pipeline owner (as in
+-- pipeline.sql: a schema is not part of a pipeline's definition)
+CREATE SCHEMA IF NOT EXISTS customer_etl;
 SELECT pgetl_apply(replace(replace(:'definition',
            '${data_dir}', btrim(to_json(:'data_dir'::text)::text, '"')),
            '${export_dir}', btrim(to_json(:'export_dir'::text)::text, '"'))::jsonb) AS applied;
