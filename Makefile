@@ -38,7 +38,7 @@ SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 # Install parts new in 0.2 apply unchanged as upgrade steps, after the
 # steps that change 0.1's objects; 99_privileges.sql (idempotent) revokes
 # PUBLIC's EXECUTE on the new internal functions as it does at install.
-UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql)) \
+UPGRADE_PARTS = $(sort $(wildcard src/sql/upgrade/0.1--0.2/*.sql)) src/sql/35_apply.sql \
 	src/sql/66_infer.sql src/sql/85_pictures_graph.sql src/sql/85_pictures_stats.sql \
 	src/sql/86_report.sql src/sql/95_dump.sql src/sql/99_privileges.sql
 DATA = sql/$(EXTENSION)--0.1.sql

@@ -64,7 +64,10 @@ CREATE TABLE pgetl.run_record (
     reason          text,
     resumed         integer NOT NULL DEFAULT 0,
     server_epoch    timestamptz,
-    coordinator_pid integer
+    coordinator_pid integer,
+    -- the pipeline's definition version the run ran (of its last start or
+    -- resume): pgetl.pipeline_version
+    definition_version integer
 );
 -- At most one active run per pipeline, enforced by the database.
 CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
@@ -249,7 +252,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
        c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version
   FROM pgetl.run_record r
  CROSS JOIN LATERAL (
        SELECT count(*)::integer AS tasks_total,

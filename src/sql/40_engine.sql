@@ -292,10 +292,10 @@ BEGIN
     PERFORM pgetl._check_runnable(p);
     PERFORM pgetl._param_retry_delay(p.pipeline_id, p_params);
     INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, params, logical_date,
-                                  started_by, server_epoch, coordinator_pid)
+                                  started_by, server_epoch, coordinator_pid, definition_version)
     VALUES (p.pipeline_id, p.name, p.owner, 'running', p_params, p_logical_date,
             coalesce(p_started_by, (SELECT rolname FROM pg_roles WHERE oid = caller)),
-            pgetl._epoch(), coordinator_pid)
+            pgetl._epoch(), coordinator_pid, pgetl._definition_version(p.pipeline_id, caller))
     RETURNING run_id INTO rid;
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
     SELECT rid, task_id, name, 1, 1 + retries FROM pgetl.task
@@ -351,7 +351,8 @@ BEGIN
     SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM down;
 
     UPDATE pgetl.run_record SET state = 'running', reason = NULL, resumed = resumed + 1,
-           server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid
+           server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid,
+           definition_version = pgetl._definition_version(p.pipeline_id, caller)
      WHERE run_id = p_run_id;
     WITH RECURSIVE latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
     rerun AS (

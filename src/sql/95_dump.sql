@@ -17,7 +17,8 @@ BEGIN
         'pgetl.run_record', 'pgetl.task_run_record',
         'pgetl.load_spec', 'pgetl.load_column', 'pgetl.load_check',
         'pgetl.load_record', 'pgetl.reject_record',
-        'pgetl.stage', 'pgetl.stage_chunk', 'pgetl.schedule']::regclass[]
+        'pgetl.stage', 'pgetl.stage_chunk', 'pgetl.schedule',
+        'pgetl.pipeline_version_record']::regclass[]
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t, '');
         FOR seq IN

@@ -178,6 +178,14 @@ SELECT * FROM pgetl_task_stats('1 day');
 SELECT * FROM pgetl_pipeline_stats(NULL);
 SELECT * FROM pgetl.task_stats, pgetl.pipeline_stats;
 SELECT * FROM pgetl.metrics;
+-- pipelines as code: settings, tasks, edges, a schedule (through
+-- pgetl_schedule) and its removal, a bad document (the key at fault is
+-- found by trying the defaults)
+SELECT pgetl_apply(pgetl_definition('mp') || '{"description": "applied"}');
+SELECT pgetl_apply(pgetl_definition('mp'));
+SELECT pgetl_apply('{"name": "mapplied", "params": {"k": 1}, "tasks": [{"name": "a", "command": "SELECT 1", "retry_delay": "1 s"}, {"name": "b", "kind": "check", "command": "SELECT true", "upstream": ["a"], "config": {"message": "m"}}], "schedule": {"schedule": "0 3 * * *", "params": {"k": 2}}}');
+SELECT pgetl_apply('{"name": "mapplied", "tasks": [{"name": "a", "command": "SELECT 2", "retries": 1}]}', force => true);
+SELECT pgetl_apply('{"name": "mapplied", "tasks": [{"name": "a", "command": "SELECT 2", "kind": "bogus", "retries": 2}]}');
 SELECT pgetl_schedule('mp', '0 4 * * *', '{"k": "cron"}');
 SELECT pgetl_schedule('mp', '5 4 * * *');
 SELECT pgetl_unschedule('mp');
@@ -202,6 +210,9 @@ wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('que
 [ "$(q "SELECT count(*) FROM mallory.tgt")" -ge 3 ] || fail "mallory's loads loaded nothing"
 [ "$(q "SELECT string_agg(what || n, ',' ORDER BY what) FROM mallory.loaded")" = "replayed1,resumed4" ] \
     || fail "mallory's rejects were not replayed, or its load with commit_every not resumed: $(q "SELECT string_agg(what || n, ',') FROM mallory.loaded")"
+[ "$(q "SELECT string_agg(t.name || ':' || t.command || ':' || t.retries, ',') || ':' || count(s.*)
+          FROM pgetl.pipeline p JOIN pgetl.task t USING (pipeline_id) LEFT JOIN pgetl.schedule s USING (pipeline_id)
+         WHERE p.name = 'mapplied'")" = "a:SELECT 2:1:0" ] || fail "mallory's pgetl_apply did not apply"
 [ "$(m -c "SELECT pgetl_graph('mfail') LIKE '<?xml%</svg>%' AND pgetl_graph('mfail', format => 'dot') LIKE 'digraph%'")" = t ] \
     || fail "mallory could not draw its pipeline"
 ok "mallory defined, loaded, ran, resumed, cancelled and scheduled under its search_path"

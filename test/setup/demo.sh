@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a throwaway cluster: defines customer_pipeline
-# (test/customer_pipeline/pipeline.sql) owned by an ordinary role, runs it
+# The main job on a throwaway cluster: defines customer_pipeline from its
+# document (pgetl_apply of test/customer_pipeline/pipeline.json, by
+# test/customer_pipeline/apply.sql; pipeline.sql is the same pipeline as
+# function calls) owned by an ordinary role, runs it
 # with SELECT pgetl_run('customer_pipeline') and prints the run report
 # (pgetl_report, test/customer_pipeline/report.sql).  The run's pictures
 # stay after the cluster is gone: dag.svg (pgetl_graph), gantt.svg
@@ -39,9 +41,9 @@ test/setup/cluster.sh bash -c '
     psql -X -q -c "CREATE DATABASE pgetl_demo" || exit 1
     echo "== set-up: role etl (LOGIN, not superuser), pgetl in database pgetl_demo"
     psql -X -q -d pgetl_demo -v owner=etl -f test/customer_pipeline/setup.sql || exit 1
-    echo "== defining customer_pipeline as etl"
+    echo "== defining customer_pipeline as etl: pgetl_apply(test/customer_pipeline/pipeline.json)"
     psql -X -q -d pgetl_demo -c "SET ROLE etl" -v data_dir="$DEMO_WORK/data" \
-        -v export_dir="$DEMO_WORK/export" -f test/customer_pipeline/pipeline.sql >/dev/null || exit 1
+        -v export_dir="$DEMO_WORK/export" -f test/customer_pipeline/apply.sql >/dev/null || exit 1
     psql -X -d pgetl_demo -c "SELECT task, kind, upstream, retries FROM pgetl.tasks"
     params="{}"
     [ -n "$DEMO_SOURCE" ] && params="{\"source\": \"$DEMO_SOURCE\"}"

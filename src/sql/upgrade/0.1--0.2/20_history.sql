@@ -7,6 +7,8 @@ ALTER TABLE pgetl.run_record
     DROP COLUMN tasks_scheduled, DROP COLUMN tasks_queued, DROP COLUMN tasks_running,
     DROP COLUMN tasks_success, DROP COLUMN tasks_failed, DROP COLUMN tasks_up_for_retry,
     DROP COLUMN tasks_upstream_failed, DROP COLUMN tasks_skipped, DROP COLUMN tasks_cancelled;
+-- the definition version each run ran (pipelines as code, src/sql/35_apply.sql)
+ALTER TABLE pgetl.run_record ADD COLUMN definition_version integer;
 CREATE OR REPLACE FUNCTION pgetl._task_run_before() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
