@@ -268,7 +268,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
          FROM (SELECT DISTINCT ON (t.task)
                       CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state END AS state
                  FROM pgetl.task_run_record t
-                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id
+                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
                 WHERE t.run_id = r.run_id
                 ORDER BY t.task, t.try_number DESC) l) c
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
