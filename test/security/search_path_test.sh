@@ -111,7 +111,7 @@ m -c "ALTER DATABASE $PGDATABASE SET search_path = mallory, pg_catalog, public"
 
 # The canary can fail: a superuser session with mallory's search_path that
 # calls an unqualified clock_timestamp() sings as that superuser.
-[ "$(PGOPTIONS= psql -X -A -t -q -c "SELECT current_setting('search_path')")" = "mallory, pg_catalog, public" ] \
+[ "$(PGOPTIONS= psql -X -A -t -q -c "SELECT pg_catalog.current_setting('search_path')")" = "mallory, pg_catalog, public" ] \
     || fail "ALTER DATABASE search_path not in effect"
 PGOPTIONS= psql -X -A -t -q -c "SELECT clock_timestamp() IS NOT NULL" >/dev/null
 [ "$(q "SELECT count(*) FROM mallory.canary WHERE who <> 'mallory'")" -gt 0 ] || fail "the canary does not sing for a superuser"
