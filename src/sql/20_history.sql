@@ -39,14 +39,16 @@ COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a ta
 -- Tries only move forward; a retry or a resume is a new row with the next
 -- try_number.  A queued try waits for a task worker; the worker's one
 -- transaction records its outcome (success with the task's work; failed
--- or up_for_retry after a rollback).  'running' is never stored: the views
+-- or up_for_retry after a rollback; skipped after a rollback when the task
+-- called pgetl_skip()).  'running' is never stored: the views
 -- show a queued try that a worker holds as running, from shared memory
 -- (pgetl._running_tasks()), so that a try costs one commit.
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     (NULL, 'scheduled'),
     ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
     ('scheduled', 'cancelled'),
-    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled');
+    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
+    ('queued', 'skipped');
 
 CREATE TABLE pgetl.run_record (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -42,6 +42,20 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
         WHEN rule = 'none_skipped' THEN CASE
             WHEN n_skipped > 0 THEN 'skipped'
             WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+        -- Airflow >= 2.9: one upstream succeeded or failed (does not wait)
+        WHEN rule = 'one_done' THEN CASE
+            WHEN n_success + n_failed > 0 THEN 'run'
+            WHEN n_done = n_up THEN 'skipped' ELSE 'wait' END
+        WHEN rule = 'all_skipped' THEN CASE
+            WHEN n_success + n_failed > 0 THEN 'skipped'
+            WHEN n_skipped = n_up THEN 'run' ELSE 'wait' END
+        -- skipped upstream tasks are not "done" for this rule (Airflow)
+        WHEN rule = 'all_done_min_one_success' THEN CASE
+            WHEN n_skipped > 0 THEN 'skipped'
+            WHEN n_done < n_up THEN 'wait'
+            WHEN n_success > 0 THEN 'run' ELSE 'upstream_failed' END
+        -- pgetl has no setup tasks yet: as all_done
+        WHEN rule = 'all_done_setup_success' THEN CASE WHEN n_done = n_up THEN 'run' ELSE 'wait' END
     END
 $$;
 
@@ -532,6 +546,100 @@ BEGIN
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
     RETURN st;
+END
+$$;
+
+-- Record a try that skipped itself (pgetl_skip(), after the rollback of
+-- its work): skipped, never retried; the reason goes where a cancelled
+-- try's reason goes, into error.  Returns the state recorded (NULL when
+-- the try was no longer queued: its run was stopped).
+CREATE FUNCTION pgetl._task_skip(p_task_run_id bigint, p_reason text, p_started_at timestamptz,
+                                 p_pid integer)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    UPDATE pgetl.task_run_record
+       SET state = 'skipped', error = coalesce(p_reason, 'skipped by pgetl_skip()'),
+           started_at = coalesce(p_started_at, started_at), pid = coalesce(p_pid, pid)
+     WHERE task_run_id = p_task_run_id AND state = 'queued'
+    RETURNING state INTO st;
+    RETURN st;
+END
+$$;
+
+-- Mark tasks of a run skipped that have not started (their latest try
+-- still scheduled), with the reason; for branch and short_circuit tasks,
+-- in the transaction that records their success.
+CREATE FUNCTION pgetl._skip_tasks(p_run_id bigint, p_task_ids bigint[], p_reason text) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE pgetl.task_run_record SET state = 'skipped', error = p_reason
+     WHERE run_id = p_run_id AND task_id = ANY (p_task_ids) AND state = 'scheduled';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- A branch task's choice (Airflow's BranchSQLOperator): p_follow names
+-- direct downstream tasks to follow; the other direct downstream tasks are
+-- skipped, except those downstream of a followed task too (as Airflow's
+-- skip_all_except).  A name that is not a direct downstream task fails the
+-- branch task (22023), so its work and the skips roll back.
+CREATE FUNCTION pgetl._task_branch(p_task_run_id bigint, p_follow text[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    direct text[];
+    bad text;
+    keep bigint[];
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+    SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}') INTO direct
+      FROM pgetl.task_dependency d JOIN pgetl.task t ON t.task_id = d.task_id
+     WHERE d.upstream_task_id = tr.task_id;
+    SELECT string_agg(coalesce(quote_ident(f), 'NULL'), ', ') INTO bad
+      FROM unnest(p_follow) f WHERE f IS NULL OR NOT f = ANY (direct);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'branch task "%" chose %, which is not a direct downstream task', tr.task, bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN direct = '{}' THEN format('Task "%s" has no downstream tasks.', tr.task)
+                           ELSE format('Direct downstream tasks of "%s": %s.', tr.task, array_to_string(direct, ', ')) END,
+                  HINT = 'A branch task''s command returns the names of direct downstream tasks to follow, one per row or as a text[] in the first column; no row or NULL skips them all.';
+    END IF;
+    WITH RECURSIVE down(task_id) AS (
+        SELECT t.task_id FROM pgetl.task_dependency d JOIN pgetl.task t ON t.task_id = d.task_id
+         WHERE d.upstream_task_id = tr.task_id AND t.name = ANY (p_follow)
+        UNION
+        SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+    )
+    SELECT coalesce(array_agg(task_id), '{}') INTO keep FROM down;
+    RETURN pgetl._skip_tasks(tr.run_id,
+        ARRAY(SELECT d.task_id FROM pgetl.task_dependency d
+               WHERE d.upstream_task_id = tr.task_id AND NOT d.task_id = ANY (keep)),
+        format('skipped by branch task "%s"', tr.task));
+END
+$$;
+
+-- A short_circuit task whose condition is false or NULL: every task
+-- downstream of it is skipped, whatever its trigger rule (Airflow's
+-- ShortCircuitOperator with ignore_downstream_trigger_rules).
+CREATE FUNCTION pgetl._task_short_circuit(p_task_run_id bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+    RETURN pgetl._skip_tasks(tr.run_id, ARRAY(
+        WITH RECURSIVE down(task_id) AS (
+            SELECT d.task_id FROM pgetl.task_dependency d WHERE d.upstream_task_id = tr.task_id
+            UNION
+            SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+        ) SELECT task_id FROM down),
+        format('skipped by short_circuit task "%s"', tr.task));
 END
 $$;
 

@@ -87,3 +87,8 @@ CREATE FUNCTION @extschema@.pgetl_logical_date()
 RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
 'inside a task: the logical date of the current run; NULL elsewhere';
+
+CREATE FUNCTION @extschema@.pgetl_skip(reason text DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgetl_skip(text) IS
+'inside a task: ends the task skipped (its work rolls back, it is not retried) with the reason; downstream tasks follow their trigger rules';

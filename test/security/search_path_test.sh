@@ -180,6 +180,7 @@ SELECT pgetl_drop_stage('m_stage2');
 SELECT pgetl_create_pipeline('mdrop');
 SELECT pgetl_drop_pipeline('mdrop');
 SELECT pgetl_param('x'), pgetl_result('x'), pgetl_run_id(), pgetl_logical_date();
+SELECT pgetl_skip('outside a task');
 SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT * FROM pgetl_state_colors();
