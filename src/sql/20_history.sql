@@ -194,8 +194,8 @@ BEGIN
                                          WHERE from_state = OLD.state AND to_state = NEW.state) THEN
         RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A run moves running -> success, failed or cancelled; only failed or cancelled runs can run again.',
-                  HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
+                  DETAIL = 'A run moves running -> success, failed or cancelled; a finished run runs again only through pgetl_resume() or pgetl_clear().',
+                  HINT = 'Start a new run with pgetl_run(), resume a failed one with pgetl_resume(), or re-run tasks of a finished one with pgetl_clear().';
     END IF;
     IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
                                          WHERE from_state IS NULL AND to_state = NEW.state) THEN
