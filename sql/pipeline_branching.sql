@@ -78,7 +78,8 @@ SELECT state FROM pgetl.pipeline_run WHERE pipeline = 'brancher3';
 
 -- branch: a name that is not a direct downstream task fails the branch
 -- task (22023) with the list in the detail; its work rolls back and its
--- downstream tasks are upstream_failed
+-- downstream tasks are upstream_failed.  A command without a result set
+-- fails it too (42804).
 SELECT pgetl_create_pipeline('badbranch');
 SELECT pgetl_add_task('badbranch', 'pick',
     $$INSERT INTO br_log VALUES ('pick'); SELECT unnest(ARRAY['a', 'far', NULL])$$, kind => 'branch');
@@ -86,6 +87,7 @@ SELECT pgetl_add_task('badbranch', 'a', 'SELECT 1', '{pick}');
 SELECT pgetl_add_task('badbranch', 'b', 'SELECT 1', '{pick}');
 SELECT pgetl_add_task('badbranch', 'far', 'SELECT 1', '{a}');
 SELECT pgetl_add_task('badbranch', 'typo', $$SELECT 'A'$$, kind => 'branch');
+SELECT pgetl_add_task('badbranch', 'noset', $$INSERT INTO br_log VALUES ('noset')$$, kind => 'branch');
 SELECT pgetl_run('badbranch', wait => false) IS NOT NULL AS started;
 DO $$ BEGIN
     WHILE EXISTS (SELECT FROM pgetl.pipeline_run WHERE pipeline = 'badbranch' AND state = 'running') LOOP
@@ -114,10 +116,12 @@ SELECT pgetl_run('circuit') IS NOT NULL AS ran;
 SELECT task, state, result, error FROM pgetl.task_run WHERE pipeline = 'circuit' ORDER BY task;
 SELECT state FROM pgetl.pipeline_run WHERE pipeline = 'circuit';
 
--- short_circuit: a first column that is not boolean fails the task (42804)
+-- short_circuit: a first column that is not boolean, or no result set,
+-- fails the task (42804)
 SELECT pgetl_create_pipeline('badcircuit');
 SELECT pgetl_add_task('badcircuit', 'sc', $$SELECT 1$$, kind => 'short_circuit');
 SELECT pgetl_add_task('badcircuit', 'after', 'SELECT 1', '{sc}');
+SELECT pgetl_add_task('badcircuit', 'noset', $$INSERT INTO br_log VALUES ('noset')$$, kind => 'short_circuit');
 SELECT pgetl_run('badcircuit', wait => false) IS NOT NULL AS started;
 DO $$ BEGIN
     WHILE EXISTS (SELECT FROM pgetl.pipeline_run WHERE pipeline = 'badcircuit' AND state = 'running') LOOP
