@@ -6,6 +6,18 @@ DROP EXTENSION IF EXISTS pgetl CASCADE;
 DROP TABLE IF EXISTS br_log;
 RESET client_min_messages;
 CREATE EXTENSION pgetl;
+-- errors as SQLSTATE, message, detail and hint (no source location: it differs between versions)
+CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    code := '00000';
+    message := 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+END
+$$;
 CREATE TABLE br_log (task text);
 GRANT ALL ON br_log TO PUBLIC;
 
@@ -35,9 +47,9 @@ SELECT pgetl_run('caught', wait => true) IS NOT NULL AS ran;
 SELECT task, state, error, sqlstate FROM pgetl.task_run WHERE pipeline = 'caught' ORDER BY task;
 
 -- pgetl_skip outside a task: 55000 with a hint
-\set VERBOSITY verbose
-SELECT pgetl_skip('x');
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try($q$SELECT pgetl_skip('x')$q$);
+\x off
 
 -- branch: rows of names; the other direct downstream tasks are skipped and
 -- so is what follows them (all_success); a join task downstream of a
@@ -131,13 +143,13 @@ END $$;
 SELECT task, state, error, sqlstate, hint FROM pgetl.task_run WHERE pipeline = 'badcircuit' ORDER BY task;
 
 -- bad definitions: a command is needed, no config keys
-\set VERBOSITY verbose
-SELECT pgetl_add_task('circuit', 'nocmd', NULL, kind => 'branch');
-SELECT pgetl_add_task('circuit', 'nocmd', ' ', kind => 'short_circuit');
-SELECT pgetl_add_task('circuit', 'cfg', 'SELECT true', kind => 'short_circuit', config => '{"x": 1}');
-SELECT pgetl_add_task('circuit', 'kind', 'SELECT 1', kind => 'branching');
-SELECT pgetl_add_task('circuit', 'rule', 'SELECT 1', trigger_rule => 'one_finished');
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try($q$SELECT pgetl_add_task('circuit', 'nocmd', NULL, kind => 'branch')$q$);
+SELECT * FROM pg_temp.try($q$SELECT pgetl_add_task('circuit', 'nocmd', ' ', kind => 'short_circuit')$q$);
+SELECT * FROM pg_temp.try($q$SELECT pgetl_add_task('circuit', 'cfg', 'SELECT true', kind => 'short_circuit', config => '{"x": 1}')$q$);
+SELECT * FROM pg_temp.try($q$SELECT pgetl_add_task('circuit', 'kind', 'SELECT 1', kind => 'branching')$q$);
+SELECT * FROM pg_temp.try($q$SELECT pgetl_add_task('circuit', 'rule', 'SELECT 1', trigger_rule => 'one_finished')$q$);
+\x off
 
 -- the kinds and rules, in one place
 SELECT kind, needs_command FROM pgetl.task_kind ORDER BY position;

@@ -7,6 +7,18 @@ DROP TABLE IF EXISTS ov_log;
 DROP ROLE IF EXISTS ov_other;
 RESET client_min_messages;
 CREATE EXTENSION pgetl;
+-- errors as SQLSTATE, message, detail and hint (no source location: it differs between versions)
+CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    code := '00000';
+    message := 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+END
+$$;
 CREATE TABLE ov_log (task text);
 CREATE TABLE ov_switch (ok boolean);
 INSERT INTO ov_switch VALUES (false);
@@ -76,45 +88,45 @@ SELECT pgetl_set_note(:run_id, NULL, NULL);
 SELECT note IS NULL AS removed FROM pgetl.pipeline_run WHERE run_id = :run_id;
 
 -- bad inputs
-\set VERBOSITY verbose
-SELECT pgetl_set_task_state(:run_id, 'load', 'running');
-SELECT pgetl_set_task_state(:run_id, 'load', NULL);
-SELECT pgetl_set_task_state(:run_id, 'nope', 'success');
-SELECT pgetl_set_task_state(:run_id, 'load', 'failed');
-SELECT pgetl_set_task_state(-1, 'load', 'success');
-SELECT pgetl_set_note(-1, NULL, 'x');
-SELECT pgetl_set_note(:run_id, 'nope', 'x');
-SELECT pgetl_clear(:run_id, '{}');
-SELECT pgetl_clear(:run_id, NULL);
-SELECT pgetl_clear(:run_id, ARRAY['load'], downstream => NULL);
-SELECT pgetl_clear(:run_id, ARRAY['nope']);
-SELECT pgetl_clear(NULL, ARRAY['load']);
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'load', 'running')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'load', NULL)$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'nope', 'success')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'load', 'failed')$q$, :run_id));
+SELECT * FROM pg_temp.try($q$SELECT pgetl_set_task_state(-1, 'load', 'success')$q$);
+SELECT * FROM pg_temp.try($q$SELECT pgetl_set_note(-1, NULL, 'x')$q$);
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_note(%s, 'nope', 'x')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, '{}')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, NULL)$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, ARRAY['load'], downstream => NULL)$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, ARRAY['nope'])$q$, :run_id));
+SELECT * FROM pg_temp.try($q$SELECT pgetl_clear(NULL, ARRAY['load'])$q$);
+\x off
 -- a running run can be neither marked nor cleared
 SELECT pgetl_create_pipeline('slow');
 SELECT pgetl_add_task('slow', 'sleep', 'SELECT pg_sleep(30)');
 SELECT pgetl_run('slow', wait => false) AS slow_id \gset
-\set VERBOSITY verbose
-SELECT pgetl_set_task_state(:slow_id, 'sleep', 'success');
-SELECT pgetl_clear(:slow_id, ARRAY['sleep']);
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'sleep', 'success')$q$, :slow_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, ARRAY['sleep'])$q$, :slow_id));
+\x off
 SELECT pgetl_cancel(:slow_id);
 -- another role may not touch the run
 SET ROLE ov_other;
-\set VERBOSITY verbose
-SELECT pgetl_set_task_state(:run_id, 'load', 'success');
-SELECT pgetl_set_note(:run_id, NULL, 'mine');
-SELECT pgetl_clear(:run_id, ARRAY['load']);
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_task_state(%s, 'load', 'success')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_set_note(%s, NULL, 'mine')$q$, :run_id));
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_clear(%s, ARRAY['load'])$q$, :run_id));
+\x off
 RESET ROLE;
 
 -- a successful run: pgetl_resume points at pgetl_clear
 SELECT pgetl_create_pipeline('fine');
 SELECT pgetl_add_task('fine', 't', 'SELECT 1');
 SELECT pgetl_run('fine') AS fine_id \gset
-\set VERBOSITY verbose
-SELECT pgetl_resume(:fine_id);
-\set VERBOSITY default
+\x on
+SELECT * FROM pg_temp.try(format($q$SELECT pgetl_resume(%s)$q$, :fine_id));
+\x off
 SELECT pgetl_clear(:fine_id, ARRAY['t']) = :fine_id AS cleared;
 SELECT task, try_number, state FROM pgetl.task_run WHERE run_id = :fine_id ORDER BY try_number;
 
