@@ -96,5 +96,5 @@ SELECT task, state, error FROM pgetl.task_run WHERE run_id = :slow_run;
 
 -- illegal state changes are refused by the history triggers
 SELECT * FROM pg_temp.try($$UPDATE pgetl.task_run_record SET state = 'running' WHERE run_id = 1 AND task = 'a'$$);
-SELECT * FROM pg_temp.try($$UPDATE pgetl.run_record SET state = 'running' WHERE run_id = 1$$);
+SELECT * FROM pg_temp.try($$UPDATE pgetl.run_record SET state = 'failed' WHERE run_id = 1$$);
 SELECT * FROM pg_temp.try($$INSERT INTO pgetl.task_run_record (run_id, task, try_number, state) VALUES (1, 'zz', 1, 'success')$$);

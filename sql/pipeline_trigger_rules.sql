@@ -52,3 +52,45 @@ SELECT pgetl_run('eager') IS NOT NULL AS ran;
 SELECT f.finished_at < s.finished_at AS first_did_not_wait
   FROM pgetl.task_run f, pgetl.task_run s
  WHERE f.pipeline = 'eager' AND f.task = 'first' AND s.pipeline = 'eager' AND s.task = 'slow';
+
+-- the rules of Airflow >= 2.9 against the same mixes (all_done_setup_success:
+-- pgetl has no setup tasks, so it is all_done)
+SELECT pgetl_create_pipeline('rules29', max_parallel => 8);
+SELECT pgetl_add_task('rules29', 'ok', 'SELECT 1');
+SELECT pgetl_add_task('rules29', 'ok2', 'SELECT 1');
+SELECT pgetl_add_task('rules29', 'bad', 'SELECT 1/0');
+SELECT pgetl_add_task('rules29', 'bad2', 'SELECT 1/0');
+SELECT pgetl_add_task('rules29', 'skip', 'SELECT 1', '{ok}', trigger_rule => 'all_failed');
+SELECT count(pgetl_add_task('rules29', rule || '__' || replace(ups, ',', '_'), 'SELECT 1',
+                            string_to_array(ups, ','), trigger_rule => rule))
+  FROM unnest(ARRAY['one_done', 'all_skipped', 'all_done_min_one_success', 'all_done_setup_success']) AS rule,
+       unnest(ARRAY['ok,ok2', 'ok,bad', 'bad,bad2', 'ok,skip', 'skip']) AS ups;
+SELECT pgetl_run('rules29') IS NOT NULL AS ran;
+SELECT split_part(task, '__', 1) AS rule,
+       string_agg(split_part(task, '__', 2) || '=' || state, ', ' ORDER BY split_part(task, '__', 2)) AS outcome
+  FROM pgetl.task_run WHERE pipeline = 'rules29' AND task LIKE '%\_\_%'
+ GROUP BY 1 ORDER BY 1;
+
+-- one_done does not wait for the other upstream tasks either (Airflow >= 2.9)
+SELECT pgetl_create_pipeline('eager_done');
+SELECT pgetl_add_task('eager_done', 'fast', 'SELECT 1/0');
+SELECT pgetl_add_task('eager_done', 'slow', 'SELECT pg_sleep(1)');
+SELECT pgetl_add_task('eager_done', 'first', 'SELECT 1', '{fast,slow}', trigger_rule => 'one_done');
+SELECT pgetl_run('eager_done', wait => false) IS NOT NULL AS started;
+DO $$ BEGIN
+    WHILE EXISTS (SELECT FROM pgetl.pipeline_run WHERE pipeline = 'eager_done' AND state = 'running') LOOP
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT f.state, f.finished_at < s.finished_at AS first_did_not_wait
+  FROM pgetl.task_run f, pgetl.task_run s
+ WHERE f.pipeline = 'eager_done' AND f.task = 'first' AND s.pipeline = 'eager_done' AND s.task = 'slow';
+
+-- the decisions of the new rules, upstream by upstream (total, success,
+-- failed, skipped, done), as Airflow's trigger_rule_dep decides them
+SELECT rule, n_up, n_success, n_failed, n_skipped, n_done,
+       pgetl._trigger_decision(rule, n_up, n_success, n_failed, n_skipped, n_done) AS decision
+  FROM unnest(ARRAY['one_done', 'all_skipped', 'all_done_min_one_success', 'all_done_setup_success']) AS rule,
+       (VALUES (2, 0, 0, 0, 0), (2, 1, 0, 0, 1), (2, 0, 1, 0, 1), (2, 0, 0, 1, 1), (2, 0, 0, 2, 2),
+               (2, 1, 1, 0, 2), (2, 0, 2, 0, 2), (2, 1, 0, 1, 2)) AS c(n_up, n_success, n_failed, n_skipped, n_done)
+ ORDER BY rule, n_success, n_failed, n_skipped;

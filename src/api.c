@@ -34,6 +34,8 @@ PGETL_TRAMPOLINE(pgetl_add_task, "_add_task")
 PGETL_TRAMPOLINE(pgetl_add_dependency, "_add_dependency")
 PGETL_TRAMPOLINE(pgetl_purge_history, "_purge_history")
 PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
+PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
+PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
 
 /*
  * pgetl_drop_pipeline(name text)

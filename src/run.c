@@ -577,6 +577,48 @@ pgetl_resume(PG_FUNCTION_ARGS)
 }
 
 /*
+ * pgetl_clear(run_id bigint, tasks text[], downstream boolean, wait boolean)
+ *
+ * Airflow's clear: the named tasks of a finished run (also a successful
+ * one) get a new try, with their downstream tasks unless downstream is
+ * false.  The run is resumed as pgetl_resume() resumes it (the scheduler
+ * calls pgetl._resume_run with p_clear), the tasks handed over as a JSON
+ * object {"clear": [...], "downstream": ...} in the params slot.
+ */
+PG_FUNCTION_INFO_V1(pgetl_clear);
+Datum
+pgetl_clear(PG_FUNCTION_ARGS)
+{
+	Datum		json;
+	StringInfoData buf;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("run_id must not be null")));
+	if (PG_ARGISNULL(1) || ArrayGetNItems(ARR_NDIM(PG_GETARG_ARRAYTYPE_P(1)),
+										  ARR_DIMS(PG_GETARG_ARRAYTYPE_P(1))) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tasks to clear must not be empty"),
+				 errhint("Name the tasks to re-run, e.g. SELECT pgetl_clear(" INT64_FORMAT
+						 ", ARRAY['load']); to re-run what failed, use pgetl_resume(" INT64_FORMAT ").",
+						 PG_GETARG_INT64(0), PG_GETARG_INT64(0))));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("downstream must not be null"),
+				 errhint("true re-runs the tasks downstream of the cleared ones too (the default); false only the tasks named.")));
+	json = DirectFunctionCall1(array_to_json, PG_GETARG_DATUM(1));
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"clear\": %s, \"downstream\": %s}", TextDatumGetCString(json),
+					 PG_GETARG_BOOL(2) ? "true" : "false");
+	PG_RETURN_INT64(launch_run(NULL,
+							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))),
+							   0, PG_GETARG_INT64(0), PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3)));
+}
+
+/*
  * pgetl_cancel(run_id bigint) returns boolean
  *
  * Asks the run's scheduler to stop its task workers and mark the run

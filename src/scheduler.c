@@ -197,13 +197,23 @@ start_run(ActiveRun *r)
 		values[1] = Int64GetDatum(req->resume_run_id);
 		types[2] = INT4OID;
 		values[2] = Int32GetDatum(MyProcPid);
-		/* the tasks to re-run, as a JSON array in the params slot */
+		/*
+		 * the tasks to re-run, as a JSON array in the params slot; for
+		 * pgetl_clear() an object {"clear": [tasks], "downstream": bool}
+		 * (only then the arguments 0.1's _resume_run lacks)
+		 */
 		types[3] = JSONBOID;
 		values[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(req->payload + req->params_offset));
-		ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
-									"CASE WHEN pg_catalog.jsonb_typeof($4) OPERATOR(pg_catalog.=) 'array' "
-									"THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4)) END)",
-									4, types, values, nulls, false, 1);
+		if (strncmp(req->payload + req->params_offset, "{\"clear\"", 8) == 0)
+			ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
+										"ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4 OPERATOR(pg_catalog.->) 'clear')), "
+										"true, ($4 OPERATOR(pg_catalog.->>) 'downstream')::pg_catalog.bool)",
+										4, types, values, nulls, false, 1);
+		else
+			ret = SPI_execute_with_args("SELECT pgetl._resume_run($1, $2, $3, "
+										"CASE WHEN pg_catalog.jsonb_typeof($4) OPERATOR(pg_catalog.=) 'array' "
+										"THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4)) END)",
+										4, types, values, nulls, false, 1);
 	}
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not start the run");

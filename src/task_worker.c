@@ -16,7 +16,12 @@
  * is still 'queued' and runs again.  That the try is running is known from
  * shared memory (pgetl._running_tasks), not from a commit.  A failure is
  * recorded after the rollback, in one more transaction, with SQLSTATE,
- * detail, hint and context.  Recording is done as the extension owner,
+ * detail, hint and context.  A task that calls pgetl_skip() ends with an
+ * error of its own SQLSTATE (PGSKP): its work rolls back as a failure's
+ * does, and the try is recorded skipped instead (pgetl._task_skip), never
+ * retried.  Branch and short_circuit tasks record, with their success,
+ * which downstream tasks they skip (pgetl._task_branch,
+ * pgetl._task_short_circuit).  Recording is done as the extension owner,
  * through pgetl's internal functions.
  *
  * Between two tries the session is reset as DISCARD ALL resets a pooled
@@ -53,6 +58,8 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
+#include "utils/fmgroids.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -73,6 +80,16 @@ typedef struct TaskContext
 } TaskContext;
 
 static TaskContext *current = NULL;
+
+/*
+ * pgetl_skip() was called in the current try: its error (SQLSTATE
+ * ERRCODE_PGETL_SKIP), if it reaches the worker, records the try skipped
+ * with skip_reason (try_cxt; NULL: none given).  An error of that SQLSTATE
+ * raised otherwise (RAISE ... USING ERRCODE = 'PGSKP') is a failure.
+ */
+#define ERRCODE_PGETL_SKIP	MAKE_SQLSTATE('P','G','S','K','P')
+static bool skip_requested = false;
+static char *skip_reason = NULL;
 
 int64
 pgetl_current_run_id(void)
@@ -261,6 +278,107 @@ check_first_row(const char *task, Jsonb *config)
 						   isnull ? "NULL" : "false", SPI_fname(desc, 1), first_row_json())));
 }
 
+/*
+ * A branch task's choice, from the result of its command: the first
+ * column of the first row when it is an array (NULL: none), else the first
+ * column of every row (NULLs ignored).  Then pgetl._task_branch skips the
+ * direct downstream tasks not chosen, or fails the task when a name is not
+ * one of them.  Runs in the task's transaction, before its success is
+ * recorded.
+ */
+static void
+run_branch(int64 task_run_id)
+{
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	TupleDesc	desc;
+	PgetlUserSwitch sw;
+	Datum	   *names = NULL;
+	int			n = 0;
+	int64		rows = (int64) SPI_processed;
+
+	if (SPI_tuptable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("branch task \"%s\" returned no result set", current->task),
+				 errhint("A branch task's command is a query returning the names of the direct downstream tasks to follow.")));
+	desc = SPI_tuptable->tupdesc;
+	if (type_is_array(SPI_gettypeid(desc, 1)))
+	{
+		char	   *lit = rows > 0 ? SPI_getvalue(SPI_tuptable->vals[0], desc, 1) : NULL;
+
+		values[1] = lit ? OidInputFunctionCall(F_ARRAY_IN, lit, TEXTOID, -1) :
+			PointerGetDatum(construct_empty_array(TEXTOID));
+	}
+	else
+	{
+		names = palloc(sizeof(Datum) * Max(rows, 1));
+		for (int64 i = 0; i < rows; i++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], desc, 1);
+
+			if (v)
+				names[n++] = CStringGetTextDatum(v);
+		}
+		values[1] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	values[0] = Int64GetDatum(task_run_id);
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT pgetl._task_branch($1, $2)", 2, types, values, NULL, false, 1)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "could not record the branch of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+}
+
+/*
+ * A short_circuit task: its command's first column (boolean) true lets the
+ * downstream tasks run; false, NULL or no row skips all of them
+ * (pgetl._task_short_circuit).  Another type fails the task (42804).
+ * *result: the row it saw, as JSON (NULL: no row).
+ */
+static void
+run_short_circuit(int64 task_run_id, Jsonb **result)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	TupleDesc	desc;
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+	PgetlUserSwitch sw;
+
+	if (SPI_tuptable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("short_circuit task \"%s\" returned no result set", current->task),
+				 errhint("Make the first column the condition, e.g. SELECT count(*) > 0 AS has_rows FROM staging.")));
+	desc = SPI_tuptable->tupdesc;
+	if (SPI_gettypeid(desc, 1) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("first column of short_circuit task \"%s\" is of type %s, not boolean", current->task,
+						format_type_be(SPI_gettypeid(desc, 1))),
+				 errhint("Make the first column the condition, e.g. SELECT count(*) > 0 AS has_rows FROM staging.")));
+	*result = NULL;
+	if (SPI_processed > 0)
+	{
+		bool		rnull;
+		Datum		r;
+
+		d = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &isnull);
+		/* the row it saw, before the next statement replaces SPI_tuptable */
+		r = first_row_jsonb(&rnull);
+		*result = rnull ? NULL : DatumGetJsonbP(r);
+	}
+	if (!isnull && DatumGetBool(d))
+		return;
+	values[0] = Int64GetDatum(task_run_id);
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT pgetl._task_short_circuit($1)", 1, types, values, NULL, false, 1)
+		!= SPI_OK_SELECT)
+		elog(ERROR, "could not record the short circuit of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+}
+
 /* Run a load task: SELECT * FROM <schema>.pgetl_load(load, source). */
 static void
 run_load(TaskSpec *spec)
@@ -285,14 +403,14 @@ run_load(TaskSpec *spec)
 /*
  * Record success in the task's own transaction (so both commit together),
  * as the extension owner: pgetl._task_succeed also queues the downstream
- * tasks that may now run.  The result is the given one, or else the first
- * row of the last statement; rows is the given count, or else the last
+ * tasks that may now run.  The result is the given one (given: even
+ * NULL), or else the first row of the last statement; rows is the given count, or else the last
  * statement's.
  */
 static int64 released_ids[PGETL_MAX_RELEASED];	/* of the last success */
 
 static int
-record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started_at)
+record_success(int64 task_run_id, bool given, Jsonb *result, int64 rows, TimestampTz started_at)
 {
 	bool		rnull;
 	int			released = -1;
@@ -306,6 +424,8 @@ record_success(int64 task_run_id, Jsonb *result, int64 rows, TimestampTz started
 	values[0] = Int64GetDatum(task_run_id);
 	if (result)
 		values[1] = JsonbPGetDatum(result);
+	else if (given)
+		isnull = true;
 	else
 		values[1] = first_row_jsonb(&isnull);
 	if (isnull)
@@ -380,6 +500,34 @@ record_failure(int64 task_run_id, ErrorData *edata, TimestampTz started_at)
 }
 
 /*
+ * Record a try that skipped itself (pgetl_skip()), after its transaction
+ * was rolled back, in a new transaction, as the extension owner.
+ */
+static void
+record_skip(int64 task_run_id, const char *reason, TimestampTz started_at)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	PgetlUserSwitch sw;
+
+	values[0] = Int64GetDatum(task_run_id);
+	if (reason)
+		values[1] = CStringGetTextDatum(reason);
+	else
+		nulls[1] = 'n';
+	values[2] = TimestampTzGetDatum(started_at);
+	values[3] = Int32GetDatum(MyProcPid);
+	pgetl_xact_begin();
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT pgetl._task_skip($1, $2, $3, $4)", 4, types, values, nulls,
+							  false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the skip of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+	pgetl_xact_commit();
+}
+
+/*
  * session_fingerprint - what a new connection of the owner would check and
  * apply, as of now: NULL when the owner could no longer connect (no LOGIN,
  * expired password, no CONNECT, database closed, role dropped); else a
@@ -432,6 +580,8 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 		return PGETL_TRY_UNKNOWN;
 	MemoryContextReset(try_cxt);
 	current = NULL;
+	skip_requested = false;
+	skip_reason = NULL;
 
 	PG_TRY();
 	{
@@ -481,7 +631,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			{
 				run_load(&spec);
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				released = record_success(task_run_id, NULL, -1, started_at);
+				released = record_success(task_run_id, false, NULL, -1, started_at);
 			}
 			else if (strcmp(spec.kind, "export") == 0)
 			{
@@ -490,18 +640,41 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 
 				pgetl_export_write(spec.command, spec.config, &run, &exp);
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				released = record_success(task_run_id, pgetl_export_result(&exp), (int64) exp.rows, started_at);
+				released = record_success(task_run_id, true, pgetl_export_result(&exp), (int64) exp.rows, started_at);
 				/* renamed into place when this transaction has committed */
 				pgetl_export_finish(&exp);
 			}
 			else
 			{
+				Jsonb	   *result = NULL;
+				int64		rows = -1;
+				bool		given = false;
+
 				if (SPI_execute(spec.command, false, 0) < 0)
 					elog(ERROR, "SPI_execute failed");
+
 				if (strcmp(spec.kind, "check") == 0)
 					check_first_row(current->task, spec.config);
+				else if (strcmp(spec.kind, "branch") == 0)
+				{
+					bool		rnull;
+					Datum		r;
+
+					/* the row it saw, before the next statement replaces it */
+					rows = (int64) SPI_processed;
+					r = first_row_jsonb(&rnull);
+					result = rnull ? NULL : DatumGetJsonbP(r);
+					given = true;
+					run_branch(task_run_id);
+				}
+				else if (strcmp(spec.kind, "short_circuit") == 0)
+				{
+					rows = (int64) SPI_processed;
+					given = true;
+					run_short_circuit(task_run_id, &result);
+				}
 				disable_timeout(STATEMENT_TIMEOUT, false);
-				released = record_success(task_run_id, NULL, -1, started_at);
+				released = record_success(task_run_id, given, result, rows, started_at);
 			}
 		}
 		pgetl_xact_commit();
@@ -511,19 +684,28 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 	{
 		ErrorData  *edata;
 
+		bool		skipped;
+
 		MemoryContextSwitchTo(try_cxt);
 		edata = CopyErrorData();
+		skipped = skip_requested && edata->sqlerrcode == ERRCODE_PGETL_SKIP;
 		HOLD_INTERRUPTS();
 		disable_all_timeouts(false);
-		EmitErrorReport();
+		if (!skipped)
+			EmitErrorReport();
 		AbortOutOfAnyTransaction();
 		FlushErrorState();
 		pgetl_export_abort();
 		QueryCancelPending = false;
 		RESUME_INTERRUPTS();
-		if (!(edata->sqlerrcode == ERRCODE_QUERY_CANCELED && pgetl_pool_worker_cancelled(slot)))
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && pgetl_pool_worker_cancelled(slot))
+			 /* the scheduler records it cancelled */ ;
+		else
 		{
-			record_failure(task_run_id, edata, started_at);
+			if (skipped)
+				record_skip(task_run_id, skip_reason, started_at);
+			else
+				record_failure(task_run_id, edata, started_at);
 			outcome = PGETL_TRY_RECORDED;
 		}
 	}
@@ -729,4 +911,33 @@ pgetl_logical_date(PG_FUNCTION_ARGS)
 {
 	require_task("pgetl_logical_date()");
 	PG_RETURN_DATEADT(current->logical_date);
+}
+
+/*
+ * pgetl_skip(reason text DEFAULT NULL) returns void: end the current task
+ * skipped (Airflow's AirflowSkipException).  It raises an error of its own
+ * SQLSTATE (PGSKP), so the task's work rolls back; the worker then records
+ * the try skipped, with the reason, instead of failed.  Outside a task:
+ * 55000.
+ */
+PG_FUNCTION_INFO_V1(pgetl_skip);
+Datum
+pgetl_skip(PG_FUNCTION_ARGS)
+{
+	if (current == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgetl_skip() can only be called inside a pipeline task"),
+				 errhint("Call it from the command of a task run by pgetl_run(), e.g. "
+						 "DO $$ BEGIN IF NOT EXISTS (SELECT FROM staging) THEN PERFORM pgetl_skip('no new rows'); END IF; END $$. "
+						 "To mark a finished task skipped, use pgetl_set_task_state().")));
+	skip_reason = PG_ARGISNULL(0) ? NULL :
+		MemoryContextStrdup(try_cxt, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	skip_requested = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_PGETL_SKIP),
+			 errmsg("task \"%s\" skipped%s%s", current->task, skip_reason ? ": " : "",
+					skip_reason ? skip_reason : ""),
+			 errdetail("pgetl_skip() ends the task skipped; its work is rolled back.")));
+	PG_RETURN_VOID();
 }

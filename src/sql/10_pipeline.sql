@@ -12,11 +12,51 @@ CREATE TABLE pgetl.pipeline (
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
+-- The task kinds and trigger rules, in one place: pgetl_add_task checks
+-- against these tables (its hints list them), pgetl.task references them,
+-- and whatever else defines tasks (pipelines as code) reads them too.
+-- Catalog data, filled by CREATE EXTENSION and not dumped.
+CREATE TABLE pgetl.task_kind (
+    kind            text PRIMARY KEY,
+    position        integer NOT NULL UNIQUE,
+    needs_command   boolean NOT NULL,
+    description     text NOT NULL
+);
+COMMENT ON TABLE pgetl.task_kind IS 'the kinds of task pgetl runs (pgetl_add_task(kind => ...))';
+INSERT INTO pgetl.task_kind (kind, position, needs_command, description) VALUES
+    ('sql', 1, true, 'SQL statements, in one transaction'),
+    ('check', 2, true, 'a data-quality query: first column true, or the task fails'),
+    ('load', 3, false, 'a validated CSV load (config: load, source)'),
+    ('export', 4, true, 'COPY (command) TO a server file as CSV (config: path, header)'),
+    ('branch', 5, true, 'a query naming the direct downstream tasks to follow; the others are skipped'),
+    ('short_circuit', 6, true, 'a query whose first column, false or NULL, skips everything downstream');
+
+CREATE TABLE pgetl.trigger_rule (
+    rule            text PRIMARY KEY,
+    position        integer NOT NULL UNIQUE,
+    description     text NOT NULL
+);
+COMMENT ON TABLE pgetl.trigger_rule IS 'Airflow''s trigger rules pgetl knows (pgetl_add_task(trigger_rule => ...)), decided by pgetl._trigger_decision';
+INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
+    ('all_success', 1, 'all upstream succeeded'),
+    ('all_failed', 2, 'all upstream failed'),
+    ('all_done', 3, 'all upstream finished'),
+    ('one_success', 4, 'one upstream succeeded'),
+    ('one_failed', 5, 'one upstream failed'),
+    ('none_failed', 6, 'all upstream finished, none failed'),
+    ('none_failed_min_one_success', 7, 'all upstream finished, none failed, one succeeded'),
+    ('none_skipped', 8, 'all upstream finished, none skipped'),
+    ('always', 9, 'at once'),
+    ('one_done', 10, 'one upstream succeeded or failed'),
+    ('all_skipped', 11, 'all upstream skipped'),
+    ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
+    ('all_done_setup_success', 13, 'all upstream finished (setup tasks: as all_done)');
+
 CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id     bigint NOT NULL REFERENCES pgetl.pipeline ON DELETE CASCADE,
     name            text NOT NULL CHECK (name <> ''),
-    kind            text NOT NULL CHECK (kind IN ('sql', 'check', 'load', 'export')),
+    kind            text NOT NULL REFERENCES pgetl.task_kind,
     command         text,
     config          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(config) = 'object'),
     retries         integer NOT NULL DEFAULT 0 CHECK (retries >= 0),
@@ -24,10 +64,7 @@ CREATE TABLE pgetl.task (
     retry_exponential_backoff boolean NOT NULL DEFAULT false,
     max_retry_delay interval CHECK (max_retry_delay >= '0'),
     timeout         interval CHECK (timeout > '0'),
-    trigger_rule    text NOT NULL DEFAULT 'all_success' CHECK (trigger_rule IN (
-                        'all_success', 'all_failed', 'all_done', 'one_success',
-                        'one_failed', 'none_failed', 'none_failed_min_one_success',
-                        'none_skipped', 'always')),
+    trigger_rule    text NOT NULL DEFAULT 'all_success' REFERENCES pgetl.trigger_rule,
     UNIQUE (pipeline_id, name),
     UNIQUE (pipeline_id, task_id)
 );

@@ -24,11 +24,12 @@ CREATE TABLE pgetl.run_state_transition (
     UNIQUE NULLS NOT DISTINCT (from_state, to_state)
 );
 COMMENT ON TABLE pgetl.run_state_transition IS 'the legal state changes of a run (from_state NULL: the state a run starts in)';
--- Only pgetl_resume() moves a finished run back to running.
+-- Only pgetl_resume() and pgetl_clear() move a finished run back to
+-- running (pgetl_clear() also a successful one).
 INSERT INTO pgetl.run_state_transition (from_state, to_state) VALUES
     (NULL, 'running'),
     ('running', 'success'), ('running', 'failed'), ('running', 'cancelled'),
-    ('failed', 'running'), ('cancelled', 'running');
+    ('failed', 'running'), ('cancelled', 'running'), ('success', 'running');
 
 CREATE TABLE pgetl.task_state_transition (
     from_state      pgetl.task_state,
@@ -39,14 +40,23 @@ COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a ta
 -- Tries only move forward; a retry or a resume is a new row with the next
 -- try_number.  A queued try waits for a task worker; the worker's one
 -- transaction records its outcome (success with the task's work; failed
--- or up_for_retry after a rollback).  'running' is never stored: the views
+-- or up_for_retry after a rollback; skipped after a rollback when the task
+-- called pgetl_skip()).  'running' is never stored: the views
 -- show a queued try that a worker holds as running, from shared memory
 -- (pgetl._running_tasks()), so that a try costs one commit.
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     (NULL, 'scheduled'),
     ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
     ('scheduled', 'cancelled'),
-    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled');
+    ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
+    ('queued', 'skipped');
+-- A finished try of a finished run changes only by hand
+-- (pgetl_set_task_state(), Airflow's mark success / mark failed), which
+-- records who and when in marked_by and marked_at.
+INSERT INTO pgetl.task_state_transition (from_state, to_state)
+SELECT f, t FROM unnest('{success,failed,upstream_failed,skipped,cancelled}'::pgetl.task_state[]) f,
+                 unnest('{success,failed,skipped}'::pgetl.task_state[]) t
+ WHERE f <> t;
 
 CREATE TABLE pgetl.run_record (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -67,7 +77,8 @@ CREATE TABLE pgetl.run_record (
     coordinator_pid integer,
     -- the pipeline's definition version the run ran (of its last start or
     -- resume): pgetl.pipeline_version
-    definition_version integer
+    definition_version integer,
+    note            text
 );
 -- At most one active run per pipeline, enforced by the database.
 CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
@@ -98,6 +109,9 @@ CREATE TABLE pgetl.task_run_record (
     detail          text,
     hint            text,
     context         text,
+    note            text,
+    marked_by       text,
+    marked_at       timestamptz,
     UNIQUE (run_id, task, try_number)
 );
 CREATE INDEX ON pgetl.task_run_record (task_id);
@@ -140,15 +154,18 @@ BEGIN
         RAISE EXCEPTION 'illegal state change for task "%" (run %, try %): % -> %',
                 OLD.task, OLD.run_id, OLD.try_number, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A task try moves scheduled -> queued -> running -> success, failed or up_for_retry; finished tries never change.',
+                  DETAIL = 'A task try moves scheduled -> queued -> running -> success, failed or up_for_retry; finished tries change only by pgetl_set_task_state().',
                   HINT = 'Re-run finished tasks with pgetl_resume(run_id), which adds a new try.';
     END IF;
     CASE NEW.state
         WHEN 'queued' THEN NEW.queued_at := now_ts;
         WHEN 'running' THEN NEW.started_at := now_ts;
         ELSE
-            NEW.finished_at := now_ts;
-            NEW.duration := now_ts - NEW.started_at;
+            -- a finished try marked by hand keeps when it finished
+            IF OLD.finished_at IS NULL THEN
+                NEW.finished_at := now_ts;
+                NEW.duration := now_ts - NEW.started_at;
+            END IF;
     END CASE;
     RETURN NEW;
 END
@@ -191,8 +208,8 @@ BEGIN
                                          WHERE from_state = OLD.state AND to_state = NEW.state) THEN
         RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A run moves running -> success, failed or cancelled; only failed or cancelled runs can run again.',
-                  HINT = 'Start a new run with pgetl_run(), or resume a failed one with pgetl_resume().';
+                  DETAIL = 'A run moves running -> success, failed or cancelled; a finished run runs again only through pgetl_resume() or pgetl_clear().',
+                  HINT = 'Start a new run with pgetl_run(), resume a failed one with pgetl_resume(), or re-run tasks of a finished one with pgetl_clear().';
     END IF;
     IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
                                          WHERE from_state IS NULL AND to_state = NEW.state) THEN
@@ -252,7 +269,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
        c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
   FROM pgetl.run_record r
  CROSS JOIN LATERAL (
        SELECT count(*)::integer AS tasks_total,
@@ -272,7 +289,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
                 WHERE t.run_id = r.run_id
                 ORDER BY t.task, t.try_number DESC) l) c
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
+COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
 
 -- A queued try that a task worker holds is shown running, with the
 -- worker's pid and start time (shared memory: pgetl._running_tasks()).
@@ -282,12 +299,12 @@ SELECT t.run_id, r.pipeline, t.task, t.try_number,
        t.scheduled_at, t.queued_at, coalesce(t.started_at, w.started_at) AS started_at,
        t.finished_at, t.duration,
        coalesce(t.pid, w.pid) AS pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
-       t.task_run_id
+       t.task_run_id, t.note, t.marked_by, t.marked_at
   FROM pgetl.task_run_record t
   JOIN pgetl.run_record r USING (run_id)
   LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
+COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
 
 CREATE VIEW pgetl.pipelines WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, p.description, p.max_parallel, p.params,

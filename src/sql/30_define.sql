@@ -355,8 +355,8 @@ DECLARE
     p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline, true);
     ups bigint[];
     id bigint;
-    kinds text[] := '{sql,check,load,export}';
-    rules text[] := '{all_success,all_failed,all_done,one_success,one_failed,none_failed,none_failed_min_one_success,none_skipped,always}';
+    kinds text[] := ARRAY(SELECT kind FROM pgetl.task_kind ORDER BY position);
+    rules text[] := ARRAY(SELECT rule FROM pgetl.trigger_rule ORDER BY position);
 BEGIN
     IF p_name IS NULL OR p_name = '' THEN
         RAISE EXCEPTION 'task name must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -394,11 +394,14 @@ BEGIN
     IF p_config IS NULL OR jsonb_typeof(p_config) <> 'object' THEN
         RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_kind IN ('sql', 'check', 'export') AND (p_command IS NULL OR btrim(p_command) = '') THEN
+    IF (SELECT needs_command FROM pgetl.task_kind k WHERE k.kind = p_kind)
+       AND (p_command IS NULL OR btrim(p_command) = '') THEN
         RAISE EXCEPTION '% % task needs a command', CASE p_kind WHEN 'export' THEN 'an' ELSE 'a' END, p_kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = CASE p_kind WHEN 'sql' THEN 'Give the SQL to run, e.g. ''INSERT INTO t SELECT ...''.'
                          WHEN 'export' THEN 'Give the query whose rows to export, e.g. ''SELECT * FROM t ORDER BY id''.'
+                         WHEN 'branch' THEN 'Give a query returning the names of the direct downstream tasks to follow, e.g. ''SELECT CASE WHEN count(*) > 0 THEN ''''load'''' ELSE ''''notify_empty'''' END FROM staging''.'
+                         WHEN 'short_circuit' THEN 'Give a query whose first column says whether the downstream tasks run, e.g. ''SELECT count(*) > 0 FROM staging''.'
                          ELSE 'Give a query whose first column is the condition, e.g. ''SELECT count(*) > 0 AS has_rows FROM t''.' END;
     END IF;
     IF p_kind = 'load' THEN
@@ -407,6 +410,9 @@ BEGIN
         PERFORM pgetl._check_check_task(p_config);
     ELSIF p_kind = 'export' THEN
         PERFORM pgetl._check_export_task(p.owner, p_config);
+    ELSIF p_kind IN ('branch', 'short_circuit') THEN
+        PERFORM pgetl._check_config_keys(p_kind, p_config, '{}',
+            format('A %s task has no config: its command decides.', p_kind));
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,

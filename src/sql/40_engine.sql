@@ -42,6 +42,20 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
         WHEN rule = 'none_skipped' THEN CASE
             WHEN n_skipped > 0 THEN 'skipped'
             WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+        -- Airflow >= 2.9: one upstream succeeded or failed (does not wait)
+        WHEN rule = 'one_done' THEN CASE
+            WHEN n_success + n_failed > 0 THEN 'run'
+            WHEN n_done = n_up THEN 'skipped' ELSE 'wait' END
+        WHEN rule = 'all_skipped' THEN CASE
+            WHEN n_success + n_failed > 0 THEN 'skipped'
+            WHEN n_skipped = n_up THEN 'run' ELSE 'wait' END
+        -- skipped upstream tasks are not "done" for this rule (Airflow)
+        WHEN rule = 'all_done_min_one_success' THEN CASE
+            WHEN n_skipped > 0 THEN 'skipped'
+            WHEN n_done < n_up THEN 'wait'
+            WHEN n_success > 0 THEN 'run' ELSE 'upstream_failed' END
+        -- pgetl has no setup tasks yet: as all_done
+        WHEN rule = 'all_done_setup_success' THEN CASE WHEN n_done = n_up THEN 'run' ELSE 'wait' END
     END
 $$;
 
@@ -306,8 +320,13 @@ $$;
 
 -- Resume a finished run: failed, upstream_failed and cancelled tasks (and
 -- skipped tasks downstream of them) get a new try; successful ones are kept.
+-- p_rerun: tasks to re-run although they succeeded, with everything
+-- downstream.  Clear (p_clear, pgetl_clear(), Airflow's clear): only the
+-- tasks p_rerun names get a new try, with everything downstream when
+-- p_downstream; the run may have succeeded.
 CREATE FUNCTION pgetl._resume_run(caller oid, p_run_id bigint, coordinator_pid integer,
-                                  p_rerun text[] DEFAULT NULL)
+                                  p_rerun text[] DEFAULT NULL, p_clear boolean DEFAULT false,
+                                  p_downstream boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -315,18 +334,27 @@ DECLARE
     p pgetl.pipeline;
     unknown text;
     rerun_ids bigint[];
+    verb text := CASE WHEN p_clear THEN 'clear' ELSE 'resume' END;
 BEGIN
     PERFORM pgetl._recover();
-    r := pgetl._run_for(caller, p_run_id, 'resume', true);
+    r := pgetl._run_for(caller, p_run_id, verb, true);
     IF r.state = 'running' THEN
         RAISE EXCEPTION 'run % is still running', p_run_id
             USING ERRCODE = 'object_in_use',
-                  HINT = format('Only finished runs can be resumed: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
+                  HINT = format('Only finished runs can be %s: wait, or cancel it with SELECT pgetl_cancel(%s).',
+                                CASE WHEN p_clear THEN 'cleared' ELSE 'resumed' END, p_run_id);
     END IF;
-    IF r.state = 'success' THEN
+    IF r.state = 'success' AND NOT p_clear THEN
         RAISE EXCEPTION 'run % succeeded: there is nothing to resume', p_run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = format('Start a new run with SELECT pgetl_run(%L).', r.pipeline);
+                  HINT = format('Start a new run with SELECT pgetl_run(%L), or re-run tasks of this one with SELECT pgetl_clear(%s, ARRAY[''task'']).',
+                                r.pipeline, p_run_id);
+    END IF;
+    IF p_clear AND coalesce(cardinality(p_rerun), 0) = 0 THEN
+        RAISE EXCEPTION 'tasks to clear must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name the tasks to re-run, e.g. SELECT pgetl_clear(%s, ARRAY[''load'']); to re-run what failed, use pgetl_resume(%s).',
+                                p_run_id, p_run_id);
     END IF;
     IF r.pipeline_id IS NULL THEN
         RAISE EXCEPTION 'pipeline "%" of run % was dropped', r.pipeline, p_run_id
@@ -347,6 +375,7 @@ BEGIN
         SELECT task_id FROM pgetl.task WHERE pipeline_id = p.pipeline_id AND name = ANY (p_rerun)
         UNION
         SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+         WHERE coalesce(p_downstream, true)
     )
     SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM down;
 
@@ -356,11 +385,13 @@ BEGIN
      WHERE run_id = p_run_id;
     WITH RECURSIVE latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
     rerun AS (
-        SELECT task_id FROM latest WHERE state NOT IN ('success', 'skipped') OR task_id = ANY (rerun_ids)
+        SELECT task_id FROM latest
+         WHERE (state NOT IN ('success', 'skipped') AND NOT p_clear) OR task_id = ANY (rerun_ids)
         UNION
         SELECT l.task_id FROM rerun
           JOIN pgetl.task_dependency d ON d.upstream_task_id = rerun.task_id
           JOIN latest l ON l.task_id = d.task_id AND l.state = 'skipped'
+         WHERE NOT p_clear
     )
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
     SELECT p_run_id, l.task_id, l.task, l.try_number + 1, l.try_number + 1 + t.retries
@@ -379,6 +410,73 @@ BEGIN
                         WHERE tr.run_id = p_run_id AND tr.task_id = t.task_id)
      ORDER BY t.task_id;
     RETURN p_run_id;
+END
+$$;
+
+-- pgetl_set_task_state(): mark the latest try of a task of a finished run
+-- success, failed or skipped by hand (Airflow's mark success / mark
+-- failed), recording who and when, and the note if one is given.  Returns
+-- the state it had.  Downstream tasks are not re-run: pgetl_clear() does.
+CREATE FUNCTION pgetl._set_task_state(caller oid, p_run_id bigint, p_task text, p_state text, p_note text)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    tr pgetl.task_run_record;
+    marks text[] := '{success,failed,skipped}';
+BEGIN
+    IF p_state IS NULL OR NOT p_state = ANY (marks) THEN
+        RAISE EXCEPTION 'a task can be marked success, failed or skipped, not %', coalesce(quote_literal(p_state), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: SELECT pgetl_set_task_state(42, ''load'', ''success'', ''loaded by hand'').';
+    END IF;
+    r := pgetl._run_for(caller, p_run_id, 'mark tasks of', true);
+    IF r.state = 'running' THEN
+        RAISE EXCEPTION 'run % is still running', p_run_id
+            USING ERRCODE = 'object_in_use',
+                  HINT = format('Tasks of finished runs only can be marked: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
+    END IF;
+    SELECT * INTO tr FROM pgetl.task_run_record
+     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1 FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task % does not exist in run %', coalesce(quote_ident(p_task), 'NULL'), p_run_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Tasks of the run: ' || (SELECT string_agg(DISTINCT task, ', ') FROM pgetl.task_run_record
+                                                     WHERE run_id = p_run_id) || '.';
+    END IF;
+    IF tr.state::text = p_state THEN
+        RAISE EXCEPTION 'task "%" of run % is already %', p_task, p_run_id, p_state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE pgetl.task_run_record
+       SET state = p_state::pgetl.task_state, note = coalesce(p_note, note),
+           marked_by = (SELECT rolname FROM pg_roles WHERE oid = caller), marked_at = clock_timestamp()
+     WHERE task_run_id = tr.task_run_id;
+    RETURN tr.state::text;
+END
+$$;
+
+-- pgetl_set_note(): a note on a run (p_task NULL) or on the latest try of
+-- one of its tasks; NULL removes it.
+CREATE FUNCTION pgetl._set_note(caller oid, p_run_id bigint, p_task text, p_note text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record := pgetl._run_for(caller, p_run_id, 'annotate', false);
+    id bigint;
+BEGIN
+    IF p_task IS NULL THEN
+        UPDATE pgetl.run_record SET note = p_note WHERE run_id = r.run_id;
+        RETURN;
+    END IF;
+    SELECT task_run_id INTO id FROM pgetl.task_run_record
+     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task % does not exist in run %', quote_ident(p_task), p_run_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Give task NULL for a note on the run itself.';
+    END IF;
+    UPDATE pgetl.task_run_record SET note = p_note WHERE task_run_id = id;
 END
 $$;
 
@@ -537,6 +635,100 @@ BEGIN
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
     RETURN st;
+END
+$$;
+
+-- Record a try that skipped itself (pgetl_skip(), after the rollback of
+-- its work): skipped, never retried; the reason goes where a cancelled
+-- try's reason goes, into error.  Returns the state recorded (NULL when
+-- the try was no longer queued: its run was stopped).
+CREATE FUNCTION pgetl._task_skip(p_task_run_id bigint, p_reason text, p_started_at timestamptz,
+                                 p_pid integer)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    UPDATE pgetl.task_run_record
+       SET state = 'skipped', error = coalesce(p_reason, 'skipped by pgetl_skip()'),
+           started_at = coalesce(p_started_at, started_at), pid = coalesce(p_pid, pid)
+     WHERE task_run_id = p_task_run_id AND state = 'queued'
+    RETURNING state INTO st;
+    RETURN st;
+END
+$$;
+
+-- Mark tasks of a run skipped that have not started (their latest try
+-- still scheduled), with the reason; for branch and short_circuit tasks,
+-- in the transaction that records their success.
+CREATE FUNCTION pgetl._skip_tasks(p_run_id bigint, p_task_ids bigint[], p_reason text) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE pgetl.task_run_record SET state = 'skipped', error = p_reason
+     WHERE run_id = p_run_id AND task_id = ANY (p_task_ids) AND state = 'scheduled';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- A branch task's choice (Airflow's BranchSQLOperator): p_follow names
+-- direct downstream tasks to follow; the other direct downstream tasks are
+-- skipped, except those downstream of a followed task too (as Airflow's
+-- skip_all_except).  A name that is not a direct downstream task fails the
+-- branch task (22023), so its work and the skips roll back.
+CREATE FUNCTION pgetl._task_branch(p_task_run_id bigint, p_follow text[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    direct text[];
+    bad text;
+    keep bigint[];
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+    SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}') INTO direct
+      FROM pgetl.task_dependency d JOIN pgetl.task t ON t.task_id = d.task_id
+     WHERE d.upstream_task_id = tr.task_id;
+    SELECT string_agg(coalesce(quote_ident(f), 'NULL'), ', ') INTO bad
+      FROM unnest(p_follow) f WHERE f IS NULL OR NOT f = ANY (direct);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'branch task "%" chose %, which is not a direct downstream task', tr.task, bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN direct = '{}' THEN format('Task "%s" has no downstream tasks.', tr.task)
+                           ELSE format('Direct downstream tasks of "%s": %s.', tr.task, array_to_string(direct, ', ')) END,
+                  HINT = 'A branch task''s command returns the names of direct downstream tasks to follow, one per row or as a text[] in the first column; no row or NULL skips them all.';
+    END IF;
+    WITH RECURSIVE down(task_id) AS (
+        SELECT t.task_id FROM pgetl.task_dependency d JOIN pgetl.task t ON t.task_id = d.task_id
+         WHERE d.upstream_task_id = tr.task_id AND t.name = ANY (p_follow)
+        UNION
+        SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+    )
+    SELECT coalesce(array_agg(task_id), '{}') INTO keep FROM down;
+    RETURN pgetl._skip_tasks(tr.run_id,
+        ARRAY(SELECT d.task_id FROM pgetl.task_dependency d
+               WHERE d.upstream_task_id = tr.task_id AND NOT d.task_id = ANY (keep)),
+        format('skipped by branch task "%s"', tr.task));
+END
+$$;
+
+-- A short_circuit task whose condition is false or NULL: every task
+-- downstream of it is skipped, whatever its trigger rule (Airflow's
+-- ShortCircuitOperator with ignore_downstream_trigger_rules).
+CREATE FUNCTION pgetl._task_short_circuit(p_task_run_id bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+    RETURN pgetl._skip_tasks(tr.run_id, ARRAY(
+        WITH RECURSIVE down(task_id) AS (
+            SELECT d.task_id FROM pgetl.task_dependency d WHERE d.upstream_task_id = tr.task_id
+            UNION
+            SELECT d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+        ) SELECT task_id FROM down),
+        format('skipped by short_circuit task "%s"', tr.task));
 END
 $$;
 

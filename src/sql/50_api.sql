@@ -87,3 +87,24 @@ CREATE FUNCTION @extschema@.pgetl_logical_date()
 RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
 'inside a task: the logical date of the current run (outside a task: error 55000)';
+
+CREATE FUNCTION @extschema@.pgetl_skip(reason text DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgetl_skip(text) IS
+'inside a task: ends the task skipped (its work rolls back, it is not retried) with the reason; downstream tasks follow their trigger rules';
+
+CREATE FUNCTION @extschema@.pgetl_clear(run_id bigint, tasks text[], downstream boolean DEFAULT true,
+                                        wait boolean DEFAULT true)
+RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_clear(bigint, text[], boolean, boolean) IS
+'re-runs tasks of a finished run (also a successful one), with their downstream tasks unless downstream is false; other tasks keep their state; returns the run id';
+
+CREATE FUNCTION @extschema@.pgetl_set_task_state(run_id bigint, task text, state text, note text DEFAULT NULL)
+RETURNS text AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_set_task_state(bigint, text, text, text) IS
+'marks the latest try of a task of a finished run success, failed or skipped by hand, recording who and when (and the note); returns the state it had';
+
+CREATE FUNCTION @extschema@.pgetl_set_note(run_id bigint, task text, note text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_set_note(bigint, text, text) IS
+'sets the note of a run (task NULL) or of the latest try of one of its tasks, shown in pgetl.pipeline_run and pgetl.task_run; NULL removes it';

@@ -164,6 +164,17 @@ SELECT pgetl_add_task('mfail', 'after', 'SELECT 1', '{boom}');
 SELECT pgetl_run('mfail');
 SELECT pgetl_resume((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mfail'));
 SELECT pgetl_resume((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mfail'), rerun => '{after}');
+SELECT pgetl_set_task_state((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mfail'), 'boom', 'success', 'by hand');
+SELECT pgetl_set_note((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mfail'), NULL, 'a note');
+SELECT pgetl_clear((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mfail'), '{after}');
+-- branching, short circuit and a task that skips itself
+SELECT pgetl_create_pipeline('mbranch');
+SELECT pgetl_add_task('mbranch', 'pick', $$SELECT 'one'$$, kind => 'branch');
+SELECT pgetl_add_task('mbranch', 'one', $$SELECT pgetl_skip('skipped')$$, '{pick}');
+SELECT pgetl_add_task('mbranch', 'two', 'SELECT 1', '{pick}');
+SELECT pgetl_add_task('mbranch', 'sc', 'SELECT false', kind => 'short_circuit');
+SELECT pgetl_add_task('mbranch', 'after_sc', 'SELECT 1', '{sc}', trigger_rule => 'one_done');
+SELECT pgetl_run('mbranch');
 -- a slow run, cancelled
 SELECT pgetl_create_pipeline('mslow');
 SELECT pgetl_add_task('mslow', 'nap', 'SELECT pg_sleep(30)');
@@ -199,6 +210,7 @@ SELECT pgetl_drop_stage('m_stage2');
 SELECT pgetl_create_pipeline('mdrop');
 SELECT pgetl_drop_pipeline('mdrop');
 SELECT pgetl_param('x'), pgetl_result('x'), pgetl_run_id(), pgetl_logical_date();
+SELECT pgetl_skip('outside a task');
 SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT * FROM pgetl_state_colors();

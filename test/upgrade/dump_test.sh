@@ -16,14 +16,16 @@ psql -X -q -d postgres -c "CREATE DATABASE $PGDATABASE" -c "CREATE EXTENSION IF 
 q "CREATE EXTENSION pgetl"
 
 # Every table of schema pgetl is dumped (src/sql/95_dump.sql), except the
-# state machine's transition tables: catalog data that CREATE EXTENSION
-# fills (src/sql/20_history.sql), not user data
+# state machine's transition tables and the task kinds and trigger rules:
+# catalog data that CREATE EXTENSION fills (src/sql/20_history.sql,
+# src/sql/10_pipeline.sql), not user data
 undumped=$(q "SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c, pg_extension e
                WHERE e.extname = 'pgetl' AND c.relnamespace = 'pgetl'::regnamespace AND c.relkind IN ('r', 'p', 'S')
                  AND NOT c.oid = ANY (e.extconfig)
-                 AND c.oid NOT IN ('pgetl.run_state_transition'::regclass, 'pgetl.task_state_transition'::regclass)")
+                 AND c.oid NOT IN ('pgetl.run_state_transition'::regclass, 'pgetl.task_state_transition'::regclass,
+                                   'pgetl.task_kind'::regclass, 'pgetl.trigger_rule'::regclass)")
 [ -z "$undumped" ] || fail "pgetl tables pg_dump would not dump: $undumped"
-ok "every table and sequence of schema pgetl but the state transition tables is an extension configuration table"
+ok "every table and sequence of schema pgetl but the state transition tables, task kinds and trigger rules is an extension configuration table"
 
 psql -X -q -v ON_ERROR_STOP=1 -f "$here/fixture.sql" > "$work/fixture.log" 2>&1 || { cat "$work/fixture.log"; fail "fixture failed"; }
 psql -X -q -d postgres -c "GRANT USAGE ON SCHEMA cron TO fx" \
