@@ -39,8 +39,6 @@
 
 PG_FUNCTION_INFO_V1(pgetl_load);
 
-#define LOAD_BATCH_ROWS 1000
-#define LOAD_BATCH_BYTES (4 * 1024 * 1024)
 #define LOAD_FIRST_REASONS 5
 
 /* State of one running load */
@@ -62,6 +60,7 @@ typedef struct Load
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
 	MemoryContext batch_cxt;
+	LoadPipe   *pipe;			/* the parallel reader, or NULL */
 } Load;
 
 /*
@@ -75,7 +74,9 @@ load_error_context(void *arg)
 
 	if (load->src)
 		errcontext("pgetl load \"%s\", line " INT64_FORMAT " of \"%s\"",
-				   load->spec->name, load_source_current_line(load->src), load->source);
+				   load->spec->name,
+				   load->pipe ? load_parallel_current_line(load->pipe) :
+				   load_source_current_line(load->src), load->source);
 }
 
 /*
@@ -322,10 +323,8 @@ check_call(void *arg)
  * ones that raised an error.
  */
 static void
-check_range(Load *load, LoadRow **rows, int lo, int hi)
+check_range(LoadSpec *spec, LoadRow **rows, int lo, int hi)
 {
-	LoadSpec   *spec = load->spec;
-
 	while (lo < hi)
 	{
 		CheckCall	cc = {spec, rows, lo, hi};
@@ -345,11 +344,22 @@ check_range(Load *load, LoadRow **rows, int lo, int hi)
 static void
 check_batch(Load *load, LoadRow **rows, int n)
 {
-	check_range(load, rows, 0, n);
+	check_range(load->spec, rows, 0, n);
 }
 
 /*
- * process_batch - check, insert and account for a batch of rows.
+ * load_check_rows - check the rules on rows[0..n), as the serial path does
+ * (how the parallel reader checks its batches; see load_parallel.c).
+ */
+void
+load_check_rows(LoadSpec *spec, LoadRow **rows, int n)
+{
+	check_range(spec, rows, 0, n);
+}
+
+/*
+ * process_batch - check (unless the parallel reader has checked them
+ * already), insert and account for a batch of rows.
  *
  * Every row read is loaded, rejected or skipped: a row that passed the
  * rules and that the target neither stored nor refused was dropped by a
@@ -358,7 +368,7 @@ check_batch(Load *load, LoadRow **rows, int n)
  * tell these two apart; in that mode both count as skipped on conflict).
  */
 static void
-process_batch(Load *load, LoadRow **rows, int n)
+process_batch(Load *load, LoadRow **rows, int n, bool checked)
 {
 	LoadRow   **good = palloc(sizeof(LoadRow *) * n);
 	int			ngood = 0;
@@ -366,7 +376,8 @@ process_batch(Load *load, LoadRow **rows, int n)
 	int64		refused = 0;
 	int64		skipped;
 
-	check_batch(load, rows, n);
+	if (!checked)
+		check_batch(load, rows, n);
 	for (int i = 0; i < n; i++)
 		if (!rows[i]->rejected)
 			good[ngood++] = rows[i];
@@ -450,6 +461,70 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 }
 
 /*
+ * load_read_header - read the header record and match its names to the
+ * spec's columns (or bind the columns by position, without a header), and
+ * say whether blank lines are records.
+ */
+void
+load_read_header(LoadSpec *spec, LoadSource *src, CopyFromState cstate, const char *source)
+{
+	char	  **fields;
+	int			nfields;
+	int64		line;
+	char	   *record;
+	bool		unterminated;
+
+	if (spec->header)
+	{
+		if (!load_source_next(src, cstate, &fields, &nfields, &line, &record, &unterminated))
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
+							source, spec->name),
+					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
+		load_spec_bind_header(spec, fields, nfields);
+	}
+	else
+		load_spec_bind_positions(spec);
+	/* records of one field: a blank line is a record of one empty field */
+	load_source_keep_blank_lines(src, spec->nfields_expected == 1);
+}
+
+/*
+ * load_read_batch - read the next batch of records into rows[] (room for
+ * LOAD_BATCH_ROWS), made in the current memory context: at most
+ * LOAD_BATCH_ROWS records or LOAD_BATCH_BYTES of record text.  *more is
+ * false once the source is exhausted.  Returns the number of rows read.
+ */
+int
+load_read_batch(LoadSpec *spec, LoadSource *src, CopyFromState cstate, LoadRow **rows,
+				bool *more)
+{
+	int			n = 0;
+	Size		bytes = 0;
+	char	  **fields;
+	int			nfields;
+	int64		line;
+	char	   *record;
+	bool		unterminated;
+
+	*more = true;
+	while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
+	{
+		if (!load_source_next(src, cstate, &fields, &nfields, &line, &record, &unterminated))
+		{
+			*more = false;
+			break;
+		}
+		rows[n] = make_row(spec, fields, nfields, line, record);
+		rows[n]->unterminated = unterminated;
+		bytes += strlen(record);
+		n++;
+	}
+	return n;
+}
+
+/*
  * run_load - the body of pgetl_load, with an SPI connection open.
  */
 static void
@@ -458,11 +533,6 @@ run_load(Load *load, bool purge)
 	LoadSpec   *spec = load->spec;
 	LoadRow   **rows = NULL;
 	ErrorContextCallback errcb;
-	char	  **fields;
-	int			nfields;
-	int64		line;
-	char	   *record;
-	bool		unterminated;
 	MemoryContext load_cxt = CurrentMemoryContext;
 
 	check_privileges(spec);
@@ -506,47 +576,32 @@ run_load(Load *load, bool purge)
 	}
 
 	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
-	if (spec->header)
-	{
-		if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
-							  &unterminated))
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
-							load->source, spec->name),
-					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
-		load_spec_bind_header(spec, fields, nfields);
-	}
-	else
-		load_spec_bind_positions(spec);
-	/* records of one field: a blank line is a record of one empty field */
-	load_source_keep_blank_lines(load->src, spec->nfields_expected == 1);
+	load_read_header(spec, load->src, load->cstate, load->source);
+
+	/*
+	 * A large file is read and checked by a background process while this
+	 * one inserts (load_parallel.c); NULL when the serial path is used.
+	 */
+	load->pipe = load_parallel_start(spec, load->src, load->source, &errcb);
 
 	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
 	for (;;)
 	{
-		int			n = 0;
-		Size		bytes = 0;
+		int			n;
 		bool		more = true;
 		MemoryContext old;
 
 		MemoryContextReset(load->batch_cxt);
 		old = MemoryContextSwitchTo(load->batch_cxt);
-		while (n < LOAD_BATCH_ROWS && bytes < LOAD_BATCH_BYTES)
+		if (load->pipe)
 		{
-			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
-								  &unterminated))
-			{
-				more = false;
-				break;
-			}
-			rows[n] = make_row(spec, fields, nfields, line, record);
-			rows[n]->unterminated = unterminated;
-			bytes += strlen(record);
-			n++;
+			n = load_parallel_next_batch(load->pipe, rows, LOAD_BATCH_ROWS, load->cstate);
+			more = n > 0;
 		}
+		else
+			n = load_read_batch(spec, load->src, load->cstate, rows, &more);
 		if (n > 0)
-			process_batch(load, rows, n);
+			process_batch(load, rows, n, load->pipe != NULL);
 		MemoryContextSwitchTo(old);
 		CHECK_FOR_INTERRUPTS();
 		if (!more)
@@ -555,6 +610,8 @@ run_load(Load *load, bool purge)
 	MemoryContextReset(load->batch_cxt);
 	check_limits(load, true);
 	error_context_stack = errcb.previous;
+	if (load->pipe)
+		load_parallel_end(load->pipe);
 
 	load_source_end(load->src, load->cstate);
 	load_target_end(load->target);
