@@ -52,6 +52,7 @@
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "executor/spi.h"
+#include "portability/instr_time.h"
 #include "libpq/libpq.h"
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
@@ -122,6 +123,8 @@ struct LoadPipe
 	ErrorContextCallback *own;	/* the load's error context */
 	int64		line;			/* where the reader is */
 	bool		done;
+	instr_time	waited;			/* for the reader's batches */
+	instr_time	started;
 };
 
 /*
@@ -420,6 +423,7 @@ load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
 		switch (((char *) data)[0])
 		{
 			case 'R':
+				INSTR_TIME_SET_CURRENT(pipe->started);
 				elog(DEBUG1, "pgetl load \"%s\": parallel (reader PID %d)", spec->name, (int) pid);
 				return pipe;
 			case 'N':
@@ -501,11 +505,15 @@ put_str(StringInfo buf, const char *s)
 		put(buf, s, len + 1);
 }
 
-/* pad the batch to MAXALIGN, so that a value after it is aligned */
+/*
+ * put_align - pad the batch so that what follows is MAXALIGNed in the
+ * message, which starts with the type byte before the buffer: the leader
+ * reads values in place (shm_mq hands out messages MAXALIGNed).
+ */
 static void
 put_align(StringInfo buf)
 {
-	while (buf->len % MAXIMUM_ALIGNOF != 0)
+	while ((buf->len + 1) % MAXIMUM_ALIGNOF != 0)
 		appendStringInfoChar(buf, '\0');
 }
 
@@ -527,13 +535,22 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 	{
 		Size		len;
 		void	   *data;
-		shm_mq_result res = shm_mq_receive(pipe->mqh, &len, &data, false);
+		shm_mq_result res;
 		char		type;
 		Reader		r;
 		int64		bytes;
 		int32		n;
-		char	   *copy;
+		char	   *base;
+		LoadRow    *allrows;
+		Datum	   *allvalues;
+		bool	   *allnulls;
+		instr_time	t0,
+					t1;
 
+		INSTR_TIME_SET_CURRENT(t0);
+		res = shm_mq_receive(pipe->mqh, &len, &data, false);
+		INSTR_TIME_SET_CURRENT(t1);
+		INSTR_TIME_ACCUM_DIFF(pipe->waited, t1, t0);
 		if (res != SHM_MQ_SUCCESS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -551,11 +568,20 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 		}
 		if (type != 'B' && type != 'Z')
 			continue;
-		/* aligned copy of the payload; strings and values point into it */
-		copy = palloc(len);
-		memcpy(copy, (char *) data + 1, len - 1);
-		r.p = copy;
-		r.end = copy + len - 1;
+		/*
+		 * Strings and values point into the message, valid until the next
+		 * receive, i.e. while the leader processes this batch (its rows are
+		 * not kept after it).  An unaligned message (not expected: shm_mq
+		 * aligns them) is copied.
+		 */
+		base = data;
+		if ((uintptr_t) base % MAXIMUM_ALIGNOF != 0)
+		{
+			base = palloc(len);
+			memcpy(base, data, len);
+		}
+		r.p = base + 1;
+		r.end = base + len;
 		take(&r, &bytes, sizeof(bytes));
 		take(&r, &pipe->line, sizeof(pipe->line));
 		load_source_set_bytes_processed(cstate, bytes);
@@ -567,9 +593,12 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 		take(&r, &n, sizeof(n));
 		if (n < 0 || n > maxrows)
 			elog(ERROR, "pgetl load reader sent a batch of %d rows", n);
+		allrows = palloc0(sizeof(LoadRow) * Max(n, 1));
+		allvalues = palloc(sizeof(Datum) * Max(n * spec->nout, 1));
+		allnulls = palloc(sizeof(bool) * Max(n * spec->nout, 1));
 		for (int i = 0; i < n; i++)
 		{
-			LoadRow    *row = palloc0(sizeof(LoadRow));
+			LoadRow    *row = &allrows[i];
 			uint8		flags;
 
 			take(&r, &row->line, sizeof(row->line));
@@ -583,8 +612,10 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 			row->fields = palloc(sizeof(char *) * (row->nfields + 1));
 			for (int f = 0; f < row->nfields; f++)
 				row->fields[f] = take_str(&r);
-			row->values = palloc0(sizeof(Datum) * Max(spec->nout, 1));
-			row->nulls = palloc0(sizeof(bool) * Max(spec->nout, 1));
+			row->values = allvalues + i * spec->nout;
+			row->nulls = allnulls + i * spec->nout;
+			memset(row->values, 0, sizeof(Datum) * spec->nout);
+			memset(row->nulls, 0, sizeof(bool) * spec->nout);
 			if (row->rejected)
 			{
 				int32		nf;
@@ -622,7 +653,7 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 						int32		vlen;
 
 						take(&r, &vlen, sizeof(vlen));
-						r.p = copy + MAXALIGN(r.p - copy);
+						r.p = base + MAXALIGN(r.p - base);
 						if (vlen < 0 || r.p + vlen > r.end)
 							elog(ERROR, "pgetl load reader sent a bad value");
 						row->values[k] = PointerGetDatum(r.p);
@@ -651,6 +682,12 @@ load_parallel_current_line(LoadPipe *pipe)
 void
 load_parallel_end(LoadPipe *pipe)
 {
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, pipe->started);
+	elog(DEBUG1, "pgetl load \"%s\": waited %.0f ms of %.0f ms for the reader",
+		 pipe->spec->name, INSTR_TIME_GET_MILLISEC(pipe->waited), INSTR_TIME_GET_MILLISEC(now));
 	WaitForBackgroundWorkerShutdown(pipe->handle);
 	dsm_detach(pipe->seg);
 }
