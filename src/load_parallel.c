@@ -261,15 +261,6 @@ parallel_eligible(LoadSpec *spec, LoadSource *src, const char **why)
 	return true;
 }
 
-/* dsm detach callback: stop the reader (it may be busy checking rows) */
-static void
-terminate_reader(dsm_segment *seg, Datum arg)
-{
-	BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) DatumGetPointer(arg);
-
-	TerminateBackgroundWorker(handle);
-}
-
 /* put a string in the segment under key */
 static void
 put_string(shm_toc *toc, uint64 key, const char *s)
@@ -314,8 +305,9 @@ raise_message(LoadPipe *pipe, char *data, Size len)
  * (after the header), when the load may and should go parallel; wait
  * until it is ready.  Returns NULL for the serial path: not eligible, no
  * background worker slot, or a reader that gave up.  The pipe lives in the
- * current memory context; its segment is detached (and the reader stopped)
- * by load_parallel_end or by the abort of the transaction.
+ * current memory context; its segment is detached by load_parallel_end or
+ * by the abort of the transaction (or subtransaction), and the reader, which
+ * finds the queue detached when it sends its next batch, exits quietly.
  */
 LoadPipe *
 load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
@@ -333,7 +325,6 @@ load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
 	BackgroundWorker worker;
 	pid_t		pid;
 	LoadPipe   *pipe;
-	MemoryContext old;
 
 	if (!parallel_eligible(spec, src, &why))
 	{
@@ -380,17 +371,13 @@ load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
 	strlcpy(worker.bgw_type, "pgetl load reader", BGW_MAXLEN);
 	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
 	worker.bgw_notify_pid = MyProcPid;
-	old = MemoryContextSwitchTo(TopTransactionContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		MemoryContextSwitchTo(old);
 		dsm_detach(seg);
 		elog(DEBUG1, "pgetl load \"%s\": serial (no background worker slot: max_worker_processes is reached)",
 			 spec->name);
 		return NULL;
 	}
-	MemoryContextSwitchTo(old);
-	on_dsm_detach(seg, terminate_reader, PointerGetDatum(handle));
 	pipe = palloc0(sizeof(LoadPipe));
 	pipe->seg = seg;
 	pipe->handle = handle;
@@ -606,12 +593,6 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 			row->rejected = (flags & 1) != 0;
 			row->unterminated = (flags & 2) != 0;
 			row->record = take_str(&r);
-			take(&r, &row->nfields, sizeof(row->nfields));
-			if (row->nfields < 0 || row->nfields > (r.end - r.p) / (int) sizeof(int32))
-				elog(ERROR, "pgetl load reader sent a bad record");
-			row->fields = palloc(sizeof(char *) * (row->nfields + 1));
-			for (int f = 0; f < row->nfields; f++)
-				row->fields[f] = take_str(&r);
 			row->values = allvalues + i * spec->nout;
 			row->nulls = allnulls + i * spec->nout;
 			memset(row->values, 0, sizeof(Datum) * spec->nout);
@@ -638,6 +619,12 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 			}
 			else
 			{
+				take(&r, &row->nfields, sizeof(row->nfields));
+				if (row->nfields < 0 || row->nfields > (r.end - r.p) / (int) sizeof(int32))
+					elog(ERROR, "pgetl load reader sent a bad record");
+				row->fields = palloc(sizeof(char *) * (row->nfields + 1));
+				for (int f = 0; f < row->nfields; f++)
+					row->fields[f] = take_str(&r);
 				for (int k = 0; k < spec->nout; k++)
 				{
 					uint8		isnull;
@@ -714,9 +701,6 @@ send_batch(LoadSpec *spec, LoadRow **rows, int n, int64 bytes, int64 line)
 		put(&buf, &row->line, sizeof(row->line));
 		put(&buf, &flags, 1);
 		put_str(&buf, row->record);
-		put(&buf, &row->nfields, sizeof(row->nfields));
-		for (int f = 0; f < row->nfields; f++)
-			put_str(&buf, row->fields[f]);
 		if (row->rejected)
 		{
 			int32		nf = row->nfailures;
@@ -734,6 +718,10 @@ send_batch(LoadSpec *spec, LoadRow **rows, int n, int64 bytes, int64 line)
 			}
 			continue;
 		}
+		/* fields: the value of a row the target refuses (reject_at_target) */
+		put(&buf, &row->nfields, sizeof(row->nfields));
+		for (int f = 0; f < row->nfields; f++)
+			put_str(&buf, row->fields[f]);
 		for (int k = 0; k < spec->nout; k++)
 		{
 			LoadColumn *c = spec->outcols[k];
