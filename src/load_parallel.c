@@ -824,6 +824,13 @@ pgetl_load_reader_main(Datum main_arg)
 	SetClientEncoding(GetDatabaseEncoding());
 	StartTransactionCommand();
 	RestoreGUCState(shm_toc_lookup(toc, KEY_GUC, false));
+
+	/*
+	 * Never wait long for a lock: the leader, which may hold it (e.g. on a
+	 * catalog table it altered), waits for this process, and no deadlock
+	 * detector sees that wait.  Before ready, an error means the serial path.
+	 */
+	SetConfigOption("lock_timeout", "1000", PGC_USERSET, PGC_S_SESSION);
 	SetUserIdAndSecContext(fixed->current_user, fixed->sec_context);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "pgetl load reader");
