@@ -10,6 +10,10 @@
  * as the calling role (its INSERT privilege on the target is checked); only
  * the catalog is read and written as the extension owner.
  *
+ * A large server file may be read and checked by a background process
+ * while this one inserts (load_parallel.c); the batches, rejects, progress
+ * and errors are the same.
+ *
  * Memory stays flat: a batch's records and values live in a memory context
  * reset after each batch; only the sets of unique values (when a column has
  * the "unique" rule) and the first few reject reasons grow with the file.
