@@ -53,8 +53,6 @@
 #include "commands/progress.h"
 #include "executor/spi.h"
 #include "portability/instr_time.h"
-#include "libpq/libpq.h"
-#include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
@@ -680,11 +678,30 @@ load_parallel_end(LoadPipe *pipe)
 }
 
 /*
+ * send_message - one message of the reader to the leader: its type byte,
+ * then len bytes, in the format of the reader's redirected errors and
+ * notices (pq_redirect_to_shm_mq); false when the leader is gone.
+ * (libpq/libpq.h's pq_putmessage would do the same, but that header needs
+ * the GSSAPI headers on PostgreSQL 17 and later.)
+ */
+static bool
+send_message(shm_mq_handle *mqh, char type, const char *data, Size len)
+{
+	shm_mq_iovec iov[2];
+
+	iov[0].data = &type;
+	iov[0].len = 1;
+	iov[1].data = data;
+	iov[1].len = len;
+	return shm_mq_sendv(mqh, iov, len > 0 ? 2 : 1, false, true) == SHM_MQ_SUCCESS;
+}
+
+/*
  * send_batch - serialize checked rows for the leader (see
  * load_parallel_next_batch) and send them; false when the leader is gone.
  */
 static bool
-send_batch(LoadSpec *spec, LoadRow **rows, int n, int64 bytes, int64 line)
+send_batch(shm_mq_handle *mqh, LoadSpec *spec, LoadRow **rows, int n, int64 bytes, int64 line)
 {
 	StringInfoData buf;
 	int32		n32 = n;
@@ -755,7 +772,7 @@ send_batch(LoadSpec *spec, LoadRow **rows, int n, int64 bytes, int64 line)
 			put(&buf, p, vlen);
 		}
 	}
-	return pq_putmessage('B', buf.data, buf.len) == 0;
+	return send_message(mqh, 'B', buf.data, buf.len);
 }
 
 /* errors of the reader name the load and line, as the serial path's do */
@@ -864,11 +881,11 @@ pgetl_load_reader_main(Datum main_arg)
 	}
 	if (gave_up)
 	{
-		pq_putmessage('F', gave_up, strlen(gave_up));
+		send_message(mqh, 'F', gave_up, strlen(gave_up));
 		proc_exit(0);
 	}
 	load_rules_begin(spec);
-	if (pq_putmessage('R', NULL, 0) != 0)
+	if (!send_message(mqh, 'R', NULL, 0))
 		proc_exit(0);
 
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl load reader batch",
@@ -886,7 +903,7 @@ pgetl_load_reader_main(Datum main_arg)
 		if (n > 0)
 		{
 			load_check_rows(spec, rows, n);
-			if (!send_batch(spec, rows, n, load_source_bytes_processed(cstate),
+			if (!send_batch(mqh, spec, rows, n, load_source_bytes_processed(cstate),
 							load_source_current_line(src)))
 				proc_exit(0);	/* the leader is gone */
 		}
@@ -906,7 +923,7 @@ pgetl_load_reader_main(Datum main_arg)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		pq_putmessage('Z', (char *) end, sizeof(end));
+		send_message(mqh, 'Z', (char *) end, sizeof(end));
 	}
 	proc_exit(0);
 }
