@@ -311,6 +311,20 @@ grep -q 'parallel (reader PID' "$dir/replay.path" || fail "the load to replay wa
 p=$(pq on -c "SELECT rows_read FROM pgetl_reload_rejects($id)" 2>&1 >/dev/null | grep -o '": [a-z]* (.*' || true)
 [[ "$p" == *"serial (a replay of rejects)"* ]] || fail "replay: $p"
 ok "references, severity warn (rule, check) and a replay of rejects are serial, DEBUG1 says why"
+# and give what the serial path gives: the warnings (reject rows with
+# severity warn) and rows_warned, the references' rejects
+for spec in refs warned warncheck; do
+    for mode in off on; do
+        load "$mode" "$spec" "$dir/bad.csv" purchases "$dir/$spec.$mode"
+        pq off -c "SELECT rows_warned, (SELECT count(*) FROM pgetl.reject r WHERE r.load_id = h.load_id AND severity = 'warn')
+                     FROM pgetl.load_history h WHERE load_name = '$spec' ORDER BY load_id DESC LIMIT 1" >> "$dir/$spec.$mode"
+    done
+    cmp -s "$dir/$spec.off" "$dir/$spec.on" || fail "$spec: pgetl.load_parallel = on differs: $(diff "$dir/$spec.off" "$dir/$spec.on" | head)"
+done
+[ "$(tail -n 1 "$dir/warned.on" | cut -d'|' -f1)" -gt 0 ] || fail "warned: no warning to compare"
+[ "$(tail -n 1 "$dir/warncheck.on" | cut -d'|' -f1)" -gt 0 ] || fail "warncheck: no warning to compare"
+grep -q ' | references | ' "$dir/refs.on" || fail "refs: no references reject to compare"
+ok "references and severity warn with pgetl.load_parallel = on: the serial load's rows, rejects, warnings and rows_warned"
 
 # commit_every: its worker reads the database's settings; the rows and
 # rejects are the serial load's
