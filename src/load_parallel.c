@@ -615,16 +615,19 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 				if (nf < 0 || nf > (r.end - r.p))
 					elog(ERROR, "pgetl load reader sent a bad reject");
 				row->nfailures = row->maxfailures = nf;
-				row->failures = palloc(sizeof(LoadFailure) * Max(nf, 1));
+				row->failures = palloc0(sizeof(LoadFailure) * Max(nf, 1));
 				for (int k = 0; k < nf; k++)
 				{
 					LoadFailure *fl = &row->failures[k];
+					uint8		warn;
 
 					fl->column = take_str(&r);
 					fl->rule = take_str(&r);
 					fl->value = take_str(&r);
 					fl->message = take_str(&r);
 					take(&r, &fl->sqlerrcode, sizeof(fl->sqlerrcode));
+					take(&r, &warn, 1);
+					fl->warn = warn != 0;
 				}
 			}
 			else
@@ -738,12 +741,15 @@ send_batch(shm_mq_handle *mqh, LoadSpec *spec, LoadRow **rows, int n, int64 byte
 			for (int k = 0; k < nf; k++)
 			{
 				LoadFailure *fl = &row->failures[k];
+				uint8		warn = fl->warn ? 1 : 0;
 
 				put_str(&buf, fl->column);
 				put_str(&buf, fl->rule);
 				put_str(&buf, fl->value);
 				put_str(&buf, fl->message);
 				put(&buf, &fl->sqlerrcode, sizeof(fl->sqlerrcode));
+				/* a rejected row's warnings too (a warn rule keeps a load serial) */
+				put(&buf, &warn, 1);
 			}
 			continue;
 		}

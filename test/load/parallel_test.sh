@@ -176,7 +176,7 @@ load() {
     {
         echo "counts ${res#*|}"
         pq off -c "SELECT t::text FROM $table t ORDER BY t::text"
-        pq off -c "SELECT concat_ws(' | ', line_number, record, column_name, rule, value, message, sqlstate)
+        pq off -c "SELECT concat_ws(' | ', line_number, record, column_name, rule, value, message, sqlstate, severity)
                      FROM pgetl.reject WHERE load_id = $id ORDER BY reject_id"
     } > "$out"
 }
@@ -200,6 +200,9 @@ same purchases "$dir/bad.csv" purchases "generated, 1% bad"
 for rule in type min max max_decimals field_count required check check_constraint unique_constraint; do
     grep -q " | $rule | " "$dir/serial" || fail "generated: no reject by $rule"
 done
+# rejects are errors, not warnings (no rule of this spec has severity warn)
+grep ' | ' "$dir/parallel" | grep -qv ' | error$' && fail "generated: a parallel reject is not of severity error"
+
 ok "generated data with 1% bad rows: same rows, rejects (rules, types, checks, CHECK, primary key) and counts"
 same superstore "$superstore" superstore_orders "Superstore"
 for rule in pattern max check unique_constraint; do
