@@ -16,6 +16,10 @@
  * as the calling role (its INSERT privilege on the target is checked); only
  * the catalog is read and written as the extension owner.
  *
+ * A large server file may be read and checked by a background process
+ * while this one inserts (load_parallel.c); the batches, rejects, progress
+ * and errors are the same.
+ *
  * Memory stays flat: a batch's records and values live in a memory context
  * reset after each batch; only the sets of unique values (when a column has
  * the "unique" rule) and the first few reject reasons grow with the file.
@@ -45,8 +49,6 @@
 
 PG_FUNCTION_INFO_V1(pgetl_load);
 
-#define LOAD_BATCH_ROWS 1000
-#define LOAD_BATCH_BYTES (4 * 1024 * 1024)
 /*
  * Into a Citus table each batch is a distributed statement (a COPY into
  * every shard, ~30 ms whatever its size): batches 20 times larger.
@@ -81,7 +83,9 @@ load_error_context(void *arg)
 				   load->spec->name, load->source);
 	else
 		errcontext("pgetl load \"%s\", line " INT64_FORMAT " of \"%s\"",
-				   load->spec->name, load_source_current_line(load->src), load->source);
+				   load->spec->name,
+				   load->pipe ? load_parallel_current_line(load->pipe) :
+				   load_source_current_line(load->src), load->source);
 }
 
 /*
@@ -353,10 +357,8 @@ check_call(void *arg)
  * ones that raised an error.
  */
 static void
-check_range(Load *load, LoadRow **rows, int lo, int hi)
+check_range(LoadSpec *spec, LoadRow **rows, int lo, int hi)
 {
-	LoadSpec   *spec = load->spec;
-
 	while (lo < hi)
 	{
 		CheckCall	cc = {spec, rows, lo, hi};
@@ -376,7 +378,7 @@ check_range(Load *load, LoadRow **rows, int lo, int hi)
 static void
 check_batch(Load *load, LoadRow **rows, int n)
 {
-	check_range(load, rows, 0, n);
+	check_range(load->spec, rows, 0, n);
 }
 
 /*
@@ -397,7 +399,18 @@ note_passed(Load *load, int64 line)
 }
 
 /*
- * process_batch - check, insert and account for a batch of rows.
+ * load_check_rows - check the rules on rows[0..n), as the serial path does
+ * (how the parallel reader checks its batches; see load_parallel.c).
+ */
+void
+load_check_rows(LoadSpec *spec, LoadRow **rows, int n)
+{
+	check_range(spec, rows, 0, n);
+}
+
+/*
+ * process_batch - check (unless the parallel reader has checked them
+ * already), insert and account for a batch of rows.
  *
  * Every row read is loaded, rejected or skipped: a row that passed the
  * rules and that the target neither stored nor refused was dropped by a
@@ -406,7 +419,7 @@ note_passed(Load *load, int64 line)
  * tell these two apart; in that mode both count as skipped on conflict).
  */
 static void
-process_batch(Load *load, LoadRow **rows, int n)
+process_batch(Load *load, LoadRow **rows, int n, bool checked)
 {
 	LoadRow   **good = palloc(sizeof(LoadRow *) * n);
 	int			ngood = 0;
@@ -414,7 +427,9 @@ process_batch(Load *load, LoadRow **rows, int n)
 	int64		refused = 0;
 	int64		skipped;
 
-	check_batch(load, rows, n);
+	if (!checked)
+		check_batch(load, rows, n);
+	/* (a spec with references never takes the parallel path) */
 	load_rules_check_references(load->spec, rows, n);
 	for (int i = 0; i < n; i++)
 		if (!rows[i]->rejected)
@@ -499,6 +514,82 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 		text += len;
 	}
 	return row;
+}
+
+/*
+ * load_read_header - read the header record and match its names to the
+ * spec's columns (or bind the columns by position, without a header), and
+ * say whether blank lines are records.  *header_record (if not NULL) is set
+ * to the header record as read (in the current memory context), or NULL.
+ */
+void
+load_read_header(LoadSpec *spec, LoadSource *src, CopyFromState cstate, const char *source,
+				 char **header_record)
+{
+	char	  **fields;
+	int			nfields;
+	int64		line;
+	char	   *record;
+	bool		unterminated;
+
+	if (header_record)
+		*header_record = NULL;
+	if (spec->header)
+	{
+		if (!load_source_next(src, cstate, &fields, &nfields, &line, &record, &unterminated))
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
+							source, spec->name),
+					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
+		load_spec_bind_header(spec, fields, nfields);
+		if (header_record)
+			*header_record = record;
+	}
+	else
+		load_spec_bind_positions(spec);
+	/* records of one field: a blank line is a record of one empty field */
+	load_source_keep_blank_lines(src, spec->nfields_expected == 1);
+}
+
+/*
+ * load_read_batch - read the next batch of records into rows[] (room for
+ * maxrows), made in the current memory context: at most maxrows records or
+ * maxbytes of record text.  A replay (load_replay.c) passes line_map: the
+ * record numbered rows_before + i (from 0) keeps the line
+ * line_map[rows_before + i] it had in its source.  *more is
+ * false once the source is exhausted.  Returns the number of rows read.
+ */
+int
+load_read_batch(LoadSpec *spec, LoadSource *src, CopyFromState cstate, LoadRow **rows,
+				int maxrows, Size maxbytes, const int64 *line_map, int64 nline_map,
+				int64 rows_before, bool *more)
+{
+	int			n = 0;
+	Size		bytes = 0;
+	char	  **fields;
+	int			nfields;
+	int64		line;
+	char	   *record;
+	bool		unterminated;
+
+	*more = true;
+	while (n < maxrows && bytes < maxbytes)
+	{
+		if (!load_source_next(src, cstate, &fields, &nfields, &line, &record, &unterminated))
+		{
+			*more = false;
+			break;
+		}
+		/* a replayed record keeps the line it had in its source */
+		if (line_map && rows_before + n < nline_map)
+			line = line_map[rows_before + n];
+		rows[n] = make_row(spec, fields, nfields, line, record);
+		rows[n]->unterminated = unterminated;
+		bytes += strlen(record);
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -669,6 +760,32 @@ save_header(Load *load)
 }
 
 /*
+ * load_serial_reason - why a load must take the serial path whatever its
+ * source and spec (load_parallel.c decides on those), or NULL:
+ *   - commit_every and resume: a stretch ends after commit_every records
+ *     and its checkpoint is the byte offset after them, which the leader
+ *     finds by reading its own source (load_commit.c); the reader, ahead,
+ *     would have to stop there too.  Not supported: serial.
+ *   - a replay of rejects reads records from memory with the lines of
+ *     their source (load_replay.c): serial.
+ *   - a Citus target: batches 20 times larger and per-row router inserts
+ *     after a failed batch (load_target.c); not tested in parallel: serial.
+ */
+static const char *
+load_serial_reason(Load *load)
+{
+	if (load->commit_every > 0)
+		return "the load commits as it goes (commit_every)";
+	if (load->resume)
+		return "the load resumes an interrupted one";
+	if (load->mem != NULL || load->replay_of != 0)
+		return "a replay of rejects";
+	if (load_target_is_citus(load->target))
+		return "the target is a Citus table";
+	return NULL;
+}
+
+/*
  * load_run_stretch - the body of pgetl_load, with an SPI connection open:
  * the whole load, or (commit_every) the stretch of up to commit_every
  * records from load->offset, after which load->offset and load->line are
@@ -682,11 +799,6 @@ load_run_stretch(Load *load, bool purge)
 	LoadSpec   *spec = load->spec;
 	LoadRow   **rows = NULL;
 	ErrorContextCallback errcb;
-	char	  **fields;
-	int			nfields;
-	int64		line;
-	char	   *record;
-	bool		unterminated;
 	MemoryContext load_cxt = CurrentMemoryContext;
 	bool		first = load->load_id == 0;
 	int64		stretch_rows = 0;
@@ -753,22 +865,15 @@ load_run_stretch(Load *load, bool purge)
 		load->src = src;
 	}
 
+	load->pipe = NULL;
 	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
-	if (spec->header)
 	{
-		if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
-							  &unterminated))
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("source \"%s\" is empty, but load \"%s\" expects a header",
-							load->source, spec->name),
-					 errhint("Check the file; for a file without a header, define the load with \"header\": false.")));
-		load_spec_bind_header(spec, fields, nfields);
-		if (load->header == NULL && load->cxt)
-			load->header = MemoryContextStrdup(load->cxt, record);
+		char	   *header_record;
+
+		load_read_header(spec, load->src, load->cstate, load->source, &header_record);
+		if (header_record && load->header == NULL && load->cxt)
+			load->header = MemoryContextStrdup(load->cxt, header_record);
 	}
-	else
-		load_spec_bind_positions(spec);
 	/* a later stretch: read on from its checkpoint */
 	if (load->line > 1)
 	{
@@ -777,8 +882,19 @@ load_run_stretch(Load *load, bool purge)
 		load_source_seek(load->src, load->offset, load->line);
 		load->cstate = load_source_begin_copy(load->src, spec);
 	}
-	/* records of one field: a blank line is a record of one empty field */
-	load_source_keep_blank_lines(load->src, spec->nfields_expected == 1);
+
+	/*
+	 * A large file is read and checked by a background process while this
+	 * one inserts (load_parallel.c); NULL when the serial path is used.
+	 */
+	{
+		const char *why = load_serial_reason(load);
+
+		if (why)
+			elog(DEBUG1, "pgetl load \"%s\": serial (%s)", spec->name, why);
+		else
+			load->pipe = load_parallel_start(spec, load->src, load->source, &errcb);
+	}
 
 	batch_rows = LOAD_BATCH_ROWS;
 	batch_bytes = LOAD_BATCH_BYTES;
@@ -791,9 +907,8 @@ load_run_stretch(Load *load, bool purge)
 	load->done = false;
 	for (;;)
 	{
-		int			n = 0;
+		int			n;
 		int			limit = batch_rows;
-		Size		bytes = 0;
 		bool		more = true;
 		MemoryContext old;
 
@@ -801,27 +916,19 @@ load_run_stretch(Load *load, bool purge)
 			limit = (int) Min((int64) limit, load->commit_every - stretch_rows);
 		MemoryContextReset(load->batch_cxt);
 		old = MemoryContextSwitchTo(load->batch_cxt);
-		while (n < limit && bytes < batch_bytes)
+		if (load->pipe)
 		{
-			if (!load_source_next(load->src, load->cstate, &fields, &nfields, &line, &record,
-								  &unterminated))
-			{
-				more = false;
-				break;
-			}
-			/* a replayed record keeps the line it had in its source */
-			if (load->line_map && load->rows_read + n < load->nline_map)
-				line = load->line_map[load->rows_read + n];
-			rows[n] = make_row(spec, fields, nfields, line, record);
-			rows[n]->unterminated = unterminated;
-			bytes += strlen(record);
-			n++;
+			n = load_parallel_next_batch(load->pipe, rows, batch_rows, load->cstate);
+			more = n > 0;
 		}
+		else
+			n = load_read_batch(spec, load->src, load->cstate, rows, limit, batch_bytes,
+								load->line_map, load->nline_map, load->rows_read, &more);
 		if (n > 0)
 		{
 			load->batch_first = rows[0]->line;
 			load->batch_last = rows[n - 1]->line;
-			process_batch(load, rows, n);
+			process_batch(load, rows, n, load->pipe != NULL);
 			load->batch_first = load->batch_last = 0;
 		}
 		stretch_rows += n;
@@ -856,6 +963,8 @@ load_run_stretch(Load *load, bool purge)
 	load->read_all = true;
 	check_limits(load, true);
 	error_context_stack = errcb.previous;
+	if (load->pipe)
+		load_parallel_end(load->pipe);
 
 	load_source_end(load->src, load->cstate);
 	load_target_end(load->target);

@@ -14,6 +14,8 @@
  *					 the rows are in
  *	  load_target.c  inserting batches of good rows, isolating bad ones
  *	  load.c		 pgetl_load: the read loop, batches, rejects, progress
+ *	  load_parallel.c a background reader that reads and checks large files
+ *					 while pgetl_load inserts
  *	  infer.c		 pgetl_infer_load: a spec proposed from a sample of a source
  *
  *-------------------------------------------------------------------------
@@ -133,6 +135,8 @@ typedef struct LoadColumn
 	/* the rules whose failures are warnings (severity warn) */
 	char	  **warn_rules;
 	int			nwarn_rules;
+	int16		target_typlen;	/* set for the parallel path */
+	bool		target_byval;
 } LoadColumn;
 
 /* A row-level check */
@@ -268,6 +272,10 @@ extern void load_source_report_progress(LoadSource *src, CopyFromState cstate, O
 										int64 rows_read, int64 rows_rejected);
 extern bool load_source_is_staged(LoadSource *src);
 extern int64 load_source_current_line(LoadSource *src);
+extern int64 load_source_size(LoadSource *src);
+extern void load_source_set_bytes_processed(CopyFromState cstate, int64 bytes);
+extern int64 load_source_bytes_processed(CopyFromState cstate);
+extern const char *load_source_path(LoadSource *src);
 extern void load_source_reset(void);
 extern int	load_source_read(LoadSource *src, char *buf, int len);
 extern void load_source_close(LoadSource *src);
@@ -294,6 +302,30 @@ extern bool load_error_is_row_level(int sqlerrcode, LoadErrorKind kind);
 extern ErrorData *load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
 						   LoadErrorKind kind);
 extern void load_rules_begin(LoadSpec *spec);
+
+/* load.c */
+#define LOAD_BATCH_ROWS 1000
+#define LOAD_BATCH_BYTES (4 * 1024 * 1024)
+extern void load_read_header(LoadSpec *spec, LoadSource *src, CopyFromState cstate,
+							 const char *source, char **header_record);
+extern int	load_read_batch(LoadSpec *spec, LoadSource *src, CopyFromState cstate,
+							LoadRow **rows, int maxrows, Size maxbytes,
+							const int64 *line_map, int64 nline_map, int64 rows_before,
+							bool *more);
+extern void load_check_rows(LoadSpec *spec, LoadRow **rows, int n);
+
+/* load_parallel.c */
+typedef struct LoadPipe LoadPipe;
+extern int	pgetl_load_parallel;
+extern int	pgetl_load_parallel_min_size;
+extern void load_parallel_define_gucs(void);
+extern LoadPipe *load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
+									 ErrorContextCallback *own);
+extern int64 load_parallel_current_line(LoadPipe *pipe);
+extern int	load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows,
+									 CopyFromState cstate);
+extern void load_parallel_end(LoadPipe *pipe);
+extern PGDLLEXPORT void pgetl_load_reader_main(Datum main_arg);
 
 /* load_target.c */
 typedef struct LoadTarget LoadTarget;

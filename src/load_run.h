@@ -37,6 +37,7 @@ typedef struct Load
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
 	MemoryContext batch_cxt;
+	LoadPipe   *pipe;			/* the parallel reader, or NULL */
 	/* lines of the batch being checked and inserted (0: none), for errors */
 	int64		batch_first;
 	int64		batch_last;

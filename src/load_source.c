@@ -1039,3 +1039,39 @@ load_source_line_offset(LoadSource *src, int64 from_offset, int64 from_line, int
 		CHECK_FOR_INTERRUPTS();
 	}
 }
+
+/* The source's size in bytes (compressed, for gzip). */
+int64
+load_source_size(LoadSource *src)
+{
+	return src->size;
+}
+
+/*
+ * The resolved path of a server file, or NULL for staged data and for a
+ * source in memory (a replay of rejects).
+ */
+const char *
+load_source_path(LoadSource *src)
+{
+	return (src->staged || src->mem) ? NULL : src->path;
+}
+
+/* The bytes of the source COPY has read so far. */
+int64
+load_source_bytes_processed(CopyFromState cstate)
+{
+	return cstate->bytes_processed;
+}
+
+/*
+ * load_source_set_bytes_processed - publish the bytes read by the parallel
+ * reader (load_parallel.c) as this backend's COPY progress, as COPY does
+ * for the bytes it reads itself.
+ */
+void
+load_source_set_bytes_processed(CopyFromState cstate, int64 bytes)
+{
+	cstate->bytes_processed = bytes;
+	pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED, bytes);
+}

@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 #include "launcher.h"
+#include "load.h"
 #include "miscadmin.h"
 #include "pool.h"
 #include "ownership.h"
@@ -94,6 +95,7 @@ static const struct config_enum_entry notify_options[] = {
 void
 _PG_init(void)
 {
+	load_parallel_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	pgetl_preloaded = true;
