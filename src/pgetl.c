@@ -10,7 +10,7 @@
 #include <limits.h>
 
 #include "fmgr.h"
-#include "launcher.h"
+#include "maintenance.h"
 #include "load.h"
 #include "miscadmin.h"
 #include "pool.h"

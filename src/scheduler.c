@@ -11,7 +11,7 @@
  * scheduler if none runs, as pg_cron's launcher starts a worker on demand.
  * The scheduler takes requests in order, starts each run in a transaction
  * of its own and reports to the caller; then, for every active run, in
- * short transactions, it asks pgetl._schedule() what may start, hands up
+ * short transactions, it asks pgetl._dag_step() what may start, hands up
  * to max_parallel tries at a time to the pool of warm task workers
  * (src/pool.c), notices tries that end (a worker sets our latch) or whose
  * worker died, enforces timeouts, and carries out cancel requests.  All
@@ -69,7 +69,7 @@
  * changed the pipeline and has not ended.
  */
 #define START_LOCK_TIMEOUT	"30s"
-/* pgetl._schedule() runs for each run at least this often */
+/* pgetl._dag_step() runs for each run at least this often */
 #define FULL_STEP_MS		1000
 /*
  * Retry interval when no task worker was free for a try: from the first,
@@ -97,7 +97,7 @@ typedef struct ActiveRun
 	int			nqueued;
 	int			maxqueued;
 	int			max_parallel;	/* the pipeline's, as of the last full step */
-	TimestampTz next_full_step; /* when pgetl._schedule() runs next */
+	TimestampTz next_full_step; /* when pgetl._dag_step() runs next */
 	TimestampTz next_dispatch;	/* when to look for a free worker again */
 	long		no_slot_wait_ms;
 	bool		waiting_for_slot;	/* the run's reason says so */
@@ -620,7 +620,7 @@ add_queued(ActiveRun *r, const int64 *ids, int n)
  * reads the catalog only when something it cannot know happened: a
  * success queued more tries than its worker could name (read the queued
  * ones again; up to PGETL_MAX_RELEASED come by id), a try ended
- * otherwise or unreported (pgetl._schedule(): retries, trigger rules that
+ * otherwise or unreported (pgetl._dag_step(): retries, trigger rules that
  * skip or fail, the end of the run; a try whose worker died is recorded
  * first), nothing is left to hand out, a timeout must be looked up, or
  * FULL_STEP_MS have passed.  Sets r->finished when the run has finished,
@@ -705,9 +705,12 @@ step(ActiveRun *r)
 		}
 		if (full)
 		{
-			if (SPI_execute_with_args("SELECT * FROM pgetl._schedule($1)", 1, types, values,
+			/* (a 0.1 catalog names the DAG step pgetl._schedule) */
+			if (SPI_execute_with_args(pgetl_catalog_has_pool() ?
+									  "SELECT * FROM pgetl._dag_step($1)" :
+									  "SELECT * FROM pgetl._schedule($1)", 1, types, values,
 									  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "pgetl._schedule failed for run " INT64_FORMAT, r->run_id);
+				elog(ERROR, "pgetl._dag_step failed for run " INT64_FORMAT, r->run_id);
 
 			/* its OUT parameters, read by name (src/sql/40_engine.sql) */
 			d = spi_column("launch", &isnull);
@@ -719,7 +722,7 @@ step(ActiveRun *r)
 				MemoryContextSwitchTo(old);
 			}
 			done = DatumGetBool(spi_column("done", &isnull));
-			/* a 0.1 catalog's _schedule queues at most max_parallel itself */
+			/* a 0.1 catalog's DAG step queues at most max_parallel itself */
 			if (SPI_fnumber(SPI_tuptable->tupdesc, "max_parallel") > 0)
 			{
 				d = spi_column("max_parallel", &isnull);

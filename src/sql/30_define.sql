@@ -1,4 +1,4 @@
--- Defining pipelines.  The public functions are C trampolines (src/api.c):
+-- Defining pipelines.  The public functions are C trampolines (src/define.c):
 -- each passes the calling role, as PostgreSQL resolved it, to the internal
 -- function of the same name with a leading underscore, which runs as the
 -- extension owner.  The internal functions are not executable by PUBLIC, so

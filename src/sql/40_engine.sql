@@ -490,12 +490,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM pgetl._latest_tries(p_run_id) WHERE state = 'failed'
 $$;
 
--- One step of the scheduler: schedule due retries, apply trigger rules,
+-- One step of the scheduler over a run's DAG (the "DAG step"): schedule due retries, apply trigger rules,
 -- queue every try that may start, and finish the run when every task is
 -- done.  Returns the queued tries (those a worker holds are among them)
 -- and the pipeline's max_parallel: the scheduler runs at most that many
 -- at a time.
-CREATE FUNCTION pgetl._schedule(p_run_id bigint, OUT launch bigint[], OUT done boolean,
+CREATE FUNCTION pgetl._dag_step(p_run_id bigint, OUT launch bigint[], OUT done boolean,
                                 OUT run_state text, OUT next_wakeup timestamptz, OUT failed_tasks text,
                                 OUT failure_detail text, OUT max_parallel integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -583,7 +583,7 @@ $$;
 -- the tries it queued, in task order (the worker hands them to the
 -- scheduler).  A downstream task whose other upstream task commits at the
 -- same time may be seen by neither: the scheduler's next step
--- (pgetl._schedule) queues it.
+-- (pgetl._dag_step) queues it.
 CREATE FUNCTION pgetl._task_succeed(p_task_run_id bigint, p_result jsonb, p_rows bigint,
                                     p_started_at timestamptz, p_pid integer) RETURNS bigint[]
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

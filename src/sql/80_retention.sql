@@ -1,4 +1,4 @@
--- Retention of history (src/launcher.c): runs, task runs, loads and
+-- Retention of history (src/maintenance.c): runs, task runs, loads and
 -- rejects older than pgetl.history_retention are deleted in the background,
 -- in batches, by a maintenance worker per database; pgetl_purge_history and
 -- pgetl_purge_loads do the same on demand.

@@ -9,6 +9,7 @@
 -- at a time.
 --@create pgetl._failure_report
 REVOKE ALL ON FUNCTION pgetl._failure_report(bigint) FROM PUBLIC;
+-- (0.2 also renames it pgetl._dag_step: src/schedule.c is the pg_cron code)
 DROP FUNCTION pgetl._schedule(bigint);
---@create pgetl._schedule
-REVOKE ALL ON FUNCTION pgetl._schedule(bigint) FROM PUBLIC;
+--@create pgetl._dag_step
+REVOKE ALL ON FUNCTION pgetl._dag_step(bigint) FROM PUBLIC;

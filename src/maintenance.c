@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * launcher.c
- *	  Crash recovery at server start.
+ * maintenance.c
+ *	  Maintenance: crash recovery at server start, and the purge of old
+ *	  history, by a static background worker, the pgetl launcher.
  *
  * A server crash (or a restart) leaves runs that were active in state
  * 'running' with nobody driving them.  The launcher, a static background
@@ -22,7 +23,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "launcher.h"
+#include "maintenance.h"
 
 #include "access/heapam.h"
 #include "access/htup_details.h"

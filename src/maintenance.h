@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * launcher.h
- *	  Crash recovery at server start and the background purge of old
- *	  history: the launcher and its per-database workers.
+ * maintenance.h
+ *	  Maintenance: crash recovery at server start and the background purge
+ *	  of old history, by the pgetl launcher and its per-database workers.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PGETL_LAUNCHER_H
-#define PGETL_LAUNCHER_H
+#ifndef PGETL_MAINTENANCE_H
+#define PGETL_MAINTENANCE_H
 
 #include "pgetl.h"
 
@@ -18,4 +18,4 @@ extern PGDLLEXPORT void pgetl_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void pgetl_recovery_main(Datum main_arg);
 extern PGDLLEXPORT void pgetl_maintenance_main(Datum main_arg);
 
-#endif							/* PGETL_LAUNCHER_H */
+#endif							/* PGETL_MAINTENANCE_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * api.c
+ * define.c
  *	  User-facing functions that define pipelines.
  *
  * Each is a trampoline to the internal SQL function of the same name with
