@@ -106,11 +106,11 @@ pgetl_apply(PG_FUNCTION_ARGS)
 		elog(ERROR, "pgetl._apply returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	result = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 1));
-	pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 2, &isnull));
-	(void) SPI_getbinval(tup, tupdesc, 3, &isnull);
+	result = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "result"));
+	pipeline_id = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "pipeline_id", &isnull));
+	(void) pgetl_spi_getbinval(tup, tupdesc, "schedule_call", &isnull);
 	if (!isnull)
-		schedule_call = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
+		schedule_call = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "schedule_call"));
 	SPI_finish();
 
 	/* an error of pgetl_schedule is about the document's "schedule" */

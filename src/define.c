@@ -129,15 +129,16 @@ pgetl_reassign_owned(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (pgetl_spi_as_owner("SELECT pipelines OPERATOR(pg_catalog.+) load_specs OPERATOR(pg_catalog.+) stages, "
-						   "scheduled FROM pgetl._reassign_owned($1, $2, $3)",
+	if (pgetl_spi_as_owner("SELECT pipelines OPERATOR(pg_catalog.+) load_specs OPERATOR(pg_catalog.+) stages "
+						   "AS count, scheduled FROM pgetl._reassign_owned($1, $2, $3)",
 						   3, types, values, nulls, false, 1) == 1)
 	{
 		bool		isnull;
 		Datum		d;
 
-		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		count = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												  "count", &isnull));
+		d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "scheduled", &isnull);
 		if (!isnull)
 		{
 			MemoryContext old = MemoryContextSwitchTo(cxt);

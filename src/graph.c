@@ -102,13 +102,13 @@ node_find(Graph *g, const char *name)
 }
 
 /*
- * spi_text - column col of row row of the last SPI result as a palloc'd
- * string in the caller's context, NULL for NULL.
+ * spi_text - the column named col of row row of the last SPI result as a
+ * palloc'd string in the caller's context, NULL for NULL.
  */
 static char *
-spi_text(MemoryContext cxt, int row, int col)
+spi_text(MemoryContext cxt, int row, const char *col)
 {
-	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+	char	   *v = pgetl_spi_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 
 	return v ? MemoryContextStrdup(cxt, v) : NULL;
 }
@@ -172,9 +172,9 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 		bool		isnull;
 
 		g->has_run = true;
-		g->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-		g->run_state = spi_text(cxt, 0, 2);
+		g->run_id = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, "run_id", &isnull));
+		g->run_state = spi_text(cxt, 0, "state");
 	}
 	else if (!run_id_null)
 		ereport(ERROR,
@@ -210,21 +210,21 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 		Datum		d;
 		char	   *rule;
 
-		n->name = spi_text(cxt, i, 1);
-		n->kind = spi_text(cxt, i, 2);
-		rule = spi_text(cxt, i, 3);
+		n->name = spi_text(cxt, i, "task");
+		n->kind = spi_text(cxt, i, "kind");
+		rule = spi_text(cxt, i, "trigger_rule");
 		n->trigger_rule = (rule && strcmp(rule, "all_success") != 0) ? rule : NULL;
 		if (!g->has_run)
 			n->state = -1;
 		else
 		{
-			char	   *state = spi_text(cxt, i, 4);
+			char	   *state = spi_text(cxt, i, "state");
 
 			n->state = pgetl_state_color_index(state);
 		}
-		d = SPI_getbinval(tup, desc, 5, &isnull);
+		d = pgetl_spi_getbinval(tup, desc, "try_number", &isnull);
 		n->try_number = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
+		d = pgetl_spi_getbinval(tup, desc, "upstream", &isnull);
 		if (!isnull)
 		{
 			ArrayType  *arr = DatumGetArrayTypeP(d);

@@ -152,9 +152,9 @@ scheduled_jobs(void)
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		CronJob    *job = palloc0(sizeof(CronJob));
 
-		job->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		job->jobname = pstrdup(SPI_getvalue(tup, desc, 2));
-		job->jobid = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		job->owner = DatumGetObjectId(pgetl_spi_getbinval(tup, desc, "owner", &isnull));
+		job->jobname = pstrdup(pgetl_spi_getvalue(tup, desc, "jobname"));
+		job->jobid = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "jobid", &isnull));
 		if (isnull)
 			job->jobid = 0;
 		jobs = lappend(jobs, job);

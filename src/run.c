@@ -350,10 +350,11 @@ check_definition_committed(const char *pipeline, int64 resume_run_id)
 	for (uint64 i = 0; i < n && name == NULL; i++)
 	{
 		bool		isnull;
-		Datum		xmin = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		Datum		xmin = pgetl_spi_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											   "xmin", &isnull);
 
 		if (!isnull && TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)))
-			name = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			name = pstrdup(pgetl_spi_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "name"));
 	}
 	SPI_finish();
 	if (name == NULL)
@@ -430,7 +431,8 @@ raise_run_failed(int64 run_id)
 	/* a 0.1 catalog (before ALTER EXTENSION pgetl UPDATE) has no _failure_report */
 	plan = SPI_prepare(pgetl_catalog_has_pool() ?
 					   "SELECT failed_tasks, failure_detail FROM pgetl._failure_report($1)" :
-					   "SELECT string_agg(task, ', ' ORDER BY task_id), NULL FROM pgetl._latest_tries($1) "
+					   "SELECT string_agg(task, ', ' ORDER BY task_id) AS failed_tasks, NULL AS failure_detail "
+					   "FROM pgetl._latest_tries($1) "
 					   "WHERE state OPERATOR(pg_catalog.=) 'failed'", 1, types);
 	if (plan == NULL ||
 		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
@@ -439,8 +441,8 @@ raise_run_failed(int64 run_id)
 	pgetl_restore_user(&sw);
 	if (SPI_processed == 1)
 	{
-		failed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		detail = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		failed = pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "failed_tasks");
+		detail = pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "failure_detail");
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),

@@ -589,11 +589,11 @@ unschedule_prepare(text *pipeline, int64 *pipeline_id, Oid *owner, char **jobnam
 		elog(ERROR, "pgetl._unschedule_prepare returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	*pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
-	*owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
-	*jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
-	*scheduled = DatumGetBool(SPI_getbinval(tup, tupdesc, 4, &isnull));
-	*jobid = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	*pipeline_id = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "pipeline_id", &isnull));
+	*owner = DatumGetObjectId(pgetl_spi_getbinval(tup, tupdesc, "owner", &isnull));
+	*jobname = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "jobname"));
+	*scheduled = DatumGetBool(pgetl_spi_getbinval(tup, tupdesc, "scheduled", &isnull));
+	*jobid = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "jobid", &isnull));
 	if (isnull)
 		*jobid = 0;
 	SPI_finish();
@@ -666,11 +666,11 @@ pgetl_cron_move(const char *pipeline, Oid old_owner, Oid new_owner)
 	}
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
-	schedule = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 2));
-	jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
-	command = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 4));
-	old_jobid = DatumGetInt64(SPI_getbinval(tup, tupdesc, 5, &isnull));
+	pipeline_id = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "pipeline_id", &isnull));
+	schedule = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "schedule"));
+	jobname = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "jobname"));
+	command = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "command"));
+	old_jobid = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "jobid", &isnull));
 	if (isnull)
 		old_jobid = 0;
 	SPI_finish();
@@ -761,10 +761,10 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 		elog(ERROR, "pgetl._schedule_prepare returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	pipeline_id = DatumGetInt64(SPI_getbinval(tup, tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(tup, tupdesc, 2, &isnull));
-	jobname = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 3));
-	command = MemoryContextStrdup(cxt, SPI_getvalue(tup, tupdesc, 4));
+	pipeline_id = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "pipeline_id", &isnull));
+	owner = DatumGetObjectId(pgetl_spi_getbinval(tup, tupdesc, "owner", &isnull));
+	jobname = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "jobname"));
+	command = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "command"));
 	SPI_finish();
 
 	/* refused here: pg_cron would store a schedule with trailing text */

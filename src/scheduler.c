@@ -350,11 +350,7 @@ accept_request(dsm_handle h)
 static Datum
 spi_column(const char *name, bool *isnull)
 {
-	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
-
-	if (col <= 0)
-		elog(ERROR, "column \"%s\" is missing from the result", name);
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+	return pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, name, isnull);
 }
 
 /* Hand one task try to the pool; false when no worker is free now. */

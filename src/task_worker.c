@@ -119,21 +119,21 @@ static bool catalog_has_pool = true;
 static char *connect_fingerprint = NULL;
 static bool fresh_session = true;	/* no try ran in this session yet */
 
-/* A column of an SPI result as a string in try_cxt. */
+/* A column of an SPI result, by name, as a string in try_cxt. */
 static char *
-copy_text_col(HeapTuple tup, TupleDesc desc, int col)
+copy_text_col(HeapTuple tup, TupleDesc desc, const char *col)
 {
-	char	   *s = SPI_getvalue(tup, desc, col);
+	char	   *s = pgetl_spi_getvalue(tup, desc, col);
 
 	return s ? MemoryContextStrdup(try_cxt, s) : NULL;
 }
 
-/* A jsonb column of an SPI result, copied into try_cxt. */
+/* A jsonb column of an SPI result, by name, copied into try_cxt. */
 static Jsonb *
-copy_jsonb_col(HeapTuple tup, TupleDesc desc, int col)
+copy_jsonb_col(HeapTuple tup, TupleDesc desc, const char *col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum		d = pgetl_spi_getbinval(tup, desc, col, &isnull);
 	Jsonb	   *j;
 	Jsonb	   *copy;
 
@@ -177,21 +177,22 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	pgetl_restore_user(&sw);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	d = SPI_getbinval(tup, desc, 1, &isnull);
+	/* the OUT parameters of pgetl._task_start (0.1: _task_begin), by name */
+	d = pgetl_spi_getbinval(tup, desc, "run_id", &isnull);
 	if (isnull)
 		return false;
 	current = MemoryContextAllocZero(try_cxt, sizeof(TaskContext));
 	current->run_id = DatumGetInt64(d);
 	current->task_run_id = task_run_id;
-	current->task = copy_text_col(tup, desc, 2);
-	spec->kind = copy_text_col(tup, desc, 4);
-	spec->command = copy_text_col(tup, desc, 5);
-	spec->config = copy_jsonb_col(tup, desc, 6);
-	d = SPI_getbinval(tup, desc, 7, &isnull);
+	current->task = copy_text_col(tup, desc, "task");
+	spec->kind = copy_text_col(tup, desc, "kind");
+	spec->command = copy_text_col(tup, desc, "command");
+	spec->config = copy_jsonb_col(tup, desc, "config");
+	d = pgetl_spi_getbinval(tup, desc, "timeout_ms", &isnull);
 	spec->timeout_ms = isnull ? 0 : DatumGetInt64(d);
-	current->params = copy_jsonb_col(tup, desc, 8);
-	current->logical_date = DatumGetDateADT(SPI_getbinval(tup, desc, 9, &isnull));
-	current->pipeline = copy_text_col(tup, desc, 10);
+	current->params = copy_jsonb_col(tup, desc, "params");
+	current->logical_date = DatumGetDateADT(pgetl_spi_getbinval(tup, desc, "logical_date", &isnull));
+	current->pipeline = copy_text_col(tup, desc, "pipeline");
 	if (!catalog_has_pool)
 	{
 		/* 0.1: running is a commit of its own, before the task's */

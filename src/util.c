@@ -494,3 +494,31 @@ pgetl_error_receive(shm_mq_handle *mqh, bool keep_context)
 	ThrowErrorData(&edata);
 	return true;				/* not reached */
 }
+
+/*
+ * pgetl_spi_fnumber - the number of column NAME of an SPI result (see
+ * util.h: callers read by name so that no column can shift another).
+ */
+int
+pgetl_spi_fnumber(TupleDesc desc, const char *name)
+{
+	int			col = SPI_fnumber(desc, name);
+
+	if (col <= 0)
+		elog(ERROR, "column \"%s\" is missing from the result", name);
+	return col;
+}
+
+/* pgetl_spi_getbinval - SPI_getbinval of the column named NAME */
+Datum
+pgetl_spi_getbinval(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull)
+{
+	return SPI_getbinval(tup, desc, pgetl_spi_fnumber(desc, name), isnull);
+}
+
+/* pgetl_spi_getvalue - SPI_getvalue of the column named NAME (palloc'd) */
+char *
+pgetl_spi_getvalue(HeapTuple tup, TupleDesc desc, const char *name)
+{
+	return SPI_getvalue(tup, desc, pgetl_spi_fnumber(desc, name));
+}

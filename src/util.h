@@ -11,6 +11,8 @@
 
 #include "pgetl.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/elog.h"
 #include "postmaster/bgworker.h"
@@ -41,6 +43,16 @@ extern uint64 pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *
 								 const char *nulls, bool read_only, long count);
 
 extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
+
+/*
+ * Reading SPI results by column name, never by position, so that a column
+ * added to a query or to a function's OUT parameters cannot shift another:
+ * an ERROR names a column the result lacks.  pgetl_spi_getvalue's string is
+ * palloc'd in the current context (NULL for SQL NULL).
+ */
+extern int	pgetl_spi_fnumber(TupleDesc desc, const char *name);
+extern Datum pgetl_spi_getbinval(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull);
+extern char *pgetl_spi_getvalue(HeapTuple tup, TupleDesc desc, const char *name);
 
 /*
  * Whether the installed catalog is at least 0.2 (has the pool's functions);
