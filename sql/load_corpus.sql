@@ -5,14 +5,7 @@
 \set dir :abs_srcdir '/test/load/corpus/'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 -- load a corpus file, or show the error; then what the target holds
 CREATE FUNCTION pg_temp.try_load(spec text, file text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE

@@ -7,14 +7,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
 -- errors as SQLSTATE: message
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 -- one line per proposed column
 CREATE FUNCTION pg_temp.cols(r jsonb) RETURNS TABLE (name text, target text, type text,
     format text, required text, min text, max text, max_length text, allowed text, "unique" text)

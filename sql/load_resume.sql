@@ -14,14 +14,7 @@ CREATE DATABASE pgetl_load_resume_test;
 \c pgetl_load_resume_test
 SET client_min_messages = warning;
 CREATE EXTENSION pgetl;
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 CREATE TABLE rt (id integer PRIMARY KEY, v text);
 -- ten records, the seventh bad
 SELECT pgetl_stage('rs', convert_to(E'id,v\n1,a\n2,b\n3,c\n4,d\n5,e\n6,f\nx,g\n8,h\n9,i\n10,j\n', 'UTF8'));

@@ -6,14 +6,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
 -- errors as SQLSTATE: message
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 -- errors as SQLSTATE: message (HINT / DETAIL)
 CREATE FUNCTION pg_temp.fails_hint(q text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE

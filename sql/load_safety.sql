@@ -7,14 +7,7 @@ CREATE EXTENSION IF NOT EXISTS pgetl;
 -- own schema, load and stage names: other tests share this database
 CREATE SCHEMA safety;
 SET search_path = safety, public;
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 
 -- 1. Headers: more columns than a table can have (1,600) fail at once,
 -- before any work per column; names are matched through a hash table.

@@ -104,14 +104,7 @@ SELECT r.run_id = t.run_id AS same_run, r.line_number, r.rule
 SELECT id, note FROM purchases WHERE id >= 20;
 
 -- A load task needs a load and a source, and a load the owner may use.
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't1', NULL, kind => 'load', config => '{}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't2', NULL, kind => 'load', config => '{"load": "nosuch", "source": "x"}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't3', NULL, kind => 'load', config => '{"load": "purchases", "source": "x", "extra": 1}')$$);

@@ -7,14 +7,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
 -- errors as SQLSTATE: message
-CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
+\i test/setup/regress.sql
 -- stage the bytes (replacing a stage of that name), load them with spec
 CREATE FUNCTION pg_temp.load_bytes(spec text, data bytea) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE

@@ -7,17 +7,7 @@ DROP ROLE IF EXISTS pgetl_graph_member;
 DROP ROLE IF EXISTS pgetl_graph_other;
 RESET client_min_messages;
 CREATE EXTENSION pgetl;
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-    message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+\i test/setup/regress.sql
 
 -- A diamond, extract -> {clean, enrich} -> report (all_done), and notify
 -- after clean; names that need escaping in DOT and Mermaid.

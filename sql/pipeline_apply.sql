@@ -17,17 +17,7 @@ CREATE ROLE pgetl_apply_owner LOGIN;
 CREATE ROLE pgetl_apply_other LOGIN;
 
 -- Runs a statement and shows the error it raises, if any.
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-    message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+\i test/setup/regress.sql
 -- The row versions of a pipeline's definition rows: an apply that changes
 -- nothing must not write any of them.
 CREATE FUNCTION pg_temp.versions(p text) RETURNS TABLE (tab text, id text, version xid)

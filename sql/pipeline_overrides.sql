@@ -8,17 +8,7 @@ DROP ROLE IF EXISTS ov_other;
 RESET client_min_messages;
 CREATE EXTENSION pgetl;
 -- errors as SQLSTATE, message, detail and hint (no source location: it differs between versions)
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-    message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+\i test/setup/regress.sql
 CREATE TABLE ov_log (task text);
 CREATE TABLE ov_switch (ok boolean);
 INSERT INTO ov_switch VALUES (false);

@@ -8,17 +8,7 @@ RESET client_min_messages;
 CREATE EXTENSION pgetl;
 
 -- Runs a statement and shows the error it raises, if any.
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-    message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+\i test/setup/regress.sql
 -- Waits (up to 20 s) until the scheduler of this database is idle (it has
 -- no request left to start).
 CREATE FUNCTION pg_temp.scheduler_idle() RETURNS boolean

@@ -11,17 +11,7 @@ RESET client_min_messages;
 CREATE EXTENSION pgetl;
 
 -- Runs a statement and shows the error it raises, if any.
-CREATE FUNCTION pg_temp.try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := '00000';
-    message := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+\i test/setup/regress.sql
 \x on
 \pset null ''
 

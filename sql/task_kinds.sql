@@ -6,16 +6,7 @@ DROP EXTENSION IF EXISTS pgetl CASCADE;
 DROP ROLE IF EXISTS pgetl_kinds_nowriter;
 RESET client_min_messages;
 CREATE EXTENSION pgetl;
-CREATE FUNCTION pg_temp.try(q text, OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE q;
-    code := '00000';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$f$;
+\i test/setup/regress.sql
 \x on
 CREATE TABLE items AS SELECT g AS id, 'item, "no. ' || g || '"' AS label FROM generate_series(1, 3) g;
 
