@@ -97,7 +97,7 @@ sql/$(EXTENSION)--0.1--0.2.sql: $(UPGRADE_PARTS) $(SQL_PARTS) src/sql/upgrade/ex
 # the versions `make test` runs the suite on
 PGVERS ?= 15 17 18
 
-.PHONY: deps demo test test-matrix bench docs-pictures install-graphviz uninstall-graphviz
+.PHONY: deps demo test test-matrix bench docs-pictures install-graphviz uninstall-graphviz indent
 
 deps:
 	test/setup/deps.sh
@@ -119,6 +119,11 @@ test: deps
 
 test-matrix:
 	$(MAKE) test PGVERS="15 17 18"
+
+# PostgreSQL's layout for the C sources (pg_bsd_indent with pgindent's
+# settings; test/setup/indent.sh); the suite checks it (test/style)
+indent: all
+	test/setup/indent.sh
 
 bench: deps
 	test/setup/deps.sh --bench

@@ -12,7 +12,7 @@ set -euo pipefail
 
 pkgs=(make gcc zlib1g-dev pkg-config postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       libgraphviz-dev graphviz libxml2-utils
-      postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+      postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl pg-bsd-indent
       libipc-run-perl postgresql-common)
 for opt in "$@"; do
     case "$opt" in
