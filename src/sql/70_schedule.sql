@@ -92,17 +92,6 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     DELETE FROM pgetl.schedule WHERE pipeline_id = p_pipeline_id
 $$;
 
--- pgetl_drop_pipeline(): the cron job to remove once the pipeline is
--- dropped (no row when it is not scheduled).  The drop itself checks the
--- caller's rights.
-CREATE FUNCTION pgetl._schedule_of(p_pipeline text, OUT owner oid, OUT jobname text)
-RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT p.owner::oid, s.cron_jobname
-      FROM pgetl.schedule s JOIN pgetl.pipeline p USING (pipeline_id)
-     WHERE p.name = p_pipeline
-$$;
-
 -- A scheduled pipeline's cron job, to move it to a new owner (no row when
 -- the pipeline is not scheduled).  The caller checked the rights.
 CREATE FUNCTION pgetl._schedule_job(p_pipeline text, OUT pipeline_id bigint, OUT schedule text,
@@ -165,8 +154,6 @@ COMMENT ON FUNCTION pgetl._unschedule_prepare(oid, text) IS
 'internal: checks a pgetl_unschedule call and returns the cron job name';
 COMMENT ON FUNCTION pgetl._unschedule_record(bigint) IS
 'internal: forgets a pipeline''s cron job';
-COMMENT ON FUNCTION pgetl._schedule_of(text) IS
-'internal: the cron job of a pipeline about to be dropped';
 COMMENT ON FUNCTION pgetl._schedule_job(text) IS
 'internal: the cron job of a scheduled pipeline, to recreate it for a new owner';
 COMMENT ON FUNCTION pgetl._all_schedules() IS
