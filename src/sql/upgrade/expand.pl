@@ -5,7 +5,9 @@
 # REPLACE), and each line "--@create NAME" by that definition as it is (a
 # function new in the release, or one dropped just before to change its
 # signature); "--@view NAME" prints the install parts' CREATE VIEW NAME as
-# it is (the step drops the view first).
+# it is (the step drops the view first); "--@comment NAME" prints the
+# install parts' COMMENT ON FUNCTION NAME(...) (so a step that changes a
+# signature need not copy its argument types).
 # So an upgrade step that only brings a function to its new body names it
 # instead of copying it, and the install part stays its one source of truth
 # (until the release, when the assembled upgrade script is frozen).
@@ -30,6 +32,9 @@ for my $f (@install) {
         } elsif (!defined $name && $line =~ /^CREATE VIEW (\S+) /) {
             ($name, $text, $dollar) = ("view:$1", '', 0);
         }
+        if (!defined $name && $line =~ /^COMMENT ON FUNCTION (\S+?)\(/) {
+            ($name, $text, $dollar) = ("comment:$1", '', 0);
+        }
         next unless defined $name;
         $text .= $line;
         $dollar = 1 if $line =~ /\bAS \$\$/ || $line =~ /\$\$\s*$/;
@@ -45,10 +50,10 @@ for my $f (@install) {
 for my $f (@upgrade) {
     open my $in, '<', $f or die "$f: $!";
     while (my $line = <$in>) {
-        if ($line =~ /^--\@(function|create|view) (\S+)\s*$/) {
+        if ($line =~ /^--\@(function|create|view|comment) (\S+)\s*$/) {
             my ($how, $name) = ($1, $2);
-            $name = "view:$name" if $how eq 'view';
-            die "$f: no install part creates function $name\n" unless $def{$name};
+            $name = "$how:$name" if $how eq 'view' || $how eq 'comment';
+            die "$f: no install part creates (or comments) $name\n" unless $def{$name};
             die "$f: function $name is created more than once; copy its definition\n" if $seen{$name} > 1;
             my $d = $def{$name};
             $d =~ s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION / if $how eq 'function';

@@ -48,7 +48,6 @@ ALTER TABLE pgetl.task DROP CONSTRAINT task_kind_check,
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES ('queued', 'skipped');
 
 --@function pgetl._trigger_decision
---@function pgetl._add_task
 --@create pgetl._task_skip
 --@create pgetl._skip_tasks
 --@create pgetl._task_branch

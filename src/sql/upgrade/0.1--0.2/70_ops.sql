@@ -15,11 +15,6 @@ COMMENT ON FUNCTION pgetl._check_schedule(text) IS
 -- DROP ROLE guard and for messages.
 --@create pgetl._owned_by
 
-DROP FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb);
--- Returns the previous owner when the owner changed (the caller then moves
--- the pipeline's cron job), else NULL.
---@create pgetl._alter_pipeline
-
 -- May caller give these pipelines to new_owner?  Like ALTER ... OWNER:
 -- the caller must be a member of the new owner (superusers are); the new
 -- owner must exist and log in (tasks run as it), have the privileges of
@@ -43,20 +38,12 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
 
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole) IS
-'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
-
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';
 
 COMMENT ON FUNCTION pgetl._reassign_owned(oid, oid, oid) IS
 'internal: pgetl_reassign_owned; returns the counts and the scheduled pipelines whose cron jobs must move';
 
-
-DROP FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb);
---@create @extschema@.pgetl_alter_pipeline
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params or owner (NULL keeps a setting); a new owner gets the pipeline''s cron job too';
 
 
 --@create @extschema@.pgetl_reassign_owned
@@ -108,7 +95,6 @@ COMMENT ON FUNCTION @extschema@.pgetl_purge_loads(interval) IS
 
 REVOKE ALL ON FUNCTION pgetl._check_schedule(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._owned_by(oid) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._reassign_owned(oid, oid, oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgetl._schedule_job(text) FROM PUBLIC;
