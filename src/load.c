@@ -474,7 +474,7 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 	Size		textsz = 0;
 	Size		lens[64];
 	char	   *mem;
-	char	   *text;
+	char	   *dst;
 	LoadRow    *row;
 
 	for (int i = 0; i < nfields; i++)
@@ -498,7 +498,7 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 	row->nulls = (bool *) (mem + head + valsz + ptrsz);
 	memset(row->values, 0, sizeof(Datum) * spec->nout);
 	memset(row->nulls, 0, sizeof(bool) * spec->nout);
-	text = mem + head + valsz + ptrsz + nullsz;
+	dst = mem + head + valsz + ptrsz + nullsz;
 	for (int i = 0; i < nfields; i++)
 	{
 		Size		len;
@@ -509,9 +509,9 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 			continue;
 		}
 		len = i < lengthof(lens) ? lens[i] : strlen(fields[i]) + 1;
-		memcpy(text, fields[i], len);
-		row->fields[i] = text;
-		text += len;
+		memcpy(dst, fields[i], len);
+		row->fields[i] = dst;
+		dst += len;
 	}
 	return row;
 }
@@ -978,11 +978,12 @@ load_run_stretch(Load *load, bool purge)
 	{
 		Oid			types[2] = {OIDOID, TEXTOID};
 		Datum		values[2];
+		bool		nulls[2] = {false, false};
 		bool		isnull;
 
 		values[0] = ObjectIdGetDatum(GetUserId());
 		values[1] = CStringGetTextDatum(load->source);
-		pgetl_call_internal_args("_drop_stage", 2, types, values, (bool[2]) {false, false},
+		pgetl_call_internal_args("_drop_stage", 2, types, values, nulls,
 								 VOIDOID, &isnull);
 	}
 }

@@ -179,6 +179,7 @@ open_stage(LoadSource *src)
 {
 	Oid			types[2] = {OIDOID, TEXTOID};
 	Datum		values[2];
+	bool		nulls[2] = {false, false};
 	PgetlUserSwitch sw;
 	bool		isnull;
 
@@ -186,8 +187,7 @@ open_stage(LoadSource *src)
 	values[1] = CStringGetTextDatum(src->source);
 	/* errors of _stage_for keep their SQLSTATE; see pgetl_call_internal_args */
 	src->stage_id = DatumGetInt64(pgetl_call_internal_args("_stage_id", 2, types, values,
-														   (bool[2]) {false, false},
-														   INT8OID, &isnull));
+														   nulls, INT8OID, &isnull));
 	pgetl_become_owner(&sw);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(src->stage_id);

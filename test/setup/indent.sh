@@ -25,7 +25,8 @@ trap 'rm -rf "$tmp"' EXIT
         t && /DW_AT_name/ { print $NF; t = 0 }'
     # and the typedefs the sources declare (one an object may not use)
     perl -ne 'print "$1\n" if /^\}\s*(\w+);/ || /^typedef\s[^(]*?\b(\w+);\s*$/' src/*.[ch]
-    echo bool
+    # macros PostgreSQL's typedefs list has (regex_t is #defined to pg_regex_t)
+    echo bool; echo regex_t
 } | sort -u > "$tmp/typedefs"
 
 # pgindent's options (src/tools/pgindent/pgindent in PostgreSQL's tree)
