@@ -52,7 +52,7 @@ PG_CPPFLAGS = -Isrc -DPGETL_VERSION=\"$(EXTVERSION)\"
 # itself links it (pg_config --libs)
 SHLIB_LINK += -lz
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
-	-Wno-missing-field-initializers -Wno-cast-function-type -Wno-clobbered
+	-Wno-missing-field-initializers -Wno-cast-function-type
 
 EXTRA_CLEAN = test/results test/results-* $(GRAPHVIZ_MODULE)$(DLSUFFIX) src/graphviz.o
 

@@ -84,7 +84,7 @@ pgetl_apply(PG_FUNCTION_ARGS)
 	bool		isnull;
 	char	   *result;
 	int64		pipeline_id;
-	char	   *schedule_call = NULL;
+	char	   *volatile schedule_call = NULL;
 	Oid			ftypes[3] = {OIDOID, INT8OID, JSONBOID};
 	Datum		fvalues[3];
 	bool		fnulls[3] = {false, false, false};

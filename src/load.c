@@ -829,11 +829,7 @@ load_run_stretch(Load *load, bool purge)
 	load_spec_lock_target(spec, spec->mode == LOAD_REPLACE ? AccessExclusiveLock : RowExclusiveLock);
 	if (spec->mode == LOAD_REPLACE && first && load->replay_of == 0)
 	{
-#if PG_VERSION_NUM >= 160000
-		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name, NULL));
-#else
-		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(spec->target_name));
-#endif
+		RangeVar   *rv = makeRangeVarFromNameList(pgetl_qualified_name_list(spec->target_name));
 
 		if (RangeVarGetRelid(rv, NoLock, false) != spec->target)
 			elog(ERROR, "%s is no longer the target of load \"%s\"", spec->target_name, spec->name);

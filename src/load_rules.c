@@ -30,7 +30,7 @@
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#if PG_VERSION_NUM >= 160000
+#ifdef PGETL_HAS_SOFT_INPUT_ERRORS
 #include "nodes/miscnodes.h"
 #endif
 #include "utils/array.h"
@@ -133,7 +133,7 @@ load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *edata = NULL;
+	ErrorData  *volatile edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -415,7 +415,7 @@ guarded_convert(LoadColumn *c, char *s, Datum *result, ErrorData **edata)
 {
 	ConvertCall conv;
 
-#if PG_VERSION_NUM >= 160000
+#ifdef PGETL_HAS_SOFT_INPUT_ERRORS
 	if (c->format_kind == LOAD_FORMAT_NONE)
 	{
 		ErrorSaveContext escontext = {T_ErrorSaveContext};

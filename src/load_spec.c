@@ -307,11 +307,7 @@ compile_references(LoadSpec *spec, LoadColumn *c)
 
 	if (spec->defining)
 	{
-#if PG_VERSION_NUM >= 160000
-		List	   *names = stringToQualifiedNameList(c->ref_table, NULL);
-#else
-		List	   *names = stringToQualifiedNameList(c->ref_table);
-#endif
+		List	   *names = pgetl_qualified_name_list(c->ref_table);
 		Oid			types[3] = {INT8OID, INT4OID, OIDOID};
 		Datum		values[3];
 
@@ -750,11 +746,7 @@ target_gone(LoadSpec *spec)
 	Oid			now;
 
 	/* target_name is a qualified, quoted name (quote_qualified_identifier) */
-#if PG_VERSION_NUM >= 160000
-	names = stringToQualifiedNameList(spec->target_name, NULL);
-#else
-	names = stringToQualifiedNameList(spec->target_name);
-#endif
+	names = pgetl_qualified_name_list(spec->target_name);
 	now = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (OidIsValid(now))
 		ereport(ERROR,

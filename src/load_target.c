@@ -213,7 +213,7 @@ fast_begin(LoadTarget *tgt)
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	tgt->estate = CreateExecutorState();
-#if PG_VERSION_NUM >= 160000
+#ifdef PGETL_HAS_RTE_PERMISSION_INFO
 	{
 		RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
 
@@ -222,12 +222,7 @@ fast_begin(LoadTarget *tgt)
 		perminfo->requiredPerms = ACL_INSERT;
 		perminfo->insertedCols = inserted;
 		rte->perminfoindex = 1;
-#if PG_VERSION_NUM >= 180000
-		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo),
-						   bms_make_singleton(1));
-#else
-		ExecInitRangeTable(tgt->estate, list_make1(rte), list_make1(perminfo));
-#endif
+		pgetl_init_range_table(tgt->estate, list_make1(rte), list_make1(perminfo));
 	}
 #else
 	rte->requiredPerms = ACL_INSERT;
@@ -340,12 +335,7 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 			List	   *recheck;
 
 			*at = lo + i;
-#if PG_VERSION_NUM >= 160000
-			recheck = ExecInsertIndexTuples(rri, tgt->slots[i], estate, false, false, NULL, NIL,
-											false);
-#else
-			recheck = ExecInsertIndexTuples(rri, tgt->slots[i], estate, false, false, NULL, NIL);
-#endif
+			recheck = pgetl_insert_index_tuples(rri, tgt->slots[i], estate, NIL);
 			list_free(recheck);
 			ResetPerTupleExprContext(estate);
 		}

@@ -212,9 +212,7 @@ release_database(Node *stmt)
  */
 static void
 pgetl_utility_hook(PlannedStmt *pstmt, const char *queryString,
-#if PG_VERSION_NUM >= 140000
 				   bool readOnlyTree,
-#endif
 				   ProcessUtilityContext context, ParamListInfo params,
 				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
@@ -231,15 +229,11 @@ pgetl_utility_hook(PlannedStmt *pstmt, const char *queryString,
 
 	if (prev_utility_hook)
 		prev_utility_hook(pstmt, queryString,
-#if PG_VERSION_NUM >= 140000
 						  readOnlyTree,
-#endif
 						  context, params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString,
-#if PG_VERSION_NUM >= 140000
 								readOnlyTree,
-#endif
 								context, params, queryEnv, dest, qc);
 
 	/* the extension is gone: its pipelines' cron jobs go too */

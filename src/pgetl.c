@@ -21,12 +21,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#if PG_VERSION_NUM >= 180000
-/* name and version shown by pg_get_loaded_modules() */
-PG_MODULE_MAGIC_EXT(.name = "pgetl",.version = PGETL_VERSION);
-#else
-PG_MODULE_MAGIC;
-#endif
+PGETL_MODULE_MAGIC;
 
 bool		pgetl_preloaded = false;
 

@@ -16,10 +16,7 @@
 #error "pgetl supports PostgreSQL 15 to 18"
 #endif
 
-/* PostgreSQL 18 replaced the suffix pg_attribute_noreturn() by pg_noreturn */
-#if PG_VERSION_NUM < 180000
-#define pg_noreturn pg_attribute_noreturn()
-#endif
+#include "compat.h"
 
 /* Names shown in pg_stat_activity.backend_type */
 #define PGETL_SCHEDULER_TYPE	"pgetl scheduler"

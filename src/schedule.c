@@ -20,6 +20,14 @@
  * and user), and pgetl_unschedule removes it whether or not pgetl recorded
  * it.
  *
+ * One error is recognized by its text: pg_cron raises every bad argument
+ * as 22023 (invalid_parameter_value), so explain_error tells its "invalid
+ * schedule" from the others by the message's prefix to add the schedule
+ * syntax pg_cron takes.  pgetl validates schedules itself first
+ * (_check_schedule), so this is reached only when the installed pg_cron
+ * takes less than pgetl does; if pg_cron ever words it differently, the
+ * error keeps its own message and only loses the hint.
+ *
  *-------------------------------------------------------------------------
  */
 #include "schedule.h"
@@ -27,6 +35,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -834,15 +843,12 @@ pgetl_unschedule(PG_FUNCTION_ARGS)
 
 /*
  * pg_cron_installed - is extension pg_cron installed in the current
- * database?  (SPI connected, in a transaction.)
+ * database?  (In a transaction.)
  */
 static bool
 pg_cron_installed(void)
 {
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up extension pg_cron");
-	return SPI_processed == 1;
+	return OidIsValid(get_extension_oid("pg_cron", true));
 }
 
 /*

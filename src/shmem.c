@@ -109,21 +109,12 @@ static int
 count_static_workers(void)
 {
 	int			n = 0;
-#if PG_VERSION_NUM >= 180000
-	dlist_iter	iter;
-#else
-	slist_iter	iter;
-#endif
+	PGETL_BGWORKER_ITER iter;
 
 	if (IsUnderPostmaster)
 		return 0;
-#if PG_VERSION_NUM >= 180000
-	dlist_foreach(iter, &BackgroundWorkerList)
+	pgetl_bgworker_foreach(iter)
 		n++;
-#else
-	slist_foreach(iter, &BackgroundWorkerList)
-		n++;
-#endif
 	return n;
 }
 
@@ -177,11 +168,7 @@ check_shared(void)
 int
 pgetl_my_procno(void)
 {
-#if PG_VERSION_NUM >= 170000
-	return MyProcNumber;
-#else
-	return MyProc->pgprocno;
-#endif
+	return PGETL_MY_PROC_NUMBER;
 }
 
 /* Wake the process with that PGPROC number (harmless if it has gone). */

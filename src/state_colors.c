@@ -27,11 +27,7 @@ pgetl_state_colors_sql(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-#if PG_VERSION_NUM >= 150000
 	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
 	for (int i = 0; i < PGETL_N_STATE_COLORS; i++)
 	{
 		PgetlStateColor c = pgetl_state_colors[i];
