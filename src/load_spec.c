@@ -97,11 +97,17 @@ load_owner_query(const char *sql, int nargs, Oid *types, Datum *values,
 	return pgetl_spi_as_owner(sql, nargs, types, values, nulls, false, 0);
 }
 
-/* Text of column n of row r of SPI_tuptable, palloc'd in cxt, or NULL */
+/*
+ * The catalog's rows are read by column name (pgetl_spi_getvalue and
+ * pgetl_spi_getbinval raise an error for a name the query lacks), so that a
+ * column added to a query cannot shift another.
+ */
+
+/* Text of column "col" of row r of SPI_tuptable, palloc'd in cxt, or NULL */
 static char *
-spi_text(int r, int n, MemoryContext cxt)
+spi_text(int r, const char *col, MemoryContext cxt)
 {
-	char	   *v = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, n);
+	char	   *v = pgetl_spi_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col);
 	char	   *copy;
 
 	if (v == NULL)
@@ -111,12 +117,32 @@ spi_text(int r, int n, MemoryContext cxt)
 	return copy;
 }
 
-/* Array-of-text column n of row r as a C string array in cxt */
-static char **
-spi_text_array(int r, int n, int *count, MemoryContext cxt)
+/* Boolean column "col" of row r of SPI_tuptable (NULL is false) */
+static bool
+spi_bool(int r, const char *col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, n, &isnull);
+	Datum		d = pgetl_spi_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/* Oid column "col" of row r of SPI_tuptable (NULL is InvalidOid) */
+static Oid
+spi_oid(int r, const char *col)
+{
+	bool		isnull;
+	Datum		d = pgetl_spi_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/* Array-of-text column "col" of row r as a C string array in cxt */
+static char **
+spi_text_array(int r, const char *col, int *count, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = pgetl_spi_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, col, &isnull);
 	Datum	   *elems;
 	bool	   *enulls;
 	int			nelems;
@@ -863,39 +889,39 @@ load_spec_fetch(const char *name, bool for_define)
 	load_owner_query("SELECT spec_id, name, owner, target, target_name, delimiter, quote, "
 					 "escape, header, null_string, encoding, mode, conflict_key, on_conflict, "
 					 "max_rejects, max_reject_ratio, "
-					 "coalesce(options->>'unlisted_columns', 'error'), "
-					 "coalesce((options->>'require_final_newline')::boolean, false) "
+					 "coalesce(options->>'unlisted_columns', 'error') AS unlisted_columns, "
+					 "coalesce((options->>'require_final_newline')::boolean, false) AS require_final_newline "
 					 "FROM pgetl._load_spec_for($1, $2)", 2, types, values, NULL);
-	spec->spec_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	spec->name = spi_text(0, 2, cxt);
-	spec->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	spec->target = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	spec->target_name = spi_text(0, 5, cxt);
-	spec->delimiter = spi_text(0, 6, cxt)[0];
-	spec->quote = spi_text(0, 7, cxt)[0];
-	s = spi_text(0, 8, cxt);
+	spec->spec_id = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "spec_id", &isnull));
+	spec->name = spi_text(0, "name", cxt);
+	spec->owner = spi_oid(0, "owner");
+	spec->target = spi_oid(0, "target");
+	spec->target_name = spi_text(0, "target_name", cxt);
+	spec->delimiter = spi_text(0, "delimiter", cxt)[0];
+	spec->quote = spi_text(0, "quote", cxt)[0];
+	s = spi_text(0, "escape", cxt);
 	spec->escape = s ? s[0] : spec->quote;
-	spec->header = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
-	spec->null_string = spi_text(0, 10, cxt);
-	spec->encoding = spi_text(0, 11, cxt);
-	s = spi_text(0, 12, cxt);
+	spec->header = spi_bool(0, "header");
+	spec->null_string = spi_text(0, "null_string", cxt);
+	spec->encoding = spi_text(0, "encoding", cxt);
+	s = spi_text(0, "mode", cxt);
 	spec->mode = strcmp(s, "upsert") == 0 ? LOAD_UPSERT :
 		strcmp(s, "replace") == 0 ? LOAD_REPLACE : LOAD_APPEND;
 	{
 		int			n;
-		char	  **keys = spi_text_array(0, 13, &n, cxt);
+		char	  **keys = spi_text_array(0, "conflict_key", &n, cxt);
 
 		for (int i = 0; i < n; i++)
 			spec->conflict_key = lappend(spec->conflict_key, keys[i]);
 	}
-	s = spi_text(0, 14, cxt);
+	s = spi_text(0, "on_conflict", cxt);
 	spec->on_conflict_update = s == NULL || strcmp(s, "update") == 0;
-	s = spi_text(0, 15, cxt);
+	s = spi_text(0, "max_rejects", cxt);
 	spec->max_rejects = s ? pg_strtoint64(s) : -1;
-	s = spi_text(0, 16, cxt);
+	s = spi_text(0, "max_reject_ratio", cxt);
 	spec->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
-	spec->ignore_unlisted = strcmp(spi_text(0, 17, cxt), "ignore") == 0;
-	spec->require_final_newline = strcmp(spi_text(0, 18, cxt), "t") == 0;
+	spec->ignore_unlisted = strcmp(spi_text(0, "unlisted_columns", cxt), "ignore") == 0;
+	spec->require_final_newline = spi_bool(0, "require_final_newline");
 
 	spec->defining = for_define;
 
@@ -905,11 +931,13 @@ load_spec_fetch(const char *name, bool for_define)
 	load_owner_query(load_catalog_has_column("load_column", "warn_rules") ?
 					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
 					 "prefix, max_length, max_decimals, allowed, is_unique, "
-					 "min_length, not_allowed, not_pattern, ref_table, ref_relid::oid, ref_column, warn_rules "
+					 "min_length, not_allowed, not_pattern, ref_table, ref_relid::oid AS ref_relid, ref_column, warn_rules "
 					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal" :
 					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
 					 "prefix, max_length, max_decimals, allowed, is_unique, "
-					 "NULL::integer, NULL::text[], NULL::text, NULL::text, NULL::oid, NULL::text, NULL::text[] "
+					 "NULL::integer AS min_length, NULL::text[] AS not_allowed, NULL::text AS not_pattern, "
+					 "NULL::text AS ref_table, NULL::oid AS ref_relid, NULL::text AS ref_column, "
+					 "NULL::text[] AS warn_rules "
 					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal",
 					 1, types, values, NULL);
 	spec->ncolumns = SPI_processed;
@@ -922,77 +950,75 @@ load_spec_fetch(const char *name, bool for_define)
 			LoadColumn *c = &spec->columns[i];
 
 			c->ordinal = i + 1;
-			c->name = spi_text(i, 2, cxt);
+			c->name = spi_text(i, "name", cxt);
 			c->label = c->name ? c->name : psprintf("column %d", i + 1);
-			c->target = spi_text(i, 3, cxt);
-			typenames[i] = spi_text(i, 4, cxt);
-			c->required = strcmp(spi_text(i, 5, cxt), "t") == 0;
-			s = spi_text(i, 6, cxt);
+			c->target = spi_text(i, "target", cxt);
+			typenames[i] = spi_text(i, "type", cxt);
+			c->required = spi_bool(i, "required");
+			s = spi_text(i, "format", cxt);
 			c->format = s ? cstring_to_text(s) : NULL;
-			c->min_text = spi_text(i, 7, cxt);
-			c->max_text = spi_text(i, 8, cxt);
-			c->pattern_text = spi_text(i, 9, cxt);
-			c->prefix = spi_text(i, 10, cxt);
-			s = spi_text(i, 11, cxt);
+			c->min_text = spi_text(i, "min", cxt);
+			c->max_text = spi_text(i, "max", cxt);
+			c->pattern_text = spi_text(i, "pattern", cxt);
+			c->prefix = spi_text(i, "prefix", cxt);
+			s = spi_text(i, "max_length", cxt);
 			c->max_length = s ? pg_strtoint32(s) : -1;
-			s = spi_text(i, 12, cxt);
+			s = spi_text(i, "max_decimals", cxt);
 			c->max_decimals = s ? pg_strtoint32(s) : -1;
-			c->allowed = spi_text_array(i, 13, &c->nallowed, cxt);
-			c->unique = strcmp(spi_text(i, 14, cxt), "t") == 0;
-			s = spi_text(i, 15, cxt);
+			c->allowed = spi_text_array(i, "allowed", &c->nallowed, cxt);
+			c->unique = spi_bool(i, "is_unique");
+			s = spi_text(i, "min_length", cxt);
 			c->min_length = s ? pg_strtoint32(s) : -1;
-			c->not_allowed = spi_text_array(i, 16, &c->nnot_allowed, cxt);
-			c->not_pattern_text = spi_text(i, 17, cxt);
-			c->ref_table = spi_text(i, 18, cxt);
-			c->ref_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 19, &isnull));
-			if (isnull)
-				c->ref_relid = InvalidOid;
-			c->ref_column = spi_text(i, 20, cxt);
-			c->warn_rules = spi_text_array(i, 21, &c->nwarn_rules, cxt);
+			c->not_allowed = spi_text_array(i, "not_allowed", &c->nnot_allowed, cxt);
+			c->not_pattern_text = spi_text(i, "not_pattern", cxt);
+			c->ref_table = spi_text(i, "ref_table", cxt);
+			c->ref_relid = spi_oid(i, "ref_relid");
+			c->ref_column = spi_text(i, "ref_column", cxt);
+			c->warn_rules = spi_text_array(i, "warn_rules", &c->nwarn_rules, cxt);
 			c->field = -1;
 			c->out = -1;
 		}
 
 		/* its checks */
 		load_owner_query(load_catalog_has_column("load_check", "severity") ?
-						 "SELECT name, expression, severity = 'warn' FROM pgetl.load_check "
+						 "SELECT name, expression, severity = 'warn' AS warn FROM pgetl.load_check "
 						 "WHERE spec_id = $1 ORDER BY ordinal" :
-						 "SELECT name, expression, false FROM pgetl.load_check "
+						 "SELECT name, expression, false AS warn FROM pgetl.load_check "
 						 "WHERE spec_id = $1 ORDER BY ordinal", 1, types, values, NULL);
 		spec->nchecks = SPI_processed;
 		spec->checks = palloc0(sizeof(LoadCheck) * (spec->nchecks + 1));
 		for (int i = 0; i < spec->nchecks; i++)
 		{
-			spec->checks[i].name = spi_text(i, 1, cxt);
-			spec->checks[i].expression = spi_text(i, 2, cxt);
-			spec->checks[i].warn = strcmp(spi_text(i, 3, cxt), "t") == 0;
+			spec->checks[i].name = spi_text(i, "name", cxt);
+			spec->checks[i].expression = spi_text(i, "expression", cxt);
+			spec->checks[i].warn = spi_bool(i, "warn");
 		}
 
 		/* its expectations, kept in its options */
-		load_owner_query("SELECT (e->>'min_rows')::bigint, (e->>'max_rows')::bigint, "
-						 "(e->>'max_reject_ratio')::float8, "
-						 "ARRAY(SELECT jsonb_array_elements_text(e->'unique')), "
-						 "ARRAY(SELECT jsonb_array_elements_text(e->'not_null')), "
-						 "e->'freshness'->>'column', e->'freshness'->>'max_age', "
-						 "ARRAY(SELECT jsonb_array_elements_text(e->'sql')), "
-						 "e IS NOT NULL AND jsonb_typeof(e) = 'object' "
+		load_owner_query("SELECT (e->>'min_rows')::bigint AS min_rows, (e->>'max_rows')::bigint AS max_rows, "
+						 "(e->>'max_reject_ratio')::float8 AS max_reject_ratio, "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'unique')) AS unique_columns, "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'not_null')) AS not_null, "
+						 "e->'freshness'->>'column' AS fresh_column, e->'freshness'->>'max_age' AS fresh_max_age, "
+						 "ARRAY(SELECT jsonb_array_elements_text(e->'sql')) AS sql, "
+						 "e IS NOT NULL AND jsonb_typeof(e) = 'object' AS has_expect "
 						 "FROM (SELECT options->'expect' AS e FROM pgetl.load_spec WHERE spec_id = $1) x",
 						 1, types, values, NULL);
 		{
 			LoadExpect *e = &spec->expect;
 
-			s = spi_text(0, 1, cxt);
+			s = spi_text(0, "min_rows", cxt);
 			e->min_rows = s ? pg_strtoint64(s) : -1;
-			s = spi_text(0, 2, cxt);
+			s = spi_text(0, "max_rows", cxt);
 			e->max_rows = s ? pg_strtoint64(s) : -1;
-			s = spi_text(0, 3, cxt);
+			s = spi_text(0, "max_reject_ratio", cxt);
 			e->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
-			e->unique = spi_text_array(0, 4, &e->nunique, cxt);
-			e->not_null = spi_text_array(0, 5, &e->nnot_null, cxt);
-			e->fresh_column = spi_text(0, 6, cxt);
-			e->fresh_max_age = spi_text(0, 7, cxt);
-			e->sql = spi_text_array(0, 8, &e->nsql, cxt);
-			e->any = strcmp(spi_text(0, 9, cxt), "t") == 0;
+			e->unique = spi_text_array(0, "unique_columns", &e->nunique, cxt);
+			e->not_null = spi_text_array(0, "not_null", &e->nnot_null, cxt);
+			e->fresh_column = spi_text(0, "fresh_column", cxt);
+			e->fresh_max_age = spi_text(0, "fresh_max_age", cxt);
+			e->sql = spi_text_array(0, "sql", &e->nsql, cxt);
+			e->any = spi_bool(0, "has_expect");
 		}
 
 		/* compile, as the caller */
