@@ -652,7 +652,9 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(run_id);
 	state = TextDatumGetCString(pgetl_call_internal_args("_cancel_check", 2, types, values,
 														 nulls, TEXTOID, &isnull));
-	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_RUNNING)
+	/* a queued run (beyond max_active_runs) is active too */
+	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_RUNNING &&
+		pgetl_run_state_from_name(state) != PGETL_RUN_STATE_QUEUED)
 	{
 		ereport(NOTICE,
 				(errmsg("run " INT64_FORMAT " has already finished (%s)", run_id, state)));

@@ -1,0 +1,36 @@
+-- Runs per logical date (issue 11 §1): a run is identified by (pipeline,
+-- logical_date); at most one active run per pipeline and logical date, and
+-- at most max_active_runs (a new pipeline setting, default 16 as in
+-- Airflow) active runs per pipeline across dates.  A run asked beyond the
+-- cap waits in the new run state queued (first in the enum, as in a run's
+-- life) until a place frees.  (pgetl_create_pipeline and
+-- pgetl_alter_pipeline get the argument max_active_runs through
+-- 81_signatures.sql.)  The enum value is created with the type, by
+-- 25_states.sql: a value added by ALTER TYPE ADD VALUE cannot be used in
+-- the transaction that added it (PostgreSQL 15: "unsafe use of new
+-- value"), and the transitions and the index below use it.
+ALTER TABLE pgetl.pipeline ADD COLUMN max_active_runs integer NOT NULL DEFAULT 16
+    CHECK (max_active_runs BETWEEN 1 AND 1024);
+INSERT INTO pgetl.run_state_transition (from_state, to_state) VALUES
+    (NULL, 'queued'),
+    ('queued', 'running'), ('queued', 'failed'), ('queued', 'cancelled'),
+    ('failed', 'queued'), ('cancelled', 'queued'), ('success', 'queued');
+DROP INDEX pgetl.run_record_one_active;
+CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logical_date)
+    WHERE state IN ('queued', 'running');
+
+--@function pgetl._run_before
+--@function pgetl._check_max_active_runs
+--@function pgetl._check_new_owner
+--@function pgetl._drop_pipeline
+--@function pgetl._recover
+--@function pgetl._check_runnable
+--@function pgetl._check_date_free
+--@function pgetl._may_run
+--@function pgetl._promote_queued
+--@function pgetl._queued_reason
+--@function pgetl._start_run
+--@function pgetl._resume_run
+--@function pgetl._set_task_state
+--@function pgetl._dag_step
+--@function pgetl._stop_run

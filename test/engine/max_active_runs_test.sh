@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs per logical date (issue 11 §1): a run is identified by (pipeline,
+# logical_date).  Five dates asked at once of a pipeline with
+# max_active_runs 2 never have more than 2 runs running (sampled from
+# pgetl.pipeline_run while they go), the others wait queued and run oldest
+# date first; all five succeed.  A date that has an active run (running or
+# queued) is refused with 55006; wait => true beyond the cap blocks until
+# the run ran; a queued run can be cancelled; pgetl_alter_pipeline changes
+# the cap; the default (16) lets two dates run at once.
+source "$(dirname "$0")/lib.sh"
+setup_db
+
+qq "SELECT pgetl_create_pipeline('dates', max_active_runs => 2)"
+qq "SELECT pgetl_add_task('dates', 'nap', 'SELECT pg_sleep(2)')"
+[ "$(q "SELECT max_active_runs FROM pgetl.pipeline WHERE name = 'dates'")" = 2 ] || fail "max_active_runs not recorded"
+
+# 1. five dates at once, without waiting: two run, three wait queued
+qq "SELECT pgetl_run('dates', logical_date => d::date, wait => false)
+      FROM generate_series(date '2024-01-01', date '2024-01-05', '1 day') d ORDER BY d"
+states=$(q "SELECT string_agg(logical_date || '=' || state, ' ' ORDER BY logical_date) FROM pgetl.pipeline_run WHERE pipeline = 'dates'")
+echo "  just after asking: $states"
+[ "$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE pipeline = 'dates' AND state = 'queued'")" -ge 3 ] \
+    || fail "expected at least 3 queued runs at first: $states"
+reason=$(q "SELECT reason FROM pgetl.pipeline_run WHERE pipeline = 'dates' AND state = 'queued' LIMIT 1")
+case "$reason" in *"max_active_runs is 2"*) ;; *) fail "queued run's reason: '$reason'" ;; esac
+ok "five dates asked at once: queued beyond max_active_runs 2 ($reason)"
+
+# 2. a date with an active run (queued or running) is refused with 55006
+e=$(psql -X -q -v VERBOSITY=verbose -c "SELECT pgetl_run('dates', logical_date => date '2024-01-05', wait => false)" 2>&1 || true)
+case "$e" in *55006*"already has an active run for logical date 2024-01-05"*) ;; *) fail "same date again: $e" ;; esac
+ok "a logical date that has an active (queued) run: 55006"
+
+# 3. sample while they run: never more than 2 running at once
+max=0
+for ((i = 0; i < 400; i++)); do
+    n=$(q "SELECT count(*) FILTER (WHERE state = 'running') || ' ' || count(*) FILTER (WHERE state IN ('queued', 'running'))
+             FROM pgetl.pipeline_run WHERE pipeline = 'dates'")
+    running=${n% *}
+    active=${n#* }
+    [ "$running" -gt "$max" ] && max=$running
+    [ "$active" = 0 ] && break
+    sleep 0.05
+done
+[ "$active" = 0 ] || fail "runs still active after 20 s"
+[ "$max" -le 2 ] || fail "$max runs ran at once with max_active_runs 2"
+[ "$max" = 2 ] || fail "never 2 runs at once (max $max): the cap is not used"
+[ "$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE pipeline = 'dates' AND state = 'success'")" = 5 ] \
+    || fail "not all 5 runs succeeded: $(q "SELECT string_agg(logical_date || '=' || state, ' ') FROM pgetl.pipeline_run WHERE pipeline = 'dates'")"
+ok "at most $max runs ran at once; all 5 succeeded"
+
+# queued runs started oldest logical date first
+order=$(q "SELECT string_agg(extract(day FROM logical_date)::text, ',' ORDER BY started_at, logical_date) FROM pgetl.pipeline_run WHERE pipeline = 'dates'")
+[ "$order" = "1,2,3,4,5" ] || fail "runs started in the order $order"
+ok "queued runs started oldest logical date first ($order)"
+
+# 4. wait => true beyond the cap blocks until the run ran
+qq "SELECT pgetl_alter_pipeline('dates', max_active_runs => 1)"
+[ "$(q "SELECT max_active_runs FROM pgetl.pipeline WHERE name = 'dates'")" = 1 ] || fail "alter did not change max_active_runs"
+first=$(q "SELECT pgetl_run('dates', logical_date => date '2024-02-01', wait => false)")
+second=$(q "SELECT pgetl_run('dates', logical_date => date '2024-02-02')")
+st=$(q "SELECT string_agg(run_id || '=' || state, ' ' ORDER BY run_id) FROM pgetl.pipeline_run WHERE run_id IN ($first, $second)")
+[ "$st" = "$first=success $second=success" ] || fail "after waiting: $st"
+[ "$(q "SELECT (SELECT started_at FROM pgetl.pipeline_run WHERE run_id = $second) >= (SELECT finished_at FROM pgetl.pipeline_run WHERE run_id = $first)")" = t ] \
+    || fail "with max_active_runs 1 the second run started before the first finished"
+ok "wait => true beyond max_active_runs 1 waited queued, then ran after the first"
+
+# 5. a queued run can be cancelled; the running one goes on
+first=$(q "SELECT pgetl_run('dates', logical_date => date '2024-03-01', wait => false)")
+queued=$(q "SELECT pgetl_run('dates', logical_date => date '2024-03-02', wait => false)")
+[ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $queued")" = queued ] || fail "second run not queued"
+[ "$(q "SELECT pgetl_cancel($queued)")" = t ] || fail "cancel of the queued run"
+[ "$(q "SELECT state || ' ' || tasks_cancelled FROM pgetl.pipeline_run WHERE run_id = $queued")" = "cancelled 1" ] \
+    || fail "cancelled queued run: $(q "SELECT state, tasks_cancelled FROM pgetl.pipeline_run WHERE run_id = $queued")"
+wait_for "SELECT state = 'success' FROM pgetl.pipeline_run WHERE run_id = $first" 20 || fail "first run did not succeed"
+ok "a queued run was cancelled; the running one succeeded"
+
+# 6. the default max_active_runs (16) runs two dates at once
+qq "SELECT pgetl_create_pipeline('wide_dates')"
+qq "SELECT pgetl_add_task('wide_dates', 'nap', 'SELECT pg_sleep(1)')"
+[ "$(q "SELECT max_active_runs FROM pgetl.pipeline WHERE name = 'wide_dates'")" = 16 ] || fail "default max_active_runs"
+a=$(q "SELECT pgetl_run('wide_dates', logical_date => date '2024-01-01', wait => false)")
+b=$(q "SELECT pgetl_run('wide_dates', logical_date => date '2024-01-02', wait => false)")
+[ "$(q "SELECT string_agg(state, ',') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)")" = "running,running" ] \
+    || fail "two dates with the default max_active_runs: $(q "SELECT string_agg(state, ',') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)")"
+wait_for "SELECT bool_and(state = 'success') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)" 20 || fail "wide_dates runs"
+ok "default max_active_runs 16: two logical dates ran at once"
+
+# 7. bad max_active_runs: 22023
+e=$(psql -X -q -v VERBOSITY=verbose -c "SELECT pgetl_alter_pipeline('dates', max_active_runs => 0)" 2>&1 || true)
+case "$e" in *22023*"max_active_runs must be between 1 and 1024, not 0"*) ;; *) fail "max_active_runs 0: $e" ;; esac
+ok "max_active_runs 0: 22023"
