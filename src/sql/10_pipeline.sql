@@ -69,7 +69,10 @@ CREATE TABLE pgetl.task (
     timeout         interval CHECK (timeout > '0'),
     trigger_rule    text NOT NULL DEFAULT 'all_success' REFERENCES pgetl.trigger_rule,
     UNIQUE (pipeline_id, name),
-    UNIQUE (pipeline_id, task_id)
+    UNIQUE (pipeline_id, task_id),
+    -- Airflow's depends_on_past: runs only if its try in the previous
+    -- logical date's run succeeded or was skipped (pgetl._past_ok)
+    depends_on_past boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 

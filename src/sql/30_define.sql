@@ -367,7 +367,7 @@ CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_comm
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
                                 p_config jsonb, p_retry_exponential_backoff boolean,
-                                p_max_retry_delay interval)
+                                p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -435,9 +435,11 @@ BEGIN
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
-                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule)
+                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
+                            depends_on_past)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
-            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule)
+            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
+            coalesce(p_depends_on_past, false))
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;

@@ -59,25 +59,56 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     END
 $$;
 
+-- Airflow's depends_on_past: may a task of a run start, as far as its
+-- past goes?  Yes when the pipeline's previous run (the latest run of the
+-- greatest earlier logical date, whatever its state) has no try of the
+-- task (the first run has no past; a task added since has none either)
+-- or its latest try there succeeded or was skipped; otherwise the task
+-- waits (scheduled) until that try is (its run resumed or cleared, or
+-- marked by hand).
+CREATE FUNCTION pgetl._past_ok(p_run_id bigint, p_task_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    prev bigint;
+    st pgetl.task_state;
+BEGIN
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    SELECT run_id INTO prev FROM pgetl.run_record
+     WHERE pipeline_id = r.pipeline_id AND logical_date < r.logical_date
+     ORDER BY logical_date DESC, run_id DESC LIMIT 1;
+    IF prev IS NULL THEN
+        RETURN true;
+    END IF;
+    SELECT state INTO st FROM pgetl.task_run_record
+     WHERE run_id = prev AND task_id = p_task_id ORDER BY try_number DESC LIMIT 1;
+    RETURN st IS NULL OR st IN ('success', 'skipped');
+END
+$$;
+
 -- Decision for every scheduled task of a run.  Failed, upstream_failed and
--- cancelled upstream tasks all count as failures.
+-- cancelled upstream tasks all count as failures.  A task that
+-- depends_on_past and whose past is not done waits (pgetl._past_ok).
 CREATE FUNCTION pgetl._evaluate(p_run_id bigint)
 RETURNS TABLE (task_run_id bigint, task_id bigint, decision text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id))
-    SELECT l.task_run_id, l.task_id,
-           pgetl._trigger_decision(t.trigger_rule,
-               count(d.upstream_task_id),
-               count(*) FILTER (WHERE u.state = 'success'),
-               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
-               count(*) FILTER (WHERE u.state = 'skipped'),
-               count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')))
-      FROM latest l
-      JOIN pgetl.task t ON t.task_id = l.task_id
-      LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
-      LEFT JOIN latest u ON u.task_id = d.upstream_task_id
-     WHERE l.state = 'scheduled'
-     GROUP BY l.task_run_id, l.task_id, t.trigger_rule
+    SELECT e.task_run_id, e.task_id,
+           CASE WHEN e.decision = 'run' AND e.depends_on_past AND NOT pgetl._past_ok(p_run_id, e.task_id)
+                THEN 'wait' ELSE e.decision END
+      FROM (SELECT l.task_run_id, l.task_id, t.depends_on_past,
+                   pgetl._trigger_decision(t.trigger_rule,
+                       count(d.upstream_task_id),
+                       count(*) FILTER (WHERE u.state = 'success'),
+                       count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
+                       count(*) FILTER (WHERE u.state = 'skipped'),
+                       count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled'))) AS decision
+              FROM latest l
+              JOIN pgetl.task t ON t.task_id = l.task_id
+              LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
+              LEFT JOIN latest u ON u.task_id = d.upstream_task_id
+             WHERE l.state = 'scheduled'
+             GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.depends_on_past) e
 $$;
 
 -- The wait before the next try of a task; base_delay (the run's

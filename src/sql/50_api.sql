@@ -36,10 +36,11 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     kind text DEFAULT 'sql', retries integer DEFAULT 0,
     retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
-    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL)
+    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
+    depends_on_past boolean DEFAULT false)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval) IS
-'adds a task to a pipeline, downstream of the named upstream tasks; returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;

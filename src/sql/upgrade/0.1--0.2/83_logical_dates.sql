@@ -34,3 +34,11 @@ CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logi
 --@function pgetl._set_task_state
 --@function pgetl._dag_step
 --@function pgetl._stop_run
+
+-- depends_on_past (issue 11 §1): a task setting (the last argument of
+-- pgetl_add_task, through 81_signatures.sql); the DAG step lets such a
+-- task run only when its try in the previous logical date's run
+-- succeeded or was skipped.
+ALTER TABLE pgetl.task ADD COLUMN depends_on_past boolean NOT NULL DEFAULT false;
+--@function pgetl._past_ok
+--@function pgetl._evaluate
