@@ -36,6 +36,7 @@ PGETL_TRAMPOLINE(pgetl_purge_history, "_purge_history")
 PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
 PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
+PGETL_TRAMPOLINE(pgetl_cancel_backfill, "_cancel_backfill")
 
 /*
  * pgetl_drop_pipeline(name text)

@@ -95,6 +95,17 @@ CREATE INDEX ON pgetl.run_record (pipeline_id);
 CREATE INDEX ON pgetl.run_record (finished_at);
 COMMENT ON TABLE pgetl.run_record IS 'pipeline runs (read it through the view pgetl.pipeline_run)';
 
+-- pgetl_cancel_backfill(): when a backfill of the pipeline was last asked
+-- to stop.  A running backfill (pgetl_backfill, src/run.c) reads it, as
+-- last committed, before it starts each date: a request made after the
+-- backfill began stops it.
+CREATE TABLE pgetl.backfill_cancel (
+    pipeline_id     bigint PRIMARY KEY REFERENCES pgetl.pipeline ON DELETE CASCADE,
+    requested_at    timestamptz NOT NULL,
+    requested_by    text NOT NULL
+);
+COMMENT ON TABLE pgetl.backfill_cancel IS 'the last request to stop the backfills of a pipeline (pgetl_cancel_backfill)';
+
 CREATE TABLE pgetl.task_run_record (
     task_run_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id          bigint NOT NULL REFERENCES pgetl.run_record ON DELETE CASCADE,

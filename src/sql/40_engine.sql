@@ -849,6 +849,98 @@ BEGIN
 END
 $$;
 
+-- The interval between two logical dates of a backfill: the pipeline's
+-- schedule's (pg_cron syntax), when it has one that repeats daily or less
+-- often at a regular step (@yearly/@annually, @monthly, @weekly, a cron
+-- line on one day of the month or of the week), else a day.
+CREATE FUNCTION pgetl._schedule_step(p_schedule text) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f text[] := regexp_split_to_array(btrim(coalesce(p_schedule, '')), '\s+');
+BEGIN
+    CASE lower(coalesce(p_schedule, ''))
+        WHEN '@yearly', '@annually' THEN RETURN '1 year';
+        WHEN '@monthly' THEN RETURN '1 month';
+        WHEN '@weekly' THEN RETURN '7 days';
+        ELSE NULL;
+    END CASE;
+    IF cardinality(f) = 5 THEN
+        IF f[3] ~ '^\d+$' AND f[4] = '*' AND f[5] = '*' THEN
+            RETURN '1 month';
+        ELSIF f[3] = '*' AND f[4] = '*' AND f[5] ~ '^\d+$' THEN
+            RETURN '7 days';
+        END IF;
+    END IF;
+    RETURN '1 day';
+END
+$$;
+
+-- pgetl_backfill(): the logical dates to run, oldest first, as a JSON
+-- array of {"date", "why"}, after checking the arguments.  reprocess:
+-- 'none' leaves out the dates that have a run, 'failed' those whose
+-- latest run succeeded, 'all' none; a date with an active run is always
+-- left out (a notice says so).
+CREATE FUNCTION pgetl._backfill_dates(caller oid, p_pipeline text, p_start date, p_end date,
+                                      p_params jsonb, p_max_active_runs integer, p_reprocess text)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
+    step interval;
+    d date;
+    last pgetl.run_record;
+    dates jsonb := '[]';
+BEGIN
+    IF p_start IS NULL OR p_end IS NULL THEN
+        RAISE EXCEPTION 'start_date and end_date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_start > p_end THEN
+        RAISE EXCEPTION 'start_date % is after end_date %', p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Backfill runs the logical dates from start_date to end_date, both included.';
+    END IF;
+    IF p_params IS NULL OR jsonb_typeof(p_params) <> 'object' THEN
+        RAISE EXCEPTION 'run params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_active_runs IS NULL OR p_max_active_runs NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_active_runs must be between 1 and 1024, not %', coalesce(p_max_active_runs::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It caps the runs of this backfill at once; the pipeline''s own max_active_runs applies too.';
+    END IF;
+    IF p_reprocess IS NULL OR p_reprocess NOT IN ('none', 'failed', 'all') THEN
+        RAISE EXCEPTION 'reprocess must be none, failed or all, not %', coalesce(quote_literal(p_reprocess), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'none skips dates that have a run; failed re-runs the dates whose latest run did not succeed; all re-runs every date.';
+    END IF;
+    step := pgetl._schedule_step((SELECT schedule FROM pgetl.schedule WHERE pipeline_id = p.pipeline_id));
+    FOR d IN SELECT g::date FROM generate_series(p_start::timestamp, p_end::timestamp, step) g LOOP
+        SELECT * INTO last FROM pgetl.run_record
+         WHERE pipeline_id = p.pipeline_id AND logical_date = d ORDER BY run_id DESC LIMIT 1;
+        IF last.run_id IS NULL THEN
+            dates := dates || jsonb_build_object('date', d, 'why', 'no run yet');
+        ELSIF last.state IN ('queued', 'running') THEN
+            RAISE NOTICE 'logical date % of pipeline "%" is left out: run % is %', d, p.name, last.run_id, last.state;
+        ELSIF p_reprocess = 'all' OR (p_reprocess = 'failed' AND last.state <> 'success') THEN
+            dates := dates || jsonb_build_object('date', d, 'why', format('run %s %s', last.run_id, last.state));
+        END IF;
+    END LOOP;
+    RETURN dates;
+END
+$$;
+
+-- pgetl_cancel_backfill(): ask the running backfills of a pipeline to stop.
+CREATE FUNCTION pgetl._cancel_backfill(caller oid, p_pipeline text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
+BEGIN
+    INSERT INTO pgetl.backfill_cancel (pipeline_id, requested_at, requested_by)
+    VALUES (p.pipeline_id, clock_timestamp(), (SELECT rolname FROM pg_roles WHERE oid = caller))
+    ON CONFLICT (pipeline_id) DO UPDATE SET requested_at = EXCLUDED.requested_at,
+                                            requested_by = EXCLUDED.requested_by;
+END
+$$;
+
 -- Stop a run: unfinished tries become cancelled, tasks waiting for a retry
 -- too (as a cancelled next try), and the run gets p_state.
 CREATE FUNCTION pgetl._stop_run(p_run_id bigint, p_state text, p_reason text) RETURNS void

@@ -65,6 +65,19 @@ RETURNS boolean AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_cancel(bigint) IS
 'cancels an active run: terminates its task workers and marks unfinished tasks cancelled';
 
+CREATE FUNCTION @extschema@.pgetl_backfill(
+    pipeline text, start_date date, end_date date, params jsonb DEFAULT '{}',
+    max_active_runs integer DEFAULT 1, reprocess text DEFAULT 'failed',
+    dry_run boolean DEFAULT false, wait boolean DEFAULT true)
+RETURNS SETOF bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_backfill(text, date, date, jsonb, integer, text, boolean, boolean) IS
+'runs a pipeline once per logical date from start_date to end_date (daily, or by its schedule''s interval), at most max_active_runs at a time; reprocess none, failed or all says which dates that have runs run again; dry_run lists the dates (a notice each) without running; returns the run ids';
+
+CREATE FUNCTION @extschema@.pgetl_cancel_backfill(pipeline text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_cancel_backfill(text) IS
+'stops the backfills of a pipeline that run now: they start no more dates and cancel their queued runs; running runs finish';
+
 CREATE FUNCTION @extschema@.pgetl_purge_history(older_than interval DEFAULT '30 days')
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_purge_history(interval) IS

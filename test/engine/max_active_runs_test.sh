@@ -89,3 +89,40 @@ ok "default max_active_runs 16: two logical dates ran at once"
 e=$(psql -X -q -v VERBOSITY=verbose -c "SELECT pgetl_alter_pipeline('dates', max_active_runs => 0)" 2>&1 || true)
 case "$e" in *22023*"max_active_runs must be between 1 and 1024, not 0"*) ;; *) fail "max_active_runs 0: $e" ;; esac
 ok "max_active_runs 0: 22023"
+
+# 8. a 5-date backfill with max_active_runs 2 (the pipeline's cap is
+#    higher): never more than 2 of its runs overlap, sampled while it runs
+qq "SELECT pgetl_create_pipeline('bf', max_active_runs => 16)"
+qq "SELECT pgetl_add_task('bf', 'nap', 'SELECT pg_sleep(1.5)')"
+tmp=$(mktemp -d)
+psql -X -A -t -q -v ON_ERROR_STOP=1 -c "SELECT * FROM pgetl_backfill('bf', '2024-01-01', '2024-01-05', max_active_runs => 2)" \
+    >"$tmp/bf.out" 2>&1 &
+bf=$!
+max=0
+for ((i = 0; i < 400; i++)); do
+    n=$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE pipeline = 'bf' AND state IN ('queued', 'running')")
+    [ "$n" -gt "$max" ] && max=$n
+    kill -0 $bf 2>/dev/null || break
+    sleep 0.05
+done
+wait $bf || fail "backfill failed: $(cat "$tmp/bf.out")"
+[ "$(wc -l <"$tmp/bf.out")" = 5 ] || fail "backfill returned: $(cat "$tmp/bf.out")"
+[ "$max" -le 2 ] || fail "$max backfill runs overlapped with max_active_runs 2"
+[ "$max" = 2 ] || fail "never 2 backfill runs at once (max $max)"
+[ "$(q "SELECT string_agg(extract(day FROM logical_date)::text || '=' || state, ',' ORDER BY logical_date) FROM pgetl.pipeline_run WHERE pipeline = 'bf'")" \
+    = "1=success,2=success,3=success,4=success,5=success" ] || fail "backfill runs: $(q "SELECT string_agg(logical_date || '=' || state, ',') FROM pgetl.pipeline_run WHERE pipeline = 'bf'")"
+ok "5-date backfill, max_active_runs 2: at most $max runs overlapped, 5 run ids returned, all succeeded"
+
+# 9. reprocess => 'none' runs nothing more; pgetl_cancel_backfill stops a
+#    backfill before its next date
+[ "$(q "SELECT count(*) FROM pgetl_backfill('bf', '2024-01-01', '2024-01-05', reprocess => 'none')")" = 0 ] || fail "reprocess none ran dates again"
+psql -X -A -t -q -v ON_ERROR_STOP=1 -c "SELECT * FROM pgetl_backfill('bf', '2024-02-01', '2024-02-10')" >"$tmp/bf2.out" 2>&1 &
+bf=$!
+wait_for "SELECT count(*) > 0 FROM pgetl.pipeline_run WHERE pipeline = 'bf' AND logical_date >= '2024-02-01'" 20 || fail "second backfill did not start"
+qq "SELECT pgetl_cancel_backfill('bf')"
+wait $bf || fail "cancelled backfill: $(cat "$tmp/bf2.out")"
+n=$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE pipeline = 'bf' AND logical_date >= '2024-02-01'")
+[ "$n" -le 2 ] || fail "$n runs of a backfill cancelled after its first date"
+grep -q "stopped by pgetl_cancel_backfill" "$tmp/bf2.out" || fail "no notice of the stop: $(cat "$tmp/bf2.out")"
+ok "pgetl_cancel_backfill stopped a 10-date backfill after $n run(s)"
+rm -rf "$tmp"

@@ -42,3 +42,22 @@ CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logi
 ALTER TABLE pgetl.task ADD COLUMN depends_on_past boolean NOT NULL DEFAULT false;
 --@function pgetl._past_ok
 --@function pgetl._evaluate
+
+-- pgetl_backfill (issue 11 §1): one run per logical date of a range, at
+-- most max_active_runs at a time (src/run.c); pgetl_cancel_backfill asks
+-- the running backfills of a pipeline to stop (pgetl.backfill_cancel, a
+-- configuration table: dumped).
+CREATE TABLE pgetl.backfill_cancel (
+    pipeline_id     bigint PRIMARY KEY REFERENCES pgetl.pipeline ON DELETE CASCADE,
+    requested_at    timestamptz NOT NULL,
+    requested_by    text NOT NULL
+);
+COMMENT ON TABLE pgetl.backfill_cancel IS 'the last request to stop the backfills of a pipeline (pgetl_cancel_backfill)';
+SELECT pg_catalog.pg_extension_config_dump('pgetl.backfill_cancel', '');
+--@function pgetl._schedule_step
+--@function pgetl._backfill_dates
+--@function pgetl._cancel_backfill
+--@create @extschema@.pgetl_backfill
+--@comment @extschema@.pgetl_backfill
+--@create @extschema@.pgetl_cancel_backfill
+--@comment @extschema@.pgetl_cancel_backfill
