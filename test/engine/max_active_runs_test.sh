@@ -80,9 +80,11 @@ qq "SELECT pgetl_add_task('wide_dates', 'nap', 'SELECT pg_sleep(1)')"
 [ "$(q "SELECT max_active_runs FROM pgetl.pipeline WHERE name = 'wide_dates'")" = 16 ] || fail "default max_active_runs"
 a=$(q "SELECT pgetl_run('wide_dates', logical_date => date '2024-01-01', wait => false)")
 b=$(q "SELECT pgetl_run('wide_dates', logical_date => date '2024-01-02', wait => false)")
-[ "$(q "SELECT string_agg(state, ',') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)")" = "running,running" ] \
-    || fail "two dates with the default max_active_runs: $(q "SELECT string_agg(state, ',') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)")"
 wait_for "SELECT bool_and(state = 'success') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)" 20 || fail "wide_dates runs"
+# they overlapped: each started before the other finished
+[ "$(q "SELECT x.started_at < y.finished_at AND y.started_at < x.finished_at
+         FROM pgetl.pipeline_run x, pgetl.pipeline_run y WHERE x.run_id = $a AND y.run_id = $b")" = t ] \
+    || fail "two dates with the default max_active_runs did not run at once"
 ok "default max_active_runs 16: two logical dates ran at once"
 
 # 7. bad max_active_runs: 22023
@@ -125,4 +127,21 @@ n=$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE pipeline = 'bf' AND logical
 [ "$n" -le 2 ] || fail "$n runs of a backfill cancelled after its first date"
 grep -q "stopped by pgetl_cancel_backfill" "$tmp/bf2.out" || fail "no notice of the stop: $(cat "$tmp/bf2.out")"
 ok "pgetl_cancel_backfill stopped a 10-date backfill after $n run(s)"
+
+# 10. pgetl_apply(force => true) while two logical dates run: a dropped
+#     task that has not started is skipped in every active run, which
+#     then finish
+qq "SELECT pgetl_create_pipeline('two_dates')"
+qq "SELECT pgetl_add_task('two_dates', 'first', 'SELECT pg_sleep(2)')"
+qq "SELECT pgetl_add_task('two_dates', 'later', 'SELECT 1', '{first}')"
+a=$(q "SELECT pgetl_run('two_dates', logical_date => date '2024-01-01', wait => false)")
+b=$(q "SELECT pgetl_run('two_dates', logical_date => date '2024-01-02', wait => false)")
+e=$(psql -X -q -v VERBOSITY=verbose -c "SELECT pgetl_apply('{\"name\": \"two_dates\", \"tasks\": [{\"name\": \"first\", \"command\": \"SELECT pg_sleep(2)\"}]}')" 2>&1 || true)
+case "$e" in *55006*"has an active run"*) ;; *) fail "apply without force while two dates run: $e" ;; esac
+qq "SELECT pgetl_apply('{\"name\": \"two_dates\", \"tasks\": [{\"name\": \"first\", \"command\": \"SELECT pg_sleep(2)\"}]}', force => true)"
+wait_for "SELECT bool_and(state = 'success') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)" 20 \
+    || fail "runs after apply: $(q "SELECT string_agg(run_id || '=' || state, ' ') FROM pgetl.pipeline_run WHERE run_id IN ($a, $b)")"
+[ "$(q "SELECT string_agg(state, ',') FROM pgetl.task_run WHERE run_id IN ($a, $b) AND task = 'later'")" = "skipped,skipped" ] \
+    || fail "the dropped task in the two runs: $(q "SELECT string_agg(run_id || ':' || state, ',') FROM pgetl.task_run WHERE run_id IN ($a, $b) AND task = 'later'")"
+ok "pgetl_apply(force) while two dates run: the dropped task skipped in both, both succeeded"
 rm -rf "$tmp"
