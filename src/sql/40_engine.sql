@@ -374,7 +374,7 @@ $$;
 -- The reason a queued run shows (pgetl.pipeline_run.reason).
 CREATE FUNCTION pgetl._queued_reason(p pgetl.pipeline) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('waiting: pipeline "%s" has %s active run(s), max_active_runs is %s',
+    SELECT format('waiting: pipeline "%s" has %s running run(s), max_active_runs is %s',
                   p.name, (SELECT count(*) FROM pgetl.run_record
                             WHERE pipeline_id = p.pipeline_id AND state = 'running'),
                   p.max_active_runs)

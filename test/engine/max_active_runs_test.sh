@@ -74,6 +74,15 @@ queued=$(q "SELECT pgetl_run('dates', logical_date => date '2024-03-02', wait =>
 wait_for "SELECT state = 'success' FROM pgetl.pipeline_run WHERE run_id = $first" 20 || fail "first run did not succeed"
 ok "a queued run was cancelled; the running one succeeded"
 
+# 5b. resumed beyond the cap, the cancelled run waits queued, then runs
+first=$(q "SELECT pgetl_run('dates', logical_date => date '2024-04-01', wait => false)")
+qq "SELECT pgetl_resume($queued, wait => false)"
+[ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $queued")" = queued ] \
+    || fail "resumed run beyond max_active_runs 1: $(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $queued")"
+wait_for "SELECT bool_and(state = 'success') FROM pgetl.pipeline_run WHERE run_id IN ($first, $queued)" 20 \
+    || fail "resumed queued run: $(q "SELECT string_agg(run_id || '=' || state, ' ') FROM pgetl.pipeline_run WHERE run_id IN ($first, $queued)")"
+ok "a run resumed beyond max_active_runs waited queued, then succeeded"
+
 # 6. the default max_active_runs (16) runs two dates at once
 qq "SELECT pgetl_create_pipeline('wide_dates')"
 qq "SELECT pgetl_add_task('wide_dates', 'nap', 'SELECT pg_sleep(1)')"
