@@ -74,12 +74,12 @@ SELECT pgetl_cancel(:ok_run);
 -- one active run per pipeline, enforced by the database
 SELECT pgetl_create_pipeline('slow');
 SELECT pgetl_add_task('slow', 'sleep', 'SELECT pg_sleep(30)');
-SELECT pgetl_run('slow', wait => false) AS slow_run \gset
-SELECT * FROM pg_temp.try($$SELECT pgetl_run('slow')$$);
+SELECT pgetl_run('slow', logical_date => '2024-01-01', wait => false) AS slow_run \gset
+SELECT * FROM pg_temp.try($$SELECT pgetl_run('slow', logical_date => '2024-01-01')$$);
 SELECT * FROM pg_temp.try(format('SELECT pgetl_resume(%s)', :slow_run));
 SELECT * FROM pg_temp.try($$SELECT pgetl_drop_pipeline('slow')$$);
 SELECT * FROM pg_temp.try($$INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, logical_date, started_by)
-                              SELECT pipeline_id, name, owner, 'running', current_date, 'x' FROM pgetl.pipeline WHERE name = 'slow'$$);
+                              SELECT pipeline_id, name, owner, 'running', date '2024-01-01', 'x' FROM pgetl.pipeline WHERE name = 'slow'$$);
 SELECT pgetl_cancel(:slow_run);
 SELECT state, reason FROM pgetl.pipeline_run WHERE run_id = :slow_run;
 SELECT task, state, error FROM pgetl.task_run WHERE run_id = :slow_run;

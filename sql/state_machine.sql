@@ -107,7 +107,7 @@ VALUES ((SELECT max(run_id) FROM pgetl.run_record), 'n', 1, 'running');
 INSERT INTO pgetl.task_run_record (run_id, task, try_number)
 VALUES ((SELECT max(run_id) FROM pgetl.run_record), 'n', 1) RETURNING state;
 -- a state that is none is refused by its type
-UPDATE pgetl.run_record SET state = 'queued' WHERE run_id = (SELECT max(run_id) FROM pgetl.run_record);
+UPDATE pgetl.run_record SET state = 'waiting' WHERE run_id = (SELECT max(run_id) FROM pgetl.run_record);
 UPDATE pgetl.task_run_record SET state = 'waiting' WHERE task = 'n';
 \set VERBOSITY default
 DELETE FROM pgetl.run_record WHERE pipeline = 'sm';

@@ -36,6 +36,7 @@ PGETL_TRAMPOLINE(pgetl_purge_history, "_purge_history")
 PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
 PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
+PGETL_TRAMPOLINE(pgetl_cancel_backfill, "_cancel_backfill")
 
 /*
  * pgetl_drop_pipeline(name text)
@@ -65,7 +66,8 @@ pgetl_drop_pipeline(PG_FUNCTION_ARGS)
 
 /*
  * pgetl_alter_pipeline(name text, enabled boolean, description text,
- *						max_parallel integer, params jsonb, owner regrole)
+ *						max_parallel integer, params jsonb, owner regrole,
+ *						max_active_runs integer)
  *
  * Changes the settings given (pgetl._alter_pipeline); when the owner
  * changes, the pipeline's cron job, if any, is recreated as the new owner
@@ -76,20 +78,21 @@ Datum		pgetl_alter_pipeline(PG_FUNCTION_ARGS);
 Datum
 pgetl_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	Oid			types[7] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID};
-	Datum		values[7];
-	bool		nulls[7];
+	Oid			types[8] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID, INT4OID};
+	Datum		values[8];
+	bool		nulls[8];
 	bool		isnull;
 	Datum		old_owner;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	nulls[0] = false;
-	for (int i = 0; i < 6; i++)
+	/* (a catalog not yet updated to 0.2 passes fewer: NULL keeps a setting) */
+	for (int i = 0; i < 7; i++)
 	{
-		values[i + 1] = PG_GETARG_DATUM(i);
-		nulls[i + 1] = PG_ARGISNULL(i);
+		nulls[i + 1] = i >= PG_NARGS() || PG_ARGISNULL(i);
+		values[i + 1] = nulls[i + 1] ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
-	old_owner = pgetl_call_internal_args("_alter_pipeline", 7, types, values, nulls,
+	old_owner = pgetl_call_internal_args("_alter_pipeline", 8, types, values, nulls,
 										 OIDOID, &isnull);
 	if (!isnull)
 		pgetl_cron_move(text_to_cstring(PG_GETARG_TEXT_PP(0)), DatumGetObjectId(old_owner),

@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -652,7 +653,9 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(run_id);
 	state = TextDatumGetCString(pgetl_call_internal_args("_cancel_check", 2, types, values,
 														 nulls, TEXTOID, &isnull));
-	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_RUNNING)
+	/* a queued run (beyond max_active_runs) is active too */
+	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_RUNNING &&
+		pgetl_run_state_from_name(state) != PGETL_RUN_STATE_QUEUED)
 	{
 		ereport(NOTICE,
 				(errmsg("run " INT64_FORMAT " has already finished (%s)", run_id, state)));
@@ -703,4 +706,231 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * backfill_cancel_requested - has pgetl_cancel_backfill() asked the
+ * backfills of the pipeline to stop since 'since'?  Read as last
+ * committed, whatever the isolation level of the caller's transaction.
+ */
+static bool
+backfill_cancel_requested(const char *pipeline, TimestampTz since)
+{
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	PgetlUserSwitch sw;
+	SPIPlanPtr	plan;
+	bool		found;
+
+	values[0] = CStringGetTextDatum(pipeline);
+	values[1] = TimestampTzGetDatum(since);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgetl_become_owner(&sw);
+	plan = SPI_prepare("SELECT 1 FROM pgetl.backfill_cancel c JOIN pgetl.pipeline p "
+					   "ON p.pipeline_id OPERATOR(pg_catalog.=) c.pipeline_id "
+					   "WHERE p.name OPERATOR(pg_catalog.=) $1 "
+					   "AND c.requested_at OPERATOR(pg_catalog.>=) $2", 2, types);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the backfill cancel requests of pipeline \"%s\"", pipeline);
+	pgetl_restore_user(&sw);
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * backfill_states - the states of the backfill's runs as last committed
+ * (states[i] for ids[i]); returns how many are active (queued or
+ * running).  The names are palloc'd in 'cxt', which the caller resets.
+ */
+static int
+backfill_states(const int64 *ids, int n, PgetlRunState *states, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			active = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		/* a finished run stays finished while we wait: read it once */
+		if (states[i] != PGETL_RUN_STATE_NONE && states[i] != PGETL_RUN_STATE_QUEUED &&
+			states[i] != PGETL_RUN_STATE_RUNNING)
+			continue;
+		states[i] = pgetl_run_state_from_name(latest_run_state(ids[i]));
+		if (states[i] == PGETL_RUN_STATE_QUEUED || states[i] == PGETL_RUN_STATE_RUNNING)
+			active++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	return active;
+}
+
+/* Sleep a little while a backfill waits, as long as the caller lets us. */
+static void
+backfill_nap(void)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 200L, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * backfill_stop - pgetl_cancel_backfill() was called: cancel the
+ * backfill's runs that still wait queued (running ones finish).
+ */
+static void
+backfill_stop(const char *pipeline, const int64 *ids, const PgetlRunState *states,
+			  int n, int not_started)
+{
+	int			cancelled = 0;
+
+	for (int i = 0; i < n; i++)
+		if (states[i] == PGETL_RUN_STATE_QUEUED &&
+			DatumGetBool(DirectFunctionCall1(pgetl_cancel, Int64GetDatum(ids[i]))))
+			cancelled++;
+	ereport(NOTICE,
+			(errmsg("backfill of pipeline \"%s\" stopped by pgetl_cancel_backfill()", pipeline),
+			 errdetail("%d logical date(s) not started, %d queued run(s) cancelled; running runs finish.",
+					   not_started, cancelled)));
+}
+
+/*
+ * pgetl_backfill(pipeline text, start_date date, end_date date,
+ *				  params jsonb, max_active_runs integer, reprocess text,
+ *				  dry_run boolean, wait boolean) returns setof bigint
+ *
+ * Airflow's backfill: one run per logical date of the range
+ * (pgetl._backfill_dates says which, in order), each started as
+ * pgetl_run(..., wait => false) starts one, at most max_active_runs of
+ * them active at a time (the pipeline's own max_active_runs applies too:
+ * beyond it a run waits queued).  Returns the run ids as they start.  With
+ * wait, returns when every run has finished, with a warning naming the
+ * runs that did not succeed; without, once the last date's run has
+ * started.  dry_run: a notice per date that would run, no run, no row.
+ * pgetl_cancel_backfill() stops it before its next date.
+ */
+PG_FUNCTION_INFO_V1(pgetl_backfill);
+Datum
+pgetl_backfill(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			types[7] = {OIDOID, TEXTOID, DATEOID, DATEOID, JSONBOID, INT4OID, TEXTOID};
+	Datum		values[7];
+	bool		nulls[7];
+	bool		isnull;
+	Datum		dates;
+	char	   *pipeline;
+	Jsonb	   *params;
+	int			max_active;
+	bool		dry_run;
+	bool		wait;
+	int			n;
+	int64	   *ids;
+	PgetlRunState *states;
+	int			nids = 0;
+	int			failed = 0;
+	StringInfoData failed_ids;
+	TimestampTz since = GetCurrentTimestamp();
+	MemoryContext poll_cxt;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline name must not be null")));
+	if (PG_ARGISNULL(6) || PG_ARGISNULL(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("dry_run and wait must not be null")));
+	pipeline = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	dry_run = PG_GETARG_BOOL(6);
+	wait = PG_GETARG_BOOL(7);
+
+	/* the dates, after the arguments are checked (as the caller) */
+	values[0] = ObjectIdGetDatum(GetUserId());
+	nulls[0] = false;
+	for (int i = 0; i < 6; i++)
+	{
+		values[i + 1] = PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i);
+	}
+	dates = pgetl_call_internal_args("_backfill_dates", 7, types, values, nulls, JSONBOID, &isnull);
+	params = PG_GETARG_JSONB_P(3);
+	max_active = PG_GETARG_INT32(4);
+
+	/* SETOF bigint: a one-column tuple store */
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	n = DatumGetInt32(DirectFunctionCall1(jsonb_array_length, dates));
+	if (!dry_run)
+		pgetl_require_preload();
+	ids = palloc0(sizeof(int64) * Max(n, 1));
+	states = palloc(sizeof(PgetlRunState) * Max(n, 1));
+	poll_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl backfill poll",
+									 ALLOCSET_SMALL_SIZES);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		el = DirectFunctionCall2(jsonb_array_element, dates, Int32GetDatum(i));
+		char	   *date_s = TextDatumGetCString(DirectFunctionCall2(jsonb_object_field_text, el,
+																	 CStringGetTextDatum("date")));
+		char	   *why = TextDatumGetCString(DirectFunctionCall2(jsonb_object_field_text, el,
+																  CStringGetTextDatum("why")));
+		DateADT		date = DatumGetDateADT(DirectFunctionCall1(date_in, CStringGetDatum(date_s)));
+		Datum		id;
+		bool		id_null = false;
+
+		if (dry_run)
+		{
+			ereport(NOTICE,
+					(errmsg("backfill of pipeline \"%s\" would run logical date %s (%s)",
+							pipeline, date_s, why)));
+			continue;
+		}
+		/* a place among the backfill's max_active_runs */
+		while (backfill_states(ids, nids, states, poll_cxt) >= max_active &&
+			   !backfill_cancel_requested(pipeline, since))
+			backfill_nap();
+		if (backfill_cancel_requested(pipeline, since))
+		{
+			(void) backfill_states(ids, nids, states, poll_cxt);
+			backfill_stop(pipeline, ids, states, nids, n - i);
+			wait = false;
+			break;
+		}
+		ids[nids] = launch_run(pipeline, params, date, 0, false);
+		states[nids] = PGETL_RUN_STATE_NONE;
+		id = Int64GetDatum(ids[nids]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &id_null);
+		nids++;
+	}
+
+	if (wait)
+	{
+		bool		stopped = false;
+
+		while (backfill_states(ids, nids, states, poll_cxt) > 0)
+		{
+			if (!stopped && backfill_cancel_requested(pipeline, since))
+			{
+				backfill_stop(pipeline, ids, states, nids, 0);
+				stopped = true;
+				continue;
+			}
+			backfill_nap();
+		}
+		initStringInfo(&failed_ids);
+		for (int i = 0; i < nids; i++)
+			if (states[i] != PGETL_RUN_STATE_SUCCESS)
+				appendStringInfo(&failed_ids, "%s" INT64_FORMAT " (%s)", failed++ ? ", " : "",
+								 ids[i], pgetl_run_state_name(states[i]) ? pgetl_run_state_name(states[i]) : "dropped");
+		if (failed > 0)
+			ereport(WARNING,
+					(errmsg("backfill of pipeline \"%s\": %d of %d runs did not succeed", pipeline, failed, nids),
+					 errdetail("Runs: %s.", failed_ids.data),
+					 errhint("See SELECT * FROM pgetl.pipeline_run WHERE run_id IN (...); "
+							 "pgetl_backfill(..., reprocess => 'failed') runs their dates again.")));
+	}
+	MemoryContextDelete(poll_cxt);
+	return (Datum) 0;
 }

@@ -18,6 +18,11 @@
  * decisions live in SQL (src/sql/40_engine.sql), so the catalog is always
  * the truth; the scheduler only keeps the hand-overs of its runs.
  *
+ * A run beyond its pipeline's max_active_runs is started queued: it holds
+ * its run slot, and its DAG step (pgetl._dag_step) moves it to running
+ * when a place frees (pgetl._promote_queued, also called when a run of the
+ * pipeline finishes; then every run is stepped at once).
+ *
  * Nothing fails for want of a process: a run waits in the queue while
  * the scheduler starts (or while all run slots are taken), and a task try
  * waits queued, with the reason in its run, until a task worker is free.
@@ -983,6 +988,7 @@ pgetl_scheduler_main(Datum main_arg)
 		TimestampTz now;
 		ListCell   *lc;
 		List	   *still = NIL;
+		bool		any_finished;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -1010,6 +1016,7 @@ pgetl_scheduler_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
+		any_finished = false;
 		foreach(lc, runs)
 		{
 			ActiveRun  *r = lfirst(lc);
@@ -1017,12 +1024,24 @@ pgetl_scheduler_main(Datum main_arg)
 			if (!r->finished)
 				drive_run(r, now);
 			if (r->finished)
+			{
 				forget_run(r);
+				any_finished = true;
+			}
 			else
 				still = lappend(still, r);
 		}
 		list_free(runs);
 		runs = still;
+
+		/*
+		 * A run that finished gave its place among its pipeline's
+		 * max_active_runs to a queued run (pgetl._promote_queued): step
+		 * every run now, so that one starts at once.
+		 */
+		if (any_finished)
+			foreach(lc, runs)
+				((ActiveRun *) lfirst(lc))->next_full_step = 0;
 		MemoryContextSwitchTo(TopMemoryContext);
 
 		now = GetCurrentTimestamp();

@@ -19,6 +19,7 @@
 typedef enum PgetlRunState
 {
 	PGETL_RUN_STATE_NONE = -1,	/* no state (yet), or not a run state's name */
+	PGETL_RUN_STATE_QUEUED,		/* waits for a place among max_active_runs */
 	PGETL_RUN_STATE_RUNNING,
 	PGETL_RUN_STATE_SUCCESS,
 	PGETL_RUN_STATE_FAILED,
@@ -49,6 +50,8 @@ pgetl_run_state_name(PgetlRunState state)
 {
 	switch (state)
 	{
+		case PGETL_RUN_STATE_QUEUED:
+			return "queued";
 		case PGETL_RUN_STATE_RUNNING:
 			return "running";
 		case PGETL_RUN_STATE_SUCCESS:

@@ -8,7 +8,10 @@ CREATE TABLE pgetl.pipeline (
     max_parallel    integer NOT NULL DEFAULT 4 CHECK (max_parallel BETWEEN 1 AND 1024),
     params          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(params) = 'object'),
     enabled         boolean NOT NULL DEFAULT true,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- active (queued runs wait) runs of the pipeline at once, across
+    -- logical dates; Airflow's max_active_runs (default 16, as Airflow's)
+    max_active_runs integer NOT NULL DEFAULT 16 CHECK (max_active_runs BETWEEN 1 AND 1024)
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
@@ -66,7 +69,10 @@ CREATE TABLE pgetl.task (
     timeout         interval CHECK (timeout > '0'),
     trigger_rule    text NOT NULL DEFAULT 'all_success' REFERENCES pgetl.trigger_rule,
     UNIQUE (pipeline_id, name),
-    UNIQUE (pipeline_id, task_id)
+    UNIQUE (pipeline_id, task_id),
+    -- Airflow's depends_on_past: runs only if its try in the previous
+    -- logical date's run succeeded or was skipped (pgetl._past_ok)
+    depends_on_past boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 

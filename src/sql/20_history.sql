@@ -12,7 +12,7 @@
 -- starts in).  src/task_states.h names the same states for the C code.
 -- The transition tables are catalog data, filled by CREATE EXTENSION and
 -- not dumped by pg_dump (not configuration tables).
-CREATE TYPE pgetl.run_state AS ENUM ('running', 'success', 'failed', 'cancelled');
+CREATE TYPE pgetl.run_state AS ENUM ('queued', 'running', 'success', 'failed', 'cancelled');
 COMMENT ON TYPE pgetl.run_state IS 'the state of a pipeline run (pgetl.run_state_transition: its legal changes)';
 CREATE TYPE pgetl.task_state AS ENUM ('scheduled', 'queued', 'running', 'success', 'failed',
                                       'up_for_retry', 'upstream_failed', 'skipped', 'cancelled');
@@ -25,11 +25,16 @@ CREATE TABLE pgetl.run_state_transition (
 );
 COMMENT ON TABLE pgetl.run_state_transition IS 'the legal state changes of a run (from_state NULL: the state a run starts in)';
 -- Only pgetl_resume() and pgetl_clear() move a finished run back to
--- running (pgetl_clear() also a successful one).
+-- running (pgetl_clear() also a successful one).  A run asked for while
+-- its pipeline has max_active_runs active runs starts (or is resumed)
+-- queued, and runs when one of them finishes; a queued run may be
+-- cancelled, or failed when its scheduler dies.
 INSERT INTO pgetl.run_state_transition (from_state, to_state) VALUES
-    (NULL, 'running'),
+    (NULL, 'queued'), (NULL, 'running'),
+    ('queued', 'running'), ('queued', 'failed'), ('queued', 'cancelled'),
     ('running', 'success'), ('running', 'failed'), ('running', 'cancelled'),
-    ('failed', 'running'), ('cancelled', 'running'), ('success', 'running');
+    ('failed', 'running'), ('cancelled', 'running'), ('success', 'running'),
+    ('failed', 'queued'), ('cancelled', 'queued'), ('success', 'queued');
 
 CREATE TABLE pgetl.task_state_transition (
     from_state      pgetl.task_state,
@@ -80,13 +85,26 @@ CREATE TABLE pgetl.run_record (
     definition_version integer,
     note            text
 );
--- At most one active run per pipeline, enforced by the database.
-CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id)
-    WHERE state = 'running';
+-- A run is identified by (pipeline, logical_date): at most one active
+-- (queued or running) run per pipeline and logical date, enforced by the
+-- database.  How many dates run at once is the pipeline's max_active_runs.
+CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logical_date)
+    WHERE state IN ('queued', 'running');
 CREATE INDEX ON pgetl.run_record (pipeline, run_id);
 CREATE INDEX ON pgetl.run_record (pipeline_id);
 CREATE INDEX ON pgetl.run_record (finished_at);
 COMMENT ON TABLE pgetl.run_record IS 'pipeline runs (read it through the view pgetl.pipeline_run)';
+
+-- pgetl_cancel_backfill(): when a backfill of the pipeline was last asked
+-- to stop.  A running backfill (pgetl_backfill, src/run.c) reads it, as
+-- last committed, before it starts each date: a request made after the
+-- backfill began stops it.
+CREATE TABLE pgetl.backfill_cancel (
+    pipeline_id     bigint PRIMARY KEY REFERENCES pgetl.pipeline ON DELETE CASCADE,
+    requested_at    timestamptz NOT NULL,
+    requested_by    text NOT NULL
+);
+COMMENT ON TABLE pgetl.backfill_cancel IS 'the last request to stop the backfills of a pipeline (pgetl_cancel_backfill)';
 
 CREATE TABLE pgetl.task_run_record (
     task_run_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -208,7 +226,7 @@ BEGIN
                                          WHERE from_state = OLD.state AND to_state = NEW.state) THEN
         RAISE EXCEPTION 'illegal state change for run %: % -> %', OLD.run_id, OLD.state, NEW.state
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'A run moves running -> success, failed or cancelled; a finished run runs again only through pgetl_resume() or pgetl_clear().',
+                  DETAIL = 'A run moves (queued ->) running -> success, failed or cancelled; a finished run runs again only through pgetl_resume() or pgetl_clear().',
                   HINT = 'Start a new run with pgetl_run(), resume a failed one with pgetl_resume(), or re-run tasks of a finished one with pgetl_clear().';
     END IF;
     IF TG_OP = 'INSERT' AND NOT EXISTS (SELECT FROM pgetl.run_state_transition
@@ -225,6 +243,11 @@ BEGIN
     END IF;
     IF NEW.state = 'running' THEN
         NEW.started_at := coalesce(NEW.started_at, now_ts);
+        NEW.finished_at := NULL;
+        NEW.duration := NULL;
+    ELSIF NEW.state = 'queued' THEN
+        -- waits for a free place among max_active_runs: not started yet
+        -- (a resumed run keeps when it first started)
         NEW.finished_at := NULL;
         NEW.duration := NULL;
     ELSE

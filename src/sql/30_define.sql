@@ -67,8 +67,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            FROM pgetl.stage WHERE owner = role HAVING count(*) > 0)), '')
 $$;
 
+-- max_active_runs (pgetl_create_pipeline, pgetl_alter_pipeline): 1 to 1024.
+CREATE FUNCTION pgetl._check_max_active_runs(n integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF n IS NULL OR n NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_active_runs must be between 1 and 1024, not %', coalesce(n::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It caps the active runs of the pipeline across logical dates; runs asked beyond it wait queued.';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
-                                       p_max_parallel integer, p_params jsonb)
+                                       p_max_parallel integer, p_params jsonb,
+                                       p_max_active_runs integer DEFAULT 16)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -85,14 +98,15 @@ BEGIN
         RAISE EXCEPTION 'params must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"region": "EU"}''::jsonb';
     END IF;
+    PERFORM pgetl._check_max_active_runs(coalesce(p_max_active_runs, 0));
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
-    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params)
-    VALUES (p_name, p_description, caller, p_max_parallel, p_params)
+    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, max_active_runs)
+    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_max_active_runs)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -101,7 +115,8 @@ $$;
 -- Returns the previous owner when the owner changed (the caller then moves
 -- the pipeline's cron job), else NULL.
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
-                                      p_max_parallel integer, p_params jsonb, p_owner regrole)
+                                      p_max_parallel integer, p_params jsonb, p_owner regrole,
+                                      p_max_active_runs integer DEFAULT NULL)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -114,6 +129,9 @@ BEGIN
     IF p_params IS NOT NULL AND jsonb_typeof(p_params) <> 'object' THEN
         RAISE EXCEPTION 'params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_max_active_runs IS NOT NULL THEN
+        PERFORM pgetl._check_max_active_runs(p_max_active_runs);
+    END IF;
     IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
         PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
     END IF;
@@ -122,7 +140,8 @@ BEGIN
         description = coalesce(p_description, description),
         max_parallel = coalesce(p_max_parallel, max_parallel),
         params = coalesce(p_params, params),
-        owner = coalesce(p_owner, owner)
+        owner = coalesce(p_owner, owner),
+        max_active_runs = coalesce(p_max_active_runs, max_active_runs)
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -156,7 +175,7 @@ BEGIN
                       HINT = format('GRANT pg_write_server_files TO %s;', new_owner::regrole);
         END IF;
         SELECT string_agg(format('%s (run %s)', pipeline, run_id), ', ') INTO busy
-          FROM pgetl.run_record WHERE pipeline_id = ANY (pipelines) AND state = 'running';
+          FROM pgetl.run_record WHERE pipeline_id = ANY (pipelines) AND state IN ('queued', 'running');
         IF busy IS NOT NULL THEN
             RAISE EXCEPTION 'cannot change the owner of a pipeline with an active run'
                 USING ERRCODE = 'object_in_use', DETAIL = 'Active: ' || busy || '.',
@@ -213,11 +232,11 @@ DECLARE
     active bigint;
 BEGIN
     SELECT run_id INTO active FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state = 'running';
+     WHERE pipeline_id = p.pipeline_id AND state IN ('queued', 'running') ORDER BY run_id LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'pipeline "%" has an active run', p_name
             USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s is still running.', active),
+                  DETAIL = format('Run %s is still running or queued.', active),
                   HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
     END IF;
     -- Run history is kept (pipeline_id becomes NULL); purge it with
@@ -348,7 +367,7 @@ CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_comm
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
                                 p_config jsonb, p_retry_exponential_backoff boolean,
-                                p_max_retry_delay interval)
+                                p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -416,9 +435,11 @@ BEGIN
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
-                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule)
+                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
+                            depends_on_past)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
-            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule)
+            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
+            coalesce(p_depends_on_past, false))
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
@@ -470,7 +491,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';

@@ -345,6 +345,7 @@ DECLARE
     p pgetl.pipeline;
     pname text;
     active bigint;
+    busy bigint;
     changes jsonb := '[]';
     s record;
     expr text;
@@ -418,8 +419,10 @@ BEGIN
         changes := changes || jsonb_build_object('object', 'pipeline', 'action', 'create');
     END IF;
     p := pgetl._pipeline_for(caller, pname, true);
+    -- (an active run: running, or queued beyond max_active_runs; a
+    -- pipeline may have several, of different logical dates)
     SELECT run_id INTO active FROM pgetl.run_record r
-     WHERE r.pipeline_id = p.pipeline_id AND state = 'running' LIMIT 1;
+     WHERE r.pipeline_id = p.pipeline_id AND state IN ('queued', 'running') ORDER BY run_id LIMIT 1;
     IF NOT FOUND THEN
         active := NULL;
     ELSIF NOT coalesce(force, false) THEN
@@ -456,21 +459,27 @@ BEGIN
     END LOOP;
 
     -- tasks the document does not list are dropped (with their edges).
-    -- With force, in the active run: a dropped task that has not started is
+    -- With force, in the active runs: a dropped task that has not started is
     -- skipped (the run no longer waits for it); one that is queued,
     -- running or waiting for a retry cannot be dropped until the run ends.
     FOR tname, tid IN SELECT name, task_id FROM pgetl.task tk WHERE tk.pipeline_id = p.pipeline_id
                          AND NOT name = ANY (names) ORDER BY task_id LOOP
         IF active IS NOT NULL THEN
-            IF EXISTS (SELECT FROM pgetl._latest_tries(active) l
-                        WHERE l.task_id = tid AND l.state IN ('queued', 'up_for_retry')) THEN
-                RAISE EXCEPTION 'task "%" of pipeline "%" cannot be dropped while run % is running it', tname, pname, active
+            SELECT ar.run_id INTO busy
+              FROM pgetl.run_record ar CROSS JOIN LATERAL pgetl._latest_tries(ar.run_id) l
+             WHERE ar.pipeline_id = p.pipeline_id AND ar.state IN ('queued', 'running')
+               AND l.task_id = tid AND l.state IN ('queued', 'up_for_retry')
+             ORDER BY ar.run_id LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'task "%" of pipeline "%" cannot be dropped while run % is running it', tname, pname, busy
                     USING ERRCODE = 'object_in_use',
                           DETAIL = 'The task is queued, running or waiting for a retry in the active run.',
-                          HINT = format('Wait for the run to finish, or cancel it with SELECT pgetl_cancel(%s).', active);
+                          HINT = format('Wait for the run to finish, or cancel it with SELECT pgetl_cancel(%s).', busy);
             END IF;
             UPDATE pgetl.task_run_record tr SET state = 'skipped'
-             WHERE tr.run_id = active AND tr.task_id = tid AND tr.state = 'scheduled';
+              FROM pgetl.run_record ar
+             WHERE ar.pipeline_id = p.pipeline_id AND ar.state IN ('queued', 'running')
+               AND tr.run_id = ar.run_id AND tr.task_id = tid AND tr.state = 'scheduled';
         END IF;
         DELETE FROM pgetl.task tk WHERE tk.task_id = tid;
         changes := changes || jsonb_build_object('object', 'task', 'name', tname, 'action', 'drop');

@@ -59,25 +59,56 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     END
 $$;
 
+-- Airflow's depends_on_past: may a task of a run start, as far as its
+-- past goes?  Yes when the pipeline's previous run (the latest run of the
+-- greatest earlier logical date, whatever its state) has no try of the
+-- task (the first run has no past; a task added since has none either)
+-- or its latest try there succeeded or was skipped; otherwise the task
+-- waits (scheduled) until that try is (its run resumed or cleared, or
+-- marked by hand).
+CREATE FUNCTION pgetl._past_ok(p_run_id bigint, p_task_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r pgetl.run_record;
+    prev bigint;
+    st pgetl.task_state;
+BEGIN
+    SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    SELECT run_id INTO prev FROM pgetl.run_record
+     WHERE pipeline_id = r.pipeline_id AND logical_date < r.logical_date
+     ORDER BY logical_date DESC, run_id DESC LIMIT 1;
+    IF prev IS NULL THEN
+        RETURN true;
+    END IF;
+    SELECT state INTO st FROM pgetl.task_run_record
+     WHERE run_id = prev AND task_id = p_task_id ORDER BY try_number DESC LIMIT 1;
+    RETURN st IS NULL OR st IN ('success', 'skipped');
+END
+$$;
+
 -- Decision for every scheduled task of a run.  Failed, upstream_failed and
--- cancelled upstream tasks all count as failures.
+-- cancelled upstream tasks all count as failures.  A task that
+-- depends_on_past and whose past is not done waits (pgetl._past_ok).
 CREATE FUNCTION pgetl._evaluate(p_run_id bigint)
 RETURNS TABLE (task_run_id bigint, task_id bigint, decision text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id))
-    SELECT l.task_run_id, l.task_id,
-           pgetl._trigger_decision(t.trigger_rule,
-               count(d.upstream_task_id),
-               count(*) FILTER (WHERE u.state = 'success'),
-               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
-               count(*) FILTER (WHERE u.state = 'skipped'),
-               count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')))
-      FROM latest l
-      JOIN pgetl.task t ON t.task_id = l.task_id
-      LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
-      LEFT JOIN latest u ON u.task_id = d.upstream_task_id
-     WHERE l.state = 'scheduled'
-     GROUP BY l.task_run_id, l.task_id, t.trigger_rule
+    SELECT e.task_run_id, e.task_id,
+           CASE WHEN e.decision = 'run' AND e.depends_on_past AND NOT pgetl._past_ok(p_run_id, e.task_id)
+                THEN 'wait' ELSE e.decision END
+      FROM (SELECT l.task_run_id, l.task_id, t.depends_on_past,
+                   pgetl._trigger_decision(t.trigger_rule,
+                       count(d.upstream_task_id),
+                       count(*) FILTER (WHERE u.state = 'success'),
+                       count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
+                       count(*) FILTER (WHERE u.state = 'skipped'),
+                       count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled'))) AS decision
+              FROM latest l
+              JOIN pgetl.task t ON t.task_id = l.task_id
+              LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
+              LEFT JOIN latest u ON u.task_id = d.upstream_task_id
+             WHERE l.state = 'scheduled'
+             GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.depends_on_past) e
 $$;
 
 -- The wait before the next try of a task; base_delay (the run's
@@ -182,7 +213,7 @@ BEGIN
 END
 $$;
 
--- Runs that were active when their scheduler died are marked failed, with
+-- Runs that were active (running or queued) when their scheduler died are marked failed, with
 -- the reason; their unfinished task tries are failed or cancelled, so that
 -- nothing stays queued and pgetl_resume() can pick them up.  A run is
 -- alive while its scheduler holds its slot in shared memory
@@ -197,7 +228,7 @@ DECLARE
     epoch timestamptz := pgetl._epoch();
 BEGIN
     FOR r IN SELECT run_id, server_epoch FROM pgetl.run_record
-              WHERE state = 'running'
+              WHERE state IN ('queued', 'running')
                 AND NOT run_id = ANY (pgetl._live_runs())
                 FOR UPDATE SKIP LOCKED
     LOOP
@@ -248,25 +279,16 @@ BEGIN
 END
 $$;
 
--- A pipeline may start (or resume) a run: enabled, no active run, an
--- owner that can log in, at least one task.
+-- A pipeline may start (or resume) a run: enabled, an owner that can log
+-- in, at least one task.  (pgetl._check_date_free: no other active run
+-- of the logical date.)
 CREATE FUNCTION pgetl._check_runnable(p pgetl.pipeline) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    a pgetl.run_record;
 BEGIN
     IF NOT p.enabled THEN
         RAISE EXCEPTION 'pipeline "%" is disabled', p.name
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = format('Enable it with SELECT pgetl_alter_pipeline(%L, enabled => true).', p.name);
-    END IF;
-    SELECT * INTO a FROM pgetl.run_record
-     WHERE pipeline_id = p.pipeline_id AND state = 'running';
-    IF FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" already has an active run', p.name
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = format('Run %s, started by %s, is %s.', a.run_id, a.started_by, a.state),
-                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
     END IF;
     PERFORM pgetl._check_login(p.owner, 'run pipeline tasks');
     IF NOT has_database_privilege(p.owner, current_database(), 'CONNECT') THEN
@@ -283,6 +305,81 @@ BEGIN
 END
 $$;
 
+-- A run is identified by (pipeline, logical_date): refuse a run of a
+-- logical date that has an active (queued or running) run already,
+-- other than p_except (a run being resumed).  The unique index
+-- run_record_one_active enforces it; this says which run and what to do.
+CREATE FUNCTION pgetl._check_date_free(p pgetl.pipeline, p_logical_date date, p_except bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a pgetl.run_record;
+BEGIN
+    SELECT * INTO a FROM pgetl.run_record
+     WHERE pipeline_id = p.pipeline_id AND logical_date = p_logical_date
+       AND state IN ('queued', 'running') AND run_id IS DISTINCT FROM p_except;
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" already has an active run for logical date %', p.name, p_logical_date
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Run %s, started by %s, is %s.', a.run_id, a.started_by, a.state),
+                  HINT = format('Wait for it to finish, or cancel it with SELECT pgetl_cancel(%s).', a.run_id);
+    END IF;
+END
+$$;
+
+-- Whether a run of the pipeline may run now rather than wait queued:
+-- fewer than max_active_runs runs of it are running, and no other run of
+-- it waits queued before (logical date, then run id) the run p_run_id
+-- (NULL: a new run, which comes after every queued one).  Only the
+-- database's scheduler moves runs to running, one at a time, so the count
+-- cannot change under it.
+CREATE FUNCTION pgetl._may_run(p pgetl.pipeline, p_run_id bigint DEFAULT NULL) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (SELECT count(*) FROM pgetl.run_record
+             WHERE pipeline_id = p.pipeline_id AND state = 'running' AND run_id IS DISTINCT FROM p_run_id)
+             < p.max_active_runs
+       AND NOT EXISTS (SELECT FROM pgetl.run_record q
+                        WHERE q.pipeline_id = p.pipeline_id AND q.state = 'queued'
+                          AND q.run_id IS DISTINCT FROM p_run_id
+                          AND (p_run_id IS NULL
+                               OR (q.logical_date, q.run_id) < (SELECT me.logical_date, me.run_id
+                                                                  FROM pgetl.run_record me
+                                                                 WHERE me.run_id = p_run_id)))
+$$;
+
+-- The queued runs of a pipeline that may run now, oldest logical date
+-- first, up to max_active_runs running: they become running (their
+-- scheduler hands out their tasks at its next step).  Called when a run
+-- of the pipeline finishes, and by the DAG step of a queued run.
+-- Returns how many it started.
+CREATE FUNCTION pgetl._promote_queued(p_pipeline_id bigint) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    WITH q AS (
+        SELECT r.run_id FROM pgetl.run_record r JOIN pgetl.pipeline p USING (pipeline_id)
+         WHERE r.pipeline_id = p_pipeline_id AND r.state = 'queued' AND p.enabled
+         ORDER BY r.logical_date, r.run_id
+         LIMIT greatest(0, (SELECT p.max_active_runs FROM pgetl.pipeline p WHERE p.pipeline_id = p_pipeline_id)
+                           - (SELECT count(*) FROM pgetl.run_record
+                               WHERE pipeline_id = p_pipeline_id AND state = 'running'))
+    )
+    UPDATE pgetl.run_record r SET state = 'running', reason = NULL FROM q WHERE r.run_id = q.run_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- The reason a queued run shows (pgetl.pipeline_run.reason).
+CREATE FUNCTION pgetl._queued_reason(p pgetl.pipeline) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('waiting: pipeline "%s" has %s running run(s), max_active_runs is %s',
+                  p.name, (SELECT count(*) FROM pgetl.run_record
+                            WHERE pipeline_id = p.pipeline_id AND state = 'running'),
+                  p.max_active_runs)
+$$;
+
 -- Start a run: called by the scheduler in the run's first transaction
 -- (coordinator_pid: the scheduler's pid).
 -- started_by is the caller's role name, unless p_started_by says otherwise
@@ -294,6 +391,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p pgetl.pipeline;
     rid bigint;
+    st pgetl.run_state;
 BEGIN
     PERFORM pgetl._recover();
     p := pgetl._pipeline_for(caller, p_pipeline, true);
@@ -304,12 +402,16 @@ BEGIN
         RAISE EXCEPTION 'logical_date must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM pgetl._check_runnable(p);
+    PERFORM pgetl._check_date_free(p, p_logical_date);
     PERFORM pgetl._param_retry_delay(p.pipeline_id, p_params);
+    -- beyond max_active_runs the run waits queued (its tries scheduled)
+    st := CASE WHEN pgetl._may_run(p) THEN 'running' ELSE 'queued' END;
     INSERT INTO pgetl.run_record (pipeline_id, pipeline, owner, state, params, logical_date,
-                                  started_by, server_epoch, coordinator_pid, definition_version)
-    VALUES (p.pipeline_id, p.name, p.owner, 'running', p_params, p_logical_date,
+                                  started_by, server_epoch, coordinator_pid, definition_version, reason)
+    VALUES (p.pipeline_id, p.name, p.owner, st, p_params, p_logical_date,
             coalesce(p_started_by, (SELECT rolname FROM pg_roles WHERE oid = caller)),
-            pgetl._epoch(), coordinator_pid, pgetl._definition_version(p.pipeline_id, caller))
+            pgetl._epoch(), coordinator_pid, pgetl._definition_version(p.pipeline_id, caller),
+            CASE WHEN st = 'queued' THEN pgetl._queued_reason(p) END)
     RETURNING run_id INTO rid;
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
     SELECT rid, task_id, name, 1, 1 + retries FROM pgetl.task
@@ -338,8 +440,8 @@ DECLARE
 BEGIN
     PERFORM pgetl._recover();
     r := pgetl._run_for(caller, p_run_id, verb, true);
-    IF r.state = 'running' THEN
-        RAISE EXCEPTION 'run % is still running', p_run_id
+    IF r.state IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'run % is still %', p_run_id, r.state
             USING ERRCODE = 'object_in_use',
                   HINT = format('Only finished runs can be %s: wait, or cancel it with SELECT pgetl_cancel(%s).',
                                 CASE WHEN p_clear THEN 'cleared' ELSE 'resumed' END, p_run_id);
@@ -362,6 +464,7 @@ BEGIN
     END IF;
     SELECT * INTO p FROM pgetl.pipeline WHERE pipeline_id = r.pipeline_id FOR UPDATE;
     PERFORM pgetl._check_runnable(p);
+    PERFORM pgetl._check_date_free(p, r.logical_date, p_run_id);
     -- tasks to re-run although they succeeded, with everything downstream
     SELECT string_agg(coalesce(quote_ident(n), 'NULL'), ', ') INTO unknown FROM unnest(p_rerun) n
      WHERE n IS NULL OR NOT EXISTS (SELECT FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id AND t.name = n);
@@ -379,7 +482,10 @@ BEGIN
     )
     SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM down;
 
-    UPDATE pgetl.run_record SET state = 'running', reason = NULL, resumed = resumed + 1,
+    -- beyond max_active_runs the resumed run waits queued, as a new one
+    UPDATE pgetl.run_record SET state = (CASE WHEN pgetl._may_run(p, p_run_id) THEN 'running' ELSE 'queued' END)::pgetl.run_state,
+           reason = CASE WHEN pgetl._may_run(p, p_run_id) THEN NULL ELSE pgetl._queued_reason(p) END,
+           resumed = resumed + 1,
            server_epoch = pgetl._epoch(), coordinator_pid = _resume_run.coordinator_pid,
            definition_version = pgetl._definition_version(p.pipeline_id, caller)
      WHERE run_id = p_run_id;
@@ -431,8 +537,8 @@ BEGIN
                   HINT = 'For example: SELECT pgetl_set_task_state(42, ''load'', ''success'', ''loaded by hand'').';
     END IF;
     r := pgetl._run_for(caller, p_run_id, 'mark tasks of', true);
-    IF r.state = 'running' THEN
-        RAISE EXCEPTION 'run % is still running', p_run_id
+    IF r.state IN ('queued', 'running') THEN
+        RAISE EXCEPTION 'run % is still %', p_run_id, r.state
             USING ERRCODE = 'object_in_use',
                   HINT = format('Tasks of finished runs only can be marked: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
     END IF;
@@ -506,6 +612,15 @@ DECLARE
 BEGIN
     done := false;
     SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+    -- a queued run waits for a place among max_active_runs
+    IF r.state = 'queued' THEN
+        PERFORM pgetl._promote_queued(r.pipeline_id);
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+        IF r.state = 'queued' THEN
+            run_state := r.state;
+            RETURN;
+        END IF;
+    END IF;
     IF r.state <> 'running' THEN
         done := true;
         run_state := r.state;
@@ -554,6 +669,8 @@ BEGIN
         UPDATE pgetl.run_record SET state = run_state::pgetl.run_state,
                reason = CASE WHEN any_failed_leaf THEN 'task failed: ' || coalesce(failed_tasks, 'none') END
          WHERE run_id = p_run_id;
+        -- its place among max_active_runs goes to the oldest queued run
+        PERFORM pgetl._promote_queued(r.pipeline_id);
         done := true;
     END IF;
 END
@@ -732,6 +849,98 @@ BEGIN
 END
 $$;
 
+-- The interval between two logical dates of a backfill: the pipeline's
+-- schedule's (pg_cron syntax), when it has one that repeats daily or less
+-- often at a regular step (@yearly/@annually, @monthly, @weekly, a cron
+-- line on one day of the month or of the week), else a day.
+CREATE FUNCTION pgetl._schedule_step(p_schedule text) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f text[] := regexp_split_to_array(btrim(coalesce(p_schedule, '')), '\s+');
+BEGIN
+    CASE lower(coalesce(p_schedule, ''))
+        WHEN '@yearly', '@annually' THEN RETURN '1 year';
+        WHEN '@monthly' THEN RETURN '1 month';
+        WHEN '@weekly' THEN RETURN '7 days';
+        ELSE NULL;
+    END CASE;
+    IF cardinality(f) = 5 THEN
+        IF f[3] ~ '^\d+$' AND f[4] = '*' AND f[5] = '*' THEN
+            RETURN '1 month';
+        ELSIF f[3] = '*' AND f[4] = '*' AND f[5] ~ '^\d+$' THEN
+            RETURN '7 days';
+        END IF;
+    END IF;
+    RETURN '1 day';
+END
+$$;
+
+-- pgetl_backfill(): the logical dates to run, oldest first, as a JSON
+-- array of {"date", "why"}, after checking the arguments.  reprocess:
+-- 'none' leaves out the dates that have a run, 'failed' those whose
+-- latest run succeeded, 'all' none; a date with an active run is always
+-- left out (a notice says so).
+CREATE FUNCTION pgetl._backfill_dates(caller oid, p_pipeline text, p_start date, p_end date,
+                                      p_params jsonb, p_max_active_runs integer, p_reprocess text)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
+    step interval;
+    d date;
+    last pgetl.run_record;
+    dates jsonb := '[]';
+BEGIN
+    IF p_start IS NULL OR p_end IS NULL THEN
+        RAISE EXCEPTION 'start_date and end_date must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF p_start > p_end THEN
+        RAISE EXCEPTION 'start_date % is after end_date %', p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Backfill runs the logical dates from start_date to end_date, both included.';
+    END IF;
+    IF p_params IS NULL OR jsonb_typeof(p_params) <> 'object' THEN
+        RAISE EXCEPTION 'run params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_max_active_runs IS NULL OR p_max_active_runs NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_active_runs must be between 1 and 1024, not %', coalesce(p_max_active_runs::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It caps the runs of this backfill at once; the pipeline''s own max_active_runs applies too.';
+    END IF;
+    IF p_reprocess IS NULL OR p_reprocess NOT IN ('none', 'failed', 'all') THEN
+        RAISE EXCEPTION 'reprocess must be none, failed or all, not %', coalesce(quote_literal(p_reprocess), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'none skips dates that have a run; failed re-runs the dates whose latest run did not succeed; all re-runs every date.';
+    END IF;
+    step := pgetl._schedule_step((SELECT schedule FROM pgetl.schedule WHERE pipeline_id = p.pipeline_id));
+    FOR d IN SELECT g::date FROM generate_series(p_start::timestamp, p_end::timestamp, step) g LOOP
+        SELECT * INTO last FROM pgetl.run_record
+         WHERE pipeline_id = p.pipeline_id AND logical_date = d ORDER BY run_id DESC LIMIT 1;
+        IF last.run_id IS NULL THEN
+            dates := dates || jsonb_build_object('date', d, 'why', 'no run yet');
+        ELSIF last.state IN ('queued', 'running') THEN
+            RAISE NOTICE 'logical date % of pipeline "%" is left out: run % is %', d, p.name, last.run_id, last.state;
+        ELSIF p_reprocess = 'all' OR (p_reprocess = 'failed' AND last.state <> 'success') THEN
+            dates := dates || jsonb_build_object('date', d, 'why', format('run %s %s', last.run_id, last.state));
+        END IF;
+    END LOOP;
+    RETURN dates;
+END
+$$;
+
+-- pgetl_cancel_backfill(): ask the running backfills of a pipeline to stop.
+CREATE FUNCTION pgetl._cancel_backfill(caller oid, p_pipeline text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
+BEGIN
+    INSERT INTO pgetl.backfill_cancel (pipeline_id, requested_at, requested_by)
+    VALUES (p.pipeline_id, clock_timestamp(), (SELECT rolname FROM pg_roles WHERE oid = caller))
+    ON CONFLICT (pipeline_id) DO UPDATE SET requested_at = EXCLUDED.requested_at,
+                                            requested_by = EXCLUDED.requested_by;
+END
+$$;
+
 -- Stop a run: unfinished tries become cancelled, tasks waiting for a retry
 -- too (as a cancelled next try), and the run gets p_state.
 CREATE FUNCTION pgetl._stop_run(p_run_id bigint, p_state text, p_reason text) RETURNS void
@@ -741,7 +950,9 @@ BEGIN
     UPDATE pgetl.task_run_record SET state = 'cancelled', error = p_reason
      WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running');
     UPDATE pgetl.run_record SET state = p_state::pgetl.run_state, reason = p_reason
-     WHERE run_id = p_run_id AND state = 'running';
+     WHERE run_id = p_run_id AND state IN ('queued', 'running');
+    PERFORM pgetl._promote_queued(pipeline_id) FROM pgetl.run_record
+      WHERE run_id = p_run_id AND pipeline_id IS NOT NULL;
 END
 $$;
 

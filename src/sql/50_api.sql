@@ -8,17 +8,18 @@ CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
 
 CREATE FUNCTION @extschema@.pgetl_create_pipeline(
     name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
-    params jsonb DEFAULT '{}')
+    params jsonb DEFAULT '{}', max_active_runs integer DEFAULT 16)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb) IS
-'creates a pipeline owned by the calling role (which must have LOGIN); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer) IS
+'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
-    max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL)
+    max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL,
+    max_active_runs integer DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params or owner (NULL keeps a setting); a new owner gets the pipeline''s cron job too';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params, owner or max_active_runs (NULL keeps a setting); a new owner gets the pipeline''s cron job too';
 
 CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -35,10 +36,11 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     kind text DEFAULT 'sql', retries integer DEFAULT 0,
     retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
-    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL)
+    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
+    depends_on_past boolean DEFAULT false)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval) IS
-'adds a task to a pipeline, downstream of the named upstream tasks; returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -62,6 +64,19 @@ CREATE FUNCTION @extschema@.pgetl_cancel(run_id bigint)
 RETURNS boolean AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_cancel(bigint) IS
 'cancels an active run: terminates its task workers and marks unfinished tasks cancelled';
+
+CREATE FUNCTION @extschema@.pgetl_backfill(
+    pipeline text, start_date date, end_date date, params jsonb DEFAULT '{}',
+    max_active_runs integer DEFAULT 1, reprocess text DEFAULT 'failed',
+    dry_run boolean DEFAULT false, wait boolean DEFAULT true)
+RETURNS SETOF bigint AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_backfill(text, date, date, jsonb, integer, text, boolean, boolean) IS
+'runs a pipeline once per logical date from start_date to end_date (daily, or by its schedule''s interval), at most max_active_runs at a time; reprocess none, failed or all says which dates that have runs run again; dry_run lists the dates (a notice each) without running; returns the run ids';
+
+CREATE FUNCTION @extschema@.pgetl_cancel_backfill(pipeline text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_cancel_backfill(text) IS
+'stops the backfills of a pipeline that run now: they start no more dates and cancel their queued runs; running runs finish';
 
 CREATE FUNCTION @extschema@.pgetl_purge_history(older_than interval DEFAULT '30 days')
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;

@@ -17,7 +17,10 @@ BEGIN
 END
 $$;
 
-CREATE TYPE pgetl.run_state AS ENUM ('running', 'success', 'failed', 'cancelled');
+-- ('queued': a run beyond its pipeline's max_active_runs, 83_logical_dates.sql;
+-- created here, as PostgreSQL forbids using a value that ALTER TYPE ADD
+-- VALUE added in the same transaction, which an upgrade is)
+CREATE TYPE pgetl.run_state AS ENUM ('queued', 'running', 'success', 'failed', 'cancelled');
 COMMENT ON TYPE pgetl.run_state IS 'the state of a pipeline run (pgetl.run_state_transition: its legal changes)';
 CREATE TYPE pgetl.task_state AS ENUM ('scheduled', 'queued', 'running', 'success', 'failed',
                                       'up_for_retry', 'upstream_failed', 'skipped', 'cancelled');
