@@ -136,6 +136,21 @@ sleep 1.5
 [ "$(state $run s)" = cancelled ] || fail "the cancelled sensor was poked again"
 ok "cancel during reschedule: the sensor and its downstream end cancelled, and no poke follows"
 
+# --- cancel of a poke sensor while its worker waits between pokes ---
+qq "TRUNCATE arrivals"
+run=$(q "SELECT pgetl_run('wait_p', wait => false)")
+wait_for "SELECT state = 'running' FROM pgetl.task_run WHERE run_id = $run AND task = 's'" 30 || fail "poke sensor to cancel never ran"
+sleep 1.5
+start=$(date +%s%N)
+[ "$(q "SELECT pgetl_cancel($run)")" = t ] || fail "pgetl_cancel($run) of a poke sensor did not return true"
+wait_for "SELECT state = 'cancelled' FROM pgetl.pipeline_run WHERE run_id = $run" 30 || fail "poke run $run not cancelled"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 4000 ] || fail "the cancel of a waiting poke sensor took $ms ms (it must not wait for the grace period)"
+[ "$(state $run s)" = cancelled ] || fail "cancelled poke sensor is $(state $run s)"
+wait_for "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE application_name LIKE 'pgetl run $run task run %')" 10 \
+    || fail "the poke sensor's worker still works for run $run"
+ok "cancel during a poke sensor's wait: cancelled in $ms ms, its worker let go"
+
 # --- crash recovery: a sensor up_for_reschedule when the server crashed ---
 qq "TRUNCATE arrivals"
 run=$(q "SELECT pgetl_run('wait_r', wait => false)")
