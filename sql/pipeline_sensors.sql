@@ -41,6 +41,14 @@ SELECT pgetl_add_task('sensors', 'seconds', 'SELECT EXISTS (SELECT FROM pg_class
                       config => '{"poke_interval": 0.5, "mode": "reschedule", "soft_fail": false}') > 0 AS added;
 SELECT task, kind, upstream, config FROM pgetl.tasks WHERE pipeline = 'sensors' ORDER BY task;
 
+-- pipelines as code: the sensors' configs round-trip through
+-- pgetl_definition and pgetl_apply (nothing changes); a bad sensor config
+-- in a document is refused as by pgetl_add_task
+SELECT pgetl_definition('sensors') -> 'tasks' @> '[{"name": "all_keys", "kind": "sensor", "config": {"poke_interval": "1 second", "mode": "poke", "soft_fail": true}}]' AS in_definition;
+SELECT pgetl_apply(pgetl_definition('sensors')) -> 'changed' AS changed;
+SELECT * FROM pg_temp.try($$SELECT pgetl_apply('{"name": "sensors_as_code", "tasks": [{"name": "s", "kind": "sensor", "command": "SELECT true", "config": {"mode": "eventually"}}]}')$$);
+SELECT count(*) AS created FROM pgetl.pipelines WHERE pipeline = 'sensors_as_code';
+
 -- conditions that hold at the first poke: success in the first try, with the row seen
 SELECT pgetl_run('sensors') IS NOT NULL AS ran;
 SELECT task, try_number, state, result FROM pgetl.task_run WHERE pipeline = 'sensors' ORDER BY task, try_number;
