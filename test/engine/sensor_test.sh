@@ -124,6 +124,23 @@ got=$(q "SELECT string_agg(try_number || ':' || state || ':' || sqlstate, ' ' OR
 [ "$got" = "1:up_for_retry:22012 2:failed:22012" ] || fail "broken tries: $got"
 ok "a poke that raises an error fails the try, and is retried"
 
+# --- the timeout counts from the start of the first try, across retries
+# (the first poke divides by zero, the later ones are false) ---
+qq "CREATE SEQUENCE pokes"
+qq "SELECT pgetl_create_pipeline('retried')"
+qq "SELECT pgetl_add_task('retried', 's', 'SELECT 1 / (nextval(''pokes'') - 1) < 0', kind => 'sensor',
+                          retries => 1, retry_delay => '2 seconds', timeout => '4 seconds', config => '{\"poke_interval\": \"1 second\"}')"
+run=$(q "SELECT pgetl_run('retried', wait => false)")
+wait_for "SELECT state <> 'running' FROM pgetl.pipeline_run WHERE run_id = $run" 30 || fail "retried did not end"
+got=$(q "SELECT string_agg(try_number || ':' || state || ':' || sqlstate, ' ' ORDER BY try_number) FROM pgetl.task_run WHERE run_id = $run")
+[ "$got" = "1:up_for_retry:22012 2:failed:57014" ] || fail "retried tries: $got"
+# try 2 timed out 4 s after try 1 began, so it waited less than 4 s itself
+[ "$(q "SELECT t2.finished_at - t1.started_at >= interval '4 seconds' AND t2.duration < interval '4 seconds'
+          FROM pgetl.task_run t1 JOIN pgetl.task_run t2 USING (run_id, task)
+         WHERE t1.run_id = $run AND t1.try_number = 1 AND t2.try_number = 2")" = t ] \
+    || fail "timeout not counted from the first try: $(q "SELECT try_number, started_at, finished_at, duration FROM pgetl.task_run WHERE run_id = $run")"
+ok "the timeout counts from the start of the first try: a retry times out sooner"
+
 # --- cancel while up_for_reschedule ---
 qq "TRUNCATE arrivals"
 run=$(q "SELECT pgetl_run('wait_r', wait => false)")
