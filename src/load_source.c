@@ -115,6 +115,40 @@ struct LoadSource
 static LoadSource *current_source = NULL;
 
 /*
+ * pgetl_file_exists(path text) returns boolean - whether a file (or a
+ * directory) exists on the database server at path, for sensors waiting
+ * for a file (Airflow's FileSensor).  A relative path is relative to the
+ * data directory, as COPY's.  It runs as the caller, with the check loads
+ * of server files make: the caller needs the privileges of
+ * pg_read_server_files (42501 otherwise).  A path that does not exist, or
+ * whose directory is not one, gives false; any other failure of stat()
+ * (e.g. a directory the server may not search) is an error.  STRICT: NULL
+ * gives NULL.
+ */
+PG_FUNCTION_INFO_V1(pgetl_file_exists);
+Datum
+pgetl_file_exists(PG_FUNCTION_ARGS)
+{
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	struct stat st;
+
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to look for server file \"%s\"", path),
+				 errdetail("Only superusers and members of pg_read_server_files can look for server files, as they can load them."),
+				 errhint("Ask for GRANT pg_read_server_files; a sensor runs as its pipeline's owner, who needs it.")));
+	if (stat(path, &st) == 0)
+		PG_RETURN_BOOL(true);
+	if (errno == ENOENT || errno == ENOTDIR)
+		PG_RETURN_BOOL(false);
+	ereport(ERROR,
+			(errcode_for_file_access(),
+			 errmsg("could not stat file \"%s\": %m", path)));
+	PG_RETURN_NULL();			/* not reached */
+}
+
+/*
  * open_server_file - check that the caller may read server files, resolve
  * the path and open it, refusing anything but a regular file.  The file is
  * opened without blocking (a FIFO with no writer would wait forever), then

@@ -385,7 +385,11 @@ is_launched(ActiveRun *r, int64 task_run_id)
 	return false;
 }
 
-/* The timeout of a task try in milliseconds, 0 for none. */
+/*
+ * The timeout of a task try in milliseconds, 0 for none.  A sensor's
+ * timeout is how long it may wait for its condition, across pokes and
+ * reschedules: its worker enforces it (pgetl._sensor_poke), not us.
+ */
 static int64
 task_timeout_ms(int64 task_run_id)
 {
@@ -398,7 +402,8 @@ task_timeout_ms(int64 task_run_id)
 							  "OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
 							  "FROM pgetl.task_run_record tr JOIN pgetl.task t "
 							  "ON t.task_id OPERATOR(pg_catalog.=) tr.task_id "
-							  "WHERE tr.task_run_id OPERATOR(pg_catalog.=) $1",
+							  "WHERE tr.task_run_id OPERATOR(pg_catalog.=) $1 "
+							  "AND t.kind OPERATOR(pg_catalog.<>) 'sensor'",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		return 0;

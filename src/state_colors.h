@@ -37,6 +37,7 @@ static const PgetlStateColor pgetl_state_colors[] = {
 	{PGETL_TASK_STATE_RUNNING, "#00FF00", "#000000"},	/* lime */
 	{PGETL_TASK_STATE_FAILED, "#FF0000", "#FFFFFF"},	/* red */
 	{PGETL_TASK_STATE_UP_FOR_RETRY, "#FFD700", "#000000"},	/* gold */
+	{PGETL_TASK_STATE_UP_FOR_RESCHEDULE, "#40E0D0", "#000000"}, /* turquoise */
 	{PGETL_TASK_STATE_UPSTREAM_FAILED, "#FFA500", "#000000"},	/* orange */
 	{PGETL_TASK_STATE_SKIPPED, "#FF69B4", "#000000"},	/* hotpink */
 	{PGETL_TASK_STATE_QUEUED, "#808080", "#000000"},	/* gray */

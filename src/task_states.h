@@ -37,6 +37,7 @@ typedef enum PgetlTaskState
 	PGETL_TASK_STATE_SUCCESS,
 	PGETL_TASK_STATE_FAILED,
 	PGETL_TASK_STATE_UP_FOR_RETRY,
+	PGETL_TASK_STATE_UP_FOR_RESCHEDULE, /* a sensor between two pokes */
 	PGETL_TASK_STATE_UPSTREAM_FAILED,
 	PGETL_TASK_STATE_SKIPPED,
 	PGETL_TASK_STATE_CANCELLED
@@ -95,6 +96,8 @@ pgetl_task_state_name(PgetlTaskState state)
 			return "failed";
 		case PGETL_TASK_STATE_UP_FOR_RETRY:
 			return "up_for_retry";
+		case PGETL_TASK_STATE_UP_FOR_RESCHEDULE:
+			return "up_for_reschedule";
 		case PGETL_TASK_STATE_UPSTREAM_FAILED:
 			return "upstream_failed";
 		case PGETL_TASK_STATE_SKIPPED:

@@ -21,8 +21,12 @@
  * does, and the try is recorded skipped instead (pgetl._task_skip), never
  * retried.  Branch and short_circuit tasks record, with their success,
  * which downstream tasks they skip (pgetl._task_branch,
- * pgetl._task_short_circuit).  Recording is done as the extension owner,
- * through pgetl's internal functions.
+ * pgetl._task_short_circuit).  A sensor's command is poked: true records
+ * its success; false asks pgetl._sensor_poke what comes next (up_for_reschedule,
+ * recorded with the poke, after which the worker takes other tries; or, in
+ * mode poke, a wait in the worker and another poke in a transaction of its
+ * own; or the end of the sensor's timeout).  Recording is done as the
+ * extension owner, through pgetl's internal functions.
  *
  * Between two tries the session is reset as DISCARD ALL resets a pooled
  * connection (session GUCs, role and session authorization, temporary
@@ -380,6 +384,97 @@ run_short_circuit(int64 task_run_id, Jsonb **result)
 	pgetl_restore_user(&sw);
 }
 
+/*
+ * sensor_condition - a sensor's poke: true when its command's first row
+ * has a first column true; false, NULL or no row is false.  A first column
+ * of another type fails the task (42804).
+ */
+static bool
+sensor_condition(const char *task)
+{
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_tuptable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("sensor task \"%s\" returned no result set", task),
+				 errhint("A sensor's command is a query whose first column says whether to stop waiting, e.g. SELECT EXISTS (SELECT FROM batches WHERE day = current_date).")));
+	desc = SPI_tuptable->tupdesc;
+	if (SPI_gettypeid(desc, 1) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("first column of sensor task \"%s\" is of type %s, not boolean", task,
+						format_type_be(SPI_gettypeid(desc, 1))),
+				 errhint("A sensor's command is a query whose first column says whether to stop waiting, e.g. SELECT EXISTS (SELECT FROM batches WHERE day = current_date).")));
+	if (SPI_processed == 0)
+		return false;
+	d = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &isnull);
+	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * record_poke - a sensor's poke was false: pgetl._sensor_poke records, in
+ * the poke's transaction, the try up_for_reschedule or its timeout (failed
+ * or skipped), and returns false; or, in mode poke, returns true with the
+ * milliseconds to wait before the next poke in *wait_ms.
+ */
+static bool
+record_poke(int64 task_run_id, TimestampTz started_at, int64 *wait_ms)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[3];
+	PgetlUserSwitch sw;
+	bool		isnull;
+	char	   *outcome;
+	Datum		d;
+
+	values[0] = Int64GetDatum(task_run_id);
+	values[1] = TimestampTzGetDatum(started_at);
+	values[2] = Int32GetDatum(MyProcPid);
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT * FROM pgetl._sensor_poke($1, $2, $3)", 3, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not record the poke of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+	outcome = pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "outcome");
+	if (outcome == NULL || strcmp(outcome, "poke") != 0)
+		return false;
+	d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "wait_ms", &isnull);
+	*wait_ms = isnull ? 1000 : DatumGetInt64(d);
+	return true;
+}
+
+/*
+ * sensor_wait - a sensor in mode poke waits for its next poke, outside a
+ * transaction, keeping its worker.  A cancel from the scheduler (SIGUSR2)
+ * or SIGTERM ends the wait as it would end a query.
+ */
+static void
+sensor_wait(int slot, int64 wait_ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	for (;;)
+	{
+		long		left;
+
+		CHECK_FOR_INTERRUPTS();
+		if (pgetl_pool_worker_cancelled(slot))
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling the wait of sensor \"%s\": its run was stopped", current->task)));
+		left = (long) ((until - GetCurrentTimestamp()) / 1000);
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 /* Run a load task: SELECT * FROM <schema>.pgetl_load(load, source). */
 static void
 run_load(TaskSpec *spec)
@@ -573,6 +668,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 	volatile bool begun = false;
 	volatile int released = -1;
 	volatile PgetlTryOutcome outcome = PGETL_TRY_UNKNOWN;
+	volatile bool recorded = false; /* a sensor's poke recorded its try */
 
 	/* a cancel meant for an earlier try must not hit this one */
 	QueryCancelPending = false;
@@ -614,7 +710,8 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			pgstat_report_appname(psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT,
 											current->run_id, current->task_run_id));
 			pgstat_report_activity(STATE_RUNNING, spec.command ? spec.command : spec.kind);
-			if (spec.timeout_ms > 0)
+			/* a sensor's timeout is the time it may wait, not a statement's */
+			if (spec.timeout_ms > 0 && strcmp(spec.kind, "sensor") != 0)
 				SetConfigOption("statement_timeout",
 								psprintf(INT64_FORMAT, Min(spec.timeout_ms, (int64) PG_INT32_MAX)),
 								PGC_USERSET, PGC_S_SESSION);
@@ -644,6 +741,35 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 				released = record_success(task_run_id, true, pgetl_export_result(&exp), (int64) exp.rows, started_at);
 				/* renamed into place when this transaction has committed */
 				pgetl_export_finish(&exp);
+			}
+			else if (strcmp(spec.kind, "sensor") == 0)
+			{
+				int64		wait_ms;
+
+				for (;;)
+				{
+					if (SPI_execute(spec.command, false, 0) < 0)
+						elog(ERROR, "SPI_execute failed");
+					if (sensor_condition(current->task))
+					{
+						disable_timeout(STATEMENT_TIMEOUT, false);
+						released = record_success(task_run_id, false, NULL, -1, started_at);
+						break;
+					}
+					disable_timeout(STATEMENT_TIMEOUT, false);
+					if (!record_poke(task_run_id, started_at, &wait_ms))
+					{
+						recorded = true;
+						break;
+					}
+					/* mode poke: each poke in a transaction of its own */
+					pgetl_xact_commit();
+					sensor_wait(slot, wait_ms);
+					pgetl_xact_begin();
+					pgstat_report_activity(STATE_RUNNING, spec.command);
+					if (StatementTimeout > 0)
+						enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+				}
 			}
 			else
 			{
@@ -679,7 +805,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			}
 		}
 		pgetl_xact_commit();
-		outcome = begun ? PGETL_TRY_SUCCEEDED : PGETL_TRY_NOT_RUN;
+		outcome = recorded ? PGETL_TRY_RECORDED : begun ? PGETL_TRY_SUCCEEDED : PGETL_TRY_NOT_RUN;
 	}
 	PG_CATCH();
 	{

@@ -32,7 +32,8 @@ INSERT INTO pgetl.task_kind (kind, position, needs_command, description) VALUES
     ('load', 3, false, 'a validated CSV load (config: load, source)'),
     ('export', 4, true, 'COPY (command) TO a server file as CSV (config: path, header)'),
     ('branch', 5, true, 'a query naming the direct downstream tasks to follow; the others are skipped'),
-    ('short_circuit', 6, true, 'a query whose first column, false or NULL, skips everything downstream');
+    ('short_circuit', 6, true, 'a query whose first column, false or NULL, skips everything downstream'),
+    ('sensor', 7, true, 'a query poked every poke_interval until its first column is true (config: poke_interval, mode, soft_fail)');
 
 CREATE TABLE pgetl.trigger_rule (
     rule            text PRIMARY KEY,

@@ -15,7 +15,8 @@
 CREATE TYPE pgetl.run_state AS ENUM ('queued', 'running', 'success', 'failed', 'cancelled');
 COMMENT ON TYPE pgetl.run_state IS 'the state of a pipeline run (pgetl.run_state_transition: its legal changes)';
 CREATE TYPE pgetl.task_state AS ENUM ('scheduled', 'queued', 'running', 'success', 'failed',
-                                      'up_for_retry', 'upstream_failed', 'skipped', 'cancelled');
+                                      'up_for_retry', 'up_for_reschedule', 'upstream_failed',
+                                      'skipped', 'cancelled');
 COMMENT ON TYPE pgetl.task_state IS 'the state of a task try (pgetl.task_state_transition: its legal changes)';
 
 CREATE TABLE pgetl.run_state_transition (
@@ -48,13 +49,17 @@ COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a ta
 -- or up_for_retry after a rollback; skipped after a rollback when the task
 -- called pgetl_skip()).  'running' is never stored: the views
 -- show a queued try that a worker holds as running, from shared memory
--- (pgetl._running_tasks()), so that a try costs one commit.
+-- (pgetl._running_tasks()), so that a try costs one commit.  A sensor
+-- in mode reschedule whose poke was false goes up_for_reschedule, holding
+-- no worker, and back to queued when its next poke is due (next_poke_at),
+-- in the same try: a reschedule is not a retry (Airflow's).
 INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     (NULL, 'scheduled'),
     ('scheduled', 'queued'), ('scheduled', 'upstream_failed'), ('scheduled', 'skipped'),
     ('scheduled', 'cancelled'),
     ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
-    ('queued', 'skipped');
+    ('queued', 'skipped'),
+    ('queued', 'up_for_reschedule'), ('up_for_reschedule', 'queued'), ('up_for_reschedule', 'cancelled');
 -- A finished try of a finished run changes only by hand
 -- (pgetl_set_task_state(), Airflow's mark success / mark failed), which
 -- records who and when in marked_by and marked_at.
@@ -130,6 +135,10 @@ CREATE TABLE pgetl.task_run_record (
     note            text,
     marked_by       text,
     marked_at       timestamptz,
+    -- sensors in mode reschedule: how often the try was rescheduled (a
+    -- reschedule is not a retry), and when it is poked next
+    reschedules     integer NOT NULL DEFAULT 0,
+    next_poke_at    timestamptz,
     UNIQUE (run_id, task, try_number)
 );
 CREATE INDEX ON pgetl.task_run_record (task_id);
@@ -155,6 +164,7 @@ BEGIN
         ELSIF (CASE NEW.state WHEN 'scheduled' THEN false
                               WHEN 'queued' THEN NEW.queued_at IS NULL
                               WHEN 'running' THEN NEW.started_at IS NULL
+                              WHEN 'up_for_reschedule' THEN NEW.started_at IS NULL
                               ELSE NEW.finished_at IS NULL END) THEN
             RAISE EXCEPTION 'a task run starts in state %, not %',
                     (SELECT string_agg(to_state::text, ' or ' ORDER BY to_state)
@@ -178,6 +188,8 @@ BEGIN
     CASE NEW.state
         WHEN 'queued' THEN NEW.queued_at := now_ts;
         WHEN 'running' THEN NEW.started_at := now_ts;
+        -- a sensor between two pokes has not finished
+        WHEN 'up_for_reschedule' THEN NULL;
         ELSE
             -- a finished try marked by hand keeps when it finished
             IF OLD.finished_at IS NULL THEN
@@ -291,7 +303,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
-       c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
+       c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
        c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
   FROM pgetl.run_record r
  CROSS JOIN LATERAL (
@@ -302,11 +314,12 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
               count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
               count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
               count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
+              count(*) FILTER (WHERE l.state = 'up_for_reschedule')::integer AS tasks_up_for_reschedule,
               count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
               count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
               count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
          FROM (SELECT DISTINCT ON (t.task)
-                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state END AS state
+                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state
                  FROM pgetl.task_run_record t
                  LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
                 WHERE t.run_id = r.run_id

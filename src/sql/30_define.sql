@@ -363,6 +363,44 @@ BEGIN
 END
 $$;
 
+-- A sensor task's config: {"poke_interval": "30 seconds", "mode":
+-- "reschedule", "soft_fail": false}, every key optional.  poke_interval is
+-- a positive interval (or a number of seconds), mode poke or reschedule,
+-- soft_fail true or false.
+CREATE FUNCTION pgetl._check_sensor_task(config jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d interval;
+BEGIN
+    PERFORM pgetl._check_config_keys('sensor', config, '{poke_interval,mode,soft_fail}',
+        'A sensor task config has the optional keys "poke_interval" (an interval, default "60 seconds"), "mode" ("reschedule", the default, or "poke") and "soft_fail" (true or false, default false).');
+    IF config ? 'poke_interval' THEN
+        BEGIN
+            d := CASE WHEN jsonb_typeof(config -> 'poke_interval') IN ('string', 'number')
+                      THEN pgetl._sensor_poke_interval(config) END;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow
+                       OR numeric_value_out_of_range THEN
+            d := NULL;
+        END;
+        IF d IS NULL OR d <= '0' THEN
+            RAISE EXCEPTION 'sensor task config "poke_interval" must be a positive interval, not %', config -> 'poke_interval'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example: config => ''{"poke_interval": "30 seconds"}'' (a number counts seconds).';
+        END IF;
+    END IF;
+    IF config ? 'mode' AND (jsonb_typeof(config -> 'mode') <> 'string' OR config ->> 'mode' NOT IN ('poke', 'reschedule')) THEN
+        RAISE EXCEPTION 'sensor task config "mode" must be "poke" or "reschedule", not %', config -> 'mode'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'In mode "reschedule" (the default) the sensor holds no task worker between pokes; in mode "poke" it keeps its worker.';
+    END IF;
+    IF config ? 'soft_fail' AND jsonb_typeof(config -> 'soft_fail') <> 'boolean' THEN
+        RAISE EXCEPTION 'sensor task config "soft_fail" must be true or false, not %', config -> 'soft_fail'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'With soft_fail true a sensor that times out is skipped instead of failed.';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
@@ -421,6 +459,7 @@ BEGIN
                          WHEN 'export' THEN 'Give the query whose rows to export, e.g. ''SELECT * FROM t ORDER BY id''.'
                          WHEN 'branch' THEN 'Give a query returning the names of the direct downstream tasks to follow, e.g. ''SELECT CASE WHEN count(*) > 0 THEN ''''load'''' ELSE ''''notify_empty'''' END FROM staging''.'
                          WHEN 'short_circuit' THEN 'Give a query whose first column says whether the downstream tasks run, e.g. ''SELECT count(*) > 0 FROM staging''.'
+                         WHEN 'sensor' THEN 'Give a query whose first column says whether to stop waiting, e.g. ''SELECT EXISTS (SELECT FROM batches WHERE day = current_date)''.'
                          ELSE 'Give a query whose first column is the condition, e.g. ''SELECT count(*) > 0 AS has_rows FROM t''.' END;
     END IF;
     IF p_kind = 'load' THEN
@@ -429,6 +468,8 @@ BEGIN
         PERFORM pgetl._check_check_task(p_config);
     ELSIF p_kind = 'export' THEN
         PERFORM pgetl._check_export_task(p.owner, p_config);
+    ELSIF p_kind = 'sensor' THEN
+        PERFORM pgetl._check_sensor_task(p_config);
     ELSIF p_kind IN ('branch', 'short_circuit') THEN
         PERFORM pgetl._check_config_keys(p_kind, p_config, '{}',
             format('A %s task has no config: its command decides.', p_kind));

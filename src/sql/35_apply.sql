@@ -461,19 +461,20 @@ BEGIN
     -- tasks the document does not list are dropped (with their edges).
     -- With force, in the active runs: a dropped task that has not started is
     -- skipped (the run no longer waits for it); one that is queued,
-    -- running or waiting for a retry cannot be dropped until the run ends.
+    -- running, or waiting for a retry or its next poke (a sensor) cannot be
+    -- dropped until the run ends.
     FOR tname, tid IN SELECT name, task_id FROM pgetl.task tk WHERE tk.pipeline_id = p.pipeline_id
                          AND NOT name = ANY (names) ORDER BY task_id LOOP
         IF active IS NOT NULL THEN
             SELECT ar.run_id INTO busy
               FROM pgetl.run_record ar CROSS JOIN LATERAL pgetl._latest_tries(ar.run_id) l
              WHERE ar.pipeline_id = p.pipeline_id AND ar.state IN ('queued', 'running')
-               AND l.task_id = tid AND l.state IN ('queued', 'up_for_retry')
+               AND l.task_id = tid AND l.state IN ('queued', 'up_for_retry', 'up_for_reschedule')
              ORDER BY ar.run_id LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'task "%" of pipeline "%" cannot be dropped while run % is running it', tname, pname, busy
                     USING ERRCODE = 'object_in_use',
-                          DETAIL = 'The task is queued, running or waiting for a retry in the active run.',
+                          DETAIL = 'The task is queued, running, or waiting for a retry or its next poke in the active run.',
                           HINT = format('Wait for the run to finish, or cancel it with SELECT pgetl_cancel(%s).', busy);
             END IF;
             UPDATE pgetl.task_run_record tr SET state = 'skipped'

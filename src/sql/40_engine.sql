@@ -246,8 +246,10 @@ BEGIN
         PERFORM pgetl._close_retries(r.run_id);
         UPDATE pgetl.task_run_record SET state = 'failed', error = task_why
          WHERE run_id = r.run_id AND state IN ('queued', 'running');
+        -- a sensor waiting for its next poke (up_for_reschedule) held no
+        -- worker: as a try not yet started
         UPDATE pgetl.task_run_record SET state = 'cancelled', error = 'run failed: ' || why
-         WHERE run_id = r.run_id AND state = 'scheduled';
+         WHERE run_id = r.run_id AND state IN ('scheduled', 'up_for_reschedule');
         UPDATE pgetl.run_record SET state = 'failed', reason = why WHERE run_id = r.run_id;
         n := n + 1;
     END LOOP;
@@ -639,6 +641,13 @@ BEGIN
     )
     SELECT min(due_at) INTO next_wakeup FROM due WHERE due_at > now_ts;
 
+    -- sensors whose next poke is due are queued again, in the same try (a
+    -- reschedule is not a retry); the others set the next wake-up too
+    UPDATE pgetl.task_run_record SET state = 'queued'
+     WHERE run_id = p_run_id AND state = 'up_for_reschedule' AND next_poke_at <= now_ts;
+    SELECT least(next_wakeup, min(tr.next_poke_at)) INTO next_wakeup
+      FROM pgetl.task_run_record tr WHERE tr.run_id = p_run_id AND tr.state = 'up_for_reschedule';
+
     -- trigger rules, until no task changes
     LOOP
         UPDATE pgetl.task_run_record tr SET state = e.decision::pgetl.task_state
@@ -709,8 +718,9 @@ DECLARE
     st text;
     released bigint[] := '{}';
 BEGIN
+    -- a rescheduled sensor started at its first poke
     UPDATE pgetl.task_run_record SET state = 'success', result = p_result, rows = p_rows,
-           started_at = p_started_at, pid = p_pid
+           started_at = coalesce(started_at, p_started_at), pid = p_pid
      WHERE task_run_id = p_task_run_id AND state = 'queued'
     RETURNING * INTO tr;
     IF NOT FOUND THEN
@@ -748,7 +758,7 @@ BEGIN
        SET state = CASE WHEN try_number < max_tries AND pgetl._retryable(p_sqlstate)
                         THEN 'up_for_retry'::pgetl.task_state ELSE 'failed' END,
            error = p_error, sqlstate = p_sqlstate, detail = p_detail, hint = p_hint, context = p_context,
-           started_at = coalesce(p_started_at, started_at), pid = coalesce(p_pid, pid)
+           started_at = coalesce(started_at, p_started_at), pid = coalesce(p_pid, pid)
      WHERE task_run_id = p_task_run_id AND state IN ('queued', 'running')
     RETURNING state INTO st;
     RETURN st;
@@ -768,10 +778,84 @@ DECLARE
 BEGIN
     UPDATE pgetl.task_run_record
        SET state = 'skipped', error = coalesce(p_reason, 'skipped by pgetl_skip()'),
-           started_at = coalesce(p_started_at, started_at), pid = coalesce(p_pid, pid)
+           started_at = coalesce(started_at, p_started_at), pid = coalesce(p_pid, pid)
      WHERE task_run_id = p_task_run_id AND state = 'queued'
     RETURNING state INTO st;
     RETURN st;
+END
+$$;
+
+-- A sensor's poke interval: its config's poke_interval (an interval, or a
+-- number of seconds), else 60 seconds (Airflow's default).  The config was
+-- checked by pgetl._check_sensor_task.
+CREATE FUNCTION pgetl._sensor_poke_interval(config jsonb) RETURNS interval
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE jsonb_typeof(config -> 'poke_interval')
+               WHEN 'string' THEN (config ->> 'poke_interval')::interval
+               WHEN 'number' THEN make_interval(secs => (config ->> 'poke_interval')::double precision)
+               ELSE interval '60 seconds' END
+$$;
+
+-- A sensor's poke found its condition false (in the poke's transaction):
+-- what comes next.  Past its timeout (the task's timeout, else 7 days as
+-- Airflow's, counted from the start of the task's first try, across
+-- reschedules and retries, as Airflow's) the try ends failed (57014, never
+-- retried, as Airflow's AirflowSensorTimeout), or skipped with config
+-- soft_fail; else in mode reschedule (the default) it goes
+-- up_for_reschedule until next_poke_at, holding no worker; in mode poke the
+-- worker waits wait_ms and pokes again.  outcome: failed, skipped,
+-- up_for_reschedule or poke.
+CREATE FUNCTION pgetl._sensor_poke(p_task_run_id bigint, p_started_at timestamptz, p_pid integer,
+                                   OUT outcome text, OUT wait_ms bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    t pgetl.task;
+    first_try integer;
+    since timestamptz;
+    limit_ interval;
+    poke interval;
+    now_ts timestamptz := clock_timestamp();
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id AND state = 'queued';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task run % is no longer running', p_task_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The run was cancelled or failed while the sensor poked.';
+    END IF;
+    SELECT * INTO t FROM pgetl.task WHERE task_id = tr.task_id;
+    -- the first try: after the last earlier try that was not retried
+    -- (a resume or a clear starts anew, as Airflow's clear)
+    SELECT coalesce(max(f.try_number), 0) + 1 INTO first_try FROM pgetl.task_run_record f
+     WHERE f.run_id = tr.run_id AND f.task_id = tr.task_id AND f.try_number < tr.try_number
+       AND f.state <> 'up_for_retry';
+    SELECT f.started_at INTO since FROM pgetl.task_run_record f
+     WHERE f.run_id = tr.run_id AND f.task_id = tr.task_id AND f.try_number = first_try
+       AND f.try_number < tr.try_number;
+    since := coalesce(since, tr.started_at, p_started_at);
+    limit_ := coalesce(t.timeout, interval '7 days');
+    poke := pgetl._sensor_poke_interval(t.config);
+    IF now_ts >= since + limit_ THEN
+        outcome := CASE WHEN (t.config ->> 'soft_fail')::boolean THEN 'skipped' ELSE 'failed' END;
+        UPDATE pgetl.task_run_record
+           SET state = outcome::pgetl.task_state,
+               error = format('sensor "%s" timed out: its condition was not true within %s', tr.task, limit_),
+               sqlstate = CASE outcome WHEN 'failed' THEN '57014' END,
+               hint = CASE outcome WHEN 'failed' THEN 'Give the sensor a longer timeout, or soft_fail: true in its config to skip it instead.' END,
+               next_poke_at = NULL,
+               started_at = coalesce(started_at, p_started_at), pid = p_pid
+         WHERE task_run_id = p_task_run_id;
+    ELSIF coalesce(t.config ->> 'mode', 'reschedule') = 'reschedule' THEN
+        outcome := 'up_for_reschedule';
+        UPDATE pgetl.task_run_record
+           SET state = 'up_for_reschedule', reschedules = reschedules + 1,
+               next_poke_at = least(now_ts + poke, since + limit_),
+               started_at = coalesce(started_at, p_started_at), pid = p_pid
+         WHERE task_run_id = p_task_run_id;
+    ELSE
+        outcome := 'poke';
+        wait_ms := greatest(ceil(extract(epoch FROM least(poke, since + limit_ - now_ts)) * 1000), 1)::bigint;
+    END IF;
 END
 $$;
 
@@ -941,14 +1025,15 @@ BEGIN
 END
 $$;
 
--- Stop a run: unfinished tries become cancelled, tasks waiting for a retry
--- too (as a cancelled next try), and the run gets p_state.
+-- Stop a run: unfinished tries become cancelled (sensors waiting for their
+-- next poke too), tasks waiting for a retry too (as a cancelled next try),
+-- and the run gets p_state.
 CREATE FUNCTION pgetl._stop_run(p_run_id bigint, p_state text, p_reason text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM pgetl._close_retries(p_run_id);
     UPDATE pgetl.task_run_record SET state = 'cancelled', error = p_reason
-     WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running');
+     WHERE run_id = p_run_id AND state IN ('scheduled', 'queued', 'running', 'up_for_reschedule');
     UPDATE pgetl.run_record SET state = p_state::pgetl.run_state, reason = p_reason
      WHERE run_id = p_run_id AND state IN ('queued', 'running');
     PERFORM pgetl._promote_queued(pipeline_id) FROM pgetl.run_record

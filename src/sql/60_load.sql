@@ -824,6 +824,11 @@ RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_define_load(text, regclass, jsonb, jsonb) IS
 'defines (or replaces) a load spec owned by the calling role: target table, CSV columns with their rules, dialect and behaviour; returns its id';
 
+CREATE FUNCTION @extschema@.pgetl_file_exists(path text)
+RETURNS boolean AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgetl_file_exists(text) IS
+'whether a file or directory exists at path on the database server (for sensor tasks); needs the privileges of pg_read_server_files';
+
 CREATE FUNCTION @extschema@.pgetl_drop_load(name text)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_drop_load(text) IS

@@ -414,7 +414,8 @@ BEGIN
                    nullif(r.tasks_upstream_failed, 0) || ' upstream_failed', nullif(r.tasks_skipped, 0) || ' skipped',
                    nullif(r.tasks_cancelled, 0) || ' cancelled', nullif(r.tasks_running, 0) || ' running',
                    nullif(r.tasks_queued, 0) || ' queued', nullif(r.tasks_scheduled, 0) || ' scheduled',
-                   nullif(r.tasks_up_for_retry, 0) || ' up_for_retry'), '') || ')', '') || E'\n'
+                   nullif(r.tasks_up_for_retry, 0) || ' up_for_retry',
+                   nullif(r.tasks_up_for_reschedule, 0) || ' up_for_reschedule'), '') || ')', '') || E'\n'
             || coalesce(E'reason: ' || nullif(r.reason, '') || E'\n', '');
         FOR sec IN SELECT s FROM jsonb_array_elements(sections) s LOOP
             out := out || E'\n== ' || (sec ->> 'title') || E'\n';

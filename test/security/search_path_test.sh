@@ -175,6 +175,15 @@ SELECT pgetl_add_task('mbranch', 'two', 'SELECT 1', '{pick}');
 SELECT pgetl_add_task('mbranch', 'sc', 'SELECT false', kind => 'short_circuit');
 SELECT pgetl_add_task('mbranch', 'after_sc', 'SELECT 1', '{sc}', trigger_rule => 'one_done');
 SELECT pgetl_run('mbranch');
+-- sensors: one rescheduled until its timeout (soft_fail: skipped), one
+-- poking a file in mode poke
+SELECT pgetl_create_pipeline('msensor');
+SELECT pgetl_add_task('msensor', 'never', 'SELECT count(*) < 0 FROM mallory.marks', kind => 'sensor',
+                      timeout => '2 s', config => '{"poke_interval": "1 second", "soft_fail": true}');
+SELECT pgetl_add_task('msensor', 'file', $$SELECT pgetl_file_exists('/tmp')$$, kind => 'sensor',
+                      timeout => '2 s', config => '{"poke_interval": 1, "mode": "poke", "soft_fail": true}');
+SELECT pgetl_run('msensor');
+SELECT pgetl_file_exists('/tmp');
 -- a slow run, cancelled
 SELECT pgetl_create_pipeline('mslow');
 SELECT pgetl_add_task('mslow', 'nap', 'SELECT pg_sleep(30)');
