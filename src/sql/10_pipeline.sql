@@ -65,6 +65,11 @@ CREATE TABLE pgetl.task (
     max_retry_delay interval CHECK (max_retry_delay >= '0'),
     timeout         interval CHECK (timeout > '0'),
     trigger_rule    text NOT NULL DEFAULT 'all_success' REFERENCES pgetl.trigger_rule,
+    -- callbacks (Airflow's on_failure_callback, ...): SQL run as the owner
+    -- after the state they report is committed (src/task_worker.c)
+    on_failure      text CHECK (btrim(on_failure) <> ''),
+    on_success      text CHECK (btrim(on_success) <> ''),
+    on_retry        text CHECK (btrim(on_retry) <> ''),
     UNIQUE (pipeline_id, name),
     UNIQUE (pipeline_id, task_id)
 );

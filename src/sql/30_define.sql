@@ -344,11 +344,27 @@ BEGIN
 END
 $$;
 
+-- A callback (on_failure, on_success, on_retry of a task or a pipeline):
+-- NULL for none, else SQL that is not blank (22023).  Its syntax is
+-- checked when it runs: an error then is recorded as the callback's
+-- (callback_error), never as the task's.
+CREATE FUNCTION pgetl._check_callback(what text, sql text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF sql IS NOT NULL AND btrim(sql, E' \t\r\n') = '' THEN
+        RAISE EXCEPTION '% must not be empty', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Give the SQL to run, e.g. %s => ''INSERT INTO alerts SELECT pgetl_callback_context()'', or NULL for none.', what);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
                                 p_config jsonb, p_retry_exponential_backoff boolean,
-                                p_max_retry_delay interval)
+                                p_max_retry_delay interval, p_on_failure text, p_on_success text,
+                                p_on_retry text)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -394,6 +410,9 @@ BEGIN
     IF p_config IS NULL OR jsonb_typeof(p_config) <> 'object' THEN
         RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM pgetl._check_callback('on_failure', p_on_failure);
+    PERFORM pgetl._check_callback('on_success', p_on_success);
+    PERFORM pgetl._check_callback('on_retry', p_on_retry);
     IF (SELECT needs_command FROM pgetl.task_kind k WHERE k.kind = p_kind)
        AND (p_command IS NULL OR btrim(p_command) = '') THEN
         RAISE EXCEPTION '% % task needs a command', CASE p_kind WHEN 'export' THEN 'an' ELSE 'a' END, p_kind
@@ -416,9 +435,11 @@ BEGIN
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
-                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule)
+                            retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
+                            on_failure, on_success, on_retry)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
-            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule)
+            coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
+            p_on_failure, p_on_success, p_on_retry)
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;

@@ -771,3 +771,65 @@ BEGIN
     RETURN tr.result;
 END
 $$;
+
+-- Callbacks (Airflow's on_failure_callback, on_success_callback,
+-- on_retry_callback): SQL a task or a pipeline gives, run by a task worker
+-- as the pipeline owner once the state it reports is committed, in a
+-- transaction of its own (src/task_worker.c).
+
+-- A task's callbacks, read in its try's transaction (all NULL: none).
+CREATE FUNCTION pgetl._task_callbacks(p_task_run_id bigint,
+    OUT on_success text, OUT on_failure text, OUT on_retry text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT t.on_success, t.on_failure, t.on_retry
+      FROM pgetl.task_run_record tr JOIN pgetl.task t ON t.task_id = tr.task_id
+     WHERE tr.task_run_id = p_task_run_id
+$$;
+
+-- The callback to run for what was committed, and what
+-- pgetl_callback_context() returns inside it: of a task try
+-- (p_task_run_id), by its state (success: on_success, failed: on_failure,
+-- up_for_retry: on_retry), else of a run (p_run_id), by its state
+-- (success: the pipeline's on_success, failed: its on_failure).  command
+-- NULL: no callback for that state.  duration in seconds.
+CREATE FUNCTION pgetl._callback_of(p_task_run_id bigint, p_run_id bigint,
+    OUT command text, OUT context jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    r pgetl.run_record;
+    t pgetl.task;
+    event text;
+BEGIN
+    IF p_task_run_id IS NOT NULL THEN
+        SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+        SELECT * INTO t FROM pgetl.task WHERE task_id = tr.task_id;
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = tr.run_id;
+        IF tr.task_run_id IS NULL OR t.task_id IS NULL THEN
+            RETURN;
+        END IF;
+        event := CASE tr.state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure'
+                               WHEN 'up_for_retry' THEN 'on_retry' END;
+        command := CASE event WHEN 'on_success' THEN t.on_success WHEN 'on_failure' THEN t.on_failure
+                              WHEN 'on_retry' THEN t.on_retry END;
+        context := jsonb_build_object('event', event, 'run_id', tr.run_id, 'pipeline', r.pipeline,
+            'task', tr.task, 'task_run_id', tr.task_run_id, 'try_number', tr.try_number,
+            'max_tries', tr.max_tries, 'state', tr.state, 'error', tr.error, 'sqlstate', tr.sqlstate,
+            'logical_date', r.logical_date, 'duration', extract(epoch FROM tr.duration),
+            'started_at', tr.started_at, 'finished_at', tr.finished_at);
+    END IF;
+END
+$$;
+
+-- Record how a callback ended: its error (NULL: it succeeded), on the try
+-- (p_task_run_id) or else on the run (p_run_id).
+CREATE FUNCTION pgetl._callback_done(p_task_run_id bigint, p_run_id bigint, p_error text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_task_run_id IS NOT NULL THEN
+        UPDATE pgetl.task_run_record SET callback_error = p_error WHERE task_run_id = p_task_run_id;
+    ELSE
+        UPDATE pgetl.run_record SET callback_error = p_error WHERE run_id = p_run_id;
+    END IF;
+END
+$$;

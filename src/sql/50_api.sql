@@ -35,10 +35,11 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     kind text DEFAULT 'sql', retries integer DEFAULT 0,
     retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
-    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL)
+    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
+    on_failure text DEFAULT NULL, on_success text DEFAULT NULL, on_retry text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval) IS
-'adds a task to a pipeline, downstream of the named upstream tasks; returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, text, text, text) IS
+'adds a task to a pipeline, downstream of the named upstream tasks, with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -108,3 +109,8 @@ CREATE FUNCTION @extschema@.pgetl_set_note(run_id bigint, task text, note text)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_set_note(bigint, text, text) IS
 'sets the note of a run (task NULL) or of the latest try of one of its tasks, shown in pgetl.pipeline_run and pgetl.task_run; NULL removes it';
+
+CREATE FUNCTION @extschema@.pgetl_callback_context()
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_callback_context() IS
+'inside a callback (on_failure, on_success, on_retry): what it reports, as jsonb: event, run_id, pipeline, task, try_number, state, error, sqlstate, logical_date, duration in seconds (outside a callback: error 55000)';

@@ -1,0 +1,23 @@
+-- Callbacks (issue 10 §5): on_failure, on_success, on_retry of a task,
+-- SQL run by a task worker as the pipeline owner once the state they
+-- report is committed, in a transaction of their own
+-- (src/task_worker.c).  pgetl_add_task's new arguments come with its
+-- install part (81_signatures.sql).  A callback's error is kept apart, in
+-- callback_error, shown by the new view pgetl.callback_failure (the views
+-- pgetl.task_run and pgetl.pipeline_run are unchanged).
+ALTER TABLE pgetl.task ADD COLUMN on_failure text CHECK (btrim(on_failure) <> ''),
+                       ADD COLUMN on_success text CHECK (btrim(on_success) <> ''),
+                       ADD COLUMN on_retry text CHECK (btrim(on_retry) <> '');
+ALTER TABLE pgetl.run_record ADD COLUMN callback_error text;
+ALTER TABLE pgetl.task_run_record ADD COLUMN callback_error text;
+
+--@view pgetl.callback_failure
+COMMENT ON VIEW pgetl.callback_failure IS 'callbacks that failed, of runs you may see: the run or task try whose state they reported, and their error';
+GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
+
+--@create pgetl._check_callback
+--@create pgetl._task_callbacks
+--@create pgetl._callback_of
+--@create pgetl._callback_done
+--@create @extschema@.pgetl_callback_context
+--@comment @extschema@.pgetl_callback_context
