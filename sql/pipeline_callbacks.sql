@@ -1,8 +1,11 @@
 -- Callbacks (Airflow's on_failure_callback, on_success_callback,
 -- on_retry_callback): SQL a task gives, run by its task worker as the
 -- pipeline owner once the state it reports is committed, in a transaction
--- of its own.  Proves: each callback fires for its state and sees
--- pgetl_callback_context(); on_retry fires once per retry; a failing
+-- of its own; a pipeline's on_failure, on_success (the DAG's callbacks)
+-- for a run's outcome, run by a task worker of the owner too.  Proves:
+-- each callback fires for its state and sees pgetl_callback_context();
+-- pgetl_alter_pipeline sets and removes ('') a pipeline's callbacks;
+-- on_retry fires once per retry; a failing
 -- callback changes no state and is recorded (pgetl.callback_failure);
 -- a callback runs as the owner (an ordinary role cannot do superuser
 -- things in it); bad inputs and pgetl_callback_context() outside a
@@ -72,6 +75,32 @@ SELECT ctx->>'event' AS event, ctx->>'task' AS task, ctx->>'state' AS state, ctx
 SELECT task, state FROM pgetl.task_run WHERE pipeline = 'cb' ORDER BY task;
 TRUNCATE alerts;
 
+-- a pipeline's callbacks: on_failure for a failed run, with its reason
+-- and failed tasks; on_success set later by pgetl_alter_pipeline
+SELECT pgetl_create_pipeline('pcb', on_failure => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context()');
+SELECT pgetl_add_task('pcb', 'a', $$SELECT 1 / (SELECT count(*) FROM alerts WHERE ctx->>'event' = 'fix')::int$$);
+SELECT pgetl_add_task('pcb', 'b', 'SELECT 1', '{a}');
+SELECT pg_temp.fails($$SELECT pgetl_run('pcb')$$) AS run_error;
+SELECT pg_temp.wait_alerts('pcb', 1);
+SELECT ctx->>'event' AS event, ctx->'task' AS task, ctx->>'state' AS state, ctx->>'error' AS error,
+       ctx->>'sqlstate' AS sqlstate, ctx->'failed_tasks' AS failed_tasks,
+       (ctx->>'run_id')::bigint = (SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'pcb') AS run_id_ok,
+       jsonb_typeof(ctx->'duration') AS duration, who = current_user AS as_owner
+  FROM alerts ORDER BY id;
+SELECT pgetl_alter_pipeline('pcb', on_success => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context()');
+INSERT INTO alerts (ctx) VALUES ('{"event": "fix"}');
+SELECT pgetl_resume((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'pcb')) IS NOT NULL AS resumed;
+SELECT pg_temp.wait_alerts('pcb', 2);
+SELECT ctx->>'event' AS event, ctx->>'state' AS state, ctx->>'error' AS error, ctx->'failed_tasks' AS failed_tasks
+  FROM alerts WHERE ctx->>'pipeline' = 'pcb' ORDER BY id;
+-- NULL keeps a callback, '' removes it
+SELECT pgetl_alter_pipeline('pcb', on_failure => NULL, description => 'kept');
+SELECT pgetl_alter_pipeline('pcb', on_success => '');
+SELECT description, on_failure IS NOT NULL AS has_on_failure, on_success IS NOT NULL AS has_on_success
+  FROM pgetl.pipeline WHERE name = 'pcb';
+SELECT pgetl_definition('pcb') - 'tasks' AS settings;
+TRUNCATE alerts;
+
 -- on_retry fires once per retry, then on_failure for the last try
 CREATE SEQUENCE attempts;
 SELECT pgetl_create_pipeline('retrying');
@@ -101,24 +130,29 @@ SELECT task, try_number, state, callback_error FROM pgetl.callback_failure WHERE
 -- may do it does, as itself
 CREATE ROLE pgetl_cb_owner LOGIN;
 SET ROLE pgetl_cb_owner;
-SELECT pgetl_create_pipeline('owned');
+SELECT pgetl_create_pipeline('owned',
+    on_success => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context(); CREATE ROLE pgetl_cb_sneaky SUPERUSER');
 SELECT pgetl_add_task('owned', 't', 'SELECT 1',
     on_success => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context(); ALTER ROLE pgetl_cb_owner SUPERUSER');
 SELECT pgetl_add_task('owned', 'u', 'SELECT 1',
     on_success => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context()');
 SELECT pgetl_run('owned') IS NOT NULL AS ran;
-SELECT pg_temp.wait_callback_failure('owned', 1);
+SELECT pg_temp.wait_callback_failure('owned', 2);
 SELECT pg_temp.wait_alerts('owned', 1);
-SELECT task, state, callback_error FROM pgetl.callback_failure WHERE pipeline = 'owned';
+-- (the SQLSTATE only: the message differs between versions)
+SELECT task, state, substring(callback_error FROM '\[SQLSTATE \w+\]$') AS callback_error
+  FROM pgetl.callback_failure WHERE pipeline = 'owned' ORDER BY task NULLS FIRST;
 RESET ROLE;
 SELECT ctx->>'task' AS task, who FROM alerts ORDER BY id;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'pgetl_cb_owner';
+SELECT count(*) AS sneaky FROM pg_roles WHERE rolname = 'pgetl_cb_sneaky';
 TRUNCATE alerts;
 
 -- bad inputs
 \x on
 SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('cb', 'blank', 'SELECT 1', on_failure => '  ')$$);
 SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('cb', 'empty', 'SELECT 1', on_retry => '')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_create_pipeline('empty_cb', on_success => E'\n')$$);
 -- pgetl_callback_context() outside a callback, and inside a task
 SELECT * FROM pg_temp.try($$SELECT pgetl_callback_context()$$);
 \x off

@@ -25,7 +25,11 @@
  * requests; the next caller starts it again.
  *
  * It connects as the extension owner: it writes history, it never runs
- * user code.  Task workers connect as the pipeline owner.
+ * user code.  Task workers connect as the pipeline owner.  So a
+ * pipeline's callback (on_success, on_failure) for a run that ended is
+ * handed to a task worker of the owner too, as a try of id -run_id
+ * (src/task_worker.c), once a worker is free; the scheduler keeps it until
+ * the worker is done with it.
  *
  *-------------------------------------------------------------------------
  */
@@ -102,12 +106,26 @@ typedef struct ActiveRun
 	long		no_slot_wait_ms;
 	bool		waiting_for_slot;	/* the run's reason says so */
 	int			step_errors;
+	bool		callback_due;	/* its end calls for the pipeline's callback */
 	bool		finished;
 } ActiveRun;
+
+/* A pipeline's callback for a run that ended, to hand to a task worker */
+typedef struct PendingCallback
+{
+	int64		run_id;
+	Oid			owner;
+	bool		dispatched;		/* d holds the hand-over */
+	PgetlDispatch d;
+} PendingCallback;
+
+/* Wait before looking for a free worker again for a pending callback */
+#define CALLBACK_WAIT_MS	100
 
 static volatile sig_atomic_t got_sigterm = false;
 
 static List *runs = NIL;		/* of ActiveRun *, in TopMemoryContext */
+static List *callbacks = NIL;	/* of PendingCallback *, in TopMemoryContext */
 static MemoryContext step_cxt;
 
 /* SIGTERM: stop every run (its workers, then the run itself), then exit */
@@ -341,6 +359,79 @@ accept_request(dsm_handle h)
 	/* the run is started: the caller learns its id */
 	runs = lappend(runs, r);
 	report(r, PGETL_RUN_STARTED);
+}
+
+/*
+ * callback_due - in the transaction that ended run r: does the pipeline
+ * have a callback for its state (pgetl._run_callback_due)?  Never on a
+ * catalog without callbacks.
+ */
+static bool
+callback_due(ActiveRun *r)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	bool		isnull;
+	Datum		d;
+
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_run_callback_due")),
+								   1, types, true)))
+		return false;
+	/* not read-only: it must see the run's end, written by this transaction */
+	if (SPI_execute_with_args("SELECT pgetl._run_callback_due($1)", 1, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the callbacks of run " INT64_FORMAT, r->run_id);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && DatumGetBool(d);
+}
+
+/* Queue the pipeline's callback for the end of run r (callbacks). */
+static void
+queue_callback(ActiveRun *r)
+{
+	PendingCallback *cb;
+
+	if (!r->callback_due)
+		return;
+	r->callback_due = false;
+	cb = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingCallback));
+	cb->run_id = r->run_id;
+	cb->owner = r->owner;
+	callbacks = lappend(callbacks, cb);
+}
+
+/*
+ * drive_callbacks - hand pending callbacks to task workers (when one is
+ * free), and forget those a worker is done with; one a worker gave back
+ * (its session went stale) is handed out again.
+ */
+static void
+drive_callbacks(void)
+{
+	ListCell   *lc;
+	List	   *still = NIL;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	foreach(lc, callbacks)
+	{
+		PendingCallback *cb = lfirst(lc);
+
+		if (cb->dispatched && !pgetl_pool_is_running(&cb->d))
+		{
+			if (!pgetl_pool_bounced(&cb->d))
+			{
+				pfree(cb);
+				continue;
+			}
+			cb->dispatched = false;
+		}
+		if (!cb->dispatched)
+			cb->dispatched = pgetl_pool_dispatch(MyDatabaseId, cb->owner, cb->run_id, -cb->run_id, &cb->d);
+		still = lappend(still, cb);
+	}
+	list_free(callbacks);
+	callbacks = still;
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -737,6 +828,7 @@ step(ActiveRun *r)
 				r->req->final_state = isnull ? PGETL_RUN_STATE_NONE :
 					pgetl_run_state_from_name(TextDatumGetCString(d));
 				SpinLockRelease(&r->req->mutex);
+				r->callback_due = callback_due(r);
 			}
 		}
 		else if (reread)
@@ -749,6 +841,7 @@ step(ActiveRun *r)
 	if (done)
 	{
 		r->finished = true;
+		queue_callback(r);
 		report(r, PGETL_RUN_FINISHED);
 		return;
 	}
@@ -865,12 +958,14 @@ stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
 	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
 							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not stop run " INT64_FORMAT, r->run_id);
+	r->callback_due = callback_due(r);
 	pgetl_xact_commit();
 	r->nlaunched = 0;
 	SpinLockAcquire(&r->req->mutex);
 	r->req->final_state = state;
 	SpinLockRelease(&r->req->mutex);
 	r->finished = true;
+	queue_callback(r);
 	report(r, PGETL_RUN_FINISHED);
 }
 
@@ -947,6 +1042,8 @@ wait_ms(TimestampTz now)
 			return 0;
 		ms = Min(ms, (long) ((due - now) / 1000) + 1);
 	}
+	if (callbacks != NIL)
+		ms = Min(ms, CALLBACK_WAIT_MS);
 	return ms;
 }
 
@@ -999,6 +1096,10 @@ pgetl_scheduler_main(Datum main_arg)
 				if (!r->finished)
 					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated");
 			}
+			if (callbacks != NIL)
+				ereport(LOG,
+						(errmsg("pgetl scheduler terminated: %d pipeline callbacks not run",
+								list_length(callbacks))));
 			proc_exit(0);
 		}
 
@@ -1024,9 +1125,11 @@ pgetl_scheduler_main(Datum main_arg)
 		list_free(runs);
 		runs = still;
 		MemoryContextSwitchTo(TopMemoryContext);
+		if (callbacks != NIL)
+			drive_callbacks();
 
 		now = GetCurrentTimestamp();
-		if (runs != NIL)
+		if (runs != NIL || callbacks != NIL)
 			idle_since = now;
 		else if ((TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||
 				  pgetl_sched_release_requested(dboid)) &&
@@ -1034,7 +1137,8 @@ pgetl_scheduler_main(Datum main_arg)
 			proc_exit(0);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 runs != NIL ? wait_ms(now) : Max(pgetl_worker_idle_timeout, 1),
+						 (runs != NIL || callbacks != NIL) ? wait_ms(now) :
+						 Max(pgetl_worker_idle_timeout, 1),
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

@@ -8,7 +8,11 @@ CREATE TABLE pgetl.pipeline (
     max_parallel    integer NOT NULL DEFAULT 4 CHECK (max_parallel BETWEEN 1 AND 1024),
     params          jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(params) = 'object'),
     enabled         boolean NOT NULL DEFAULT true,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- callbacks for the outcome of a run (Airflow's DAG on_failure_callback,
+    -- on_success_callback): SQL run as the owner once it is committed
+    on_failure      text CHECK (btrim(on_failure) <> ''),
+    on_success      text CHECK (btrim(on_success) <> '')
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 

@@ -68,7 +68,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
-                                       p_max_parallel integer, p_params jsonb)
+                                       p_max_parallel integer, p_params jsonb, p_on_failure text,
+                                       p_on_success text)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -85,14 +86,16 @@ BEGIN
         RAISE EXCEPTION 'params must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"region": "EU"}''::jsonb';
     END IF;
+    PERFORM pgetl._check_callback('on_failure', p_on_failure);
+    PERFORM pgetl._check_callback('on_success', p_on_success);
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
-    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params)
-    VALUES (p_name, p_description, caller, p_max_parallel, p_params)
+    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, on_failure, on_success)
+    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_on_failure, p_on_success)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -100,8 +103,10 @@ $$;
 
 -- Returns the previous owner when the owner changed (the caller then moves
 -- the pipeline's cron job), else NULL.
+-- A callback given as '' (or blank) is removed; NULL keeps it.
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
-                                      p_max_parallel integer, p_params jsonb, p_owner regrole)
+                                      p_max_parallel integer, p_params jsonb, p_owner regrole,
+                                      p_on_failure text, p_on_success text)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -122,7 +127,11 @@ BEGIN
         description = coalesce(p_description, description),
         max_parallel = coalesce(p_max_parallel, max_parallel),
         params = coalesce(p_params, params),
-        owner = coalesce(p_owner, owner)
+        owner = coalesce(p_owner, owner),
+        on_failure = CASE WHEN p_on_failure IS NULL THEN on_failure
+                          WHEN btrim(p_on_failure, E' \t\r\n') = '' THEN NULL ELSE p_on_failure END,
+        on_success = CASE WHEN p_on_success IS NULL THEN on_success
+                          WHEN btrim(p_on_success, E' \t\r\n') = '' THEN NULL ELSE p_on_success END
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -491,7 +500,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, text, text) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';

@@ -817,8 +817,37 @@ BEGIN
             'max_tries', tr.max_tries, 'state', tr.state, 'error', tr.error, 'sqlstate', tr.sqlstate,
             'logical_date', r.logical_date, 'duration', extract(epoch FROM tr.duration),
             'started_at', tr.started_at, 'finished_at', tr.finished_at);
+    ELSE
+        -- the run's: error is its reason, sqlstate that of its first
+        -- failed task (by task order), failed_tasks their names
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+        IF r.run_id IS NULL THEN
+            RETURN;
+        END IF;
+        event := CASE r.state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure' END;
+        SELECT CASE event WHEN 'on_success' THEN p.on_success WHEN 'on_failure' THEN p.on_failure END
+          INTO command FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
+        context := jsonb_build_object('event', event, 'run_id', r.run_id, 'pipeline', r.pipeline,
+            'state', r.state, 'error', r.reason,
+            'sqlstate', (SELECT l.sqlstate FROM pgetl._latest_tries(r.run_id) l
+                          WHERE l.state = 'failed' ORDER BY l.task_id LIMIT 1),
+            'failed_tasks', (SELECT coalesce(jsonb_agg(l.task ORDER BY l.task_id), '[]')
+                               FROM pgetl._latest_tries(r.run_id) l WHERE l.state = 'failed'),
+            'logical_date', r.logical_date, 'duration', extract(epoch FROM r.duration),
+            'started_at', r.started_at, 'finished_at', r.finished_at);
     END IF;
 END
+$$;
+
+-- Whether a run that has just ended has a callback to run for its state
+-- (the pipeline's on_success, on_failure): the scheduler then hands it to
+-- a task worker of the owner.
+CREATE FUNCTION pgetl._run_callback_due(p_run_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT CASE r.state WHEN 'success' THEN p.on_success IS NOT NULL
+                                         WHEN 'failed' THEN p.on_failure IS NOT NULL ELSE false END
+                       FROM pgetl.run_record r JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
+                      WHERE r.run_id = p_run_id), false)
 $$;
 
 -- Record how a callback ended: its error (NULL: it succeeded), on the try
