@@ -4,7 +4,8 @@
 -- of its own; a pipeline's on_failure, on_success (the DAG's callbacks)
 -- for a run's outcome, run by a task worker of the owner too.  Proves:
 -- each callback fires for its state and sees pgetl_callback_context();
--- pgetl_alter_pipeline sets and removes ('') a pipeline's callbacks;
+-- pgetl_alter_pipeline sets and removes ('') a pipeline's callbacks (and
+-- its run_timeout, with '0');
 -- on_retry fires once per retry; a failing
 -- callback changes no state and is recorded (pgetl.callback_failure);
 -- a callback runs as the owner (an ordinary role cannot do superuser
@@ -13,6 +14,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS pgetl CASCADE;
 DROP TABLE IF EXISTS alerts;
+DROP SEQUENCE IF EXISTS cb_attempts;
 DO $$ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgetl_cb_owner') THEN
         DROP OWNED BY pgetl_cb_owner;
@@ -102,9 +104,9 @@ SELECT pgetl_definition('pcb') - 'tasks' AS settings;
 TRUNCATE alerts;
 
 -- on_retry fires once per retry, then on_failure for the last try
-CREATE SEQUENCE attempts;
+CREATE SEQUENCE cb_attempts;
 SELECT pgetl_create_pipeline('retrying');
-SELECT pgetl_add_task('retrying', 'flaky', $$SELECT 1 / CASE WHEN nextval('attempts') < 10 THEN 0 ELSE 1 END$$,
+SELECT pgetl_add_task('retrying', 'flaky', $$SELECT 1 / CASE WHEN nextval('cb_attempts') < 10 THEN 0 ELSE 1 END$$,
     retries => 2, retry_delay => '0',
     on_retry => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context()',
     on_failure => 'INSERT INTO alerts (ctx) SELECT pgetl_callback_context()');
@@ -153,6 +155,16 @@ TRUNCATE alerts;
 SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('cb', 'blank', 'SELECT 1', on_failure => '  ')$$);
 SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('cb', 'empty', 'SELECT 1', on_retry => '')$$);
 SELECT * FROM pg_temp.try($$SELECT pgetl_create_pipeline('empty_cb', on_success => E'\n')$$);
+-- run_timeout (enforced: test/engine/run_timeout_test.sh): positive, or
+-- NULL for none; pgetl_alter_pipeline removes it with '0'
+SELECT * FROM pg_temp.try($$SELECT pgetl_create_pipeline('no_time', run_timeout => '0')$$);
+SELECT * FROM pg_temp.try($$SELECT pgetl_alter_pipeline('cb', run_timeout => '-1 second')$$);
+\x off
+SELECT pgetl_alter_pipeline('cb', run_timeout => '90 minutes');
+SELECT pgetl_definition('cb')->'run_timeout' AS run_timeout;
+SELECT pgetl_alter_pipeline('cb', run_timeout => '0');
+SELECT run_timeout FROM pgetl.pipeline WHERE name = 'cb';
+\x on
 -- pgetl_callback_context() outside a callback, and inside a task
 SELECT * FROM pg_temp.try($$SELECT pgetl_callback_context()$$);
 \x off

@@ -66,7 +66,7 @@ pgetl_drop_pipeline(PG_FUNCTION_ARGS)
 /*
  * pgetl_alter_pipeline(name text, enabled boolean, description text,
  *						max_parallel integer, params jsonb, owner regrole,
- *						on_failure text, on_success text)
+ *						on_failure text, on_success text, run_timeout interval)
  *
  * Changes the settings given (pgetl._alter_pipeline); when the owner
  * changes, the pipeline's cron job, if any, is recreated as the new owner
@@ -77,21 +77,21 @@ Datum		pgetl_alter_pipeline(PG_FUNCTION_ARGS);
 Datum
 pgetl_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	Oid			types[9] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
-	TEXTOID, TEXTOID};
-	Datum		values[9];
-	bool		nulls[9];
+	Oid			types[10] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
+	TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[10];
+	bool		nulls[10];
 	bool		isnull;
 	Datum		old_owner;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	nulls[0] = false;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 9; i++)
 	{
 		values[i + 1] = PG_GETARG_DATUM(i);
 		nulls[i + 1] = PG_ARGISNULL(i);
 	}
-	old_owner = pgetl_call_internal_args("_alter_pipeline", 9, types, values, nulls,
+	old_owner = pgetl_call_internal_args("_alter_pipeline", 10, types, values, nulls,
 										 OIDOID, &isnull);
 	if (!isnull)
 		pgetl_cron_move(text_to_cstring(PG_GETARG_TEXT_PP(0)), DatumGetObjectId(old_owner),

@@ -107,6 +107,8 @@ typedef struct ActiveRun
 	bool		waiting_for_slot;	/* the run's reason says so */
 	int			step_errors;
 	bool		callback_due;	/* its end calls for the pipeline's callback */
+	TimestampTz deadline;		/* its run_timeout ends then; 0: none */
+	char	   *run_timeout;	/* that run_timeout, as text */
 	bool		finished;
 } ActiveRun;
 
@@ -164,6 +166,37 @@ report(ActiveRun *r, PgetlRunPhase phase)
 	r->req->phase = phase;
 	SpinLockRelease(&r->req->mutex);
 	pgetl_set_latch_of(r->req->caller_procno);
+}
+
+/*
+ * read_run_timeout - in the transaction that starts or resumes run r: its
+ * pipeline's run_timeout (Airflow's dagrun_timeout) sets its deadline,
+ * from now (none on a catalog without run timeouts).
+ */
+static void
+read_run_timeout(ActiveRun *r)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	bool		isnull;
+	Datum		d;
+
+	r->deadline = 0;
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_run_timeout_of")),
+								   1, types, true)))
+		return;
+	if (SPI_execute_with_args("SELECT * FROM pgetl._run_timeout_of($1)", 1, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the run timeout of run " INT64_FORMAT, r->run_id);
+	if (SPI_processed != 1)
+		return;
+	d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "timeout_ms", &isnull);
+	if (isnull)
+		return;
+	r->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DatumGetInt64(d));
+	r->run_timeout = MemoryContextStrdup(TopMemoryContext,
+										 pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+															"run_timeout"));
 }
 
 /*
@@ -245,6 +278,7 @@ start_run(ActiveRun *r)
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "run " INT64_FORMAT " vanished", r->run_id);
 	r->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	read_run_timeout(r);
 
 	/*
 	 * A caller that gave up (it found us waiting for a lock its own
@@ -928,9 +962,12 @@ stop_workers(ActiveRun *r)
 /*
  * stop_run - stop a run: its workers first, then, in one transaction, the
  * run and its unfinished tries (with when the tries that ran had begun).
+ * A run past its run_timeout (timed_out) is failed by
+ * pgetl._run_timed_out: the tries its workers ran fail, those that had
+ * not started are skipped; else pgetl._stop_run cancels them all.
  */
 static void
-stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
+stop_run(ActiveRun *r, PgetlRunState state, const char *reason, bool timed_out)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -955,8 +992,24 @@ stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
 								  2, t, v, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record when task run " INT64_FORMAT " began", r->launched[i].task_run_id);
 	}
-	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
-							  NULL, false, 1) != SPI_OK_SELECT)
+	if (timed_out)
+	{
+		Oid			t[3] = {INT8OID, TEXTOID, INT8ARRAYOID};
+		Datum		v[3];
+		Datum	   *ids = palloc(Max(r->nlaunched, 1) * sizeof(Datum));
+
+		for (int i = 0; i < r->nlaunched; i++)
+			ids[i] = Int64GetDatum(r->launched[i].task_run_id);
+		v[0] = Int64GetDatum(r->run_id);
+		v[1] = CStringGetTextDatum(reason);
+		v[2] = PointerGetDatum(construct_array(ids, r->nlaunched, INT8OID, sizeof(int64),
+											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT pgetl._run_timed_out($1, $2, $3)", 3, t, v,
+								  NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not fail run " INT64_FORMAT " past its run_timeout", r->run_id);
+	}
+	else if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
+								   NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not stop run " INT64_FORMAT, r->run_id);
 	r->callback_due = callback_due(r);
 	pgetl_xact_commit();
@@ -983,7 +1036,15 @@ drive_run(ActiveRun *r, TimestampTz now)
 	PG_TRY();
 	{
 		if (pgetl_slot_cancel_requested(r->slot, reason, sizeof(reason)))
-			stop_run(r, PGETL_RUN_STATE_CANCELLED, reason);
+			stop_run(r, PGETL_RUN_STATE_CANCELLED, reason, false);
+		else if (r->deadline != 0 && now >= r->deadline)
+		{
+			ereport(LOG,
+					(errmsg("pgetl: run " INT64_FORMAT " exceeded its run_timeout of %s", r->run_id,
+							r->run_timeout)));
+			stop_run(r, PGETL_RUN_STATE_FAILED,
+					 psprintf("run exceeded its run_timeout of %s", r->run_timeout), true);
+		}
 		else if (needs_step(r, now))
 		{
 			pgstat_report_activity(STATE_RUNNING, "pgetl scheduler: scheduling a run");
@@ -1003,7 +1064,7 @@ drive_run(ActiveRun *r, TimestampTz now)
 		FlushErrorState();
 		RESUME_INTERRUPTS();
 		if (++r->step_errors >= MAX_STEP_ERRORS && !r->finished)
-			stop_run(r, PGETL_RUN_STATE_FAILED, psprintf("pgetl scheduler failed: %s", edata->message));
+			stop_run(r, PGETL_RUN_STATE_FAILED, psprintf("pgetl scheduler failed: %s", edata->message), false);
 		else
 			r->next_full_step = 0;
 	}
@@ -1021,6 +1082,8 @@ forget_run(ActiveRun *r)
 	pfree(r->launched);
 	if (r->queued)
 		pfree(r->queued);
+	if (r->run_timeout)
+		pfree(r->run_timeout);
 	pfree(r);
 }
 
@@ -1038,6 +1101,8 @@ wait_ms(TimestampTz now)
 
 		if (r->next_dispatch != 0 && r->next_dispatch < due)
 			due = r->next_dispatch;
+		if (r->deadline != 0 && r->deadline < due)
+			due = r->deadline;
 		if (due <= now)
 			return 0;
 		ms = Min(ms, (long) ((due - now) / 1000) + 1);
@@ -1094,7 +1159,7 @@ pgetl_scheduler_main(Datum main_arg)
 				ActiveRun  *r = lfirst(lc);
 
 				if (!r->finished)
-					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated");
+					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated", false);
 			}
 			if (callbacks != NIL)
 				ereport(LOG,

@@ -12,7 +12,10 @@ CREATE TABLE pgetl.pipeline (
     -- callbacks for the outcome of a run (Airflow's DAG on_failure_callback,
     -- on_success_callback): SQL run as the owner once it is committed
     on_failure      text CHECK (btrim(on_failure) <> ''),
-    on_success      text CHECK (btrim(on_success) <> '')
+    on_success      text CHECK (btrim(on_success) <> ''),
+    -- a run past it (from its start or resume) is failed (Airflow's
+    -- dagrun_timeout); NULL: none
+    run_timeout     interval CHECK (run_timeout > '0')
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 

@@ -69,7 +69,7 @@ $$;
 
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
                                        p_max_parallel integer, p_params jsonb, p_on_failure text,
-                                       p_on_success text)
+                                       p_on_success text, p_run_timeout interval)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -88,14 +88,20 @@ BEGIN
     END IF;
     PERFORM pgetl._check_callback('on_failure', p_on_failure);
     PERFORM pgetl._check_callback('on_success', p_on_success);
+    IF p_run_timeout <= '0' THEN
+        RAISE EXCEPTION 'run_timeout must be positive, not %', p_run_timeout
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no run timeout.';
+    END IF;
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
-    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, on_failure, on_success)
-    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_on_failure, p_on_success)
+    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, on_failure, on_success,
+                                run_timeout)
+    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_on_failure, p_on_success,
+            p_run_timeout)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -103,10 +109,11 @@ $$;
 
 -- Returns the previous owner when the owner changed (the caller then moves
 -- the pipeline's cron job), else NULL.
--- A callback given as '' (or blank) is removed; NULL keeps it.
+-- A callback given as '' (or blank) is removed, and so is a run_timeout
+-- given as '0'; NULL keeps a setting.
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
                                       p_max_parallel integer, p_params jsonb, p_owner regrole,
-                                      p_on_failure text, p_on_success text)
+                                      p_on_failure text, p_on_success text, p_run_timeout interval)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -118,6 +125,10 @@ BEGIN
     END IF;
     IF p_params IS NOT NULL AND jsonb_typeof(p_params) <> 'object' THEN
         RAISE EXCEPTION 'params must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_run_timeout < '0' THEN
+        RAISE EXCEPTION 'run_timeout must not be negative, not %', p_run_timeout
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give ''0'' to remove the run timeout.';
     END IF;
     IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
         PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
@@ -131,7 +142,9 @@ BEGIN
         on_failure = CASE WHEN p_on_failure IS NULL THEN on_failure
                           WHEN btrim(p_on_failure, E' \t\r\n') = '' THEN NULL ELSE p_on_failure END,
         on_success = CASE WHEN p_on_success IS NULL THEN on_success
-                          WHEN btrim(p_on_success, E' \t\r\n') = '' THEN NULL ELSE p_on_success END
+                          WHEN btrim(p_on_success, E' \t\r\n') = '' THEN NULL ELSE p_on_success END,
+        run_timeout = CASE WHEN p_run_timeout IS NULL THEN run_timeout
+                           WHEN p_run_timeout = '0' THEN NULL ELSE p_run_timeout END
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -500,7 +513,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, text, text) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, text, text, interval) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';

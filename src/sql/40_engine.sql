@@ -850,6 +850,35 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                       WHERE r.run_id = p_run_id), false)
 $$;
 
+-- The run timeout of a run's pipeline (Airflow's dagrun_timeout), read
+-- when the run starts or resumes: as text (IntervalStyle postgres, for
+-- the reason) and in milliseconds; NULL: none.
+CREATE FUNCTION pgetl._run_timeout_of(p_run_id bigint, OUT run_timeout text, OUT timeout_ms bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
+    SELECT p.run_timeout::text, (extract(epoch FROM p.run_timeout) * 1000)::bigint
+      FROM pgetl.run_record r JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
+     WHERE r.run_id = p_run_id
+$$;
+
+-- A run past its run timeout (called by the scheduler once it stopped the
+-- run's workers): the tries it had handed to workers (p_running) fail
+-- with the reason (SQLSTATE 57014, as a task's own timeout), every task
+-- that had not started (scheduled, queued, or waiting for a retry: its
+-- next try) is skipped with it, as Airflow skips a timed-out DAG run's
+-- unfinished tasks, and the run fails with it.
+CREATE FUNCTION pgetl._run_timed_out(p_run_id bigint, p_reason text, p_running bigint[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pgetl._close_retries(p_run_id);
+    UPDATE pgetl.task_run_record SET state = 'failed', error = p_reason, sqlstate = '57014'
+     WHERE run_id = p_run_id AND task_run_id = ANY (p_running) AND state IN ('queued', 'running');
+    UPDATE pgetl.task_run_record SET state = 'skipped', error = p_reason
+     WHERE run_id = p_run_id AND state IN ('scheduled', 'queued');
+    UPDATE pgetl.run_record SET state = 'failed', reason = p_reason
+     WHERE run_id = p_run_id AND state = 'running';
+END
+$$;
+
 -- Record how a callback ended: its error (NULL: it succeeded), on the try
 -- (p_task_run_id) or else on the run (p_run_id).
 CREATE FUNCTION pgetl._callback_done(p_task_run_id bigint, p_run_id bigint, p_error text) RETURNS void

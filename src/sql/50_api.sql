@@ -8,18 +8,19 @@ CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
 
 CREATE FUNCTION @extschema@.pgetl_create_pipeline(
     name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
-    params jsonb DEFAULT '{}', on_failure text DEFAULT NULL, on_success text DEFAULT NULL)
+    params jsonb DEFAULT '{}', on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
+    run_timeout interval DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, text, text) IS
-'creates a pipeline owned by the calling role (which must have LOGIN), with its callbacks (SQL run as the owner when a run fails or succeeds); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, text, text, interval) IS
+'creates a pipeline owned by the calling role (which must have LOGIN), with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
     max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL,
-    on_failure text DEFAULT NULL, on_success text DEFAULT NULL)
+    on_failure text DEFAULT NULL, on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, text, text) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params, owner or callbacks (NULL keeps a setting; a callback given as '''' is removed); a new owner gets the pipeline''s cron job too';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, text, text, interval) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, callbacks or run timeout (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0''); a new owner gets the pipeline''s cron job too';
 
 CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
