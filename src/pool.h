@@ -35,6 +35,14 @@ typedef enum PgetlTryOutcome
 	PGETL_TRY_NOT_RUN			/* the try was no longer queued */
 } PgetlTryOutcome;
 
+/*
+ * A pipeline's callback for the end of a run is handed to a task worker
+ * of the owner as a try of one of these ids (with the run's id): the run
+ * ended success or failed (src/scheduler.c, src/task_worker.c).
+ */
+#define PGETL_CALLBACK_RUN_SUCCESS	((int64) -1)
+#define PGETL_CALLBACK_RUN_FAILED	((int64) -2)
+
 /* Downstream tries a success released that its worker reports by id */
 #define PGETL_MAX_RELEASED	8
 

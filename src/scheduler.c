@@ -27,8 +27,9 @@
  * It connects as the extension owner: it writes history, it never runs
  * user code.  Task workers connect as the pipeline owner.  So a
  * pipeline's callback (on_success, on_failure) for a run that ended is
- * handed to a task worker of the owner too, as a try of id -run_id
- * (src/task_worker.c), once a worker is free; the scheduler keeps it until
+ * handed to a task worker of the owner too, as a try of id
+ * PGETL_CALLBACK_RUN_SUCCESS or _FAILED (src/task_worker.c), once a
+ * worker is free; the scheduler keeps it until
  * the worker is done with it.
  *
  *-------------------------------------------------------------------------
@@ -117,6 +118,7 @@ typedef struct PendingCallback
 {
 	int64		run_id;
 	Oid			owner;
+	bool		success;		/* the run ended success, else failed */
 	bool		dispatched;		/* d holds the hand-over */
 	PgetlDispatch d;
 } PendingCallback;
@@ -431,6 +433,9 @@ queue_callback(ActiveRun *r)
 	cb = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingCallback));
 	cb->run_id = r->run_id;
 	cb->owner = r->owner;
+	SpinLockAcquire(&r->req->mutex);
+	cb->success = r->req->final_state == PGETL_RUN_STATE_SUCCESS;
+	SpinLockRelease(&r->req->mutex);
 	callbacks = lappend(callbacks, cb);
 }
 
@@ -460,7 +465,9 @@ drive_callbacks(void)
 			cb->dispatched = false;
 		}
 		if (!cb->dispatched)
-			cb->dispatched = pgetl_pool_dispatch(MyDatabaseId, cb->owner, cb->run_id, -cb->run_id, &cb->d);
+			cb->dispatched = pgetl_pool_dispatch(MyDatabaseId, cb->owner, cb->run_id,
+												 cb->success ? PGETL_CALLBACK_RUN_SUCCESS :
+												 PGETL_CALLBACK_RUN_FAILED, &cb->d);
 		still = lappend(still, cb);
 	}
 	list_free(callbacks);

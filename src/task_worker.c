@@ -30,7 +30,8 @@
  * Airflow): in a transaction of their own, as the owner, in the try's
  * session (its search_path).  A pipeline's callbacks (on_success,
  * on_failure of the run) are handed to a worker of the owner by the
- * scheduler when the run ends, as a try of id -run_id.  A callback's error
+ * scheduler when the run ends, as a try of a negative id that says the
+ * state the run ended in (pool.h).  A callback's error
  * is logged and recorded (callback_error), never changes the state it
  * reports.
  *
@@ -805,8 +806,8 @@ callback_event(Jsonb *context)
 
 /*
  * run_callback - run the callback of what was just committed: of task try
- * task_run_id (> 0), else of run run_id, as pgetl._callback_of() says
- * (none: nothing to do).  It runs in a transaction of its own, as the
+ * task_run_id (> 0), else of run run_id, which ended in run_state, as
+ * pgetl._callback_of() says (none: nothing to do).  It runs in a transaction of its own, as the
  * session's user (the owner), with statement_timeout as the try had it;
  * pgetl_callback_context() returns its context meanwhile.  Its error is
  * caught, logged and recorded (pgetl._callback_done, which also records a
@@ -814,7 +815,7 @@ callback_event(Jsonb *context)
  * try_cxt.
  */
 static void
-run_callback(int64 task_run_id, int64 run_id)
+run_callback(int64 task_run_id, int64 run_id, const char *run_state)
 {
 	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
 	Datum		values[3];
@@ -828,6 +829,10 @@ run_callback(int64 task_run_id, int64 run_id)
 	values[1] = Int64GetDatum(run_id);
 	if (task_run_id <= 0)
 		nulls[0] = 'n';
+	if (run_state)
+		values[2] = CStringGetTextDatum(run_state);
+	else
+		nulls[2] = 'n';
 	MemoryContextSwitchTo(try_cxt);
 	PG_TRY();
 	{
@@ -835,7 +840,7 @@ run_callback(int64 task_run_id, int64 run_id)
 
 		pgetl_xact_begin();
 		pgetl_become_owner(&sw);
-		if (SPI_execute_with_args("SELECT * FROM pgetl._callback_of($1, $2)", 2, types, values,
+		if (SPI_execute_with_args("SELECT * FROM pgetl._callback_of($1, $2, $3)", 3, types, values,
 								  nulls, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the callback of run " INT64_FORMAT, run_id);
 		pgetl_restore_user(&sw);
@@ -879,6 +884,7 @@ run_callback(int64 task_run_id, int64 run_id)
 	who = task_run_id > 0 ?
 		psprintf("task run " INT64_FORMAT " of run " INT64_FORMAT, task_run_id, run_id) :
 		psprintf("run " INT64_FORMAT, run_id);
+	nulls[2] = ' ';
 	if (edata != NULL)
 	{
 		ereport(LOG,
@@ -916,13 +922,13 @@ run_callback(int64 task_run_id, int64 run_id)
 }
 
 /*
- * run_pipeline_callback - a pipeline's callback for the end of run run_id,
- * handed to this worker by the scheduler.  As for a try, a reused session
+ * run_pipeline_callback - a pipeline's callback for the end of run run_id
+ * in run_state, handed to this worker by the scheduler.  As for a try, a reused session
  * runs it only if a new connection would get the same session (else it is
  * given back and the worker exits).
  */
 static void
-run_pipeline_callback(int slot, int64 run_id, Oid owner)
+run_pipeline_callback(int slot, int64 run_id, const char *run_state, Oid owner)
 {
 	MemoryContextReset(try_cxt);
 	if (!fresh_session)
@@ -942,7 +948,7 @@ run_pipeline_callback(int slot, int64 run_id, Oid owner)
 	}
 	fresh_session = false;
 	QueryCancelPending = false;
-	run_callback(0, run_id);
+	run_callback(0, run_id, run_state);
 }
 
 /*
@@ -1029,8 +1035,10 @@ pgetl_task_worker_main(Datum main_arg)
 			break;
 		if (task_run_id < 0)
 		{
-			/* a pipeline's callback for the end of run -task_run_id */
-			run_pipeline_callback(slot, -task_run_id, owner);
+			/* a pipeline's callback for the end of run run_id */
+			run_pipeline_callback(slot, run_id,
+								  task_run_id == PGETL_CALLBACK_RUN_SUCCESS ? "success" : "failed",
+								  owner);
 			pgetl_pool_worker_ended(slot, PGETL_TRY_RECORDED, -1, NULL);
 		}
 		else
@@ -1041,7 +1049,7 @@ pgetl_task_worker_main(Datum main_arg)
 			/* the scheduler goes on while the callback runs */
 			pgetl_pool_worker_ended(slot, outcome, released, released_ids);
 			if (cb_pending != NULL)
-				run_callback(task_run_id, run_id);
+				run_callback(task_run_id, run_id, NULL);
 		}
 		if (!reset_session())
 			break;

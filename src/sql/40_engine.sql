@@ -789,10 +789,11 @@ $$;
 -- The callback to run for what was committed, and what
 -- pgetl_callback_context() returns inside it: of a task try
 -- (p_task_run_id), by its state (success: on_success, failed: on_failure,
--- up_for_retry: on_retry), else of a run (p_run_id), by its state
--- (success: the pipeline's on_success, failed: its on_failure).  command
--- NULL: no callback for that state.  duration in seconds.
-CREATE FUNCTION pgetl._callback_of(p_task_run_id bigint, p_run_id bigint,
+-- up_for_retry: on_retry), else of a run (p_run_id), by the state it
+-- ended in, p_run_state, as the scheduler saw it (success: the pipeline's
+-- on_success, failed: its on_failure), even if the run was resumed since.
+-- command NULL: no callback for that state.  duration in seconds.
+CREATE FUNCTION pgetl._callback_of(p_task_run_id bigint, p_run_id bigint, p_run_state text,
     OUT command text, OUT context jsonb)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -824,11 +825,11 @@ BEGIN
         IF r.run_id IS NULL THEN
             RETURN;
         END IF;
-        event := CASE r.state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure' END;
+        event := CASE p_run_state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure' END;
         SELECT CASE event WHEN 'on_success' THEN p.on_success WHEN 'on_failure' THEN p.on_failure END
           INTO command FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
         context := jsonb_build_object('event', event, 'run_id', r.run_id, 'pipeline', r.pipeline,
-            'state', r.state, 'error', r.reason,
+            'state', p_run_state, 'error', r.reason,
             'sqlstate', (SELECT l.sqlstate FROM pgetl._latest_tries(r.run_id) l
                           WHERE l.state = 'failed' ORDER BY l.task_id LIMIT 1),
             'failed_tasks', (SELECT coalesce(jsonb_agg(l.task ORDER BY l.task_id), '[]')
