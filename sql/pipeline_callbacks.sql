@@ -5,12 +5,12 @@
 -- for a run's outcome, run by a task worker of the owner too.  Proves:
 -- each callback fires for its state and sees pgetl_callback_context();
 -- pgetl_alter_pipeline sets and removes ('') a pipeline's callbacks (and
--- its run_timeout, with '0');
--- on_retry fires once per retry; a failing
--- callback changes no state and is recorded (pgetl.callback_failure);
--- a callback runs as the owner (an ordinary role cannot do superuser
--- things in it); bad inputs and pgetl_callback_context() outside a
--- callback are errors with SQLSTATE and hint.
+-- its run_timeout, with '0'); a callback does not hold up the DAG;
+-- on_retry fires once per retry; a failing callback changes no state and
+-- is recorded (pgetl.callback_failure); a callback runs as the owner (an
+-- ordinary role cannot do superuser things in it); bad inputs and
+-- pgetl_callback_context() outside a callback are errors with SQLSTATE
+-- and hint.  (The run deadline itself: test/engine/run_timeout_test.sh.)
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS pgetl CASCADE;
 DROP TABLE IF EXISTS alerts;
@@ -101,6 +101,17 @@ SELECT pgetl_alter_pipeline('pcb', on_success => '');
 SELECT description, on_failure IS NOT NULL AS has_on_failure, on_success IS NOT NULL AS has_on_success
   FROM pgetl.pipeline WHERE name = 'pcb';
 SELECT pgetl_definition('pcb') - 'tasks' AS settings;
+TRUNCATE alerts;
+
+-- a callback does not hold up the DAG: the downstream task runs while
+-- its upstream task's callback still sleeps
+SELECT pgetl_create_pipeline('nohold');
+SELECT pgetl_add_task('nohold', 'a', 'SELECT 1',
+    on_success => $$SELECT pg_sleep(2); INSERT INTO alerts (ctx) VALUES ('{"pipeline": "nohold", "by": "callback of a"}')$$);
+SELECT pgetl_add_task('nohold', 'b', $$INSERT INTO alerts (ctx) VALUES ('{"pipeline": "nohold", "by": "task b"}')$$, '{a}');
+SELECT pgetl_run('nohold') IS NOT NULL AS ran;
+SELECT pg_temp.wait_alerts('nohold', 2);
+SELECT ctx->>'by' AS by FROM alerts ORDER BY id;
 TRUNCATE alerts;
 
 -- on_retry fires once per retry, then on_failure for the last try

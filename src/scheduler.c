@@ -475,6 +475,24 @@ drive_callbacks(void)
 	MemoryContextSwitchTo(old);
 }
 
+/* Forget the pending callbacks (a dispatched one runs on). */
+static void
+drop_callbacks(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, callbacks)
+	{
+		PendingCallback *cb = lfirst(lc);
+
+		if (cb->dispatched && cb->d.handle != NULL)
+			pfree(cb->d.handle);
+		pfree(cb);
+	}
+	list_free(callbacks);
+	callbacks = NIL;
+}
+
 /*
  * spi_column - a column of the first row of the last SPI result, by name,
  * so that a column added to a function's result cannot shift another.
@@ -1201,6 +1219,18 @@ pgetl_scheduler_main(Datum main_arg)
 			drive_callbacks();
 
 		now = GetCurrentTimestamp();
+
+		/*
+		 * Pending callbacks keep the scheduler, unless it is asked to let
+		 * go of the database (then they are dropped, and logged).
+		 */
+		if (runs == NIL && callbacks != NIL && pgetl_sched_release_requested(dboid))
+		{
+			ereport(LOG,
+					(errmsg("pgetl scheduler released: %d pipeline callbacks not run",
+							list_length(callbacks))));
+			drop_callbacks();
+		}
 		if (runs != NIL || callbacks != NIL)
 			idle_since = now;
 		else if ((TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||

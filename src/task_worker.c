@@ -1039,17 +1039,23 @@ pgetl_task_worker_main(Datum main_arg)
 			run_pipeline_callback(slot, run_id,
 								  task_run_id == PGETL_CALLBACK_RUN_SUCCESS ? "success" : "failed",
 								  owner);
-			pgetl_pool_worker_ended(slot, PGETL_TRY_RECORDED, -1, NULL);
+			pgetl_pool_worker_ended(slot, PGETL_TRY_RECORDED, -1, NULL, false);
 		}
 		else
 		{
 			int			released;
 			PgetlTryOutcome outcome = run_try(slot, task_run_id, owner, &released);
 
-			/* the scheduler goes on while the callback runs */
-			pgetl_pool_worker_ended(slot, outcome, released, released_ids);
+			/*
+			 * the scheduler goes on while the callback runs (and hands this
+			 * worker no try meanwhile)
+			 */
+			pgetl_pool_worker_ended(slot, outcome, released, released_ids, cb_pending != NULL);
 			if (cb_pending != NULL)
+			{
 				run_callback(task_run_id, run_id, NULL);
+				pgetl_pool_worker_callback_done(slot);
+			}
 		}
 		if (!reset_session())
 			break;
