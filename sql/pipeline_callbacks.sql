@@ -73,7 +73,7 @@ SELECT ctx->>'event' AS event, ctx->>'task' AS task, ctx->>'state' AS state, ctx
        (ctx->>'logical_date')::date = current_date AS logical_date_ok,
        jsonb_typeof(ctx->'duration') AS duration, ctx ? 'task_run_id' AS has_task_run_id,
        who = current_user AS as_owner
-  FROM alerts ORDER BY id;
+  FROM alerts ORDER BY ctx->>'task' DESC;  -- (callbacks of different workers: no order between them)
 SELECT task, state FROM pgetl.task_run WHERE pipeline = 'cb' ORDER BY task;
 TRUNCATE alerts;
 
@@ -107,7 +107,7 @@ TRUNCATE alerts;
 -- its upstream task's callback still sleeps
 SELECT pgetl_create_pipeline('nohold');
 SELECT pgetl_add_task('nohold', 'a', 'SELECT 1',
-    on_success => $$SELECT pg_sleep(2); INSERT INTO alerts (ctx) VALUES ('{"pipeline": "nohold", "by": "callback of a"}')$$);
+    on_success => $$SELECT pg_sleep(3); INSERT INTO alerts (ctx) VALUES ('{"pipeline": "nohold", "by": "callback of a"}')$$);
 SELECT pgetl_add_task('nohold', 'b', $$INSERT INTO alerts (ctx) VALUES ('{"pipeline": "nohold", "by": "task b"}')$$, '{a}');
 SELECT pgetl_run('nohold') IS NOT NULL AS ran;
 SELECT pg_temp.wait_alerts('nohold', 2);
@@ -124,7 +124,7 @@ SELECT pgetl_add_task('retrying', 'flaky', $$SELECT 1 / CASE WHEN nextval('cb_at
 SELECT pg_temp.fails($$SELECT pgetl_run('retrying')$$) AS run_error;
 SELECT pg_temp.wait_alerts('retrying', 3);
 SELECT ctx->>'event' AS event, ctx->>'try_number' AS try, ctx->>'max_tries' AS max_tries, ctx->>'state' AS state
-  FROM alerts ORDER BY id;
+  FROM alerts ORDER BY (ctx->>'try_number')::int;
 TRUNCATE alerts;
 
 -- a failing callback: the task's state stays success, the callback's
