@@ -15,7 +15,9 @@
  * scheduler that handed it the try as soon as the try has ended, before
  * it resets its session (RESETTING): the scheduler's next step overlaps
  * the reset, and may already hand the worker its next try, which it takes
- * once reset.  Nothing polls.
+ * once reset.  A worker that runs the task's callback after the try
+ * (CALLBACK) reports the try's end first, so that the scheduler goes on,
+ * and takes no try until the callback is done.  Nothing polls.
  *
  * Each hand-over bumps the slot's generation, so a scheduler that looks at
  * a slot later can tell its own try from a later one.  A cancel names the
@@ -385,7 +387,8 @@ pgetl_pool_release_database(Oid dboid)
 		PoolSlot   *s = &pool->slots[i];
 
 		if (s->dboid == dboid &&
-			(s->state == PGETL_WORKER_IDLE || s->state == PGETL_WORKER_RESETTING))
+			(s->state == PGETL_WORKER_IDLE || s->state == PGETL_WORKER_RESETTING ||
+			 s->state == PGETL_WORKER_CALLBACK))
 		{
 			s->retire = true;
 			if (s->procno >= 0)
@@ -535,9 +538,12 @@ pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id)
 /*
  * The worker's try has ended: say how (outcome; for a success, how many
  * downstream tries it queued, -1 if unknown), and wake its scheduler.
+ * callback: the worker runs the task's callback next (CALLBACK, then
+ * pgetl_pool_worker_callback_done), else it resets its session.
  */
 void
-pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released, const int64 *ids)
+pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released, const int64 *ids,
+						bool callback)
 {
 	PoolSlot   *s = &pool->slots[slot];
 	int			wake;
@@ -548,10 +554,22 @@ pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released, const i
 	s->ended_released = released;
 	if (released > 0 && released <= PGETL_MAX_RELEASED)
 		memcpy(s->ended_ids, ids, released * sizeof(int64));
-	s->state = PGETL_WORKER_RESETTING;
+	s->state = callback ? PGETL_WORKER_CALLBACK : PGETL_WORKER_RESETTING;
 	wake = s->assigner_procno;
 	SpinLockRelease(&pool->mutex);
 	pgetl_set_latch_of(wake);
+}
+
+/* The task's callback is done: the worker resets its session next. */
+void
+pgetl_pool_worker_callback_done(int slot)
+{
+	PoolSlot   *s = &pool->slots[slot];
+
+	SpinLockAcquire(&pool->mutex);
+	if (s->state == PGETL_WORKER_CALLBACK)
+		s->state = PGETL_WORKER_RESETTING;
+	SpinLockRelease(&pool->mutex);
 }
 
 /* The worker has reset its session: idle, unless handed a try meanwhile. */

@@ -22,6 +22,8 @@ typedef enum PgetlWorkerState
 	PGETL_WORKER_STARTING,		/* registered, holds its first task */
 	PGETL_WORKER_IDLE,			/* connected, waits for a task */
 	PGETL_WORKER_BUSY,			/* runs task_run_id (or will, once reset) */
+	PGETL_WORKER_CALLBACK,		/* done with its try (reported), runs the
+								 * task's callback: takes no try meanwhile */
 	PGETL_WORKER_RESETTING		/* done with its try, resets its session */
 } PgetlWorkerState;
 
@@ -34,6 +36,14 @@ typedef enum PgetlTryOutcome
 	PGETL_TRY_RECORDED,			/* another outcome committed (failure...) */
 	PGETL_TRY_NOT_RUN			/* the try was no longer queued */
 } PgetlTryOutcome;
+
+/*
+ * A pipeline's callback for the end of a run is handed to a task worker
+ * of the owner as a try of one of these ids (with the run's id): the run
+ * ended success or failed (src/scheduler.c, src/task_worker.c).
+ */
+#define PGETL_CALLBACK_RUN_SUCCESS	((int64) -1)
+#define PGETL_CALLBACK_RUN_FAILED	((int64) -2)
 
 /* Downstream tries a success released that its worker reports by id */
 #define PGETL_MAX_RELEASED	8
@@ -73,7 +83,8 @@ extern void pgetl_pool_release_database(Oid dboid);
 extern void pgetl_pool_worker_attach(int slot, Oid *dboid, Oid *owner);
 extern int64 pgetl_pool_worker_next(int slot, long idle_timeout_ms, int64 *run_id);
 extern void pgetl_pool_worker_ended(int slot, PgetlTryOutcome outcome, int released,
-									const int64 *ids);
+									const int64 *ids, bool callback);
+extern void pgetl_pool_worker_callback_done(int slot);
 extern void pgetl_pool_worker_done(int slot);
 extern bool pgetl_pool_worker_cancelled(int slot);
 extern void pgetl_pool_worker_bounce(int slot);

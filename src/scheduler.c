@@ -30,7 +30,12 @@
  * requests; the next caller starts it again.
  *
  * It connects as the extension owner: it writes history, it never runs
- * user code.  Task workers connect as the pipeline owner.
+ * user code.  Task workers connect as the pipeline owner.  So a
+ * pipeline's callback (on_success, on_failure) for a run that ended is
+ * handed to a task worker of the owner too, as a try of id
+ * PGETL_CALLBACK_RUN_SUCCESS or _FAILED (src/task_worker.c), once a
+ * worker is free; the scheduler keeps it until
+ * the worker is done with it.
  *
  *-------------------------------------------------------------------------
  */
@@ -107,12 +112,29 @@ typedef struct ActiveRun
 	long		no_slot_wait_ms;
 	bool		waiting_for_slot;	/* the run's reason says so */
 	int			step_errors;
+	bool		callback_due;	/* its end calls for the pipeline's callback */
+	TimestampTz deadline;		/* its run_timeout ends then; 0: none */
+	char	   *run_timeout;	/* that run_timeout, as text */
 	bool		finished;
 } ActiveRun;
+
+/* A pipeline's callback for a run that ended, to hand to a task worker */
+typedef struct PendingCallback
+{
+	int64		run_id;
+	Oid			owner;
+	bool		success;		/* the run ended success, else failed */
+	bool		dispatched;		/* d holds the hand-over */
+	PgetlDispatch d;
+} PendingCallback;
+
+/* Wait before looking for a free worker again for a pending callback */
+#define CALLBACK_WAIT_MS	100
 
 static volatile sig_atomic_t got_sigterm = false;
 
 static List *runs = NIL;		/* of ActiveRun *, in TopMemoryContext */
+static List *callbacks = NIL;	/* of PendingCallback *, in TopMemoryContext */
 static MemoryContext step_cxt;
 
 /* SIGTERM: stop every run (its workers, then the run itself), then exit */
@@ -151,6 +173,37 @@ report(ActiveRun *r, PgetlRunPhase phase)
 	r->req->phase = phase;
 	SpinLockRelease(&r->req->mutex);
 	pgetl_set_latch_of(r->req->caller_procno);
+}
+
+/*
+ * read_run_timeout - in the transaction that starts or resumes run r: its
+ * pipeline's run_timeout (Airflow's dagrun_timeout) sets its deadline,
+ * from now (none on a catalog without run timeouts).
+ */
+static void
+read_run_timeout(ActiveRun *r)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	bool		isnull;
+	Datum		d;
+
+	r->deadline = 0;
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_run_timeout_of")),
+								   1, types, true)))
+		return;
+	if (SPI_execute_with_args("SELECT * FROM pgetl._run_timeout_of($1)", 1, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the run timeout of run " INT64_FORMAT, r->run_id);
+	if (SPI_processed != 1)
+		return;
+	d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "timeout_ms", &isnull);
+	if (isnull)
+		return;
+	r->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DatumGetInt64(d));
+	r->run_timeout = MemoryContextStrdup(TopMemoryContext,
+										 pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+															"run_timeout"));
 }
 
 /*
@@ -232,6 +285,7 @@ start_run(ActiveRun *r)
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "run " INT64_FORMAT " vanished", r->run_id);
 	r->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	read_run_timeout(r);
 
 	/*
 	 * A caller that gave up (it found us waiting for a lock its own
@@ -346,6 +400,102 @@ accept_request(dsm_handle h)
 	/* the run is started: the caller learns its id */
 	runs = lappend(runs, r);
 	report(r, PGETL_RUN_STARTED);
+}
+
+/*
+ * callback_due - in the transaction that ended run r: does the pipeline
+ * have a callback for its state (pgetl._run_callback_due)?  Never on a
+ * catalog without callbacks.
+ */
+static bool
+callback_due(ActiveRun *r)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(r->run_id)};
+	bool		isnull;
+	Datum		d;
+
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_run_callback_due")),
+								   1, types, true)))
+		return false;
+	/* not read-only: it must see the run's end, written by this transaction */
+	if (SPI_execute_with_args("SELECT pgetl._run_callback_due($1)", 1, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the callbacks of run " INT64_FORMAT, r->run_id);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && DatumGetBool(d);
+}
+
+/* Queue the pipeline's callback for the end of run r (callbacks). */
+static void
+queue_callback(ActiveRun *r)
+{
+	PendingCallback *cb;
+
+	if (!r->callback_due)
+		return;
+	r->callback_due = false;
+	cb = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingCallback));
+	cb->run_id = r->run_id;
+	cb->owner = r->owner;
+	SpinLockAcquire(&r->req->mutex);
+	cb->success = r->req->final_state == PGETL_RUN_STATE_SUCCESS;
+	SpinLockRelease(&r->req->mutex);
+	callbacks = lappend(callbacks, cb);
+}
+
+/*
+ * drive_callbacks - hand pending callbacks to task workers (when one is
+ * free), and forget those a worker is done with; one a worker gave back
+ * (its session went stale) is handed out again.
+ */
+static void
+drive_callbacks(void)
+{
+	ListCell   *lc;
+	List	   *still = NIL;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	foreach(lc, callbacks)
+	{
+		PendingCallback *cb = lfirst(lc);
+
+		if (cb->dispatched && !pgetl_pool_is_running(&cb->d))
+		{
+			if (!pgetl_pool_bounced(&cb->d))
+			{
+				pfree(cb);
+				continue;
+			}
+			cb->dispatched = false;
+		}
+		if (!cb->dispatched)
+			cb->dispatched = pgetl_pool_dispatch(MyDatabaseId, cb->owner, cb->run_id,
+												 cb->success ? PGETL_CALLBACK_RUN_SUCCESS :
+												 PGETL_CALLBACK_RUN_FAILED, &cb->d);
+		still = lappend(still, cb);
+	}
+	list_free(callbacks);
+	callbacks = still;
+	MemoryContextSwitchTo(old);
+}
+
+/* Forget the pending callbacks (a dispatched one runs on). */
+static void
+drop_callbacks(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, callbacks)
+	{
+		PendingCallback *cb = lfirst(lc);
+
+		if (cb->dispatched && cb->d.handle != NULL)
+			pfree(cb->d.handle);
+		pfree(cb);
+	}
+	list_free(callbacks);
+	callbacks = NIL;
 }
 
 /*
@@ -747,6 +897,7 @@ step(ActiveRun *r)
 				r->req->final_state = isnull ? PGETL_RUN_STATE_NONE :
 					pgetl_run_state_from_name(TextDatumGetCString(d));
 				SpinLockRelease(&r->req->mutex);
+				r->callback_due = callback_due(r);
 			}
 		}
 		else if (reread)
@@ -759,6 +910,7 @@ step(ActiveRun *r)
 	if (done)
 	{
 		r->finished = true;
+		queue_callback(r);
 		report(r, PGETL_RUN_FINISHED);
 		return;
 	}
@@ -845,9 +997,12 @@ stop_workers(ActiveRun *r)
 /*
  * stop_run - stop a run: its workers first, then, in one transaction, the
  * run and its unfinished tries (with when the tries that ran had begun).
+ * A run past its run_timeout (timed_out) is failed by
+ * pgetl._run_timed_out: the tries its workers ran fail, those that had
+ * not started are skipped; else pgetl._stop_run cancels them all.
  */
 static void
-stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
+stop_run(ActiveRun *r, PgetlRunState state, const char *reason, bool timed_out)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -872,15 +1027,33 @@ stop_run(ActiveRun *r, PgetlRunState state, const char *reason)
 								  2, t, v, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record when task run " INT64_FORMAT " began", r->launched[i].task_run_id);
 	}
-	if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
-							  NULL, false, 1) != SPI_OK_SELECT)
+	if (timed_out)
+	{
+		Oid			t[3] = {INT8OID, TEXTOID, INT8ARRAYOID};
+		Datum		v[3];
+		Datum	   *ids = palloc(Max(r->nlaunched, 1) * sizeof(Datum));
+
+		for (int i = 0; i < r->nlaunched; i++)
+			ids[i] = Int64GetDatum(r->launched[i].task_run_id);
+		v[0] = Int64GetDatum(r->run_id);
+		v[1] = CStringGetTextDatum(reason);
+		v[2] = PointerGetDatum(construct_array(ids, r->nlaunched, INT8OID, sizeof(int64),
+											   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT pgetl._run_timed_out($1, $2, $3)", 3, t, v,
+								  NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not fail run " INT64_FORMAT " past its run_timeout", r->run_id);
+	}
+	else if (SPI_execute_with_args("SELECT pgetl._stop_run($1, $2, $3)", 3, types, values,
+								   NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not stop run " INT64_FORMAT, r->run_id);
+	r->callback_due = callback_due(r);
 	pgetl_xact_commit();
 	r->nlaunched = 0;
 	SpinLockAcquire(&r->req->mutex);
 	r->req->final_state = state;
 	SpinLockRelease(&r->req->mutex);
 	r->finished = true;
+	queue_callback(r);
 	report(r, PGETL_RUN_FINISHED);
 }
 
@@ -898,7 +1071,15 @@ drive_run(ActiveRun *r, TimestampTz now)
 	PG_TRY();
 	{
 		if (pgetl_slot_cancel_requested(r->slot, reason, sizeof(reason)))
-			stop_run(r, PGETL_RUN_STATE_CANCELLED, reason);
+			stop_run(r, PGETL_RUN_STATE_CANCELLED, reason, false);
+		else if (r->deadline != 0 && now >= r->deadline)
+		{
+			ereport(LOG,
+					(errmsg("pgetl: run " INT64_FORMAT " exceeded its run_timeout of %s", r->run_id,
+							r->run_timeout)));
+			stop_run(r, PGETL_RUN_STATE_FAILED,
+					 psprintf("run exceeded its run_timeout of %s", r->run_timeout), true);
+		}
 		else if (needs_step(r, now))
 		{
 			pgstat_report_activity(STATE_RUNNING, "pgetl scheduler: scheduling a run");
@@ -918,7 +1099,7 @@ drive_run(ActiveRun *r, TimestampTz now)
 		FlushErrorState();
 		RESUME_INTERRUPTS();
 		if (++r->step_errors >= MAX_STEP_ERRORS && !r->finished)
-			stop_run(r, PGETL_RUN_STATE_FAILED, psprintf("pgetl scheduler failed: %s", edata->message));
+			stop_run(r, PGETL_RUN_STATE_FAILED, psprintf("pgetl scheduler failed: %s", edata->message), false);
 		else
 			r->next_full_step = 0;
 	}
@@ -936,6 +1117,8 @@ forget_run(ActiveRun *r)
 	pfree(r->launched);
 	if (r->queued)
 		pfree(r->queued);
+	if (r->run_timeout)
+		pfree(r->run_timeout);
 	pfree(r);
 }
 
@@ -953,10 +1136,14 @@ wait_ms(TimestampTz now)
 
 		if (r->next_dispatch != 0 && r->next_dispatch < due)
 			due = r->next_dispatch;
+		if (r->deadline != 0 && r->deadline < due)
+			due = r->deadline;
 		if (due <= now)
 			return 0;
 		ms = Min(ms, (long) ((due - now) / 1000) + 1);
 	}
+	if (callbacks != NIL)
+		ms = Min(ms, CALLBACK_WAIT_MS);
 	return ms;
 }
 
@@ -1008,8 +1195,12 @@ pgetl_scheduler_main(Datum main_arg)
 				ActiveRun  *r = lfirst(lc);
 
 				if (!r->finished)
-					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated");
+					stop_run(r, PGETL_RUN_STATE_FAILED, "pgetl scheduler was terminated", false);
 			}
+			if (callbacks != NIL)
+				ereport(LOG,
+						(errmsg("pgetl scheduler terminated: %d pipeline callbacks not run",
+								list_length(callbacks))));
 			proc_exit(0);
 		}
 
@@ -1048,9 +1239,23 @@ pgetl_scheduler_main(Datum main_arg)
 			foreach(lc, runs)
 				((ActiveRun *) lfirst(lc))->next_full_step = 0;
 		MemoryContextSwitchTo(TopMemoryContext);
+		if (callbacks != NIL)
+			drive_callbacks();
 
 		now = GetCurrentTimestamp();
-		if (runs != NIL)
+
+		/*
+		 * Pending callbacks keep the scheduler, unless it is asked to let
+		 * go of the database (then they are dropped, and logged).
+		 */
+		if (runs == NIL && callbacks != NIL && pgetl_sched_release_requested(dboid))
+		{
+			ereport(LOG,
+					(errmsg("pgetl scheduler released: %d pipeline callbacks not run",
+							list_length(callbacks))));
+			drop_callbacks();
+		}
+		if (runs != NIL || callbacks != NIL)
 			idle_since = now;
 		else if ((TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||
 				  pgetl_sched_release_requested(dboid)) &&
@@ -1058,7 +1263,8 @@ pgetl_scheduler_main(Datum main_arg)
 			proc_exit(0);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 runs != NIL ? wait_ms(now) : Max(pgetl_worker_idle_timeout, 1),
+						 (runs != NIL || callbacks != NIL) ? wait_ms(now) :
+						 Max(pgetl_worker_idle_timeout, 1),
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

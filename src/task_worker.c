@@ -28,6 +28,17 @@
  * own; or the end of the sensor's timeout).  Recording is done as the
  * extension owner, through pgetl's internal functions.
  *
+ * A task's callbacks (on_success, on_failure, on_retry; read with the
+ * task) run in the same worker once the try's state is committed and the
+ * scheduler was told (so downstream tasks may start meanwhile, as in
+ * Airflow): in a transaction of their own, as the owner, in the try's
+ * session (its search_path).  A pipeline's callbacks (on_success,
+ * on_failure of the run) are handed to a worker of the owner by the
+ * scheduler when the run ends, as a try of a negative id that says the
+ * state the run ended in (pool.h).  A callback's error
+ * is logged and recorded (callback_error), never changes the state it
+ * reports.
+ *
  * Between two tries the session is reset as DISCARD ALL resets a pooled
  * connection (session GUCs, role and session authorization, temporary
  * tables, prepared statements, cursors WITH HOLD, LISTEN, session advisory
@@ -52,6 +63,8 @@
 #include "export.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "shmem.h"
@@ -84,6 +97,19 @@ typedef struct TaskContext
 } TaskContext;
 
 static TaskContext *current = NULL;
+
+/*
+ * The callbacks of the current try (try_cxt; NULL: none), read with its
+ * task, and the one its outcome calls for (set when the outcome is
+ * recorded, run after the try: run_callback).
+ */
+static char *cb_on_success = NULL;
+static char *cb_on_failure = NULL;
+static char *cb_on_retry = NULL;
+static char *cb_pending = NULL;
+
+/* What the running callback reports (try_cxt), for pgetl_callback_context() */
+static Jsonb *callback_context = NULL;
 
 /*
  * pgetl_skip() was called in the current try: its error (SQLSTATE
@@ -150,6 +176,36 @@ copy_jsonb_col(HeapTuple tup, TupleDesc desc, const char *col)
 }
 
 /*
+ * read_callbacks - the task's callbacks (cb_on_*), in the try's
+ * transaction, as the extension owner; none on a catalog without them
+ * (0.2 before callbacks, 0.1).
+ */
+static void
+read_callbacks(int64 task_run_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task_run_id)};
+	Oid			argtypes[1] = {INT8OID};
+	PgetlUserSwitch sw;
+
+	cb_on_success = cb_on_failure = cb_on_retry = NULL;
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_task_callbacks")),
+								   1, argtypes, true)))
+		return;
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT * FROM pgetl._task_callbacks($1)", 1, types, values,
+							  NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the callbacks of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+	if (SPI_processed == 1)
+	{
+		cb_on_success = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_success");
+		cb_on_failure = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_failure");
+		cb_on_retry = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_retry");
+	}
+}
+
+/*
  * Read the task of a try, in the try's transaction.  False when the try is
  * no longer queued (the run was cancelled or stopped meanwhile): then
  * there is nothing to do.
@@ -197,6 +253,7 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	current->params = copy_jsonb_col(tup, desc, "params");
 	current->logical_date = DatumGetDateADT(pgetl_spi_getbinval(tup, desc, "logical_date", &isnull));
 	current->pipeline = copy_text_col(tup, desc, "pipeline");
+	read_callbacks(task_run_id);
 	if (!catalog_has_pool)
 	{
 		/* 0.1: running is a commit of its own, before the task's */
@@ -558,7 +615,8 @@ record_success(int64 task_run_id, bool given, Jsonb *result, int64 rows, Timesta
 /*
  * Record a failure (after the task's transaction was rolled back) in a new
  * transaction, as the extension owner.  pgetl._task_fail decides between
- * up_for_retry and failed.
+ * up_for_retry and failed; the callback for the state it recorded
+ * (on_retry, on_failure) becomes cb_pending.
  */
 static void
 record_failure(int64 task_run_id, ErrorData *edata, TimestampTz started_at)
@@ -592,6 +650,15 @@ record_failure(int64 task_run_id, ErrorData *edata, TimestampTz started_at)
 							  values, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the failure of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
+	if (SPI_processed == 1)
+	{
+		char	   *st = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (st && strcmp(st, "failed") == 0)
+			cb_pending = cb_on_failure;
+		else if (st && strcmp(st, "up_for_retry") == 0)
+			cb_pending = cb_on_retry;
+	}
 	pgetl_xact_commit();
 }
 
@@ -679,6 +746,8 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 	current = NULL;
 	skip_requested = false;
 	skip_reason = NULL;
+	cb_on_success = cb_on_failure = cb_on_retry = cb_pending = NULL;
+	callback_context = NULL;
 
 	PG_TRY();
 	{
@@ -806,6 +875,9 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 		}
 		pgetl_xact_commit();
 		outcome = recorded ? PGETL_TRY_RECORDED : begun ? PGETL_TRY_SUCCEEDED : PGETL_TRY_NOT_RUN;
+		/* (a sensor's recorded poke, rescheduled or timed out, gets none) */
+		if (begun && !recorded)
+			cb_pending = cb_on_success;
 	}
 	PG_CATCH();
 	{
@@ -845,6 +917,165 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	*released_out = released;
 	return outcome;
+}
+
+/* The "event" of a callback's context (on_failure...), or "callback". */
+static const char *
+callback_event(Jsonb *context)
+{
+	JsonbValue	v;
+
+	if (context && getKeyJsonValueFromContainer(&context->root, "event", 5, &v) &&
+		v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	return "callback";
+}
+
+/*
+ * run_callback - run the callback of what was just committed: of task try
+ * task_run_id (> 0), else of run run_id, which ended in run_state, as
+ * pgetl._callback_of() says (none: nothing to do).  It runs in a transaction of its own, as the
+ * session's user (the owner), with statement_timeout as the try had it;
+ * pgetl_callback_context() returns its context meanwhile.  Its error is
+ * caught, logged and recorded (pgetl._callback_done, which also records a
+ * success as NULL), and never reaches the state it reports.  Memory: in
+ * try_cxt.
+ */
+static void
+run_callback(int64 task_run_id, int64 run_id, const char *run_state)
+{
+	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	char	   *volatile command = NULL;
+	ErrorData  *volatile edata = NULL;
+	const char *event;
+	char	   *who;
+
+	values[0] = Int64GetDatum(task_run_id);
+	values[1] = Int64GetDatum(run_id);
+	if (task_run_id <= 0)
+		nulls[0] = 'n';
+	if (run_state)
+		values[2] = CStringGetTextDatum(run_state);
+	else
+		nulls[2] = 'n';
+	MemoryContextSwitchTo(try_cxt);
+	PG_TRY();
+	{
+		PgetlUserSwitch sw;
+
+		pgetl_xact_begin();
+		pgetl_become_owner(&sw);
+		if (SPI_execute_with_args("SELECT * FROM pgetl._callback_of($1, $2, $3)", 3, types, values,
+								  nulls, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the callback of run " INT64_FORMAT, run_id);
+		pgetl_restore_user(&sw);
+		if (SPI_processed == 1)
+		{
+			command = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "command");
+			callback_context = copy_jsonb_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "context");
+		}
+		if (command != NULL)
+		{
+			pgstat_report_appname(task_run_id > 0 ?
+								  psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT " callback",
+										   run_id, task_run_id) :
+								  psprintf("pgetl run " INT64_FORMAT " callback", run_id));
+			pgstat_report_activity(STATE_RUNNING, command);
+			if (StatementTimeout > 0)
+				enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+			if (SPI_execute(command, false, 0) < 0)
+				elog(ERROR, "SPI_execute failed");
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		}
+		pgetl_xact_commit();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(try_cxt);
+		edata = CopyErrorData();
+		HOLD_INTERRUPTS();
+		disable_all_timeouts(false);
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		QueryCancelPending = false;
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	event = callback_event(callback_context);
+	callback_context = NULL;
+	if (command == NULL && edata == NULL)
+		return;
+	who = task_run_id > 0 ?
+		psprintf("task run " INT64_FORMAT " of run " INT64_FORMAT, task_run_id, run_id) :
+		psprintf("run " INT64_FORMAT, run_id);
+	nulls[2] = ' ';
+	if (edata != NULL)
+	{
+		ereport(LOG,
+				(errmsg("pgetl: callback %s of %s failed: %s", event, who, edata->message),
+				 errdetail("SQLSTATE %s. The state it reports stays as it was.",
+						   unpack_sql_state(edata->sqlerrcode))));
+		values[2] = CStringGetTextDatum(psprintf("%s [SQLSTATE %s]", edata->message,
+												 unpack_sql_state(edata->sqlerrcode)));
+	}
+	else
+		nulls[2] = 'n';
+	PG_TRY();
+	{
+		PgetlUserSwitch sw;
+
+		pgetl_xact_begin();
+		pgetl_become_owner(&sw);
+		if (SPI_execute_with_args("SELECT pgetl._callback_done($1, $2, $3)", 3, types, values,
+								  nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not record the callback of %s", who);
+		pgetl_restore_user(&sw);
+		pgetl_xact_commit();
+	}
+	PG_CATCH();
+	{
+		/* logged; the worker goes on */
+		MemoryContextSwitchTo(try_cxt);
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * run_pipeline_callback - a pipeline's callback for the end of run run_id
+ * in run_state, handed to this worker by the scheduler.  As for a try, a reused session
+ * runs it only if a new connection would get the same session (else it is
+ * given back and the worker exits).
+ */
+static void
+run_pipeline_callback(int slot, int64 run_id, const char *run_state, Oid owner)
+{
+	MemoryContextReset(try_cxt);
+	if (!fresh_session)
+	{
+		char	   *fp;
+		bool		same;
+
+		pgetl_xact_begin();
+		fp = session_fingerprint(owner);
+		same = fp != NULL && strcmp(fp, connect_fingerprint) == 0;
+		pgetl_xact_commit();
+		if (!same)
+		{
+			pgetl_pool_worker_bounce(slot);
+			proc_exit(0);
+		}
+	}
+	fresh_session = false;
+	QueryCancelPending = false;
+	run_callback(0, run_id, run_state);
 }
 
 /*
@@ -929,11 +1160,29 @@ pgetl_task_worker_main(Datum main_arg)
 		task_run_id = pgetl_pool_worker_next(slot, pgetl_worker_idle_timeout, &run_id);
 		if (task_run_id == 0)
 			break;
+		if (task_run_id < 0)
+		{
+			/* a pipeline's callback for the end of run run_id */
+			run_pipeline_callback(slot, run_id,
+								  task_run_id == PGETL_CALLBACK_RUN_SUCCESS ? "success" : "failed",
+								  owner);
+			pgetl_pool_worker_ended(slot, PGETL_TRY_RECORDED, -1, NULL, false);
+		}
+		else
 		{
 			int			released;
 			PgetlTryOutcome outcome = run_try(slot, task_run_id, owner, &released);
 
-			pgetl_pool_worker_ended(slot, outcome, released, released_ids);
+			/*
+			 * the scheduler goes on while the callback runs (and hands this
+			 * worker no try meanwhile)
+			 */
+			pgetl_pool_worker_ended(slot, outcome, released, released_ids, cb_pending != NULL);
+			if (cb_pending != NULL)
+			{
+				run_callback(task_run_id, run_id, NULL);
+				pgetl_pool_worker_callback_done(slot);
+			}
 		}
 		if (!reset_session())
 			break;
@@ -1067,4 +1316,23 @@ pgetl_skip(PG_FUNCTION_ARGS)
 					skip_reason ? skip_reason : ""),
 			 errdetail("pgetl_skip() ends the task skipped; its work is rolled back.")));
 	PG_RETURN_VOID();
+}
+
+/*
+ * pgetl_callback_context() returns jsonb: inside a callback, what it
+ * reports (pgetl._callback_of): event, run_id, pipeline, task, try_number,
+ * state, error, sqlstate, logical_date, duration...  Elsewhere: 55000.
+ */
+PG_FUNCTION_INFO_V1(pgetl_callback_context);
+Datum
+pgetl_callback_context(PG_FUNCTION_ARGS)
+{
+	if (callback_context == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgetl_callback_context() can only be called inside a callback"),
+				 errdetail("This session is not running a callback of a task or a pipeline."),
+				 errhint("Call it from the SQL of a callback: pgetl_add_task(..., on_failure => ...), "
+						 "pgetl_create_pipeline(..., on_failure => ...), on_success, on_retry.")));
+	PG_RETURN_JSONB_P(callback_context);
 }

@@ -11,7 +11,14 @@ CREATE TABLE pgetl.pipeline (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- active (queued runs wait) runs of the pipeline at once, across
     -- logical dates; Airflow's max_active_runs (default 16, as Airflow's)
-    max_active_runs integer NOT NULL DEFAULT 16 CHECK (max_active_runs BETWEEN 1 AND 1024)
+    max_active_runs integer NOT NULL DEFAULT 16 CHECK (max_active_runs BETWEEN 1 AND 1024),
+    -- callbacks for the outcome of a run (Airflow's DAG on_failure_callback,
+    -- on_success_callback): SQL run as the owner once it is committed
+    on_failure      text CHECK (btrim(on_failure) <> ''),
+    on_success      text CHECK (btrim(on_success) <> ''),
+    -- a run past it (from its start or resume) is failed (Airflow's
+    -- dagrun_timeout); NULL: none
+    run_timeout     interval CHECK (run_timeout > '0')
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
@@ -73,7 +80,12 @@ CREATE TABLE pgetl.task (
     UNIQUE (pipeline_id, task_id),
     -- Airflow's depends_on_past: runs only if its try in the previous
     -- logical date's run succeeded or was skipped (pgetl._past_ok)
-    depends_on_past boolean NOT NULL DEFAULT false
+    depends_on_past boolean NOT NULL DEFAULT false,
+    -- callbacks (Airflow's on_failure_callback, ...): SQL run as the owner
+    -- after the state they report is committed (src/task_worker.c)
+    on_failure      text CHECK (btrim(on_failure) <> ''),
+    on_success      text CHECK (btrim(on_success) <> ''),
+    on_retry        text CHECK (btrim(on_retry) <> '')
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 

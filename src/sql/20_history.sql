@@ -88,7 +88,10 @@ CREATE TABLE pgetl.run_record (
     -- the pipeline's definition version the run ran (of its last start or
     -- resume): pgetl.pipeline_version
     definition_version integer,
-    note            text
+    note            text,
+    -- the error of the pipeline's callback (on_failure, on_success) for
+    -- the run's last outcome; NULL: none, or it succeeded
+    callback_error  text
 );
 -- A run is identified by (pipeline, logical_date): at most one active
 -- (queued or running) run per pipeline and logical date, enforced by the
@@ -139,6 +142,9 @@ CREATE TABLE pgetl.task_run_record (
     -- reschedule is not a retry), and when it is poked next
     reschedules     integer NOT NULL DEFAULT 0,
     next_poke_at    timestamptz,
+    -- the error of the task's callback for this try (on_failure,
+    -- on_success, on_retry); NULL: none, or it succeeded
+    callback_error  text,
     UNIQUE (run_id, task, try_number)
 );
 CREATE INDEX ON pgetl.task_run_record (task_id);
@@ -341,6 +347,22 @@ SELECT t.run_id, r.pipeline, t.task, t.try_number,
   LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
+
+-- Callbacks that failed (the error of a task's or a pipeline's callback
+-- never changes the state it reports: it is kept apart, here).  task NULL:
+-- the pipeline's callback for the run's outcome.
+CREATE VIEW pgetl.callback_failure WITH (security_barrier) AS
+SELECT r.run_id, r.pipeline, NULL::text AS task, NULL::integer AS try_number, r.state::text AS state,
+       r.finished_at, r.callback_error
+  FROM pgetl.run_record r
+ WHERE r.callback_error IS NOT NULL AND pg_catalog.pg_has_role(r.owner, 'MEMBER')
+UNION ALL
+SELECT t.run_id, r.pipeline, t.task, t.try_number, t.state::text, t.finished_at, t.callback_error
+  FROM pgetl.task_run_record t
+  JOIN pgetl.run_record r USING (run_id)
+ WHERE t.callback_error IS NOT NULL AND pg_catalog.pg_has_role(r.owner, 'MEMBER');
+COMMENT ON VIEW pgetl.callback_failure IS 'callbacks that failed, of runs you may see: the run or task try whose state they reported, and their error';
+GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
 
 CREATE VIEW pgetl.pipelines WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, p.description, p.max_parallel, p.params,

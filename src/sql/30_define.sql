@@ -81,7 +81,8 @@ $$;
 
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
                                        p_max_parallel integer, p_params jsonb,
-                                       p_max_active_runs integer DEFAULT 16)
+                                       p_max_active_runs integer DEFAULT 16, p_on_failure text DEFAULT NULL,
+                                       p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -99,14 +100,22 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"region": "EU"}''::jsonb';
     END IF;
     PERFORM pgetl._check_max_active_runs(coalesce(p_max_active_runs, 0));
+    PERFORM pgetl._check_callback('on_failure', p_on_failure);
+    PERFORM pgetl._check_callback('on_success', p_on_success);
+    IF p_run_timeout <= '0' THEN
+        RAISE EXCEPTION 'run_timeout must be positive, not %', p_run_timeout
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no run timeout.';
+    END IF;
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
-    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, max_active_runs)
-    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_max_active_runs)
+    INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, max_active_runs,
+                                on_failure, on_success, run_timeout)
+    VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_max_active_runs,
+            p_on_failure, p_on_success, p_run_timeout)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -114,9 +123,12 @@ $$;
 
 -- Returns the previous owner when the owner changed (the caller then moves
 -- the pipeline's cron job), else NULL.
+-- A callback given as '' (or blank) is removed, and so is a run_timeout
+-- given as '0'; NULL keeps a setting.
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
                                       p_max_parallel integer, p_params jsonb, p_owner regrole,
-                                      p_max_active_runs integer DEFAULT NULL)
+                                      p_max_active_runs integer DEFAULT NULL, p_on_failure text DEFAULT NULL,
+                                      p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -132,6 +144,10 @@ BEGIN
     IF p_max_active_runs IS NOT NULL THEN
         PERFORM pgetl._check_max_active_runs(p_max_active_runs);
     END IF;
+    IF p_run_timeout < '0' THEN
+        RAISE EXCEPTION 'run_timeout must not be negative, not %', p_run_timeout
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give ''0'' to remove the run timeout.';
+    END IF;
     IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
         PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
     END IF;
@@ -141,7 +157,13 @@ BEGIN
         max_parallel = coalesce(p_max_parallel, max_parallel),
         params = coalesce(p_params, params),
         owner = coalesce(p_owner, owner),
-        max_active_runs = coalesce(p_max_active_runs, max_active_runs)
+        max_active_runs = coalesce(p_max_active_runs, max_active_runs),
+        on_failure = CASE WHEN p_on_failure IS NULL THEN on_failure
+                          WHEN btrim(p_on_failure, E' \t\r\n') = '' THEN NULL ELSE p_on_failure END,
+        on_success = CASE WHEN p_on_success IS NULL THEN on_success
+                          WHEN btrim(p_on_success, E' \t\r\n') = '' THEN NULL ELSE p_on_success END,
+        run_timeout = CASE WHEN p_run_timeout IS NULL THEN run_timeout
+                           WHEN p_run_timeout = '0' THEN NULL ELSE p_run_timeout END
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -401,11 +423,28 @@ BEGIN
 END
 $$;
 
+-- A callback (on_failure, on_success, on_retry of a task or a pipeline):
+-- NULL for none, else SQL that is not blank (22023).  Its syntax is
+-- checked when it runs: an error then is recorded as the callback's
+-- (callback_error), never as the task's.
+CREATE FUNCTION pgetl._check_callback(what text, sql text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF sql IS NOT NULL AND btrim(sql, E' \t\r\n') = '' THEN
+        RAISE EXCEPTION '% must not be empty', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Give the SQL to run, e.g. %s => ''INSERT INTO alerts SELECT pgetl_callback_context()'', or NULL for none.', what);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
                                 p_config jsonb, p_retry_exponential_backoff boolean,
-                                p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false)
+                                p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false,
+                                p_on_failure text DEFAULT NULL, p_on_success text DEFAULT NULL,
+                                p_on_retry text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -451,6 +490,9 @@ BEGIN
     IF p_config IS NULL OR jsonb_typeof(p_config) <> 'object' THEN
         RAISE EXCEPTION 'config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM pgetl._check_callback('on_failure', p_on_failure);
+    PERFORM pgetl._check_callback('on_success', p_on_success);
+    PERFORM pgetl._check_callback('on_retry', p_on_retry);
     IF (SELECT needs_command FROM pgetl.task_kind k WHERE k.kind = p_kind)
        AND (p_command IS NULL OR btrim(p_command) = '') THEN
         RAISE EXCEPTION '% % task needs a command', CASE p_kind WHEN 'export' THEN 'an' ELSE 'a' END, p_kind
@@ -477,10 +519,10 @@ BEGIN
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
                             retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
-                            depends_on_past)
+                            depends_on_past, on_failure, on_success, on_retry)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
             coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
-            coalesce(p_depends_on_past, false))
+            coalesce(p_depends_on_past, false), p_on_failure, p_on_success, p_on_retry)
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
@@ -532,7 +574,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';

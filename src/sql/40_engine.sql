@@ -1067,3 +1067,124 @@ BEGIN
     RETURN tr.result;
 END
 $$;
+
+-- Callbacks (Airflow's on_failure_callback, on_success_callback,
+-- on_retry_callback): SQL a task or a pipeline gives, run by a task worker
+-- as the pipeline owner once the state it reports is committed, in a
+-- transaction of its own (src/task_worker.c).
+
+-- A task's callbacks, read in its try's transaction (all NULL: none).
+CREATE FUNCTION pgetl._task_callbacks(p_task_run_id bigint,
+    OUT on_success text, OUT on_failure text, OUT on_retry text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT t.on_success, t.on_failure, t.on_retry
+      FROM pgetl.task_run_record tr JOIN pgetl.task t ON t.task_id = tr.task_id
+     WHERE tr.task_run_id = p_task_run_id
+$$;
+
+-- The callback to run for what was committed, and what
+-- pgetl_callback_context() returns inside it: of a task try
+-- (p_task_run_id), by its state (success: on_success, failed: on_failure,
+-- up_for_retry: on_retry), else of a run (p_run_id), by the state it
+-- ended in, p_run_state, as the scheduler saw it (success: the pipeline's
+-- on_success, failed: its on_failure), even if the run was resumed since.
+-- command NULL: no callback for that state.  duration in seconds.
+CREATE FUNCTION pgetl._callback_of(p_task_run_id bigint, p_run_id bigint, p_run_state text,
+    OUT command text, OUT context jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    r pgetl.run_record;
+    t pgetl.task;
+    event text;
+BEGIN
+    IF p_task_run_id IS NOT NULL THEN
+        SELECT * INTO tr FROM pgetl.task_run_record WHERE task_run_id = p_task_run_id;
+        SELECT * INTO t FROM pgetl.task WHERE task_id = tr.task_id;
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = tr.run_id;
+        IF tr.task_run_id IS NULL OR t.task_id IS NULL THEN
+            RETURN;
+        END IF;
+        event := CASE tr.state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure'
+                               WHEN 'up_for_retry' THEN 'on_retry' END;
+        command := CASE event WHEN 'on_success' THEN t.on_success WHEN 'on_failure' THEN t.on_failure
+                              WHEN 'on_retry' THEN t.on_retry END;
+        context := jsonb_build_object('event', event, 'run_id', tr.run_id, 'pipeline', r.pipeline,
+            'task', tr.task, 'task_run_id', tr.task_run_id, 'try_number', tr.try_number,
+            'max_tries', tr.max_tries, 'state', tr.state, 'error', tr.error, 'sqlstate', tr.sqlstate,
+            'logical_date', r.logical_date, 'duration', extract(epoch FROM tr.duration),
+            'started_at', tr.started_at, 'finished_at', tr.finished_at);
+    ELSE
+        -- the run's: error is its reason, sqlstate that of its first
+        -- failed task (by task order), failed_tasks their names
+        SELECT * INTO r FROM pgetl.run_record WHERE run_id = p_run_id;
+        IF r.run_id IS NULL THEN
+            RETURN;
+        END IF;
+        event := CASE p_run_state WHEN 'success' THEN 'on_success' WHEN 'failed' THEN 'on_failure' END;
+        SELECT CASE event WHEN 'on_success' THEN p.on_success WHEN 'on_failure' THEN p.on_failure END
+          INTO command FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
+        context := jsonb_build_object('event', event, 'run_id', r.run_id, 'pipeline', r.pipeline,
+            'state', p_run_state, 'error', r.reason,
+            'sqlstate', (SELECT l.sqlstate FROM pgetl._latest_tries(r.run_id) l
+                          WHERE l.state = 'failed' ORDER BY l.task_id LIMIT 1),
+            'failed_tasks', (SELECT coalesce(jsonb_agg(l.task ORDER BY l.task_id), '[]')
+                               FROM pgetl._latest_tries(r.run_id) l WHERE l.state = 'failed'),
+            'logical_date', r.logical_date, 'duration', extract(epoch FROM r.duration),
+            'started_at', r.started_at, 'finished_at', r.finished_at);
+    END IF;
+END
+$$;
+
+-- Whether a run that has just ended has a callback to run for its state
+-- (the pipeline's on_success, on_failure): the scheduler then hands it to
+-- a task worker of the owner.
+CREATE FUNCTION pgetl._run_callback_due(p_run_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT CASE r.state WHEN 'success' THEN p.on_success IS NOT NULL
+                                         WHEN 'failed' THEN p.on_failure IS NOT NULL ELSE false END
+                       FROM pgetl.run_record r JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
+                      WHERE r.run_id = p_run_id), false)
+$$;
+
+-- The run timeout of a run's pipeline (Airflow's dagrun_timeout), read
+-- when the run starts or resumes: as text (IntervalStyle postgres, for
+-- the reason) and in milliseconds; NULL: none.
+CREATE FUNCTION pgetl._run_timeout_of(p_run_id bigint, OUT run_timeout text, OUT timeout_ms bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET IntervalStyle = postgres AS $$
+    SELECT p.run_timeout::text, (extract(epoch FROM p.run_timeout) * 1000)::bigint
+      FROM pgetl.run_record r JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
+     WHERE r.run_id = p_run_id
+$$;
+
+-- A run past its run timeout (called by the scheduler once it stopped the
+-- run's workers): the tries it had handed to workers (p_running) fail
+-- with the reason (SQLSTATE 57014, as a task's own timeout), every task
+-- that had not started (scheduled, queued, or waiting for a retry: its
+-- next try) is skipped with it, as Airflow skips a timed-out DAG run's
+-- unfinished tasks, and the run fails with it.
+CREATE FUNCTION pgetl._run_timed_out(p_run_id bigint, p_reason text, p_running bigint[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pgetl._close_retries(p_run_id);
+    UPDATE pgetl.task_run_record SET state = 'failed', error = p_reason, sqlstate = '57014'
+     WHERE run_id = p_run_id AND task_run_id = ANY (p_running) AND state IN ('queued', 'running');
+    UPDATE pgetl.task_run_record SET state = 'skipped', error = p_reason
+     WHERE run_id = p_run_id AND state IN ('scheduled', 'queued');
+    UPDATE pgetl.run_record SET state = 'failed', reason = p_reason
+     WHERE run_id = p_run_id AND state = 'running';
+END
+$$;
+
+-- Record how a callback ended: its error (NULL: it succeeded), on the try
+-- (p_task_run_id) or else on the run (p_run_id).
+CREATE FUNCTION pgetl._callback_done(p_task_run_id bigint, p_run_id bigint, p_error text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_task_run_id IS NOT NULL THEN
+        UPDATE pgetl.task_run_record SET callback_error = p_error WHERE task_run_id = p_task_run_id;
+    ELSE
+        UPDATE pgetl.run_record SET callback_error = p_error WHERE run_id = p_run_id;
+    END IF;
+END
+$$;

@@ -8,18 +8,20 @@ CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
 
 CREATE FUNCTION @extschema@.pgetl_create_pipeline(
     name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
-    params jsonb DEFAULT '{}', max_active_runs integer DEFAULT 16)
+    params jsonb DEFAULT '{}', max_active_runs integer DEFAULT 16, on_failure text DEFAULT NULL,
+    on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer) IS
-'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer, text, text, interval) IS
+'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued); with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
     max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL,
-    max_active_runs integer DEFAULT NULL)
+    max_active_runs integer DEFAULT NULL, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
+    run_timeout interval DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params, owner or max_active_runs (NULL keeps a setting); a new owner gets the pipeline''s cron job too';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer, text, text, interval) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, max_active_runs, callbacks or run timeout (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0''); a new owner gets the pipeline''s cron job too';
 
 CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -37,10 +39,11 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
     retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
-    depends_on_past boolean DEFAULT false)
+    depends_on_past boolean DEFAULT false, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
+    on_retry text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean) IS
-'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -123,3 +126,8 @@ CREATE FUNCTION @extschema@.pgetl_set_note(run_id bigint, task text, note text)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_set_note(bigint, text, text) IS
 'sets the note of a run (task NULL) or of the latest try of one of its tasks, shown in pgetl.pipeline_run and pgetl.task_run; NULL removes it';
+
+CREATE FUNCTION @extschema@.pgetl_callback_context()
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_callback_context() IS
+'inside a callback (on_failure, on_success, on_retry): what it reports, as jsonb: event, run_id, pipeline, task, try_number, state, error, sqlstate, logical_date, duration in seconds (outside a callback: error 55000)';

@@ -190,6 +190,16 @@ SELECT pgetl_add_task('mslow', 'nap', 'SELECT pg_sleep(30)');
 SELECT pgetl_run('mslow', wait => false);
 SELECT pg_sleep(1);
 SELECT pgetl_cancel((SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'mslow'));
+-- callbacks of tasks (one that fails) and of the pipeline, and a run
+-- failed past its run_timeout by the scheduler
+SELECT pgetl_create_pipeline('mcb', on_failure => 'SELECT pgetl_callback_context()', run_timeout => '2 s');
+SELECT pgetl_alter_pipeline('mcb', on_success => 'SELECT 1', run_timeout => '3 s');
+SELECT pgetl_add_task('mcb', 'ok', 'SELECT 1', on_success => 'SELECT pgetl_callback_context()');
+SELECT pgetl_add_task('mcb', 'flaky', 'SELECT 1/0', retries => 1, retry_delay => '0 s',
+                      on_retry => 'SELECT pgetl_callback_context()', on_failure => 'SELECT 1/0');
+SELECT pgetl_add_task('mcb', 'nap', 'SELECT pg_sleep(30)', '{ok}');
+SELECT pgetl_run('mcb');
+SELECT pgetl_callback_context();
 -- pictures and statistics
 SELECT pgetl_graph('mfail');
 SELECT pgetl_graph('mp', NULL, 'dot');

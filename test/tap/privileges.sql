@@ -90,7 +90,8 @@ SELECT throws_ok($$SELECT pgetl_add_task('alice_pipe', 'evil', 'DROP TABLE x')$$
 SELECT throws_ok($$SELECT pgetl_drop_pipeline('alice_pipe')$$, '42501', NULL, 'bob cannot drop it');
 SELECT throws_ok(format('SELECT pgetl_resume(%s)', :alice_run), '42501', NULL, 'bob cannot resume alice''s run');
 SELECT throws_ok(format('SELECT pgetl_cancel(%s)', :alice_run), '42501', NULL, 'bob cannot cancel alice''s run');
-SELECT throws_ok($$SELECT pgetl._create_pipeline('pgetl_alice'::regrole, 'forged', NULL, 1, '{}')$$, '42501', NULL,
+-- (every argument of _create_pipeline: its on_failure, on_success, run_timeout too)
+SELECT throws_ok($$SELECT pgetl._create_pipeline('pgetl_alice'::regrole, 'forged', NULL, 1, '{}', NULL, NULL, NULL)$$, '42501', NULL,
                  'bob cannot call internal functions to act as alice');
 RESET ROLE;
 
