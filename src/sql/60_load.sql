@@ -20,51 +20,19 @@ CREATE TABLE pgetl.load_spec (
     on_conflict     text CHECK (on_conflict IN ('update', 'nothing')),
     max_rejects     bigint CHECK (max_rejects >= 0),
     max_reject_ratio double precision CHECK (max_reject_ratio BETWEEN 0 AND 1),
+    -- the spec's document, as given to pgetl_define_load (validated): the
+    -- CSV columns with their rules, and the options (dialect, behaviour,
+    -- checks, expectations); the loader reads the rules from here
     columns         jsonb NOT NULL,
     options         jsonb NOT NULL,
-    defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- (0.2) what the document names but must be resolved when the spec is
+    -- defined, by the defining role: the table each column's "references"
+    -- names (element i for column i, NULL for a column without it), kept
+    -- by OID so that a rename follows
+    ref_relids      regclass[]
 );
 COMMENT ON TABLE pgetl.load_spec IS 'load specs: target, CSV dialect and load behaviour (read it through the view pgetl.loads)';
-
-CREATE TABLE pgetl.load_column (
-    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
-    ordinal         integer NOT NULL,
-    name            text,
-    target          text,
-    type            text,
-    required        boolean NOT NULL DEFAULT false,
-    format          text,
-    min             text,
-    max             text,
-    pattern         text,
-    prefix          text,
-    max_length      integer CHECK (max_length >= 0),
-    max_decimals    integer CHECK (max_decimals >= 0),
-    allowed         text[],
-    is_unique       boolean NOT NULL DEFAULT false,
-    -- (0.2) more rules, and the rules whose failures are warnings
-    min_length      integer CHECK (min_length >= 0),
-    not_allowed     text[],
-    not_pattern     text,
-    ref_table       text,       -- "references": the table as given
-    ref_relid       regclass,   -- ... resolved by the defining role
-    ref_column      text,
-    warn_rules      text[],
-    PRIMARY KEY (spec_id, ordinal)
-);
-COMMENT ON TABLE pgetl.load_column IS 'one row per CSV column of a load spec, with its rules';
-
-CREATE TABLE pgetl.load_check (
-    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
-    ordinal         integer NOT NULL,
-    name            text NOT NULL,
-    expression      text NOT NULL,
-    -- (0.2) warn: a false check is a warning, the row loads
-    severity        text NOT NULL DEFAULT 'error' CHECK (severity IN ('error', 'warn')),
-    PRIMARY KEY (spec_id, ordinal),
-    UNIQUE (spec_id, name)
-);
-COMMENT ON TABLE pgetl.load_check IS 'row-level checks of a load spec: SQL boolean expressions over the target columns';
 
 CREATE TABLE pgetl.load_record (
     load_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -273,8 +241,6 @@ DECLARE
         "max_reject_ratio": "number", "unique": "array", "not_null": "array",
         "freshness": "object", "sql": "array"}';
     exp jsonb;
-    warns text[];
-    warn_of jsonb := '[]';
     -- the options, and the JSON type of each
     opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
         "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
@@ -543,16 +509,11 @@ BEGIN
                       HINT = 'For example: "references": {"table": "public.customers", "column": "customer_id"}';
         END IF;
         -- severity: "error" or "warn" for all the column's rules, or an
-        -- object giving it rule by rule; kept as the list of warning rules
-        warns := NULL;
+        -- object giving it rule by rule
         IF jsonb_typeof(c->'severity') = 'string' THEN
             IF c->>'severity' NOT IN ('error', 'warn') THEN
                 RAISE EXCEPTION 'invalid severity for column "%": %', coalesce(c->>'name', i::text), c->'severity'
                     USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
-            END IF;
-            IF c->>'severity' = 'warn' THEN
-                SELECT array_agg(w ORDER BY o) INTO warns
-                  FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c ? w;
             END IF;
         ELSIF jsonb_typeof(c->'severity') = 'object' THEN
             FOR opt IN SELECT t.key, t.value FROM jsonb_each(c->'severity') t LOOP
@@ -571,14 +532,11 @@ BEGIN
                         USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
                 END IF;
             END LOOP;
-            SELECT array_agg(w ORDER BY o) INTO warns
-              FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c->'severity'->>w = 'warn';
         ELSIF c ? 'severity' AND jsonb_typeof(c->'severity') <> 'null' THEN
             RAISE EXCEPTION 'severity of column "%" must be a string or an object, not %', coalesce(c->>'name', i::text), jsonb_typeof(c->'severity')
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'For example "severity": "warn", or "severity": {"pattern": "warn"}.';
         END IF;
-        warn_of := warn_of || jsonb_build_array(to_jsonb(warns));
     END LOOP;
 
     -- checks
@@ -677,18 +635,26 @@ BEGIN
         END IF;
     END IF;
 
-    -- store, replacing a spec of the same name
+    -- the values of allowed and not_allowed: strings, numbers or booleans
+    FOR c IN SELECT e FROM jsonb_array_elements(p_columns) e LOOP
+        FOREACH k IN ARRAY ARRAY['allowed', 'not_allowed'] LOOP
+            IF jsonb_typeof(c->k) = 'array' THEN
+                PERFORM pgetl._load_scalar(a, k || ' value') FROM jsonb_array_elements(c->k) a;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- store the document, replacing a spec of the same name; the tables
+    -- that "references" name are resolved by the C side, as the caller
     SELECT * INTO s FROM pgetl.load_spec WHERE name = p_name FOR UPDATE;
     IF FOUND THEN
         s := pgetl._load_spec_for(caller, p_name, true);
-        DELETE FROM pgetl.load_column WHERE spec_id = s.spec_id;
-        DELETE FROM pgetl.load_check WHERE spec_id = s.spec_id;
         UPDATE pgetl.load_spec SET
             target = p_target, target_name = rel.qname, delimiter = v_delim, quote = v_quote,
             escape = v_escape, header = hdr, null_string = coalesce(p_options->>'null', ''),
             encoding = v_enc, mode = v_mode, conflict_key = ckey, on_conflict = v_onc,
             max_rejects = v_max, max_reject_ratio = v_ratio, columns = p_columns,
-            options = p_options, defined_at = now()
+            options = p_options, defined_at = now(), ref_relids = NULL
          WHERE spec_id = s.spec_id;
         id := s.spec_id;
     ELSE
@@ -700,26 +666,11 @@ BEGIN
                 p_columns, p_options)
         RETURNING spec_id INTO id;
     END IF;
-    INSERT INTO pgetl.load_column (spec_id, ordinal, name, target, type, required, format, min, max,
-                                   pattern, prefix, max_length, max_decimals, allowed, is_unique,
-                                   min_length, not_allowed, not_pattern, ref_table, ref_column, warn_rules)
-    SELECT id, o::integer, e->>'name',
-           CASE WHEN e ? 'target' THEN e->>'target' ELSE e->>'name' END,
-           e->>'type', coalesce((e->>'required')::boolean, false), e->>'format',
-           pgetl._load_scalar(e->'min', 'min'), pgetl._load_scalar(e->'max', 'max'),
-           e->>'pattern', e->>'prefix', (e->>'max_length')::integer, (e->>'max_decimals')::integer,
-           CASE WHEN jsonb_typeof(e->'allowed') = 'array'
-                THEN ARRAY(SELECT pgetl._load_scalar(a, 'allowed value') FROM jsonb_array_elements(e->'allowed') a) END,
-           coalesce((e->>'unique')::boolean, false),
-           (e->>'min_length')::integer,
-           CASE WHEN jsonb_typeof(e->'not_allowed') = 'array'
-                THEN ARRAY(SELECT pgetl._load_scalar(a, 'not_allowed value') FROM jsonb_array_elements(e->'not_allowed') a) END,
-           e->>'not_pattern', e->'references'->>'table', e->'references'->>'column',
-           ARRAY(SELECT jsonb_array_elements_text(nullif(warn_of->(o::integer - 1), 'null')))
-      FROM jsonb_array_elements(p_columns) WITH ORDINALITY AS x(e, o);
-    INSERT INTO pgetl.load_check (spec_id, ordinal, name, expression, severity)
-    SELECT id, o::integer, e->>'name', e->>'expression', coalesce(e->>'severity', 'error')
-      FROM jsonb_array_elements(coalesce(p_options->'checks', '[]')) WITH ORDINALITY AS x(e, o);
+    IF EXISTS (SELECT FROM jsonb_array_elements(p_columns) e WHERE e ? 'references') THEN
+        UPDATE pgetl.load_spec
+           SET ref_relids = array_fill(NULL::regclass, ARRAY[jsonb_array_length(p_columns)])
+         WHERE spec_id = id;
+    END IF;
     RETURN id;
 END
 $$;
