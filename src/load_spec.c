@@ -932,9 +932,9 @@ load_spec_fetch(const char *name, bool for_define)
 	/*
 	 * its columns, read from the spec's document (a catalog of 0.1 keeps the
 	 * same document, without the rules new in 0.2, and has no ref_relids).
-	 * warn_rules: a severity "warn" makes every rule of the column a warning
-	 * (its keys but name, target, type, format and severity, which
-	 * _define_load's warn_keys are), an object the rules it gives "warn".
+	 * warn_rules: a severity "warn" makes every rule of the column that can
+	 * warn a warning (warn_all: its keys, filtered by load_columns.c's
+	 * table), an object the rules it gives "warn".
 	 */
 	values[0] = Int64GetDatum(spec->spec_id);
 	types[0] = INT8OID;
@@ -954,10 +954,10 @@ load_spec_fetch(const char *name, bool for_define)
 							  "x.e->>'not_pattern' AS not_pattern, "
 							  "x.e->'references'->>'table' AS ref_table, %s AS ref_relid, "
 							  "x.e->'references'->>'column' AS ref_column, "
+							  "jsonb_typeof(x.e->'severity') = 'string' AS warn_all, "
 							  "CASE jsonb_typeof(x.e->'severity') "
 							  "WHEN 'string' THEN CASE WHEN x.e->>'severity' = 'warn' THEN "
-							  "ARRAY(SELECT k FROM jsonb_object_keys(x.e) k "
-							  "WHERE k NOT IN ('name', 'target', 'type', 'format', 'severity')) END "
+							  "ARRAY(SELECT jsonb_object_keys(x.e)) END "
 							  "WHEN 'object' THEN ARRAY(SELECT w.key FROM jsonb_each_text(x.e->'severity') w "
 							  "WHERE w.value = 'warn') END AS warn_rules "
 							  "FROM pgetl.load_spec s, jsonb_array_elements(s.columns) WITH ORDINALITY AS x(e, o) "
@@ -1000,6 +1000,15 @@ load_spec_fetch(const char *name, bool for_define)
 			c->ref_relid = spi_oid(i, "ref_relid");
 			c->ref_column = spi_text(i, "ref_column", cxt);
 			c->warn_rules = spi_text_array(i, "warn_rules", &c->nwarn_rules, cxt);
+			if (spi_bool(i, "warn_all"))
+			{
+				int			n = 0;
+
+				for (int k = 0; k < c->nwarn_rules; k++)
+					if (load_column_key_can_warn(c->warn_rules[k]))
+						c->warn_rules[n++] = c->warn_rules[k];
+				c->nwarn_rules = n;
+			}
 			c->field = -1;
 			c->out = -1;
 		}

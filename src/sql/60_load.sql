@@ -189,21 +189,16 @@ BEGIN
 END
 $$;
 
--- A JSON value as text when it is a string, number or boolean; an error
--- naming the key otherwise.
-CREATE FUNCTION pgetl._load_scalar(v jsonb, what text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-        RETURN NULL;
-    END IF;
-    IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
-        RAISE EXCEPTION '% must be a string, number or boolean, not %', what, jsonb_typeof(v)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN v #>> '{}';
-END
-$$;
+-- Validates the columns of a load spec (load_columns.c: their keys, declared
+-- once in its table column_keys[], the values' types, the target columns
+-- they name); an error with the first problem.  The values that allowed and
+-- not_allowed list are checked by the second, after the checks and
+-- expectations (as 0.1 did).
+CREATE FUNCTION pgetl._load_check_columns(p_target oid, p_target_name text, p_columns jsonb,
+                                          p_header boolean)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_columns' LANGUAGE C;
+CREATE FUNCTION pgetl._load_check_column_values(p_columns jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_column_values' LANGUAGE C STRICT;
 
 CREATE FUNCTION pgetl._load_typed(v jsonb, what text, want text) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -216,26 +211,16 @@ BEGIN
 END
 $$;
 
--- Store (or replace) a load spec.  Checks the shape of columns and options
--- and that target columns exist; pgetl_define_load (C) then compiles the
--- stored spec as the caller, which checks types, values, patterns and
--- check expressions, and rolls everything back on error.
+-- Store (or replace) a load spec.  Checks the shape of the options and of
+-- the columns (pgetl._load_check_columns) and that target columns exist;
+-- pgetl_define_load (C) then compiles the stored spec as the caller, which
+-- checks types, values, patterns and check expressions, and rolls
+-- everything back on error.
 CREATE FUNCTION pgetl._define_load(caller oid, p_name text, p_target oid,
                                    p_columns jsonb, p_options jsonb)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique,min_length,not_allowed,not_pattern,references,severity}';
-    -- the JSON type of each column key ("scalar": string, number or
-    -- boolean); name, target and severity are checked below
-    col_types constant jsonb := '{"required": "boolean", "unique": "boolean", "type": "string",
-        "format": "string", "pattern": "string", "not_pattern": "string", "prefix": "string",
-        "max_length": "number", "min_length": "number", "max_decimals": "number",
-        "allowed": "array", "not_allowed": "array", "references": "object",
-        "min": "scalar", "max": "scalar"}';
-    -- the rules a "severity" can make warnings (the type rule cannot: a value
-    -- that is not of the type cannot be loaded)
-    warn_keys constant text[] := '{required,min,max,pattern,not_pattern,prefix,max_length,min_length,max_decimals,allowed,not_allowed,unique,references}';
     -- the whole-load expectations, and the JSON type of each
     exp_types constant jsonb := '{"min_rows": "number", "max_rows": "number",
         "max_reject_ratio": "number", "unique": "array", "not_null": "array",
@@ -253,14 +238,9 @@ DECLARE
     opt record;
     s pgetl.load_spec;
     rel record;
-    c jsonb;
     k text;
-    i integer := 0;
     id bigint;
     hdr boolean;
-    tgt text;
-    names text[] := '{}';
-    targets text[] := '{}';
     ck jsonb;
     ck_names text[] := '{}';
     ckey text[];
@@ -414,130 +394,8 @@ BEGIN
         RAISE EXCEPTION 'max_reject_ratio must be between 0 and 1, not %', v_ratio USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- columns
-    IF p_columns IS NULL OR jsonb_typeof(p_columns) <> 'array' OR jsonb_array_length(p_columns) = 0 THEN
-        RAISE EXCEPTION 'columns must be a non-empty JSON array of objects'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: ''[{"name": "price", "type": "numeric", "min": 0}]''::jsonb';
-    END IF;
-    FOR c IN SELECT e FROM jsonb_array_elements(p_columns) e LOOP
-        i := i + 1;
-        IF jsonb_typeof(c) <> 'object' THEN
-            RAISE EXCEPTION 'column % of the spec must be a JSON object, not %', i, jsonb_typeof(c)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOR k IN SELECT jsonb_object_keys(c) LOOP
-            IF NOT k = ANY (col_keys) THEN
-                RAISE EXCEPTION 'unknown key "%" in column %', k, coalesce(c->>'name', i::text)
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Valid keys: ' || array_to_string(col_keys, ', ') || '.';
-            END IF;
-        END LOOP;
-        IF pgetl._load_typed(c->'name', 'name of column ' || i, 'string') IS NULL AND hdr THEN
-            RAISE EXCEPTION 'column % has no name', i
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'With "header": true, each column needs the "name" of its CSV header.';
-        END IF;
-        IF c->>'name' = ANY (names) THEN
-            RAISE EXCEPTION 'column "%" appears twice in the spec', c->>'name' USING ERRCODE = 'duplicate_column';
-        END IF;
-        names := names || (c->>'name');
-        IF c ? 'target' THEN
-            tgt := pgetl._load_typed(c->'target', 'target of column ' || coalesce(c->>'name', i::text), 'string') #>> '{}';
-        ELSE
-            tgt := c->>'name';
-        END IF;
-        IF tgt IS NOT NULL THEN
-            IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt
-                           AND attnum > 0 AND NOT attisdropped) THEN
-                RAISE EXCEPTION 'column "%" of relation % does not exist', tgt, rel.qname
-                    USING ERRCODE = 'undefined_column',
-                          HINT = 'Set "target" to the column to load it into, or to null to skip this CSV column.';
-            END IF;
-            IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt AND attgenerated <> '') THEN
-                RAISE EXCEPTION 'column "%" of relation % is a generated column', tgt, rel.qname
-                    USING ERRCODE = 'generated_always';
-            END IF;
-            IF tgt = ANY (targets) THEN
-                RAISE EXCEPTION 'target column "%" is loaded from two CSV columns', tgt USING ERRCODE = 'duplicate_column';
-            END IF;
-            targets := targets || tgt;
-        END IF;
-        IF tgt IS NULL AND (c ? 'min' OR c ? 'max' OR c ? 'format' OR c ? 'allowed' OR c ? 'not_allowed' OR c ? 'references')
-           AND NOT c ? 'type' THEN
-            RAISE EXCEPTION 'column "%" is not loaded, so its min, max, format, allowed, not_allowed and references need a "type"', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(col_types) t WHERE c ? t.key LOOP
-            IF opt.want = 'scalar' THEN
-                PERFORM pgetl._load_scalar(c->opt.key, opt.key);
-            ELSE
-                PERFORM pgetl._load_typed(c->opt.key, opt.key, opt.want);
-            END IF;
-        END LOOP;
-        IF (c->>'max_length')::numeric < 0 OR (c->>'max_decimals')::numeric < 0
-           OR (c->>'max_length')::numeric <> trunc((c->>'max_length')::numeric)
-           OR (c->>'max_decimals')::numeric <> trunc((c->>'max_decimals')::numeric) THEN
-            RAISE EXCEPTION 'max_length and max_decimals of column "%" must be non-negative integers', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF (c->>'min_length')::numeric < 0 OR (c->>'min_length')::numeric <> trunc((c->>'min_length')::numeric) THEN
-            RAISE EXCEPTION 'min_length of column "%" must be a non-negative integer, not %', coalesce(c->>'name', i::text), c->'min_length'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF (c->>'min_length')::numeric > (c->>'max_length')::numeric THEN
-            RAISE EXCEPTION 'min_length % of column "%" is greater than max_length %', c->>'min_length',
-                            coalesce(c->>'name', i::text), c->>'max_length'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOREACH k IN ARRAY ARRAY['pattern', 'not_pattern'] LOOP
-            CONTINUE WHEN NOT c ? k;
-            BEGIN
-                PERFORM '' ~ (c->>k);
-            EXCEPTION WHEN invalid_regular_expression THEN
-                RAISE EXCEPTION 'invalid % for column "%": %', k, coalesce(c->>'name', i::text), SQLERRM
-                    USING ERRCODE = 'invalid_regular_expression',
-                          HINT = 'Patterns are PostgreSQL regular expressions (POSIX ARE), as with the ~ operator.';
-            END;
-        END LOOP;
-        IF c ? 'references' AND (jsonb_typeof(c->'references'->'table') IS DISTINCT FROM 'string'
-                                 OR jsonb_typeof(c->'references'->'column') IS DISTINCT FROM 'string'
-                                 OR EXISTS (SELECT FROM jsonb_object_keys(c->'references') kk
-                                             WHERE kk NOT IN ('table', 'column'))) THEN
-            RAISE EXCEPTION 'references of column "%" must be an object {"table": ..., "column": ...}', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example: "references": {"table": "public.customers", "column": "customer_id"}';
-        END IF;
-        -- severity: "error" or "warn" for all the column's rules, or an
-        -- object giving it rule by rule
-        IF jsonb_typeof(c->'severity') = 'string' THEN
-            IF c->>'severity' NOT IN ('error', 'warn') THEN
-                RAISE EXCEPTION 'invalid severity for column "%": %', coalesce(c->>'name', i::text), c->'severity'
-                    USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
-            END IF;
-        ELSIF jsonb_typeof(c->'severity') = 'object' THEN
-            FOR opt IN SELECT t.key, t.value FROM jsonb_each(c->'severity') t LOOP
-                IF NOT opt.key = ANY (warn_keys) THEN
-                    RAISE EXCEPTION 'severity of column "%" names "%", which is not a rule that can warn', coalesce(c->>'name', i::text), opt.key
-                        USING ERRCODE = 'invalid_parameter_value',
-                              DETAIL = 'A value that is not of the column''s type (or format) cannot be loaded, so the type rule always rejects.',
-                              HINT = 'Rules that can warn: ' || array_to_string(warn_keys, ', ') || '.';
-                END IF;
-                IF NOT c ? opt.key THEN
-                    RAISE EXCEPTION 'severity of column "%" names rule "%", which the column does not have', coalesce(c->>'name', i::text), opt.key
-                        USING ERRCODE = 'invalid_parameter_value';
-                END IF;
-                IF jsonb_typeof(opt.value) IS DISTINCT FROM 'string' OR opt.value #>> '{}' NOT IN ('error', 'warn') THEN
-                    RAISE EXCEPTION 'invalid severity for rule "%" of column "%": %', opt.key, coalesce(c->>'name', i::text), opt.value
-                        USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
-                END IF;
-            END LOOP;
-        ELSIF c ? 'severity' AND jsonb_typeof(c->'severity') <> 'null' THEN
-            RAISE EXCEPTION 'severity of column "%" must be a string or an object, not %', coalesce(c->>'name', i::text), jsonb_typeof(c->'severity')
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example "severity": "warn", or "severity": {"pattern": "warn"}.';
-        END IF;
-    END LOOP;
+    -- columns: their rules (load_columns.c)
+    PERFORM pgetl._load_check_columns(p_target, rel.qname, p_columns, hdr);
 
     -- checks
     IF pgetl._load_typed(p_options->'checks', 'option checks', 'array') IS NOT NULL THEN
@@ -636,13 +494,7 @@ BEGIN
     END IF;
 
     -- the values of allowed and not_allowed: strings, numbers or booleans
-    FOR c IN SELECT e FROM jsonb_array_elements(p_columns) e LOOP
-        FOREACH k IN ARRAY ARRAY['allowed', 'not_allowed'] LOOP
-            IF jsonb_typeof(c->k) = 'array' THEN
-                PERFORM pgetl._load_scalar(a, k || ' value') FROM jsonb_array_elements(c->k) a;
-            END IF;
-        END LOOP;
-    END LOOP;
+    PERFORM pgetl._load_check_column_values(p_columns);
 
     -- store the document, replacing a spec of the same name; the tables
     -- that "references" name are resolved by the C side, as the caller

@@ -11,3 +11,9 @@ ALTER TABLE pgetl.load_spec
 
 DROP TABLE pgetl.load_check;
 DROP TABLE pgetl.load_column;
+
+-- One validator of a spec's columns: their keys are declared once, in C
+-- (load_columns.c), which _define_load calls; 0.1's _load_scalar goes.
+--@function pgetl._load_check_columns
+--@function pgetl._load_check_column_values
+DROP FUNCTION pgetl._load_scalar(jsonb, text);
