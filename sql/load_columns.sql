@@ -1,9 +1,11 @@
 -- The validation of a load spec's columns (pgetl._load_check_columns, from
 -- the one table of column keys in src/load_columns.c): every error it
 -- raises, with its SQLSTATE, message, detail and hint, and which of two
--- problems is reported first.  The expected output was made with the
--- PL/pgSQL validation this replaced (main 7f03874): the messages did not
--- change.
+-- problems is reported first; and that the table a "references" rule
+-- names is kept by OID (pgetl.load_spec.ref_relids): a rename is followed,
+-- a drop fails the load.  The expected output was made with the PL/pgSQL
+-- validation and the rows of pgetl.load_column this replaced (main
+-- 7f03874): the messages and the behaviour did not change.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgetl;
 \i test/setup/regress.sql
@@ -61,3 +63,15 @@ SELECT n, cols, opts, t.*
   FROM lc_cases, LATERAL pg_temp.try(format('SELECT pgetl_define_load(%L, %L, %L, %L)',
                                             'lc_' || n, 'lc_t', cols, opts)) t
  ORDER BY n;
+
+-- references: the table is resolved when the spec is defined, then kept by OID
+CREATE TABLE lc_items (code text, cust integer);
+INSERT INTO lc_ref VALUES (1);
+SELECT pgetl_define_load('lc_refs', 'lc_items', '[{"name": "code"},
+    {"name": "cust", "references": {"table": "lc_ref", "column": "id"}}]') > 0 AS defined;
+ALTER TABLE lc_ref RENAME TO lc_ref_renamed;
+SELECT pgetl_stage('lc_s', convert_to(E'code,cust\na,1\nb,2\n', 'UTF8')) > 0 AS staged;
+SELECT rows_loaded, rows_rejected FROM pgetl_load('lc_refs', 'lc_s');
+SELECT line_number, column_name, rule, value, message FROM pgetl.reject WHERE load_name = 'lc_refs';
+DROP TABLE lc_ref_renamed;
+SELECT * FROM pg_temp.try($$SELECT * FROM pgetl_load('lc_refs', 'lc_s')$$);
