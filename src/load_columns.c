@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * load_columns.c
- *	  The keys of a load spec's column ("rules"), declared once, and the
- *	  validation of a spec's columns document against them.
+ *	  The keys of a load spec's column ("rules"), options and expectations,
+ *	  declared once, and the validation of a spec's document against them.
  *
  * column_keys[] below (like file_fdw's valid_options[]) is the one list of
  * what a column of a spec may say: each key's name, the JSON type of its
@@ -10,10 +10,17 @@
  * that is not loaded needs a "type" for it.  pgetl._define_load
  * (src/sql/60_load.sql) calls pgetl._load_check_columns to validate the
  * columns (the shape, the keys and their values, the target columns they
- * name) and pgetl._load_check_column_values for the lists' values; load_spec_fetch (load_spec.c) asks load_column_key_can_warn which
- * rules a severity "warn" makes warnings.  What runs user code (types,
+ * name) and pgetl._load_check_column_values for the lists' values;
+ * load_spec_fetch (load_spec.c) asks load_column_key_can_warn which rules
+ * a severity "warn" makes warnings.  What runs user code (types,
  * domains, references' tables) is compiled later, as the caller, by
  * load_spec.c.
+ *
+ * The options of a spec and its expectations are declared the same way
+ * (option_keys[], expect_keys[]: name, JSON type, the values of an option
+ * of a fixed set), checked by pgetl._load_check_options and
+ * pgetl._load_check_expect; what their values mean (dialect, mode,
+ * limits, the columns they name) _define_load checks after.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +40,8 @@
 
 PG_FUNCTION_INFO_V1(pgetl_load_check_columns);
 PG_FUNCTION_INFO_V1(pgetl_load_check_column_values);
+PG_FUNCTION_INFO_V1(pgetl_load_check_options);
+PG_FUNCTION_INFO_V1(pgetl_load_check_expect);
 
 /* The JSON value a column key takes */
 typedef enum LoadKeyValue
@@ -617,6 +626,168 @@ pgetl_load_check_column_values(PG_FUNCTION_ARGS)
 			foreach(lc2, json_elements(json_container(v)))
 				check_scalar(lfirst(lc2), psprintf("%s value", column_keys[k].name));
 		}
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * The options of a spec and the expectations of its "expect" option: each
+ * key, the JSON type of its value, and for an option of a fixed set of
+ * values, those values (the first is its default).  What the values mean
+ * (dialect, mode and conflict_key, limits, the columns expectations name)
+ * is checked by _define_load after these.
+ */
+typedef struct LoadOptionKey
+{
+	const char *name;
+	const char *type;
+	const char *const *choices;
+} LoadOptionKey;
+
+static const char *const unlisted_columns_choices[] = {"error", "ignore", NULL};
+
+static const LoadOptionKey option_keys[] = {
+	{"delimiter", "string", NULL},
+	{"quote", "string", NULL},
+	{"escape", "string", NULL},
+	{"header", "boolean", NULL},
+	{"null", "string", NULL},
+	{"encoding", "string", NULL},
+	{"mode", "string", NULL},
+	{"conflict_key", "array", NULL},
+	{"on_conflict", "string", NULL},
+	{"max_rejects", "number", NULL},
+	{"max_reject_ratio", "number", NULL},
+	{"checks", "array", NULL},
+	{"unlisted_columns", "string", unlisted_columns_choices},
+	{"require_final_newline", "boolean", NULL},
+	{"commit_every", "number", NULL},
+	{"expect", "object", NULL},
+	{NULL, NULL, NULL}
+};
+
+static const LoadOptionKey expect_keys[] = {
+	{"min_rows", "number", NULL},
+	{"max_rows", "number", NULL},
+	{"max_reject_ratio", "number", NULL},
+	{"unique", "array", NULL},
+	{"not_null", "array", NULL},
+	{"freshness", "object", NULL},
+	{"sql", "array", NULL},
+	{NULL, NULL, NULL}
+};
+
+/* the entry of key in keys, or NULL */
+static const LoadOptionKey *
+option_key(const LoadOptionKey *keys, const char *key)
+{
+	for (; keys->name != NULL; keys++)
+		if (strcmp(keys->name, key) == 0)
+			return keys;
+	return NULL;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* the names of keys, in alphabetical order, separated by ", " */
+static char *
+option_names(const LoadOptionKey *keys)
+{
+	const char *names[32];
+	int			n = 0;
+	StringInfoData buf;
+
+	for (; keys->name != NULL && n < lengthof(names); keys++)
+		names[n++] = keys->name;
+	qsort(names, n, sizeof(char *), cmp_names);
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", names[i]);
+	return buf.data;
+}
+
+/*
+ * pgetl._load_check_options(options jsonb) - error unless the options are
+ * an object of known options, each of its JSON type (or null), and of its
+ * set of values if it has one.
+ */
+Datum
+pgetl_load_check_options(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
+	ListCell   *lc;
+
+	if (options == NULL || !JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object"),
+				 errhint("For example: '{\"delimiter\": \";\", \"max_rejects\": 100}'::jsonb")));
+	foreach(lc, json_keys(&options->root))
+	{
+		if (option_key(option_keys, lfirst(lc)) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown load option \"%s\"", (char *) lfirst(lc)),
+					 errhint("Valid options: %s.", option_names(option_keys))));
+	}
+	/* every key is known now: check them in jsonb's order */
+	foreach(lc, json_keys(&options->root))
+	{
+		const LoadOptionKey *k = option_key(option_keys, lfirst(lc));
+
+		check_typed(json_get(&options->root, k->name), psprintf("option %s", k->name), k->type);
+	}
+	for (const LoadOptionKey *k = option_keys; k->name != NULL; k++)
+	{
+		JsonbValue *v = json_get(&options->root, k->name);
+		char	   *value;
+		bool		found = false;
+		StringInfoData hint;
+
+		if (k->choices == NULL || v == NULL || v->type != jbvString)
+			continue;
+		value = jsonb_value_text(v);
+		initStringInfo(&hint);
+		for (int i = 0; k->choices[i] != NULL; i++)
+		{
+			found |= strcmp(k->choices[i], value) == 0;
+			appendStringInfo(&hint, "%s%s", i > 0 ? ", " : "", k->choices[i]);
+		}
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option %s: %s", k->name, jsonb_value_out(v)),
+					 errhint("Valid values: %s.", hint.data)));
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgetl._load_check_expect(expect jsonb) - error unless the expectations
+ * (an object) are known ones, each of its JSON type (or null).
+ */
+Datum
+pgetl_load_check_expect(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *expect = PG_GETARG_JSONB_P(0);
+	ListCell   *lc;
+
+	if (!JB_ROOT_IS_OBJECT(expect))
+		PG_RETURN_VOID();		/* "expect" is checked as an option */
+	foreach(lc, json_keys(&expect->root))
+	{
+		const LoadOptionKey *k = option_key(expect_keys, lfirst(lc));
+
+		if (k == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown expectation \"%s\"", (char *) lfirst(lc)),
+					 errhint("Valid expectations: %s.", option_names(expect_keys))));
+		check_typed(json_get(&expect->root, k->name), psprintf("expectation %s", k->name), k->type);
 	}
 	PG_RETURN_VOID();
 }

@@ -200,19 +200,17 @@ RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_columns' LANGUAGE C;
 CREATE FUNCTION pgetl._load_check_column_values(p_columns jsonb)
 RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_column_values' LANGUAGE C STRICT;
 
-CREATE FUNCTION pgetl._load_typed(v jsonb, what text, want text) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' AND jsonb_typeof(v) <> want THEN
-        RAISE EXCEPTION '% must be a %, not %', what, want, jsonb_typeof(v)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN CASE WHEN jsonb_typeof(v) = 'null' THEN NULL ELSE v END;
-END
-$$;
+-- Validates the options of a load spec, and its expectations (option
+-- "expect"): known keys (load_columns.c's option_keys[] and expect_keys[])
+-- of their JSON types; _define_load checks what the values mean.
+CREATE FUNCTION pgetl._load_check_options(p_options jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_options' LANGUAGE C;
+CREATE FUNCTION pgetl._load_check_expect(p_expect jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_expect' LANGUAGE C STRICT;
 
--- Store (or replace) a load spec.  Checks the shape of the options and of
--- the columns (pgetl._load_check_columns) and that target columns exist;
+-- Store (or replace) a load spec.  Checks the shape of the options
+-- (pgetl._load_check_options), of the columns (pgetl._load_check_columns)
+-- and that target columns exist;
 -- pgetl_define_load (C) then compiles the stored spec as the caller, which
 -- checks types, values, patterns and check expressions, and rolls
 -- everything back on error.
@@ -221,21 +219,7 @@ CREATE FUNCTION pgetl._define_load(caller oid, p_name text, p_target oid,
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    -- the whole-load expectations, and the JSON type of each
-    exp_types constant jsonb := '{"min_rows": "number", "max_rows": "number",
-        "max_reject_ratio": "number", "unique": "array", "not_null": "array",
-        "freshness": "object", "sql": "array"}';
     exp jsonb;
-    -- the options, and the JSON type of each
-    opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
-        "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
-        "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
-        "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
-        "require_final_newline": "boolean", "commit_every": "number", "expect": "object"}';
-    -- the values an option of a fixed set takes (the first is its default);
-    -- mode and on_conflict are checked below, with their own messages
-    opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
-    opt record;
     s pgetl.load_spec;
     rel record;
     k text;
@@ -276,42 +260,19 @@ BEGIN
                   DETAIL = 'A load target must be a table, a partitioned table or a foreign table.';
     END IF;
 
-    -- options
-    IF p_options IS NULL OR jsonb_typeof(p_options) <> 'object' THEN
-        RAISE EXCEPTION 'options must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"delimiter": ";", "max_rejects": 100}''::jsonb';
-    END IF;
-    FOR k IN SELECT jsonb_object_keys(p_options) LOOP
-        IF NOT opt_types ? k THEN
-            RAISE EXCEPTION 'unknown load option "%"', k
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid options: ' || (SELECT string_agg(o, ', ' ORDER BY o)
-                                                     FROM jsonb_object_keys(opt_types) o) || '.';
-        END IF;
-    END LOOP;
-    FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(opt_types) t LOOP
-        PERFORM pgetl._load_typed(p_options->opt.key, 'option ' || opt.key, opt.want);
-    END LOOP;
-    FOR opt IN SELECT t.key, t.value AS choices FROM jsonb_each(opt_choices) t LOOP
-        IF jsonb_typeof(p_options->opt.key) = 'string' AND NOT opt.choices @> jsonb_build_array(p_options->opt.key) THEN
-            RAISE EXCEPTION 'invalid value for option %: %', opt.key, p_options->opt.key
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid values: ' || (SELECT string_agg(v, ', ' ORDER BY o)
-                                                    FROM jsonb_array_elements_text(opt.choices) WITH ORDINALITY AS x(v, o)) || '.';
-        END IF;
-    END LOOP;
-    hdr := coalesce(pgetl._load_typed(p_options->'header', 'option header', 'boolean')::boolean, true);
+    -- the options: known ones, of their JSON types (load_columns.c)
+    PERFORM pgetl._load_check_options(p_options);
+    hdr := coalesce((p_options->>'header')::boolean, true);
     IF p_options->>'unlisted_columns' = 'ignore' AND NOT hdr THEN
         RAISE EXCEPTION 'option unlisted_columns "ignore" needs a header'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Without a header, CSV columns are matched to the spec by position.',
                   HINT = 'Set "header": true, or list every CSV column (with "target": null to skip one).';
     END IF;
-    v_delim := coalesce(pgetl._load_typed(p_options->'delimiter', 'option delimiter', 'string') #>> '{}', ',');
-    v_quote := coalesce(pgetl._load_typed(p_options->'quote', 'option quote', 'string') #>> '{}', '"');
-    v_escape := pgetl._load_typed(p_options->'escape', 'option escape', 'string') #>> '{}';
-    v_enc := coalesce(pgetl._load_typed(p_options->'encoding', 'option encoding', 'string') #>> '{}', 'UTF8');
-    PERFORM pgetl._load_typed(p_options->'null', 'option null', 'string');
+    v_delim := coalesce(p_options->>'delimiter', ',');
+    v_quote := coalesce(p_options->>'quote', '"');
+    v_escape := p_options->>'escape';
+    v_enc := coalesce(p_options->>'encoding', 'UTF8');
     IF octet_length(v_delim) <> 1 OR octet_length(v_quote) <> 1 OR octet_length(coalesce(v_escape, '"')) <> 1 THEN
         RAISE EXCEPTION 'delimiter, quote and escape must each be a single one-byte character'
             USING ERRCODE = 'invalid_parameter_value';
@@ -325,13 +286,13 @@ BEGIN
         RAISE EXCEPTION 'unknown encoding "%"', v_enc
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example UTF8, LATIN1, WIN1252.';
     END IF;
-    v_mode := coalesce(pgetl._load_typed(p_options->'mode', 'option mode', 'string') #>> '{}', 'append');
+    v_mode := coalesce(p_options->>'mode', 'append');
     IF v_mode NOT IN ('append', 'upsert', 'replace') THEN
         RAISE EXCEPTION 'unknown load mode "%"', v_mode
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid modes: append, upsert, replace.';
     END IF;
-    v_onc := pgetl._load_typed(p_options->'on_conflict', 'option on_conflict', 'string') #>> '{}';
-    IF pgetl._load_typed(p_options->'conflict_key', 'option conflict_key', 'array') IS NOT NULL THEN
+    v_onc := p_options->>'on_conflict';
+    IF jsonb_typeof(p_options->'conflict_key') = 'array' THEN
         SELECT array_agg(e #>> '{}' ORDER BY o) INTO ckey
           FROM jsonb_array_elements(p_options->'conflict_key') WITH ORDINALITY AS x(e, o);
     END IF;
@@ -370,7 +331,7 @@ BEGIN
         RAISE EXCEPTION 'conflict_key and on_conflict apply only to mode upsert'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_max := (pgetl._load_typed(p_options->'max_rejects', 'option max_rejects', 'number') #>> '{}')::numeric;
+    v_max := (p_options->>'max_rejects')::numeric;
     IF v_max < 0 THEN
         RAISE EXCEPTION 'max_rejects must be zero or more, not %', v_max USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -389,7 +350,7 @@ BEGIN
                   DETAIL = 'Expectations are checked after the last row is in, in the load''s transaction, so that a failed one loads nothing; a load with commit_every has committed its earlier stretches by then.',
                   HINT = 'Drop commit_every to check expectations (write-audit-publish), or drop expect to commit as you go.';
     END IF;
-    v_ratio := (pgetl._load_typed(p_options->'max_reject_ratio', 'option max_reject_ratio', 'number') #>> '{}')::double precision;
+    v_ratio := (p_options->>'max_reject_ratio')::double precision;
     IF v_ratio NOT BETWEEN 0 AND 1 THEN
         RAISE EXCEPTION 'max_reject_ratio must be between 0 and 1, not %', v_ratio USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -398,7 +359,7 @@ BEGIN
     PERFORM pgetl._load_check_columns(p_target, rel.qname, p_columns, hdr);
 
     -- checks
-    IF pgetl._load_typed(p_options->'checks', 'option checks', 'array') IS NOT NULL THEN
+    IF jsonb_typeof(p_options->'checks') = 'array' THEN
         FOR ck IN SELECT e FROM jsonb_array_elements(p_options->'checks') e LOOP
             IF jsonb_typeof(ck) <> 'object' OR jsonb_typeof(ck->'name') IS DISTINCT FROM 'string'
                OR jsonb_typeof(ck->'expression') IS DISTINCT FROM 'string'
@@ -422,15 +383,8 @@ BEGIN
     -- types, privileges and sql queries are checked by the C side
     exp := p_options->'expect';
     IF exp IS NOT NULL AND jsonb_typeof(exp) <> 'null' THEN
-        FOR k IN SELECT jsonb_object_keys(exp) LOOP
-            IF NOT exp_types ? k THEN
-                RAISE EXCEPTION 'unknown expectation "%"', k
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Valid expectations: ' || (SELECT string_agg(o, ', ' ORDER BY o)
-                                                              FROM jsonb_object_keys(exp_types) o) || '.';
-            END IF;
-            PERFORM pgetl._load_typed(exp->k, 'expectation ' || k, exp_types->>k);
-        END LOOP;
+        -- known expectations, of their JSON types (load_columns.c)
+        PERFORM pgetl._load_check_expect(exp);
         FOREACH k IN ARRAY ARRAY['min_rows', 'max_rows'] LOOP
             IF (exp->>k)::numeric < 0 OR (exp->>k)::numeric <> trunc((exp->>k)::numeric) THEN
                 RAISE EXCEPTION 'expectation % must be a non-negative integer, not %', k, exp->k

@@ -17,3 +17,9 @@ DROP TABLE pgetl.load_column;
 --@function pgetl._load_check_columns
 --@function pgetl._load_check_column_values
 DROP FUNCTION pgetl._load_scalar(jsonb, text);
+
+-- The options' and expectations' keys too (load_columns.c); 0.1's
+-- _load_typed goes.
+--@function pgetl._load_check_options
+--@function pgetl._load_check_expect
+DROP FUNCTION pgetl._load_typed(jsonb, text, text);
