@@ -259,6 +259,9 @@ extern void load_spec_bind_positions(LoadSpec *spec);
 extern void load_spec_become_owner(LoadSpec *spec, PgetlUserSwitch *sw);
 extern bool load_catalog_has_column(const char *table, const char *column);
 
+/* load_columns.c */
+extern bool load_column_key_can_warn(const char *name);
+
 /* load_source.c */
 typedef struct LoadSource LoadSource;
 extern LoadSource *load_source_open(const char *source, const char *load_name);

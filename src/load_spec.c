@@ -5,7 +5,10 @@
  *	  the user-facing functions that define, drop and stage.
  *
  * A spec is stored by pgetl._define_load (src/sql/60_load.sql), which runs
- * as the extension owner and checks the shape of the JSON.  Everything that
+ * as the extension owner and checks the shape of the JSON; what it stores is
+ * the document (pgetl.load_spec's columns and options), which is read back
+ * here by key, and nothing derived from it but ref_relids (the tables of
+ * "references", resolved here when the spec is defined).  Everything that
  * runs user-defined code -- type input functions for min, max and allowed,
  * domains, check expressions -- is compiled here, as the calling role, both
  * when the spec is defined (so that a bad spec is refused at once) and when
@@ -346,8 +349,9 @@ compile_references(LoadSpec *spec, LoadColumn *c)
 		values[0] = Int64GetDatum(spec->spec_id);
 		values[1] = Int32GetDatum(c->ordinal);
 		values[2] = ObjectIdGetDatum(c->ref_relid);
-		load_owner_query("UPDATE pgetl.load_column SET ref_relid = $3 "
-						 "WHERE spec_id OPERATOR(pg_catalog.=) $1 AND ordinal OPERATOR(pg_catalog.=) $2",
+		/* _define_load made ref_relids an array of one NULL per column */
+		load_owner_query("UPDATE pgetl.load_spec SET ref_relids[$2] = $3::pg_catalog.regclass "
+						 "WHERE spec_id OPERATOR(pg_catalog.=) $1",
 						 3, types, values, NULL);
 	}
 	else if (!OidIsValid(c->ref_relid) || get_rel_name(c->ref_relid) == NULL)
@@ -925,20 +929,41 @@ load_spec_fetch(const char *name, bool for_define)
 
 	spec->defining = for_define;
 
-	/* its columns (the rules new in 0.2 are NULL in a catalog of 0.1) */
+	/*
+	 * its columns, read from the spec's document (a catalog of 0.1 keeps the
+	 * same document, without the rules new in 0.2, and has no ref_relids).
+	 * warn_rules: a severity "warn" makes every rule of the column that can
+	 * warn a warning (warn_all: its keys, filtered by load_columns.c's
+	 * table), an object the rules it gives "warn".
+	 */
 	values[0] = Int64GetDatum(spec->spec_id);
 	types[0] = INT8OID;
-	load_owner_query(load_catalog_has_column("load_column", "warn_rules") ?
-					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
-					 "prefix, max_length, max_decimals, allowed, is_unique, "
-					 "min_length, not_allowed, not_pattern, ref_table, ref_relid::oid AS ref_relid, ref_column, warn_rules "
-					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal" :
-					 "SELECT ordinal, name, target, type, required, format, min, max, pattern, "
-					 "prefix, max_length, max_decimals, allowed, is_unique, "
-					 "NULL::integer AS min_length, NULL::text[] AS not_allowed, NULL::text AS not_pattern, "
-					 "NULL::text AS ref_table, NULL::oid AS ref_relid, NULL::text AS ref_column, "
-					 "NULL::text[] AS warn_rules "
-					 "FROM pgetl.load_column WHERE spec_id = $1 ORDER BY ordinal",
+	load_owner_query(psprintf("SELECT x.o AS ordinal, x.e->>'name' AS name, "
+							  "CASE WHEN x.e ? 'target' THEN x.e->>'target' ELSE x.e->>'name' END AS target, "
+							  "x.e->>'type' AS type, coalesce((x.e->>'required')::boolean, false) AS required, "
+							  "x.e->>'format' AS format, x.e->>'min' AS min, x.e->>'max' AS max, "
+							  "x.e->>'pattern' AS pattern, x.e->>'prefix' AS prefix, "
+							  "(x.e->>'max_length')::integer AS max_length, "
+							  "(x.e->>'max_decimals')::integer AS max_decimals, "
+							  "CASE WHEN jsonb_typeof(x.e->'allowed') = 'array' THEN "
+							  "ARRAY(SELECT a #>> '{}' FROM jsonb_array_elements(x.e->'allowed') a) END AS allowed, "
+							  "coalesce((x.e->>'unique')::boolean, false) AS is_unique, "
+							  "(x.e->>'min_length')::integer AS min_length, "
+							  "CASE WHEN jsonb_typeof(x.e->'not_allowed') = 'array' THEN "
+							  "ARRAY(SELECT a #>> '{}' FROM jsonb_array_elements(x.e->'not_allowed') a) END AS not_allowed, "
+							  "x.e->>'not_pattern' AS not_pattern, "
+							  "x.e->'references'->>'table' AS ref_table, %s AS ref_relid, "
+							  "x.e->'references'->>'column' AS ref_column, "
+							  "jsonb_typeof(x.e->'severity') = 'string' AS warn_all, "
+							  "CASE jsonb_typeof(x.e->'severity') "
+							  "WHEN 'string' THEN CASE WHEN x.e->>'severity' = 'warn' THEN "
+							  "ARRAY(SELECT jsonb_object_keys(x.e)) END "
+							  "WHEN 'object' THEN ARRAY(SELECT w.key FROM jsonb_each_text(x.e->'severity') w "
+							  "WHERE w.value = 'warn') END AS warn_rules "
+							  "FROM pgetl.load_spec s, jsonb_array_elements(s.columns) WITH ORDINALITY AS x(e, o) "
+							  "WHERE s.spec_id = $1 ORDER BY x.o",
+							  load_catalog_has_column("load_spec", "ref_relids") ?
+							  "(s.ref_relids[x.o])::oid" : "NULL::oid"),
 					 1, types, values, NULL);
 	spec->ncolumns = SPI_processed;
 	spec->columns = palloc0(sizeof(LoadColumn) * spec->ncolumns);
@@ -975,16 +1000,25 @@ load_spec_fetch(const char *name, bool for_define)
 			c->ref_relid = spi_oid(i, "ref_relid");
 			c->ref_column = spi_text(i, "ref_column", cxt);
 			c->warn_rules = spi_text_array(i, "warn_rules", &c->nwarn_rules, cxt);
+			if (spi_bool(i, "warn_all"))
+			{
+				int			n = 0;
+
+				for (int k = 0; k < c->nwarn_rules; k++)
+					if (load_column_key_can_warn(c->warn_rules[k]))
+						c->warn_rules[n++] = c->warn_rules[k];
+				c->nwarn_rules = n;
+			}
 			c->field = -1;
 			c->out = -1;
 		}
 
 		/* its checks */
-		load_owner_query(load_catalog_has_column("load_check", "severity") ?
-						 "SELECT name, expression, severity = 'warn' AS warn FROM pgetl.load_check "
-						 "WHERE spec_id = $1 ORDER BY ordinal" :
-						 "SELECT name, expression, false AS warn FROM pgetl.load_check "
-						 "WHERE spec_id = $1 ORDER BY ordinal", 1, types, values, NULL);
+		load_owner_query("SELECT x.e->>'name' AS name, x.e->>'expression' AS expression, "
+						 "coalesce(x.e->>'severity', 'error') = 'warn' AS warn "
+						 "FROM pgetl.load_spec s, jsonb_array_elements(CASE WHEN jsonb_typeof(s.options->'checks') = 'array' "
+						 "THEN s.options->'checks' ELSE '[]' END) WITH ORDINALITY AS x(e, o) "
+						 "WHERE s.spec_id = $1 ORDER BY x.o", 1, types, values, NULL);
 		spec->nchecks = SPI_processed;
 		spec->checks = palloc0(sizeof(LoadCheck) * (spec->nchecks + 1));
 		for (int i = 0; i < spec->nchecks; i++)

@@ -20,51 +20,19 @@ CREATE TABLE pgetl.load_spec (
     on_conflict     text CHECK (on_conflict IN ('update', 'nothing')),
     max_rejects     bigint CHECK (max_rejects >= 0),
     max_reject_ratio double precision CHECK (max_reject_ratio BETWEEN 0 AND 1),
+    -- the spec's document, as given to pgetl_define_load (validated): the
+    -- CSV columns with their rules, and the options (dialect, behaviour,
+    -- checks, expectations); the loader reads the rules from here
     columns         jsonb NOT NULL,
     options         jsonb NOT NULL,
-    defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- (0.2) what the document names but must be resolved when the spec is
+    -- defined, by the defining role: the table each column's "references"
+    -- names (element i for column i, NULL for a column without it), kept
+    -- by OID so that a rename follows
+    ref_relids      regclass[]
 );
 COMMENT ON TABLE pgetl.load_spec IS 'load specs: target, CSV dialect and load behaviour (read it through the view pgetl.loads)';
-
-CREATE TABLE pgetl.load_column (
-    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
-    ordinal         integer NOT NULL,
-    name            text,
-    target          text,
-    type            text,
-    required        boolean NOT NULL DEFAULT false,
-    format          text,
-    min             text,
-    max             text,
-    pattern         text,
-    prefix          text,
-    max_length      integer CHECK (max_length >= 0),
-    max_decimals    integer CHECK (max_decimals >= 0),
-    allowed         text[],
-    is_unique       boolean NOT NULL DEFAULT false,
-    -- (0.2) more rules, and the rules whose failures are warnings
-    min_length      integer CHECK (min_length >= 0),
-    not_allowed     text[],
-    not_pattern     text,
-    ref_table       text,       -- "references": the table as given
-    ref_relid       regclass,   -- ... resolved by the defining role
-    ref_column      text,
-    warn_rules      text[],
-    PRIMARY KEY (spec_id, ordinal)
-);
-COMMENT ON TABLE pgetl.load_column IS 'one row per CSV column of a load spec, with its rules';
-
-CREATE TABLE pgetl.load_check (
-    spec_id         bigint NOT NULL REFERENCES pgetl.load_spec ON DELETE CASCADE,
-    ordinal         integer NOT NULL,
-    name            text NOT NULL,
-    expression      text NOT NULL,
-    -- (0.2) warn: a false check is a warning, the row loads
-    severity        text NOT NULL DEFAULT 'error' CHECK (severity IN ('error', 'warn')),
-    PRIMARY KEY (spec_id, ordinal),
-    UNIQUE (spec_id, name)
-);
-COMMENT ON TABLE pgetl.load_check IS 'row-level checks of a load spec: SQL boolean expressions over the target columns';
 
 CREATE TABLE pgetl.load_record (
     load_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -221,80 +189,42 @@ BEGIN
 END
 $$;
 
--- A JSON value as text when it is a string, number or boolean; an error
--- naming the key otherwise.
-CREATE FUNCTION pgetl._load_scalar(v jsonb, what text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-        RETURN NULL;
-    END IF;
-    IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
-        RAISE EXCEPTION '% must be a string, number or boolean, not %', what, jsonb_typeof(v)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN v #>> '{}';
-END
-$$;
+-- Validates the columns of a load spec (load_columns.c: their keys, declared
+-- once in its table column_keys[], the values' types, the target columns
+-- they name); an error with the first problem.  The values that allowed and
+-- not_allowed list are checked by the second, after the checks and
+-- expectations (as 0.1 did).
+CREATE FUNCTION pgetl._load_check_columns(p_target oid, p_target_name text, p_columns jsonb,
+                                          p_header boolean)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_columns' LANGUAGE C;
+CREATE FUNCTION pgetl._load_check_column_values(p_columns jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_column_values' LANGUAGE C STRICT;
 
-CREATE FUNCTION pgetl._load_typed(v jsonb, what text, want text) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' AND jsonb_typeof(v) <> want THEN
-        RAISE EXCEPTION '% must be a %, not %', what, want, jsonb_typeof(v)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN CASE WHEN jsonb_typeof(v) = 'null' THEN NULL ELSE v END;
-END
-$$;
+-- Validates the options of a load spec, and its expectations (option
+-- "expect"): known keys (load_columns.c's option_keys[] and expect_keys[])
+-- of their JSON types; _define_load checks what the values mean.
+CREATE FUNCTION pgetl._load_check_options(p_options jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_options' LANGUAGE C;
+CREATE FUNCTION pgetl._load_check_expect(p_expect jsonb)
+RETURNS void AS 'MODULE_PATHNAME', 'pgetl_load_check_expect' LANGUAGE C STRICT;
 
--- Store (or replace) a load spec.  Checks the shape of columns and options
--- and that target columns exist; pgetl_define_load (C) then compiles the
--- stored spec as the caller, which checks types, values, patterns and
--- check expressions, and rolls everything back on error.
+-- Store (or replace) a load spec.  Checks the shape of the options
+-- (pgetl._load_check_options), of the columns (pgetl._load_check_columns)
+-- and that target columns exist;
+-- pgetl_define_load (C) then compiles the stored spec as the caller, which
+-- checks types, values, patterns and check expressions, and rolls
+-- everything back on error.
 CREATE FUNCTION pgetl._define_load(caller oid, p_name text, p_target oid,
                                    p_columns jsonb, p_options jsonb)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    col_keys constant text[] := '{name,target,required,type,format,min,max,pattern,prefix,max_length,max_decimals,allowed,unique,min_length,not_allowed,not_pattern,references,severity}';
-    -- the JSON type of each column key ("scalar": string, number or
-    -- boolean); name, target and severity are checked below
-    col_types constant jsonb := '{"required": "boolean", "unique": "boolean", "type": "string",
-        "format": "string", "pattern": "string", "not_pattern": "string", "prefix": "string",
-        "max_length": "number", "min_length": "number", "max_decimals": "number",
-        "allowed": "array", "not_allowed": "array", "references": "object",
-        "min": "scalar", "max": "scalar"}';
-    -- the rules a "severity" can make warnings (the type rule cannot: a value
-    -- that is not of the type cannot be loaded)
-    warn_keys constant text[] := '{required,min,max,pattern,not_pattern,prefix,max_length,min_length,max_decimals,allowed,not_allowed,unique,references}';
-    -- the whole-load expectations, and the JSON type of each
-    exp_types constant jsonb := '{"min_rows": "number", "max_rows": "number",
-        "max_reject_ratio": "number", "unique": "array", "not_null": "array",
-        "freshness": "object", "sql": "array"}';
     exp jsonb;
-    warns text[];
-    warn_of jsonb := '[]';
-    -- the options, and the JSON type of each
-    opt_types constant jsonb := '{"delimiter": "string", "quote": "string", "escape": "string",
-        "header": "boolean", "null": "string", "encoding": "string", "mode": "string",
-        "conflict_key": "array", "on_conflict": "string", "max_rejects": "number",
-        "max_reject_ratio": "number", "checks": "array", "unlisted_columns": "string",
-        "require_final_newline": "boolean", "commit_every": "number", "expect": "object"}';
-    -- the values an option of a fixed set takes (the first is its default);
-    -- mode and on_conflict are checked below, with their own messages
-    opt_choices constant jsonb := '{"unlisted_columns": ["error", "ignore"]}';
-    opt record;
     s pgetl.load_spec;
     rel record;
-    c jsonb;
     k text;
-    i integer := 0;
     id bigint;
     hdr boolean;
-    tgt text;
-    names text[] := '{}';
-    targets text[] := '{}';
     ck jsonb;
     ck_names text[] := '{}';
     ckey text[];
@@ -330,42 +260,19 @@ BEGIN
                   DETAIL = 'A load target must be a table, a partitioned table or a foreign table.';
     END IF;
 
-    -- options
-    IF p_options IS NULL OR jsonb_typeof(p_options) <> 'object' THEN
-        RAISE EXCEPTION 'options must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: ''{"delimiter": ";", "max_rejects": 100}''::jsonb';
-    END IF;
-    FOR k IN SELECT jsonb_object_keys(p_options) LOOP
-        IF NOT opt_types ? k THEN
-            RAISE EXCEPTION 'unknown load option "%"', k
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid options: ' || (SELECT string_agg(o, ', ' ORDER BY o)
-                                                     FROM jsonb_object_keys(opt_types) o) || '.';
-        END IF;
-    END LOOP;
-    FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(opt_types) t LOOP
-        PERFORM pgetl._load_typed(p_options->opt.key, 'option ' || opt.key, opt.want);
-    END LOOP;
-    FOR opt IN SELECT t.key, t.value AS choices FROM jsonb_each(opt_choices) t LOOP
-        IF jsonb_typeof(p_options->opt.key) = 'string' AND NOT opt.choices @> jsonb_build_array(p_options->opt.key) THEN
-            RAISE EXCEPTION 'invalid value for option %: %', opt.key, p_options->opt.key
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Valid values: ' || (SELECT string_agg(v, ', ' ORDER BY o)
-                                                    FROM jsonb_array_elements_text(opt.choices) WITH ORDINALITY AS x(v, o)) || '.';
-        END IF;
-    END LOOP;
-    hdr := coalesce(pgetl._load_typed(p_options->'header', 'option header', 'boolean')::boolean, true);
+    -- the options: known ones, of their JSON types (load_columns.c)
+    PERFORM pgetl._load_check_options(p_options);
+    hdr := coalesce((p_options->>'header')::boolean, true);
     IF p_options->>'unlisted_columns' = 'ignore' AND NOT hdr THEN
         RAISE EXCEPTION 'option unlisted_columns "ignore" needs a header'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Without a header, CSV columns are matched to the spec by position.',
                   HINT = 'Set "header": true, or list every CSV column (with "target": null to skip one).';
     END IF;
-    v_delim := coalesce(pgetl._load_typed(p_options->'delimiter', 'option delimiter', 'string') #>> '{}', ',');
-    v_quote := coalesce(pgetl._load_typed(p_options->'quote', 'option quote', 'string') #>> '{}', '"');
-    v_escape := pgetl._load_typed(p_options->'escape', 'option escape', 'string') #>> '{}';
-    v_enc := coalesce(pgetl._load_typed(p_options->'encoding', 'option encoding', 'string') #>> '{}', 'UTF8');
-    PERFORM pgetl._load_typed(p_options->'null', 'option null', 'string');
+    v_delim := coalesce(p_options->>'delimiter', ',');
+    v_quote := coalesce(p_options->>'quote', '"');
+    v_escape := p_options->>'escape';
+    v_enc := coalesce(p_options->>'encoding', 'UTF8');
     IF octet_length(v_delim) <> 1 OR octet_length(v_quote) <> 1 OR octet_length(coalesce(v_escape, '"')) <> 1 THEN
         RAISE EXCEPTION 'delimiter, quote and escape must each be a single one-byte character'
             USING ERRCODE = 'invalid_parameter_value';
@@ -379,13 +286,13 @@ BEGIN
         RAISE EXCEPTION 'unknown encoding "%"', v_enc
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example UTF8, LATIN1, WIN1252.';
     END IF;
-    v_mode := coalesce(pgetl._load_typed(p_options->'mode', 'option mode', 'string') #>> '{}', 'append');
+    v_mode := coalesce(p_options->>'mode', 'append');
     IF v_mode NOT IN ('append', 'upsert', 'replace') THEN
         RAISE EXCEPTION 'unknown load mode "%"', v_mode
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid modes: append, upsert, replace.';
     END IF;
-    v_onc := pgetl._load_typed(p_options->'on_conflict', 'option on_conflict', 'string') #>> '{}';
-    IF pgetl._load_typed(p_options->'conflict_key', 'option conflict_key', 'array') IS NOT NULL THEN
+    v_onc := p_options->>'on_conflict';
+    IF jsonb_typeof(p_options->'conflict_key') = 'array' THEN
         SELECT array_agg(e #>> '{}' ORDER BY o) INTO ckey
           FROM jsonb_array_elements(p_options->'conflict_key') WITH ORDINALITY AS x(e, o);
     END IF;
@@ -424,7 +331,7 @@ BEGIN
         RAISE EXCEPTION 'conflict_key and on_conflict apply only to mode upsert'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_max := (pgetl._load_typed(p_options->'max_rejects', 'option max_rejects', 'number') #>> '{}')::numeric;
+    v_max := (p_options->>'max_rejects')::numeric;
     IF v_max < 0 THEN
         RAISE EXCEPTION 'max_rejects must be zero or more, not %', v_max USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -443,146 +350,16 @@ BEGIN
                   DETAIL = 'Expectations are checked after the last row is in, in the load''s transaction, so that a failed one loads nothing; a load with commit_every has committed its earlier stretches by then.',
                   HINT = 'Drop commit_every to check expectations (write-audit-publish), or drop expect to commit as you go.';
     END IF;
-    v_ratio := (pgetl._load_typed(p_options->'max_reject_ratio', 'option max_reject_ratio', 'number') #>> '{}')::double precision;
+    v_ratio := (p_options->>'max_reject_ratio')::double precision;
     IF v_ratio NOT BETWEEN 0 AND 1 THEN
         RAISE EXCEPTION 'max_reject_ratio must be between 0 and 1, not %', v_ratio USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- columns
-    IF p_columns IS NULL OR jsonb_typeof(p_columns) <> 'array' OR jsonb_array_length(p_columns) = 0 THEN
-        RAISE EXCEPTION 'columns must be a non-empty JSON array of objects'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: ''[{"name": "price", "type": "numeric", "min": 0}]''::jsonb';
-    END IF;
-    FOR c IN SELECT e FROM jsonb_array_elements(p_columns) e LOOP
-        i := i + 1;
-        IF jsonb_typeof(c) <> 'object' THEN
-            RAISE EXCEPTION 'column % of the spec must be a JSON object, not %', i, jsonb_typeof(c)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOR k IN SELECT jsonb_object_keys(c) LOOP
-            IF NOT k = ANY (col_keys) THEN
-                RAISE EXCEPTION 'unknown key "%" in column %', k, coalesce(c->>'name', i::text)
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Valid keys: ' || array_to_string(col_keys, ', ') || '.';
-            END IF;
-        END LOOP;
-        IF pgetl._load_typed(c->'name', 'name of column ' || i, 'string') IS NULL AND hdr THEN
-            RAISE EXCEPTION 'column % has no name', i
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'With "header": true, each column needs the "name" of its CSV header.';
-        END IF;
-        IF c->>'name' = ANY (names) THEN
-            RAISE EXCEPTION 'column "%" appears twice in the spec', c->>'name' USING ERRCODE = 'duplicate_column';
-        END IF;
-        names := names || (c->>'name');
-        IF c ? 'target' THEN
-            tgt := pgetl._load_typed(c->'target', 'target of column ' || coalesce(c->>'name', i::text), 'string') #>> '{}';
-        ELSE
-            tgt := c->>'name';
-        END IF;
-        IF tgt IS NOT NULL THEN
-            IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt
-                           AND attnum > 0 AND NOT attisdropped) THEN
-                RAISE EXCEPTION 'column "%" of relation % does not exist', tgt, rel.qname
-                    USING ERRCODE = 'undefined_column',
-                          HINT = 'Set "target" to the column to load it into, or to null to skip this CSV column.';
-            END IF;
-            IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = p_target AND attname = tgt AND attgenerated <> '') THEN
-                RAISE EXCEPTION 'column "%" of relation % is a generated column', tgt, rel.qname
-                    USING ERRCODE = 'generated_always';
-            END IF;
-            IF tgt = ANY (targets) THEN
-                RAISE EXCEPTION 'target column "%" is loaded from two CSV columns', tgt USING ERRCODE = 'duplicate_column';
-            END IF;
-            targets := targets || tgt;
-        END IF;
-        IF tgt IS NULL AND (c ? 'min' OR c ? 'max' OR c ? 'format' OR c ? 'allowed' OR c ? 'not_allowed' OR c ? 'references')
-           AND NOT c ? 'type' THEN
-            RAISE EXCEPTION 'column "%" is not loaded, so its min, max, format, allowed, not_allowed and references need a "type"', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOR opt IN SELECT t.key, t.value #>> '{}' AS want FROM jsonb_each(col_types) t WHERE c ? t.key LOOP
-            IF opt.want = 'scalar' THEN
-                PERFORM pgetl._load_scalar(c->opt.key, opt.key);
-            ELSE
-                PERFORM pgetl._load_typed(c->opt.key, opt.key, opt.want);
-            END IF;
-        END LOOP;
-        IF (c->>'max_length')::numeric < 0 OR (c->>'max_decimals')::numeric < 0
-           OR (c->>'max_length')::numeric <> trunc((c->>'max_length')::numeric)
-           OR (c->>'max_decimals')::numeric <> trunc((c->>'max_decimals')::numeric) THEN
-            RAISE EXCEPTION 'max_length and max_decimals of column "%" must be non-negative integers', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF (c->>'min_length')::numeric < 0 OR (c->>'min_length')::numeric <> trunc((c->>'min_length')::numeric) THEN
-            RAISE EXCEPTION 'min_length of column "%" must be a non-negative integer, not %', coalesce(c->>'name', i::text), c->'min_length'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF (c->>'min_length')::numeric > (c->>'max_length')::numeric THEN
-            RAISE EXCEPTION 'min_length % of column "%" is greater than max_length %', c->>'min_length',
-                            coalesce(c->>'name', i::text), c->>'max_length'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        FOREACH k IN ARRAY ARRAY['pattern', 'not_pattern'] LOOP
-            CONTINUE WHEN NOT c ? k;
-            BEGIN
-                PERFORM '' ~ (c->>k);
-            EXCEPTION WHEN invalid_regular_expression THEN
-                RAISE EXCEPTION 'invalid % for column "%": %', k, coalesce(c->>'name', i::text), SQLERRM
-                    USING ERRCODE = 'invalid_regular_expression',
-                          HINT = 'Patterns are PostgreSQL regular expressions (POSIX ARE), as with the ~ operator.';
-            END;
-        END LOOP;
-        IF c ? 'references' AND (jsonb_typeof(c->'references'->'table') IS DISTINCT FROM 'string'
-                                 OR jsonb_typeof(c->'references'->'column') IS DISTINCT FROM 'string'
-                                 OR EXISTS (SELECT FROM jsonb_object_keys(c->'references') kk
-                                             WHERE kk NOT IN ('table', 'column'))) THEN
-            RAISE EXCEPTION 'references of column "%" must be an object {"table": ..., "column": ...}', coalesce(c->>'name', i::text)
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example: "references": {"table": "public.customers", "column": "customer_id"}';
-        END IF;
-        -- severity: "error" or "warn" for all the column's rules, or an
-        -- object giving it rule by rule; kept as the list of warning rules
-        warns := NULL;
-        IF jsonb_typeof(c->'severity') = 'string' THEN
-            IF c->>'severity' NOT IN ('error', 'warn') THEN
-                RAISE EXCEPTION 'invalid severity for column "%": %', coalesce(c->>'name', i::text), c->'severity'
-                    USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
-            END IF;
-            IF c->>'severity' = 'warn' THEN
-                SELECT array_agg(w ORDER BY o) INTO warns
-                  FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c ? w;
-            END IF;
-        ELSIF jsonb_typeof(c->'severity') = 'object' THEN
-            FOR opt IN SELECT t.key, t.value FROM jsonb_each(c->'severity') t LOOP
-                IF NOT opt.key = ANY (warn_keys) THEN
-                    RAISE EXCEPTION 'severity of column "%" names "%", which is not a rule that can warn', coalesce(c->>'name', i::text), opt.key
-                        USING ERRCODE = 'invalid_parameter_value',
-                              DETAIL = 'A value that is not of the column''s type (or format) cannot be loaded, so the type rule always rejects.',
-                              HINT = 'Rules that can warn: ' || array_to_string(warn_keys, ', ') || '.';
-                END IF;
-                IF NOT c ? opt.key THEN
-                    RAISE EXCEPTION 'severity of column "%" names rule "%", which the column does not have', coalesce(c->>'name', i::text), opt.key
-                        USING ERRCODE = 'invalid_parameter_value';
-                END IF;
-                IF jsonb_typeof(opt.value) IS DISTINCT FROM 'string' OR opt.value #>> '{}' NOT IN ('error', 'warn') THEN
-                    RAISE EXCEPTION 'invalid severity for rule "%" of column "%": %', opt.key, coalesce(c->>'name', i::text), opt.value
-                        USING ERRCODE = 'invalid_parameter_value', HINT = 'Valid values: error, warn.';
-                END IF;
-            END LOOP;
-            SELECT array_agg(w ORDER BY o) INTO warns
-              FROM unnest(warn_keys) WITH ORDINALITY AS x(w, o) WHERE c->'severity'->>w = 'warn';
-        ELSIF c ? 'severity' AND jsonb_typeof(c->'severity') <> 'null' THEN
-            RAISE EXCEPTION 'severity of column "%" must be a string or an object, not %', coalesce(c->>'name', i::text), jsonb_typeof(c->'severity')
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example "severity": "warn", or "severity": {"pattern": "warn"}.';
-        END IF;
-        warn_of := warn_of || jsonb_build_array(to_jsonb(warns));
-    END LOOP;
+    -- columns: their rules (load_columns.c)
+    PERFORM pgetl._load_check_columns(p_target, rel.qname, p_columns, hdr);
 
     -- checks
-    IF pgetl._load_typed(p_options->'checks', 'option checks', 'array') IS NOT NULL THEN
+    IF jsonb_typeof(p_options->'checks') = 'array' THEN
         FOR ck IN SELECT e FROM jsonb_array_elements(p_options->'checks') e LOOP
             IF jsonb_typeof(ck) <> 'object' OR jsonb_typeof(ck->'name') IS DISTINCT FROM 'string'
                OR jsonb_typeof(ck->'expression') IS DISTINCT FROM 'string'
@@ -606,15 +383,8 @@ BEGIN
     -- types, privileges and sql queries are checked by the C side
     exp := p_options->'expect';
     IF exp IS NOT NULL AND jsonb_typeof(exp) <> 'null' THEN
-        FOR k IN SELECT jsonb_object_keys(exp) LOOP
-            IF NOT exp_types ? k THEN
-                RAISE EXCEPTION 'unknown expectation "%"', k
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Valid expectations: ' || (SELECT string_agg(o, ', ' ORDER BY o)
-                                                              FROM jsonb_object_keys(exp_types) o) || '.';
-            END IF;
-            PERFORM pgetl._load_typed(exp->k, 'expectation ' || k, exp_types->>k);
-        END LOOP;
+        -- known expectations, of their JSON types (load_columns.c)
+        PERFORM pgetl._load_check_expect(exp);
         FOREACH k IN ARRAY ARRAY['min_rows', 'max_rows'] LOOP
             IF (exp->>k)::numeric < 0 OR (exp->>k)::numeric <> trunc((exp->>k)::numeric) THEN
                 RAISE EXCEPTION 'expectation % must be a non-negative integer, not %', k, exp->k
@@ -677,18 +447,20 @@ BEGIN
         END IF;
     END IF;
 
-    -- store, replacing a spec of the same name
+    -- the values of allowed and not_allowed: strings, numbers or booleans
+    PERFORM pgetl._load_check_column_values(p_columns);
+
+    -- store the document, replacing a spec of the same name; the tables
+    -- that "references" name are resolved by the C side, as the caller
     SELECT * INTO s FROM pgetl.load_spec WHERE name = p_name FOR UPDATE;
     IF FOUND THEN
         s := pgetl._load_spec_for(caller, p_name, true);
-        DELETE FROM pgetl.load_column WHERE spec_id = s.spec_id;
-        DELETE FROM pgetl.load_check WHERE spec_id = s.spec_id;
         UPDATE pgetl.load_spec SET
             target = p_target, target_name = rel.qname, delimiter = v_delim, quote = v_quote,
             escape = v_escape, header = hdr, null_string = coalesce(p_options->>'null', ''),
             encoding = v_enc, mode = v_mode, conflict_key = ckey, on_conflict = v_onc,
             max_rejects = v_max, max_reject_ratio = v_ratio, columns = p_columns,
-            options = p_options, defined_at = now()
+            options = p_options, defined_at = now(), ref_relids = NULL
          WHERE spec_id = s.spec_id;
         id := s.spec_id;
     ELSE
@@ -700,26 +472,11 @@ BEGIN
                 p_columns, p_options)
         RETURNING spec_id INTO id;
     END IF;
-    INSERT INTO pgetl.load_column (spec_id, ordinal, name, target, type, required, format, min, max,
-                                   pattern, prefix, max_length, max_decimals, allowed, is_unique,
-                                   min_length, not_allowed, not_pattern, ref_table, ref_column, warn_rules)
-    SELECT id, o::integer, e->>'name',
-           CASE WHEN e ? 'target' THEN e->>'target' ELSE e->>'name' END,
-           e->>'type', coalesce((e->>'required')::boolean, false), e->>'format',
-           pgetl._load_scalar(e->'min', 'min'), pgetl._load_scalar(e->'max', 'max'),
-           e->>'pattern', e->>'prefix', (e->>'max_length')::integer, (e->>'max_decimals')::integer,
-           CASE WHEN jsonb_typeof(e->'allowed') = 'array'
-                THEN ARRAY(SELECT pgetl._load_scalar(a, 'allowed value') FROM jsonb_array_elements(e->'allowed') a) END,
-           coalesce((e->>'unique')::boolean, false),
-           (e->>'min_length')::integer,
-           CASE WHEN jsonb_typeof(e->'not_allowed') = 'array'
-                THEN ARRAY(SELECT pgetl._load_scalar(a, 'not_allowed value') FROM jsonb_array_elements(e->'not_allowed') a) END,
-           e->>'not_pattern', e->'references'->>'table', e->'references'->>'column',
-           ARRAY(SELECT jsonb_array_elements_text(nullif(warn_of->(o::integer - 1), 'null')))
-      FROM jsonb_array_elements(p_columns) WITH ORDINALITY AS x(e, o);
-    INSERT INTO pgetl.load_check (spec_id, ordinal, name, expression, severity)
-    SELECT id, o::integer, e->>'name', e->>'expression', coalesce(e->>'severity', 'error')
-      FROM jsonb_array_elements(coalesce(p_options->'checks', '[]')) WITH ORDINALITY AS x(e, o);
+    IF EXISTS (SELECT FROM jsonb_array_elements(p_columns) e WHERE e ? 'references') THEN
+        UPDATE pgetl.load_spec
+           SET ref_relids = array_fill(NULL::regclass, ARRAY[jsonb_array_length(p_columns)])
+         WHERE spec_id = id;
+    END IF;
     RETURN id;
 END
 $$;

@@ -15,7 +15,7 @@ BEGIN
     FOREACH t IN ARRAY ARRAY[
         'pgetl.pipeline', 'pgetl.task', 'pgetl.task_dependency',
         'pgetl.run_record', 'pgetl.task_run_record',
-        'pgetl.load_spec', 'pgetl.load_column', 'pgetl.load_check',
+        'pgetl.load_spec',
         'pgetl.load_record', 'pgetl.reject_record',
         'pgetl.stage', 'pgetl.stage_chunk', 'pgetl.schedule',
         'pgetl.pipeline_version_record', 'pgetl.backfill_cancel']::regclass[]

@@ -28,6 +28,17 @@ undumped=$(q "SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c, pg
 ok "every table and sequence of schema pgetl but the state transition tables, task kinds and trigger rules is an extension configuration table"
 
 psql -X -q -v ON_ERROR_STOP=1 -f "$here/fixture.sql" > "$work/fixture.log" 2>&1 || { cat "$work/fixture.log"; fail "fixture failed"; }
+# a spec with a rule resolved when it is defined: the table "references"
+# names, kept by OID in pgetl.load_spec.ref_relids (by name in the dump)
+qq "SET ROLE fx; CREATE TABLE fx.region_list (name text PRIMARY KEY);
+    INSERT INTO fx.region_list VALUES ('north'), ('south'), ('east')"
+qq "SET ROLE fx; SELECT pgetl_define_load('fx_ref_load', 'fx.summary',
+    '[{\"name\": \"region\", \"references\": {\"table\": \"fx.region_list\", \"column\": \"name\"}},
+      {\"name\": \"amount\", \"target\": \"total\"}]', '{\"unlisted_columns\": \"ignore\"}')"
+[ "$(q "SELECT ref_relids::text FROM pgetl.load_spec WHERE name = 'fx_ref_load'")" = "{fx.region_list,NULL}" ] \
+    || fail "ref_relids of fx_ref_load: $(q "SELECT ref_relids::text FROM pgetl.load_spec WHERE name = 'fx_ref_load'")"
+[ "$(q "SET ROLE fx; SELECT rows_loaded || '/' || rows_rejected FROM pgetl_load('fx_ref_load', 'fx_sales')")" = "4/1" ] \
+    || fail "fx_ref_load does not load 4 rows and reject west"
 psql -X -q -d postgres -c "GRANT USAGE ON SCHEMA cron TO fx" \
     -c "GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO fx" >/dev/null
 qq "SET ROLE fx; SELECT pgetl_schedule('fx_daily', '0 3 * * *', '{\"min_total\": 1}')"

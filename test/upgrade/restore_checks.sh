@@ -33,5 +33,9 @@ run=$(q "SET ROLE fx; SELECT pgetl_run('fx_daily', logical_date => '2024-03-01')
 qq "SET ROLE fx; SELECT pgetl_create_pipeline('fx_new')" || fail "a new pipeline after restore"
 [ "$(q "SET ROLE fx; SELECT rows_loaded || '/' || rows_rejected FROM pgetl_load('fx_sales_load', 'fx_sales')")" = "3/2" ] \
     || fail "the restored spec and stage do not load"
+[ "$(q "SELECT ref_relids::text FROM pgetl.load_spec WHERE name = 'fx_ref_load'")" = "{fx.region_list,NULL}" ] \
+    || fail "ref_relids of fx_ref_load after restore: $(q "SELECT ref_relids::text FROM pgetl.load_spec WHERE name = 'fx_ref_load'")"
+[ "$(q "SET ROLE fx; SELECT rows_loaded || '/' || rows_rejected FROM pgetl_load('fx_ref_load', 'fx_sales')")" = "4/1" ] \
+    || fail "the restored spec with references does not load 4 rows and reject west"
 [ "$(q "SELECT schedule FROM pgetl.schedules WHERE pipeline = 'fx_daily'")" = "0 3 * * *" ] || fail "schedule not restored"
-ok "the restored pipeline runs (run $run), new definitions get new ids, the spec loads the stage, the schedule is kept"
+ok "the restored pipeline runs (run $run), new definitions get new ids, the specs load the stage (references by the restored table), the schedule is kept"

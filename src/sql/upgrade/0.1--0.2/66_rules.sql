@@ -1,21 +1,12 @@
 -- Loader v2 rules (0.2): per-column min_length, not_allowed, not_pattern,
--- references and severity (pgetl.load_column), a severity per check
--- (pgetl.load_check), warnings kept in pgetl.reject_record with severity
--- 'warn' and counted in rows_warned (pgetl.load_record, pgetl.load_history
--- and pgetl_load's result), and whole-load expectations ("expect", kept in
--- the spec's options).  Older specs have no such rules; older loads keep
--- NULL in rows_warned and severity 'error' for their rejects.
+-- references and severity, a severity per check (all kept in the spec's
+-- document: 86_load_spec.sql), warnings kept in pgetl.reject_record with
+-- severity 'warn' and counted in rows_warned (pgetl.load_record,
+-- pgetl.load_history and pgetl_load's result), and whole-load expectations
+-- ("expect", kept in the spec's options).  Older specs have no such rules;
+-- older loads keep NULL in rows_warned and severity 'error' for their
+-- rejects.
 
-ALTER TABLE pgetl.load_column
-    ADD COLUMN min_length integer CHECK (min_length >= 0),
-    ADD COLUMN not_allowed text[],
-    ADD COLUMN not_pattern text,
-    ADD COLUMN ref_table text,
-    ADD COLUMN ref_relid regclass,
-    ADD COLUMN ref_column text,
-    ADD COLUMN warn_rules text[];
-ALTER TABLE pgetl.load_check
-    ADD COLUMN severity text NOT NULL DEFAULT 'error' CHECK (severity IN ('error', 'warn'));
 ALTER TABLE pgetl.load_record
     ADD COLUMN rows_warned bigint;
 ALTER TABLE pgetl.reject_record
