@@ -50,7 +50,7 @@ INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
     ('one_done', 10, 'one upstream succeeded or failed'),
     ('all_skipped', 11, 'all upstream skipped'),
     ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
-    ('all_done_setup_success', 13, 'all upstream finished (setup tasks: as all_done)');
+    ('all_done_setup_success', 13, 'all upstream finished, and one upstream setup task succeeded if it has any (the rule of teardown tasks)');
 
 CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -65,6 +65,12 @@ CREATE TABLE pgetl.task (
     max_retry_delay interval CHECK (max_retry_delay >= '0'),
     timeout         interval CHECK (timeout > '0'),
     trigger_rule    text NOT NULL DEFAULT 'all_success' REFERENCES pgetl.trigger_rule,
+    -- setup and teardown tasks (Airflow's as_setup()/as_teardown()): a
+    -- teardown task is paired with the setup tasks among its upstream
+    -- tasks (pgetl._check_setup_teardown)
+    setup           boolean NOT NULL DEFAULT false,
+    teardown        boolean NOT NULL DEFAULT false,
+    on_failure_fail_run boolean NOT NULL DEFAULT false,
     UNIQUE (pipeline_id, name),
     UNIQUE (pipeline_id, task_id)
 );

@@ -35,10 +35,12 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     kind text DEFAULT 'sql', retries integer DEFAULT 0,
     retry_delay interval DEFAULT '5 minutes', timeout interval DEFAULT NULL,
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
-    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL)
+    retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
+    setup boolean DEFAULT false, teardown boolean DEFAULT false,
+    on_failure_fail_run boolean DEFAULT false)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval) IS
-'adds a task to a pipeline, downstream of the named upstream tasks; returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, boolean, boolean) IS
+'adds a task to a pipeline, downstream of the named upstream tasks; a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
