@@ -164,3 +164,8 @@ SELECT pgetl_definition('strict_copy') - 'name' = pgetl_definition('strict') - '
 SELECT pgetl_apply('{"name": "doc", "tasks": [{"name": "s", "command": "SELECT 1"}, {"name": "t", "command": "SELECT 1", "upstream": ["s"]}]}') -> 'changes';
 SELECT pgetl_apply('{"name": "doc", "tasks": [{"name": "s", "command": "SELECT 1", "setup": true}, {"name": "t", "command": "SELECT 1", "upstream": ["s"], "teardown": true}]}') -> 'changes';
 SELECT task, upstream, trigger_rule, setup, teardown FROM pgetl.tasks WHERE pipeline = 'doc' ORDER BY task;
+
+-- pgetl_graph: setup and teardown tasks say so, and the edge from a setup
+-- task to its teardown task is dashed
+SELECT pgetl_graph('leaky', format => 'dot');
+SELECT pgetl_graph('leaky', format => 'mermaid');
