@@ -169,3 +169,22 @@ SELECT task, upstream, trigger_rule, setup, teardown FROM pgetl.tasks WHERE pipe
 -- task to its teardown task is dashed
 SELECT pgetl_graph('leaky', format => 'dot');
 SELECT pgetl_graph('leaky', format => 'mermaid');
+
+-- Airflow's setup constraint: a task in the scope of a setup task that is
+-- not its direct upstream task does not run when that setup task failed,
+-- whatever its trigger rule (all_done here); a task outside the scope
+-- (its setup task's teardown is not downstream of it) follows its rule
+SELECT pgetl_create_pipeline('deep');
+SELECT pgetl_add_task('deep', 'setup', $$SELECT 1/0$$, setup => true);
+SELECT pgetl_add_task('deep', 'a', $$SELECT 1$$, '{setup}');
+SELECT pgetl_add_task('deep', 'b', $$SELECT 1$$, '{a}', trigger_rule => 'all_done');
+SELECT pgetl_add_task('deep', 'teardown', $$SELECT 1$$, '{setup,b}', teardown => true);
+SELECT pgetl_add_task('deep', 'after', $$SELECT 1$$, '{teardown}', trigger_rule => 'all_done');
+SELECT pg_temp.outcome($$SELECT pgetl_run('deep')$$);
+SELECT task, state FROM pgetl.task_run WHERE pipeline = 'deep' ORDER BY task;
+SELECT b.task AS task, i.setup_id IS NOT NULL AS waits_for_setup
+  FROM pgetl.tasks b
+  LEFT JOIN pgetl._indirect_setups((SELECT pipeline_id FROM pgetl.pipeline WHERE name = 'deep')) i
+    ON i.task_id = (SELECT task_id FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
+                     WHERE p.name = 'deep' AND t.name = b.task)
+ WHERE b.pipeline = 'deep' ORDER BY b.task;

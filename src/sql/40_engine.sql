@@ -67,30 +67,95 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     END
 $$;
 
+-- The setup tasks a task waits for besides its direct upstream tasks
+-- (Airflow's setup constraint, for tasks that are not teardown tasks): the
+-- setup tasks upstream of it, not directly, that have a teardown task
+-- downstream of it, or none at all.  It runs at every step of every run:
+-- a pipeline without setup tasks costs one index scan, and the recursive
+-- query is planned once per session (PL/pgSQL) and not JIT-compiled (the
+-- planner's estimates of recursive queries are high enough for that, which
+-- costs seconds for a query of milliseconds).
+CREATE FUNCTION pgetl._indirect_setups(p_pipeline_id bigint)
+RETURNS TABLE (task_id bigint, setup_id bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pgetl.task s WHERE s.pipeline_id = p_pipeline_id AND s.setup) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH RECURSIVE setups AS (
+            SELECT s.task_id FROM pgetl.task s WHERE s.pipeline_id = p_pipeline_id AND s.setup
+        ), teardown_of(setup_id, teardown_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN setups s ON s.task_id = d.upstream_task_id
+              JOIN pgetl.task td ON td.task_id = d.task_id AND td.teardown
+        ), down(setup_id, task_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN setups s ON s.task_id = d.upstream_task_id
+            UNION
+            SELECT down.setup_id, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+        ), up(teardown_id, task_id) AS (
+            SELECT d.task_id, d.upstream_task_id FROM pgetl.task_dependency d
+             WHERE d.task_id IN (SELECT teardown_id FROM teardown_of)
+            UNION
+            SELECT up.teardown_id, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.task_id
+        )
+        SELECT down.task_id, down.setup_id
+          FROM down JOIN pgetl.task t ON t.task_id = down.task_id AND NOT t.teardown
+         WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d
+                            WHERE d.task_id = down.task_id AND d.upstream_task_id = down.setup_id)
+           AND (NOT EXISTS (SELECT FROM teardown_of o WHERE o.setup_id = down.setup_id)
+                OR EXISTS (SELECT FROM teardown_of o JOIN up ON up.teardown_id = o.teardown_id
+                            WHERE o.setup_id = down.setup_id AND up.task_id = down.task_id));
+END
+$$;
+COMMENT ON FUNCTION pgetl._indirect_setups(bigint) IS
+'internal: the setup tasks each task of a pipeline waits for besides its direct upstream tasks (Airflow''s setup constraint)';
+
 -- Decision for every scheduled task of a run.  Failed, upstream_failed and
 -- cancelled upstream tasks all count as failures.  A teardown task runs by
--- all_done_setup_success, whatever its trigger_rule column says.
+-- all_done_setup_success, whatever its trigger_rule column says.  As
+-- Airflow's setup constraint, a task whose indirect setup task
+-- (pgetl._indirect_setups) failed is upstream_failed, one whose indirect
+-- setup task was skipped is skipped, whatever its trigger rule, and it
+-- waits until they all succeeded.
 CREATE FUNCTION pgetl._evaluate(p_run_id bigint)
 RETURNS TABLE (task_run_id bigint, task_id bigint, decision text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id))
-    SELECT l.task_run_id, l.task_id,
-           pgetl._trigger_decision(CASE WHEN t.teardown THEN 'all_done_setup_success' ELSE t.trigger_rule END,
-               count(d.upstream_task_id),
-               count(*) FILTER (WHERE u.state = 'success'),
-               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
-               count(*) FILTER (WHERE u.state = 'skipped'),
-               count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')),
-               count(*) FILTER (WHERE s.setup),
-               count(*) FILTER (WHERE s.setup AND u.state = 'success'),
-               count(*) FILTER (WHERE s.setup AND u.state = 'skipped'))
-      FROM latest l
-      JOIN pgetl.task t ON t.task_id = l.task_id
-      LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
-      LEFT JOIN pgetl.task s ON s.task_id = d.upstream_task_id
-      LEFT JOIN latest u ON u.task_id = d.upstream_task_id
-     WHERE l.state = 'scheduled'
-     GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.teardown
+    WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
+    by_rule AS (
+        SELECT l.task_run_id, l.task_id,
+               pgetl._trigger_decision(CASE WHEN t.teardown THEN 'all_done_setup_success' ELSE t.trigger_rule END,
+                   count(d.upstream_task_id),
+                   count(*) FILTER (WHERE u.state = 'success'),
+                   count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
+                   count(*) FILTER (WHERE u.state = 'skipped'),
+                   count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')),
+                   count(*) FILTER (WHERE s.setup),
+                   count(*) FILTER (WHERE s.setup AND u.state = 'success'),
+                   count(*) FILTER (WHERE s.setup AND u.state = 'skipped')) AS decision
+          FROM latest l
+          JOIN pgetl.task t ON t.task_id = l.task_id
+          LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
+          LEFT JOIN pgetl.task s ON s.task_id = d.upstream_task_id
+          LEFT JOIN latest u ON u.task_id = d.upstream_task_id
+         WHERE l.state = 'scheduled'
+         GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.teardown
+    ), indirect AS (
+        SELECT i.task_id, count(*) AS n,
+               count(*) FILTER (WHERE u.state = 'success') AS n_success,
+               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')) AS n_failed,
+               count(*) FILTER (WHERE u.state = 'skipped') AS n_skipped
+          FROM pgetl._indirect_setups((SELECT r.pipeline_id FROM pgetl.run_record r WHERE r.run_id = p_run_id)) i
+          LEFT JOIN latest u ON u.task_id = i.setup_id
+         GROUP BY i.task_id
+    )
+    SELECT b.task_run_id, b.task_id,
+           CASE WHEN i.n_failed > 0 THEN 'upstream_failed'
+                WHEN i.n_skipped > 0 THEN 'skipped'
+                WHEN b.decision = 'run' AND i.n_success < i.n THEN 'wait'
+                ELSE b.decision END
+      FROM by_rule b LEFT JOIN indirect i ON i.task_id = b.task_id
 $$;
 
 -- The wait before the next try of a task; base_delay (the run's
@@ -341,33 +406,42 @@ $$;
 -- a teardown task downstream of it (or no teardown task at all), with
 -- all their teardown tasks; and the teardown tasks of a setup task.  A
 -- task re-run inside a setup/teardown scope so gets its resources set up
--- again, and torn down after.
+-- again, and torn down after.  As pgetl._indirect_setups: cheap without
+-- setup tasks, no JIT.
 CREATE FUNCTION pgetl._with_setups_teardowns(p_task_ids bigint[]) RETURNS bigint[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH RECURSIVE up(task_id, up_id) AS (
-        SELECT d.task_id, d.upstream_task_id FROM pgetl.task_dependency d WHERE d.task_id = ANY (p_task_ids)
-        UNION
-        SELECT up.task_id, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.up_id
-    ), down(task_id, down_id) AS (
-        SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d WHERE d.upstream_task_id = ANY (p_task_ids)
-        UNION
-        SELECT down.task_id, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.down_id
-    ), teardown_of(setup_id, teardown_id) AS (
-        SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
-          JOIN pgetl.task s ON s.task_id = d.upstream_task_id AND s.setup
-          JOIN pgetl.task td ON td.task_id = d.task_id AND td.teardown
-         WHERE d.pipeline_id IN (SELECT pipeline_id FROM pgetl.task WHERE task_id = ANY (p_task_ids))
-    ), setups(setup_id) AS (
-        SELECT up.up_id FROM up JOIN pgetl.task s ON s.task_id = up.up_id AND s.setup
-         WHERE NOT EXISTS (SELECT FROM teardown_of o WHERE o.setup_id = up.up_id)
-            OR EXISTS (SELECT FROM teardown_of o JOIN down ON down.down_id = o.teardown_id
-                        WHERE o.setup_id = up.up_id AND down.task_id = up.task_id)
-        UNION
-        SELECT task_id FROM pgetl.task WHERE task_id = ANY (p_task_ids) AND setup
-    )
-    SELECT ARRAY(SELECT unnest(p_task_ids)
-                 UNION SELECT setup_id FROM setups
-                 UNION SELECT o.teardown_id FROM setups JOIN teardown_of o USING (setup_id))
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pgetl.task s
+                    WHERE s.setup AND s.pipeline_id IN (SELECT t.pipeline_id FROM pgetl.task t
+                                                         WHERE t.task_id = ANY (p_task_ids))) THEN
+        RETURN p_task_ids;
+    END IF;
+    RETURN (
+        WITH RECURSIVE up(task_id, up_id) AS (
+            SELECT d.task_id, d.upstream_task_id FROM pgetl.task_dependency d WHERE d.task_id = ANY (p_task_ids)
+            UNION
+            SELECT up.task_id, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.up_id
+        ), down(task_id, down_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d WHERE d.upstream_task_id = ANY (p_task_ids)
+            UNION
+            SELECT down.task_id, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.down_id
+        ), teardown_of(setup_id, teardown_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN pgetl.task s ON s.task_id = d.upstream_task_id AND s.setup
+              JOIN pgetl.task td ON td.task_id = d.task_id AND td.teardown
+             WHERE d.pipeline_id IN (SELECT pipeline_id FROM pgetl.task WHERE task_id = ANY (p_task_ids))
+        ), setups(setup_id) AS (
+            SELECT up.up_id FROM up JOIN pgetl.task s ON s.task_id = up.up_id AND s.setup
+             WHERE NOT EXISTS (SELECT FROM teardown_of o WHERE o.setup_id = up.up_id)
+                OR EXISTS (SELECT FROM teardown_of o JOIN down ON down.down_id = o.teardown_id
+                            WHERE o.setup_id = up.up_id AND down.task_id = up.task_id)
+            UNION
+            SELECT task_id FROM pgetl.task WHERE task_id = ANY (p_task_ids) AND setup
+        )
+        SELECT ARRAY(SELECT unnest(p_task_ids)
+                     UNION SELECT setup_id FROM setups
+                     UNION SELECT o.teardown_id FROM setups JOIN teardown_of o USING (setup_id)));
+END
 $$;
 COMMENT ON FUNCTION pgetl._with_setups_teardowns(bigint[]) IS
 'internal: tasks to re-run with the setup and teardown tasks Airflow clears with them';

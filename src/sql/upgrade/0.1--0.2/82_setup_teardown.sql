@@ -19,6 +19,8 @@ UPDATE pgetl.trigger_rule
 
 DROP FUNCTION pgetl._trigger_decision(text, bigint, bigint, bigint, bigint, bigint);
 --@function pgetl._trigger_decision
+--@create pgetl._indirect_setups
+--@comment pgetl._indirect_setups
 --@function pgetl._evaluate
 
 --@create pgetl._check_setup_teardown
