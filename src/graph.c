@@ -47,7 +47,10 @@ typedef struct GraphNode
 {
 	char	   *name;
 	char	   *kind;
-	char	   *trigger_rule;	/* NULL for the default, all_success */
+	char	   *trigger_rule;	/* NULL for the default, all_success, and for
+								 * a teardown task (its rule is implied) */
+	bool		setup;			/* a setup task */
+	bool		teardown;		/* a teardown task */
 	int			state;			/* index in state_styles; -1 without a run */
 	int			try_number;		/* of the latest try; 0 without one */
 	int			nupstream;
@@ -58,6 +61,7 @@ typedef struct GraphEdge
 {
 	int			from;			/* upstream node */
 	int			to;				/* downstream node */
+	bool		dashed;			/* from a setup task to its teardown task */
 } GraphEdge;
 
 typedef struct Graph
@@ -187,7 +191,7 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 	values[1] = Int64GetDatum(g->run_id);
 	nulls[1] = g->has_run ? ' ' : 'n';
 	ret = SPI_execute_with_args("SELECT t.task, t.kind, t.trigger_rule, l.state, l.try_number, "
-								"       t.upstream "
+								"       t.upstream, t.setup, t.teardown "
 								"  FROM pgetl.tasks t "
 								"  LEFT JOIN (SELECT DISTINCT ON (r.task) r.task, r.state, r.try_number "
 								"               FROM pgetl.task_run r "
@@ -212,8 +216,12 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 
 		n->name = spi_text(cxt, i, "task");
 		n->kind = spi_text(cxt, i, "kind");
+		d = pgetl_spi_getbinval(tup, desc, "setup", &isnull);
+		n->setup = !isnull && DatumGetBool(d);
+		d = pgetl_spi_getbinval(tup, desc, "teardown", &isnull);
+		n->teardown = !isnull && DatumGetBool(d);
 		rule = spi_text(cxt, i, "trigger_rule");
-		n->trigger_rule = (rule && strcmp(rule, "all_success") != 0) ? rule : NULL;
+		n->trigger_rule = (rule && strcmp(rule, "all_success") != 0 && !n->teardown) ? rule : NULL;
 		if (!g->has_run)
 			n->state = -1;
 		else
@@ -261,6 +269,7 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 				continue;		/* cannot happen: edges stay in one pipeline */
 			g->edges[g->nedges].from = from;
 			g->edges[g->nedges].to = i;
+			g->edges[g->nedges].dashed = g->nodes[from].setup && g->nodes[i].teardown;
 			g->nedges++;
 		}
 	qsort(g->edges, g->nedges, sizeof(GraphEdge), edge_cmp);
@@ -345,13 +354,19 @@ graph_states_present(Graph *g, bool *present)
 			present[g->nodes[i].state] = true;
 }
 
-/* the text under a node's name: kind, trigger rule, state and try */
+/*
+ * the text under a node's name: kind (and setup or teardown), trigger rule,
+ * state and try
+ */
 static List *
 node_lines(GraphNode *n)
 {
 	List	   *lines = NIL;
 
-	lines = lappend(lines, n->kind);
+	if (n->setup || n->teardown)
+		lines = lappend(lines, psprintf("%s, %s", n->kind, n->setup ? "setup" : "teardown"));
+	else
+		lines = lappend(lines, n->kind);
 	if (n->trigger_rule)
 		lines = lappend(lines, psprintf("trigger: %s", n->trigger_rule));
 	if (n->state >= 0 && n->state != NO_STATUS)
@@ -431,7 +446,7 @@ graph_dot(Graph *g)
 		dot_string(&buf, g->nodes[g->edges[i].from].name, false);
 		appendStringInfoString(&buf, " -> ");
 		dot_string(&buf, g->nodes[g->edges[i].to].name, false);
-		appendStringInfoString(&buf, ";\n");
+		appendStringInfoString(&buf, g->edges[i].dashed ? " [style=dashed];\n" : ";\n");
 	}
 	appendStringInfoString(&buf, "}\n");
 	return buf.data;
@@ -531,7 +546,8 @@ graph_mermaid(Graph *g)
 		appendStringInfoChar(&buf, '\n');
 	}
 	for (int i = 0; i < g->nedges; i++)
-		appendStringInfo(&buf, "    t%d --> t%d\n", g->edges[i].from + 1, g->edges[i].to + 1);
+		appendStringInfo(&buf, "    t%d %s t%d\n", g->edges[i].from + 1,
+						 g->edges[i].dashed ? "-.->" : "-->", g->edges[i].to + 1);
 	if (g->has_run)
 	{
 		bool		any = false;

@@ -61,7 +61,7 @@ INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
     ('one_done', 10, 'one upstream succeeded or failed'),
     ('all_skipped', 11, 'all upstream skipped'),
     ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
-    ('all_done_setup_success', 13, 'all upstream finished (setup tasks: as all_done)');
+    ('all_done_setup_success', 13, 'all upstream finished, and one upstream setup task succeeded if it has any (the rule of teardown tasks)');
 
 CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -85,7 +85,13 @@ CREATE TABLE pgetl.task (
     -- after the state they report is committed (src/task_worker.c)
     on_failure      text CHECK (btrim(on_failure) <> ''),
     on_success      text CHECK (btrim(on_success) <> ''),
-    on_retry        text CHECK (btrim(on_retry) <> '')
+    on_retry        text CHECK (btrim(on_retry) <> ''),
+    -- setup and teardown tasks (Airflow's as_setup()/as_teardown()): a
+    -- teardown task is paired with the setup tasks among its upstream
+    -- tasks (pgetl._check_setup_teardown)
+    setup           boolean NOT NULL DEFAULT false,
+    teardown        boolean NOT NULL DEFAULT false,
+    on_failure_fail_run boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 

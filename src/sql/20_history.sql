@@ -377,10 +377,11 @@ SELECT p.name AS pipeline, t.name AS task, t.kind, t.command, t.config,
        ARRAY(SELECT u.name FROM pgetl.task_dependency d
                JOIN pgetl.task u ON u.task_id = d.upstream_task_id
               WHERE d.task_id = t.task_id ORDER BY u.name) AS upstream,
-       t.trigger_rule, t.retries, t.retry_delay, t.retry_exponential_backoff,
-       t.max_retry_delay, t.timeout
+       CASE WHEN t.teardown THEN 'all_done_setup_success' ELSE t.trigger_rule END AS trigger_rule,
+       t.retries, t.retry_delay, t.retry_exponential_backoff,
+       t.max_retry_delay, t.timeout, t.setup, t.teardown, t.on_failure_fail_run
   FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
  WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks';
+COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks, the trigger rule they run by, and whether they are setup or teardown tasks';
 
 GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run, pgetl.pipelines, pgetl.tasks TO PUBLIC;

@@ -438,13 +438,55 @@ BEGIN
 END
 $$;
 
+-- The rules of setup and teardown tasks (Airflow's as_setup() and
+-- as_teardown()), in one place: _add_task, pgetl_apply (once a document's
+-- edges are in) and the start of a run check a task with it.  p_setups:
+-- the number of the task's direct upstream tasks that are setup tasks,
+-- NULL while its edges are not known (pgetl_apply adds them after the
+-- tasks; upstream => NULL).  NULL flags read as false.
+CREATE FUNCTION pgetl._check_setup_teardown(p_task text, p_setup boolean, p_teardown boolean,
+                                            p_on_failure_fail_run boolean, p_trigger_rule text,
+                                            p_setups bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF coalesce(p_setup, false) AND coalesce(p_teardown, false) THEN
+        RAISE EXCEPTION 'task "%" cannot be both a setup task and a teardown task', p_task
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Add two tasks: the setup task (setup => true), and the teardown task (teardown => true) with the setup task among its upstream tasks.';
+    END IF;
+    IF coalesce(p_on_failure_fail_run, false) AND NOT coalesce(p_teardown, false) THEN
+        RAISE EXCEPTION 'task "%" is not a teardown task: on_failure_fail_run applies to teardown tasks only', p_task
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The failure of any other task that ends the pipeline fails the run already.',
+                  HINT = 'Add teardown => true, or leave on_failure_fail_run out.';
+    END IF;
+    IF NOT coalesce(p_teardown, false) THEN
+        RETURN;
+    END IF;
+    IF p_trigger_rule NOT IN ('all_success', 'all_done_setup_success') THEN
+        RAISE EXCEPTION 'teardown task "%" cannot have trigger rule %', p_task, p_trigger_rule
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A teardown task runs by the trigger rule all_done_setup_success: once all its upstream tasks are done, if one of its setup tasks succeeded.',
+                  HINT = 'Leave trigger_rule out (or give all_done_setup_success).';
+    END IF;
+    IF p_setups = 0 THEN
+        RAISE EXCEPTION 'teardown task "%" has no upstream setup task', p_task
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A teardown task is paired with the setup tasks among its upstream tasks, as setup >> work >> teardown does in Airflow.',
+                  HINT = 'Add the setup task first (setup => true) and name it in upstream, e.g. upstream => ARRAY[''create_scratch'', ''work''].';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_command text,
                                 p_upstream text[], p_kind text, p_retries integer,
                                 p_retry_delay interval, p_timeout interval, p_trigger_rule text,
                                 p_config jsonb, p_retry_exponential_backoff boolean,
                                 p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false,
                                 p_on_failure text DEFAULT NULL, p_on_success text DEFAULT NULL,
-                                p_on_retry text DEFAULT NULL)
+                                p_on_retry text DEFAULT NULL, p_setup boolean DEFAULT false,
+                                p_teardown boolean DEFAULT false, p_on_failure_fail_run boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -517,12 +559,18 @@ BEGIN
             format('A %s task has no config: its command decides.', p_kind));
     END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
+    -- upstream NULL: the edges come later (pgetl_add_dependency, pgetl_apply)
+    PERFORM pgetl._check_setup_teardown(p_name, p_setup, p_teardown, p_on_failure_fail_run, p_trigger_rule,
+        CASE WHEN p_upstream IS NOT NULL THEN
+             (SELECT count(*) FROM pgetl.task s WHERE s.task_id = ANY (ups) AND s.setup) END);
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
                             retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
-                            depends_on_past, on_failure, on_success, on_retry)
+                            depends_on_past, on_failure, on_success, on_retry,
+                            setup, teardown, on_failure_fail_run)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
             coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
-            coalesce(p_depends_on_past, false), p_on_failure, p_on_success, p_on_retry)
+            coalesce(p_depends_on_past, false), p_on_failure, p_on_success, p_on_retry,
+            coalesce(p_setup, false), coalesce(p_teardown, false), coalesce(p_on_failure_fail_run, false))
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
@@ -576,6 +624,8 @@ COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
 COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
+COMMENT ON FUNCTION pgetl._check_setup_teardown(text, boolean, boolean, boolean, text, bigint) IS
+'internal: the rules of setup and teardown tasks (22023): not both, on_failure_fail_run for teardown tasks only, a teardown task''s trigger rule and upstream setup task';
 COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';
 COMMENT ON FUNCTION pgetl._reassign_owned(oid, oid, oid) IS

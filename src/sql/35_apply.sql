@@ -500,7 +500,9 @@ BEGIN
                 -- the edges, as the set of names (checked one by one below)
                 EXECUTE 'SELECT coalesce(jsonb_agg(DISTINCT u ORDER BY u), ''[]'') FROM unnest(' || expr || ') u'
                     INTO want;
-                expr := '''{}''::text[]';
+                -- NULL: _add_task then leaves the checks that need the
+                -- edges (a teardown task's setup task) to the end
+                expr := 'NULL::text[]';
             ELSE
                 EXECUTE 'SELECT to_jsonb(' || expr || ')' INTO want;
             END IF;
@@ -554,6 +556,18 @@ BEGIN
             END IF;
             j := j + 1;
         END LOOP;
+    END LOOP;
+
+    -- now that the edges are in: every teardown task has an upstream
+    -- setup task (the rules of pgetl._check_setup_teardown)
+    FOR i IN 0 .. jsonb_array_length(tasks) - 1 LOOP
+        t := tasks->i;
+        PERFORM pgetl._apply_exec(format('tasks[%s].upstream', i),
+            format('SELECT pgetl._check_setup_teardown(tk.name, tk.setup, tk.teardown, tk.on_failure_fail_run, tk.trigger_rule, '
+                   '(SELECT count(*) FROM pgetl.task_dependency d JOIN pgetl.task s ON s.task_id = d.upstream_task_id '
+                   '  WHERE d.task_id = tk.task_id AND s.setup)) '
+                   'FROM pgetl.task tk WHERE tk.pipeline_id = %s AND tk.name = %L AND tk.teardown',
+                   p.pipeline_id, t->>'name'));
     END LOOP;
 
     -- the schedule: compared here, changed by src/apply.c through

@@ -11,9 +11,12 @@ $$;
 
 -- Airflow's trigger rules: given the states of a task's upstream tasks,
 -- decide whether it runs now ('run'), waits ('wait'), or will never run
--- ('upstream_failed' or 'skipped').
+-- ('upstream_failed' or 'skipped').  n_setup, n_setup_success and
+-- n_setup_skipped count the upstream tasks that are setup tasks (for
+-- all_done_setup_success, the rule of teardown tasks).
 CREATE FUNCTION pgetl._trigger_decision(rule text, n_up bigint, n_success bigint, n_failed bigint,
-                                        n_skipped bigint, n_done bigint)
+                                        n_skipped bigint, n_done bigint, n_setup bigint DEFAULT 0,
+                                        n_setup_success bigint DEFAULT 0, n_setup_skipped bigint DEFAULT 0)
 RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
         WHEN n_up = 0 OR rule = 'always' THEN 'run'
@@ -54,8 +57,13 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
             WHEN n_skipped > 0 THEN 'skipped'
             WHEN n_done < n_up THEN 'wait'
             WHEN n_success > 0 THEN 'run' ELSE 'upstream_failed' END
-        -- pgetl has no setup tasks yet: as all_done
-        WHEN rule = 'all_done_setup_success' THEN CASE WHEN n_done = n_up THEN 'run' ELSE 'wait' END
+        -- as Airflow's trigger_rule_dep: all done, then skipped when every
+        -- upstream setup task was skipped, upstream_failed when none of
+        -- them succeeded (without upstream setup tasks: as all_done)
+        WHEN rule = 'all_done_setup_success' THEN CASE
+            WHEN n_done < n_up THEN 'wait'
+            WHEN n_setup > 0 AND n_setup_skipped >= n_setup THEN 'skipped'
+            WHEN n_setup > 0 AND n_setup_success = 0 THEN 'upstream_failed' ELSE 'run' END
     END
 $$;
 
@@ -86,29 +94,98 @@ BEGIN
 END
 $$;
 
+-- The setup tasks a task waits for besides its direct upstream tasks
+-- (Airflow's setup constraint, for tasks that are not teardown tasks): the
+-- setup tasks upstream of it, not directly, that have a teardown task
+-- downstream of it, or none at all.  It runs at every step of every run:
+-- a pipeline without setup tasks costs one index scan, and the recursive
+-- query is planned once per session (PL/pgSQL) and not JIT-compiled (the
+-- planner's estimates of recursive queries are high enough for that, which
+-- costs seconds for a query of milliseconds).
+CREATE FUNCTION pgetl._indirect_setups(p_pipeline_id bigint)
+RETURNS TABLE (task_id bigint, setup_id bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pgetl.task s WHERE s.pipeline_id = p_pipeline_id AND s.setup) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH RECURSIVE setups AS (
+            SELECT s.task_id FROM pgetl.task s WHERE s.pipeline_id = p_pipeline_id AND s.setup
+        ), teardown_of(setup_id, teardown_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN setups s ON s.task_id = d.upstream_task_id
+              JOIN pgetl.task td ON td.task_id = d.task_id AND td.teardown
+        ), down(setup_id, task_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN setups s ON s.task_id = d.upstream_task_id
+            UNION
+            SELECT down.setup_id, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+        ), up(teardown_id, task_id) AS (
+            SELECT d.task_id, d.upstream_task_id FROM pgetl.task_dependency d
+             WHERE d.task_id IN (SELECT teardown_id FROM teardown_of)
+            UNION
+            SELECT up.teardown_id, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.task_id
+        )
+        SELECT down.task_id, down.setup_id
+          FROM down JOIN pgetl.task t ON t.task_id = down.task_id AND NOT t.teardown
+         WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d
+                            WHERE d.task_id = down.task_id AND d.upstream_task_id = down.setup_id)
+           AND (NOT EXISTS (SELECT FROM teardown_of o WHERE o.setup_id = down.setup_id)
+                OR EXISTS (SELECT FROM teardown_of o JOIN up ON up.teardown_id = o.teardown_id
+                            WHERE o.setup_id = down.setup_id AND up.task_id = down.task_id));
+END
+$$;
+COMMENT ON FUNCTION pgetl._indirect_setups(bigint) IS
+'internal: the setup tasks each task of a pipeline waits for besides its direct upstream tasks (Airflow''s setup constraint)';
+
 -- Decision for every scheduled task of a run.  Failed, upstream_failed and
--- cancelled upstream tasks all count as failures.  A task that
--- depends_on_past and whose past is not done waits (pgetl._past_ok).
+-- cancelled upstream tasks all count as failures.  A teardown task runs by
+-- all_done_setup_success, whatever its trigger_rule column says.  As
+-- Airflow's setup constraint, a task whose indirect setup task
+-- (pgetl._indirect_setups) failed is upstream_failed, one whose indirect
+-- setup task was skipped is skipped, whatever its trigger rule, and it
+-- waits until they all succeeded.  A task that depends_on_past and whose
+-- past is not done waits (pgetl._past_ok).
 CREATE FUNCTION pgetl._evaluate(p_run_id bigint)
 RETURNS TABLE (task_run_id bigint, task_id bigint, decision text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id))
-    SELECT e.task_run_id, e.task_id,
-           CASE WHEN e.decision = 'run' AND e.depends_on_past AND NOT pgetl._past_ok(p_run_id, e.task_id)
-                THEN 'wait' ELSE e.decision END
-      FROM (SELECT l.task_run_id, l.task_id, t.depends_on_past,
-                   pgetl._trigger_decision(t.trigger_rule,
-                       count(d.upstream_task_id),
-                       count(*) FILTER (WHERE u.state = 'success'),
-                       count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
-                       count(*) FILTER (WHERE u.state = 'skipped'),
-                       count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled'))) AS decision
-              FROM latest l
-              JOIN pgetl.task t ON t.task_id = l.task_id
-              LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
-              LEFT JOIN latest u ON u.task_id = d.upstream_task_id
-             WHERE l.state = 'scheduled'
-             GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.depends_on_past) e
+    WITH latest AS (SELECT * FROM pgetl._latest_tries(p_run_id)),
+    by_rule AS (
+        SELECT l.task_run_id, l.task_id, t.depends_on_past,
+               pgetl._trigger_decision(CASE WHEN t.teardown THEN 'all_done_setup_success' ELSE t.trigger_rule END,
+                   count(d.upstream_task_id),
+                   count(*) FILTER (WHERE u.state = 'success'),
+                   count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')),
+                   count(*) FILTER (WHERE u.state = 'skipped'),
+                   count(*) FILTER (WHERE u.state IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')),
+                   count(*) FILTER (WHERE s.setup),
+                   count(*) FILTER (WHERE s.setup AND u.state = 'success'),
+                   count(*) FILTER (WHERE s.setup AND u.state = 'skipped')) AS decision
+          FROM latest l
+          JOIN pgetl.task t ON t.task_id = l.task_id
+          LEFT JOIN pgetl.task_dependency d ON d.task_id = l.task_id
+          LEFT JOIN pgetl.task s ON s.task_id = d.upstream_task_id
+          LEFT JOIN latest u ON u.task_id = d.upstream_task_id
+         WHERE l.state = 'scheduled'
+         GROUP BY l.task_run_id, l.task_id, t.trigger_rule, t.teardown, t.depends_on_past
+    ), indirect AS (
+        SELECT i.task_id, count(*) AS n,
+               count(*) FILTER (WHERE u.state = 'success') AS n_success,
+               count(*) FILTER (WHERE u.state IN ('failed', 'upstream_failed', 'cancelled')) AS n_failed,
+               count(*) FILTER (WHERE u.state = 'skipped') AS n_skipped
+          FROM pgetl._indirect_setups((SELECT r.pipeline_id FROM pgetl.run_record r WHERE r.run_id = p_run_id)) i
+          LEFT JOIN latest u ON u.task_id = i.setup_id
+         GROUP BY i.task_id
+    )
+    SELECT b.task_run_id, b.task_id,
+           CASE WHEN i.n_failed > 0 THEN 'upstream_failed'
+                WHEN i.n_skipped > 0 THEN 'skipped'
+                WHEN b.decision = 'run' AND i.n_success < i.n THEN 'wait'
+                WHEN b.decision = 'run' AND b.depends_on_past AND NOT pgetl._past_ok(p_run_id, b.task_id)
+                THEN 'wait'
+                ELSE b.decision END
+      FROM by_rule b LEFT JOIN indirect i ON i.task_id = b.task_id
 $$;
 
 -- The wait before the next try of a task; base_delay (the run's
@@ -304,6 +381,11 @@ BEGIN
         RAISE EXCEPTION 'pipeline "%" has no tasks', p.name
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add tasks with pgetl_add_task().';
     END IF;
+    -- a teardown task added with upstream => NULL got its edges later
+    PERFORM pgetl._check_setup_teardown(t.name, t.setup, t.teardown, t.on_failure_fail_run, t.trigger_rule,
+                (SELECT count(*) FROM pgetl.task_dependency d JOIN pgetl.task s ON s.task_id = d.upstream_task_id
+                  WHERE d.task_id = t.task_id AND s.setup))
+       FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id AND t.teardown;
 END
 $$;
 
@@ -422,12 +504,59 @@ BEGIN
 END
 $$;
 
+-- The tasks to re-run (p_task_ids) with the setup and teardown tasks that
+-- Airflow clears with them: the setup tasks upstream of a task that have
+-- a teardown task downstream of it (or no teardown task at all), with
+-- all their teardown tasks; and the teardown tasks of a setup task.  A
+-- task re-run inside a setup/teardown scope so gets its resources set up
+-- again, and torn down after.  As pgetl._indirect_setups: cheap without
+-- setup tasks, no JIT.
+CREATE FUNCTION pgetl._with_setups_teardowns(p_task_ids bigint[]) RETURNS bigint[]
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pgetl.task s
+                    WHERE s.setup AND s.pipeline_id IN (SELECT t.pipeline_id FROM pgetl.task t
+                                                         WHERE t.task_id = ANY (p_task_ids))) THEN
+        RETURN p_task_ids;
+    END IF;
+    RETURN (
+        WITH RECURSIVE up(task_id, up_id) AS (
+            SELECT d.task_id, d.upstream_task_id FROM pgetl.task_dependency d WHERE d.task_id = ANY (p_task_ids)
+            UNION
+            SELECT up.task_id, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.up_id
+        ), down(task_id, down_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d WHERE d.upstream_task_id = ANY (p_task_ids)
+            UNION
+            SELECT down.task_id, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.down_id
+        ), teardown_of(setup_id, teardown_id) AS (
+            SELECT d.upstream_task_id, d.task_id FROM pgetl.task_dependency d
+              JOIN pgetl.task s ON s.task_id = d.upstream_task_id AND s.setup
+              JOIN pgetl.task td ON td.task_id = d.task_id AND td.teardown
+             WHERE d.pipeline_id IN (SELECT pipeline_id FROM pgetl.task WHERE task_id = ANY (p_task_ids))
+        ), setups(setup_id) AS (
+            SELECT up.up_id FROM up JOIN pgetl.task s ON s.task_id = up.up_id AND s.setup
+             WHERE NOT EXISTS (SELECT FROM teardown_of o WHERE o.setup_id = up.up_id)
+                OR EXISTS (SELECT FROM teardown_of o JOIN down ON down.down_id = o.teardown_id
+                            WHERE o.setup_id = up.up_id AND down.task_id = up.task_id)
+            UNION
+            SELECT task_id FROM pgetl.task WHERE task_id = ANY (p_task_ids) AND setup
+        )
+        SELECT ARRAY(SELECT unnest(p_task_ids)
+                     UNION SELECT setup_id FROM setups
+                     UNION SELECT o.teardown_id FROM setups JOIN teardown_of o USING (setup_id)));
+END
+$$;
+COMMENT ON FUNCTION pgetl._with_setups_teardowns(bigint[]) IS
+'internal: tasks to re-run with the setup and teardown tasks Airflow clears with them';
+
 -- Resume a finished run: failed, upstream_failed and cancelled tasks (and
 -- skipped tasks downstream of them) get a new try; successful ones are kept.
 -- p_rerun: tasks to re-run although they succeeded, with everything
 -- downstream.  Clear (p_clear, pgetl_clear(), Airflow's clear): only the
 -- tasks p_rerun names get a new try, with everything downstream when
--- p_downstream; the run may have succeeded.
+-- p_downstream; the run may have succeeded.  Either way, a re-run task
+-- inside a setup/teardown scope re-runs its setup and teardown tasks too
+-- (pgetl._with_setups_teardowns).
 CREATE FUNCTION pgetl._resume_run(caller oid, p_run_id bigint, coordinator_pid integer,
                                   p_rerun text[] DEFAULT NULL, p_clear boolean DEFAULT false,
                                   p_downstream boolean DEFAULT true)
@@ -501,10 +630,12 @@ BEGIN
           JOIN latest l ON l.task_id = d.task_id AND l.state = 'skipped'
          WHERE NOT p_clear
     )
+    SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM rerun;
+    rerun_ids := pgetl._with_setups_teardowns(rerun_ids);
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
     SELECT p_run_id, l.task_id, l.task, l.try_number + 1, l.try_number + 1 + t.retries
-      FROM latest l JOIN pgetl.task t ON t.task_id = l.task_id
-     WHERE l.task_id IN (SELECT task_id FROM rerun)
+      FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
+     WHERE l.task_id = ANY (rerun_ids)
      ORDER BY l.task_id;
     -- As Airflow does for a cleared run, tasks added to the pipeline after
     -- the run started join it now, with their first try.
@@ -669,9 +800,23 @@ BEGIN
                     WHERE state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')) THEN
         -- As in Airflow, the leaves decide: the run failed if a task without
         -- downstream tasks failed (or could not run because of a failure).
+        -- Teardown tasks do not count, unless on_failure_fail_run: a task
+        -- whose downstream tasks are all such teardown tasks is a leaf,
+        -- and a teardown task is not (Airflow's _tis_for_dagrun_state);
+        -- when no task is left, the tasks without downstream tasks are.
+        WITH l AS (
+            SELECT l.task_id, l.state,
+                   coalesce(t.teardown AND NOT t.on_failure_fail_run, false) AS ignored,
+                   NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id) AS leaf,
+                   NOT EXISTS (SELECT FROM pgetl.task_dependency d JOIN pgetl.task dt ON dt.task_id = d.task_id
+                                WHERE d.upstream_task_id = l.task_id
+                                  AND NOT (dt.teardown AND NOT dt.on_failure_fail_run)) AS only_ignored_down
+              FROM pgetl._latest_tries(p_run_id) l LEFT JOIN pgetl.task t ON t.task_id = l.task_id
+        )
         SELECT bool_or(l.state IN ('failed', 'upstream_failed', 'cancelled')) INTO any_failed_leaf
-          FROM pgetl._latest_tries(p_run_id) l
-         WHERE NOT EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = l.task_id);
+          FROM l
+         WHERE CASE WHEN EXISTS (SELECT FROM l x WHERE NOT x.ignored AND x.only_ignored_down)
+                    THEN NOT l.ignored AND l.only_ignored_down ELSE l.leaf END;
         SELECT f.failed_tasks, f.failure_detail INTO failed_tasks, failure_detail
           FROM pgetl._failure_report(p_run_id) f;
         run_state := CASE WHEN any_failed_leaf THEN 'failed' ELSE 'success' END;

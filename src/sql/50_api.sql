@@ -40,10 +40,11 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     trigger_rule text DEFAULT 'all_success', config jsonb DEFAULT '{}',
     retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
     depends_on_past boolean DEFAULT false, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
-    on_retry text DEFAULT NULL)
+    on_retry text DEFAULT NULL, setup boolean DEFAULT false, teardown boolean DEFAULT false,
+    on_failure_fail_run boolean DEFAULT false)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text) IS
-'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;

@@ -40,8 +40,9 @@ CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logi
 -- task run only when its try in the previous logical date's run
 -- succeeded or was skipped.
 ALTER TABLE pgetl.task ADD COLUMN depends_on_past boolean NOT NULL DEFAULT false;
---@function pgetl._past_ok
---@function pgetl._evaluate
+--@create pgetl._past_ok
+-- (pgetl._evaluate, which calls it, is brought to its new form by
+-- 88_setup_teardown.sql, once the columns it reads exist)
 
 -- pgetl_backfill (issue 11 §1): one run per logical date of a range, at
 -- most max_active_runs at a time (src/run.c); pgetl_cancel_backfill asks
