@@ -11,7 +11,10 @@ CREATE TABLE pgetl.pipeline (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- active (queued runs wait) runs of the pipeline at once, across
     -- logical dates; Airflow's max_active_runs (default 16, as Airflow's)
-    max_active_runs integer NOT NULL DEFAULT 16 CHECK (max_active_runs BETWEEN 1 AND 1024)
+    max_active_runs integer NOT NULL DEFAULT 16 CHECK (max_active_runs BETWEEN 1 AND 1024),
+    -- running tasks of the pipeline at once, across all its active runs;
+    -- Airflow's max_active_tasks (NULL: no cap but max_parallel per run)
+    max_active_tasks integer CHECK (max_active_tasks BETWEEN 1 AND 1024)
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
@@ -55,6 +58,21 @@ INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
     ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
     ('all_done_setup_success', 13, 'all upstream finished (setup tasks: as all_done)');
 
+-- Airflow's pools, named "task pools" here (pgetl.pool in C means the pool
+-- of warm task WORKERS, src/pool.c): a task that names a pool takes
+-- pool_slots of its slots while it runs, across pipelines and owners; it
+-- waits queued while the pool is full (src/scheduler.c, hand_out_all).
+-- Managed by pgetl_create_pool/pgetl_alter_pool/pgetl_drop_pool
+-- (superusers and members of the role pgetl_pool_admin); shown by the
+-- view pgetl.pools.
+CREATE TABLE pgetl.task_pool (
+    name            text PRIMARY KEY CHECK (name <> ''),
+    slots           integer NOT NULL CHECK (slots BETWEEN 1 AND 100000),
+    description     text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgetl.task_pool IS 'task pools (Airflow''s pools): slots shared by the tasks that name the pool, across pipelines (read them through the view pgetl.pools)';
+
 CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id     bigint NOT NULL REFERENCES pgetl.pipeline ON DELETE CASCADE,
@@ -72,7 +90,17 @@ CREATE TABLE pgetl.task (
     UNIQUE (pipeline_id, task_id),
     -- Airflow's depends_on_past: runs only if its try in the previous
     -- logical date's run succeeded or was skipped (pgetl._past_ok)
-    depends_on_past boolean NOT NULL DEFAULT false
+    depends_on_past boolean NOT NULL DEFAULT false,
+    -- Airflow's pool and pool_slots: the task pool whose slots the task
+    -- takes while it runs (NULL: none, no limit but max_parallel)
+    pool            text REFERENCES pgetl.task_pool,
+    pool_slots      integer NOT NULL DEFAULT 1 CHECK (pool_slots >= 1),
+    -- Airflow's priority_weight and weight_rule: among ready tries
+    -- competing for slots, the higher effective weight starts first
+    -- (pgetl._effective_weights)
+    priority_weight integer NOT NULL DEFAULT 1,
+    weight_rule     text NOT NULL DEFAULT 'downstream'
+                    CHECK (weight_rule IN ('downstream', 'upstream', 'absolute'))
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 
