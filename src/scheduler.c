@@ -768,7 +768,23 @@ hand_out_all(TimestampTz now)
 		nl += r->nlaunched;
 	}
 	if (nq == 0)
+	{
+		/*
+		 * nothing to hand out: no retry is due (a run's stale next_dispatch
+		 * would make it look due at every turn)
+		 */
+		hand_out_retry_at = 0;
+		hand_out_wait_ms = NO_SLOT_WAIT_MS;
+		foreach(lc, runs)
+		{
+			ActiveRun  *r = lfirst(lc);
+
+			r->next_dispatch = 0;
+			if (!r->finished)
+				note_waiting_for_slot(r, false);
+		}
 		return;
+	}
 
 	MemoryContextReset(step_cxt);
 	qids = MemoryContextAlloc(step_cxt, nq * sizeof(Datum));

@@ -11,12 +11,16 @@
 # 3. max_active_tasks 2 over two active runs of different logical dates
 #    (max_parallel 4 each): never more than 2 of the pipeline's tasks run
 #    at once, and 2 do.
+# 4. The hand-out over all runs when task workers are short
+#    (pgetl.max_workers = 1): tries in a roomy pool wait for a worker, the
+#    run says so, one runs at a time, all succeed.
 source "$(dirname "$0")/lib.sh"
 setup_db
 alice=pgetl_pool_alice_$$
 bob=pgetl_pool_bob_$$
-trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE WITH (FORCE)" -c "DROP ROLE IF EXISTS $alice" -c "DROP ROLE IF EXISTS $bob" >/dev/null 2>&1 || true' EXIT
-q "CREATE ROLE $alice LOGIN; CREATE ROLE $bob LOGIN"
+carol=pgetl_pool_carol_$$
+trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE WITH (FORCE)" -c "DROP ROLE IF EXISTS $alice" -c "DROP ROLE IF EXISTS $bob" -c "DROP ROLE IF EXISTS $carol" >/dev/null 2>&1 || true' EXIT
+q "CREATE ROLE $alice LOGIN; CREATE ROLE $bob LOGIN; CREATE ROLE $carol LOGIN"
 as() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "SET ROLE $1" -c "$2"; }
 
 # 1. one slot, two pipelines, two owners
@@ -94,3 +98,34 @@ overl=$(q "SELECT max(c) FROM (SELECT (SELECT count(*) FROM pgetl.task_run y WHE
 [ "$overl" -le 2 ] || fail "$overl tries overlapped in time with max_active_tasks 2"
 [ "$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE run_id IN ($r1, $r2) AND state = 'success'")" = 2 ] || fail "mat runs did not succeed"
 ok "max_active_tasks 2 over two active runs: at most $max (overlap $overl) tasks at once"
+
+# 4. short of task workers while arbitrating (pgetl.max_workers = 1; a
+#    new owner, carol, so that no warm worker of hers exists: the cap
+#    applies to starting workers, an idle worker of the same owner is
+#    reused)
+qq "ALTER SYSTEM SET pgetl.max_workers = 1"
+qq "SELECT pg_reload_conf()"
+sleep 0.5
+qq "SELECT pgetl_create_pool('wide', 4)"
+as $carol "SELECT pgetl_create_pipeline('few', max_parallel => 4)" >/dev/null
+for t in a b c d; do as $carol "SELECT pgetl_add_task('few', '$t', 'SELECT pg_sleep(0.4)', pool => 'wide')" >/dev/null; done
+r=$(as $carol "SELECT pgetl_run('few', wait => false)")
+max=0; said=0
+for ((i = 0; i < 400; i++)); do
+    s=$(q "SELECT (SELECT count(*) FROM pgetl.task_run WHERE run_id = $r AND state = 'running') || ' '
+             || (SELECT coalesce(reason LIKE '%wait for a free task worker%', false)::int || ' ' || (state IN ('queued', 'running'))::int
+                   FROM pgetl.pipeline_run WHERE run_id = $r)")
+    read -r n waiting active <<<"$s"
+    [ "$n" -gt "$max" ] && max=$n
+    [ "$waiting" = 1 ] && said=1
+    [ "$active" = 0 ] && break
+    sleep 0.05
+done
+qq "ALTER SYSTEM RESET pgetl.max_workers"
+qq "SELECT pg_reload_conf()"
+[ "$active" = 0 ] || fail "run 'few' still active after 20 s"
+[ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $r")" = success ] || fail "run 'few' did not succeed"
+[ "$max" -le 1 ] || fail "$max tries ran at once with pgetl.max_workers = 1"
+[ "$said" = 1 ] || fail "the run never said its tries wait for a free task worker"
+[ -z "$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $r")" ] || fail "reason left: $(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $r")"
+ok "pgetl.max_workers = 1 while arbitrating: tries waited for a worker (the run said so), all 4 succeeded"
