@@ -1003,29 +1003,42 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         OR EXISTS (SELECT FROM pgetl.pipeline WHERE max_active_tasks IS NOT NULL)
 $$;
 
--- Airflow's effective priority weight of a task: its priority_weight plus,
--- by its weight_rule, the weights of all its downstream tasks
--- (downstream), of all its upstream tasks (upstream), or nothing
--- (absolute).  NULL for a task that no longer exists.
-CREATE FUNCTION pgetl._effective_weight(p_task_id bigint) RETURNS bigint
+-- Airflow's effective priority weights of tasks: each task's
+-- priority_weight plus, by its weight_rule, the weights of all its
+-- downstream tasks (downstream), of all its upstream tasks (upstream), or
+-- nothing (absolute).  Set-based, for all the tasks at once (the
+-- scheduler asks for every queued try at each hand-out); tasks that no
+-- longer exist are left out.
+CREATE FUNCTION pgetl._effective_weights(task_ids bigint[], OUT task_id bigint, OUT weight bigint)
+RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE t AS (
-        SELECT task_id, priority_weight, weight_rule FROM pgetl.task WHERE task_id = p_task_id
-    ), down(task_id) AS (
-        SELECT d.task_id FROM pgetl.task_dependency d, t
-         WHERE d.upstream_task_id = t.task_id AND t.weight_rule = 'downstream'
+        SELECT k.task_id, k.priority_weight, k.weight_rule FROM pgetl.task k
+         WHERE k.task_id = ANY (task_ids)
+    ), down(root, task_id) AS (
+        SELECT t.task_id, d.task_id FROM t JOIN pgetl.task_dependency d ON d.upstream_task_id = t.task_id
+         WHERE t.weight_rule = 'downstream'
         UNION
-        SELECT d.task_id FROM pgetl.task_dependency d JOIN down ON d.upstream_task_id = down.task_id
-    ), up(task_id) AS (
-        SELECT d.upstream_task_id FROM pgetl.task_dependency d, t
-         WHERE d.task_id = t.task_id AND t.weight_rule = 'upstream'
+        SELECT down.root, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+    ), up(root, task_id) AS (
+        SELECT t.task_id, d.upstream_task_id FROM t JOIN pgetl.task_dependency d ON d.task_id = t.task_id
+         WHERE t.weight_rule = 'upstream'
         UNION
-        SELECT d.upstream_task_id FROM pgetl.task_dependency d JOIN up ON d.task_id = up.task_id
+        SELECT up.root, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.task_id
+    ), reach AS (
+        SELECT root, task_id FROM down UNION SELECT root, task_id FROM up
     )
-    SELECT t.priority_weight::bigint
-           + coalesce((SELECT sum(x.priority_weight) FROM pgetl.task x
-                        WHERE x.task_id IN (SELECT task_id FROM down UNION SELECT task_id FROM up)), 0)
+    SELECT t.task_id, t.priority_weight::bigint + coalesce(sum(x.priority_weight), 0)::bigint
       FROM t
+      LEFT JOIN reach r ON r.root = t.task_id
+      LEFT JOIN pgetl.task x ON x.task_id = r.task_id
+     GROUP BY t.task_id, t.priority_weight
+$$;
+
+-- The effective weight of one task (NULL: no such task).
+CREATE FUNCTION pgetl._effective_weight(p_task_id bigint) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT weight FROM pgetl._effective_weights(ARRAY[p_task_id])
 $$;
 
 -- The tries the scheduler holds (launched: handed to workers, first) and
@@ -1046,8 +1059,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       LEFT JOIN pgetl.task t ON t.task_id = tr.task_id
       LEFT JOIN pgetl.task_pool tp ON tp.name = t.pool
       CROSS JOIN LATERAL (SELECT tr.task_run_id = ANY (launched) AS is_launched) l
-      CROSS JOIN LATERAL (SELECT CASE WHEN NOT l.is_launched
-                                      THEN pgetl._effective_weight(tr.task_id) END AS weight) w
+      LEFT JOIN pgetl._effective_weights(ARRAY(SELECT q.task_id FROM pgetl.task_run_record q
+                                                WHERE q.task_run_id = ANY (queued))) w
+             ON w.task_id = tr.task_id AND NOT l.is_launched
      WHERE tr.task_run_id = ANY (queued || launched)
      ORDER BY l.is_launched DESC, w.weight DESC NULLS LAST, tr.run_id, tr.task_id
 $$;
@@ -1080,6 +1094,8 @@ GRANT SELECT ON pgetl.pools TO PUBLIC;
 
 COMMENT ON FUNCTION pgetl._hand_out_needed() IS
 'internal: whether the scheduler hands out tries over all runs (task pools, priority weights or max_active_tasks in use)';
+COMMENT ON FUNCTION pgetl._effective_weights(bigint[]) IS
+'internal: Airflow''s effective priority weights of tasks, by their weight_rule';
 COMMENT ON FUNCTION pgetl._effective_weight(bigint) IS
 'internal: Airflow''s effective priority weight of a task, by its weight_rule';
 COMMENT ON FUNCTION pgetl._hand_out_order(bigint[], bigint[]) IS

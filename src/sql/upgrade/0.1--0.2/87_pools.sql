@@ -43,9 +43,11 @@ ALTER TABLE pgetl.task ADD COLUMN weight_rule text NOT NULL DEFAULT 'downstream'
 --@comment @extschema@.pgetl_drop_pool
 
 --@function pgetl._hand_out_needed
+--@function pgetl._effective_weights
 --@function pgetl._effective_weight
 --@function pgetl._hand_out_order
 --@comment pgetl._hand_out_needed
+--@comment pgetl._effective_weights
 --@comment pgetl._effective_weight
 --@comment pgetl._hand_out_order
 --@view pgetl.pools
