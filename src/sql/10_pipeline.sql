@@ -58,8 +58,8 @@ INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
     ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
     ('all_done_setup_success', 13, 'all upstream finished (setup tasks: as all_done)');
 
--- Airflow's pools, named "task pools" here (pgetl.pool in C means the pool
--- of warm task WORKERS, src/pool.c): a task that names a pool takes
+-- Airflow's pools, named "task pools" here ("pool" in the C code,
+-- src/pool.c, means the pool of warm task WORKERS): a task that names a pool takes
 -- pool_slots of its slots while it runs, across pipelines and owners; it
 -- waits queued while the pool is full (src/scheduler.c, hand_out_all).
 -- Managed by pgetl_create_pool/pgetl_alter_pool/pgetl_drop_pool
