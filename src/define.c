@@ -37,6 +37,10 @@ PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
 PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
 PGETL_TRAMPOLINE(pgetl_cancel_backfill, "_cancel_backfill")
+/* task pools (Airflow's pools, not the pool of task workers of pool.c) */
+PGETL_TRAMPOLINE(pgetl_create_pool, "_create_pool")
+PGETL_TRAMPOLINE(pgetl_alter_pool, "_alter_pool")
+PGETL_TRAMPOLINE(pgetl_drop_pool, "_drop_pool")
 
 /*
  * pgetl_drop_pipeline(name text)
@@ -68,7 +72,7 @@ pgetl_drop_pipeline(PG_FUNCTION_ARGS)
  * pgetl_alter_pipeline(name text, enabled boolean, description text,
  *						max_parallel integer, params jsonb, owner regrole,
  *						max_active_runs integer, on_failure text, on_success text,
- *						run_timeout interval)
+ *						run_timeout interval, max_active_tasks integer)
  *
  * Changes the settings given (pgetl._alter_pipeline); when the owner
  * changes, the pipeline's cron job, if any, is recreated as the new owner
@@ -79,22 +83,22 @@ Datum		pgetl_alter_pipeline(PG_FUNCTION_ARGS);
 Datum
 pgetl_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	Oid			types[11] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
-	INT4OID, TEXTOID, TEXTOID, INTERVALOID};
-	Datum		values[11];
-	bool		nulls[11];
+	Oid			types[12] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
+	INT4OID, TEXTOID, TEXTOID, INTERVALOID, INT4OID};
+	Datum		values[12];
+	bool		nulls[12];
 	bool		isnull;
 	Datum		old_owner;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	nulls[0] = false;
 	/* (a catalog not yet updated to 0.2 passes fewer: NULL keeps a setting) */
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 11; i++)
 	{
 		nulls[i + 1] = i >= PG_NARGS() || PG_ARGISNULL(i);
 		values[i + 1] = nulls[i + 1] ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
-	old_owner = pgetl_call_internal_args("_alter_pipeline", 11, types, values, nulls,
+	old_owner = pgetl_call_internal_args("_alter_pipeline", 12, types, values, nulls,
 										 OIDOID, &isnull);
 	if (!isnull)
 		pgetl_cron_move(text_to_cstring(PG_GETARG_TEXT_PP(0)), DatumGetObjectId(old_owner),

@@ -137,6 +137,21 @@ static List *runs = NIL;		/* of ActiveRun *, in TopMemoryContext */
 static List *callbacks = NIL;	/* of PendingCallback *, in TopMemoryContext */
 static MemoryContext step_cxt;
 
+/*
+ * Arbitration between runs (task pools, priority weights,
+ * max_active_tasks; src/sql/40_engine.sql).  "Task pool" is Airflow's
+ * pool (pgetl.task_pool): not the pool of task workers of src/pool.c.
+ * While arbitrate is false each run hands out its own queued tries in
+ * task order (step); while true, hand_out_all does it for all runs at
+ * once.  Read again from the catalog at most every FULL_STEP_MS, in a
+ * full step's transaction.
+ */
+static bool arbitrate = false;
+static TimestampTz arbitrate_checked = 0;
+/* after no task worker was free: when hand_out_all tries again, and the wait */
+static TimestampTz hand_out_retry_at = 0;
+static long hand_out_wait_ms = NO_SLOT_WAIT_MS;
+
 /* SIGTERM: stop every run (its workers, then the run itself), then exit */
 static void
 scheduler_sigterm(SIGNAL_ARGS)
@@ -766,6 +781,267 @@ add_queued(ActiveRun *r, const int64 *ids, int n)
 }
 
 /*
+ * check_arbitrate - read whether the runs must be arbitrated (task pools,
+ * priority weights or max_active_tasks in use: pgetl._hand_out_needed),
+ * inside the caller's transaction.  A catalog without it (not yet
+ * updated) never arbitrates.
+ */
+static void
+check_arbitrate(TimestampTz now)
+{
+	bool		isnull;
+	bool		was = arbitrate;
+
+	arbitrate_checked = now;
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('pgetl._hand_out_needed()') IS NOT NULL AS known",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look up pgetl._hand_out_needed()");
+	if (!DatumGetBool(spi_column("known", &isnull)))
+		arbitrate = false;
+	else
+	{
+		if (SPI_execute("SELECT pgetl._hand_out_needed() AS needed", true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "pgetl._hand_out_needed() failed");
+		arbitrate = DatumGetBool(spi_column("needed", &isnull));
+	}
+	/* per run again: from a clean slate */
+	if (was && !arbitrate)
+	{
+		ListCell   *lc;
+
+		foreach(lc, runs)
+			((ActiveRun *) lfirst(lc))->next_dispatch = 0;
+	}
+}
+
+/* A run by id, NULL if none of ours (or finished) */
+static ActiveRun *
+run_by_id(int64 run_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+
+		if (r->run_id == run_id && !r->finished)
+			return r;
+	}
+	return NULL;
+}
+
+/* Forget a queued try that was handed out */
+static void
+unqueue(ActiveRun *r, int64 task_run_id)
+{
+	for (int k = 0; k < r->nqueued; k++)
+		if (r->queued[k] == task_run_id)
+		{
+			memmove(r->queued + k, r->queued + k + 1, (r->nqueued - k - 1) * sizeof(int64));
+			r->nqueued--;
+			return;
+		}
+}
+
+/* A counter of slots or tries in use, by pipeline id or task pool name */
+typedef struct UseCount
+{
+	int64		pipeline_id;	/* 0 for a task pool */
+	char	   *pool;			/* NULL for a pipeline */
+	int			used;
+} UseCount;
+
+/* The counter for a pipeline or task pool, made (at 0) when new; in step_cxt */
+static UseCount *
+use_count(List **counts, int64 pipeline_id, const char *pool)
+{
+	ListCell   *lc;
+	UseCount   *u;
+
+	foreach(lc, *counts)
+	{
+		u = lfirst(lc);
+		if (pool ? (u->pool && strcmp(u->pool, pool) == 0) : (!u->pool && u->pipeline_id == pipeline_id))
+			return u;
+	}
+	u = MemoryContextAllocZero(step_cxt, sizeof(UseCount));
+	u->pipeline_id = pipeline_id;
+	u->pool = pool ? MemoryContextStrdup(step_cxt, pool) : NULL;
+	*counts = lappend(*counts, u);
+	return u;
+}
+
+/* One row of pgetl._hand_out_order */
+typedef struct HandOutRow
+{
+	int64		task_run_id;
+	int64		run_id;
+	int64		pipeline_id;	/* 0: none (dropped) */
+	int			max_active_tasks;	/* 0: no cap */
+	char	   *pool;			/* NULL: no task pool */
+	int			pool_size;
+	int			pool_slots;
+	bool		launched;
+} HandOutRow;
+
+/*
+ * hand_out_all - with arbitration, hand out the queued tries of all runs
+ * at once: in the order of pgetl._hand_out_order (effective weight, run,
+ * task order), each when its run's max_parallel, its pipeline's
+ * max_active_tasks (counted over all the pipeline's runs) and its task
+ * pool's free slots (counted over all runs of the database: this
+ * scheduler holds every try of the database) allow it.  A try that does
+ * not fit stays queued, and the next ones are tried; when no task worker
+ * is free the hand-out stops and is tried again later.  Reads the
+ * catalog in a transaction of its own; memory in step_cxt.
+ */
+static void
+hand_out_all(TimestampTz now)
+{
+	ListCell   *lc;
+	int			nq = 0;
+	int			nl = 0;
+	Datum	   *qids;
+	Datum	   *lids;
+	Oid			types[2] = {INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[2];
+	HandOutRow *rows;
+	int			nrows;
+	List	   *counts = NIL;
+	bool		no_slot = false;
+
+	if (hand_out_retry_at != 0 && now < hand_out_retry_at)
+		return;
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+
+		if (r->finished)
+			continue;
+		nq += r->nqueued;
+		nl += r->nlaunched;
+	}
+	if (nq == 0)
+	{
+		/*
+		 * nothing to hand out: no retry is due (a run's stale next_dispatch
+		 * would make it look due at every turn)
+		 */
+		hand_out_retry_at = 0;
+		hand_out_wait_ms = NO_SLOT_WAIT_MS;
+		foreach(lc, runs)
+		{
+			ActiveRun  *r = lfirst(lc);
+
+			r->next_dispatch = 0;
+			if (!r->finished)
+				note_waiting_for_slot(r, false);
+		}
+		return;
+	}
+
+	MemoryContextReset(step_cxt);
+	qids = MemoryContextAlloc(step_cxt, nq * sizeof(Datum));
+	lids = MemoryContextAlloc(step_cxt, Max(nl, 1) * sizeof(Datum));
+	nq = nl = 0;
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+
+		if (r->finished)
+			continue;
+		for (int k = 0; k < r->nqueued; k++)
+			qids[nq++] = Int64GetDatum(r->queued[k]);
+		for (int k = 0; k < r->nlaunched; k++)
+			lids[nl++] = Int64GetDatum(r->launched[k].task_run_id);
+	}
+
+	pgetl_xact_begin();
+	values[0] = PointerGetDatum(construct_array(qids, nq, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(lids, nl, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("SELECT * FROM pgetl._hand_out_order($1, $2)", 2, types, values,
+							  NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pgetl._hand_out_order failed");
+	nrows = (int) SPI_processed;
+	rows = MemoryContextAllocZero(step_cxt, Max(nrows, 1) * sizeof(HandOutRow));
+	for (int i = 0; i < nrows; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		char	   *pool;
+
+		rows[i].task_run_id = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "task_run_id", &isnull));
+		rows[i].run_id = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "run_id", &isnull));
+		d = pgetl_spi_getbinval(tup, desc, "pipeline_id", &isnull);
+		rows[i].pipeline_id = isnull ? 0 : DatumGetInt64(d);
+		d = pgetl_spi_getbinval(tup, desc, "max_active_tasks", &isnull);
+		rows[i].max_active_tasks = isnull ? 0 : DatumGetInt32(d);
+		pool = pgetl_spi_getvalue(tup, desc, "pool");
+		rows[i].pool = pool ? MemoryContextStrdup(step_cxt, pool) : NULL;
+		d = pgetl_spi_getbinval(tup, desc, "pool_size", &isnull);
+		rows[i].pool_size = isnull ? INT_MAX : DatumGetInt32(d);
+		d = pgetl_spi_getbinval(tup, desc, "pool_slots", &isnull);
+		rows[i].pool_slots = isnull ? 1 : DatumGetInt32(d);
+		rows[i].launched = DatumGetBool(pgetl_spi_getbinval(tup, desc, "is_launched", &isnull));
+	}
+	pgetl_xact_commit();
+
+	for (int i = 0; i < nrows; i++)
+	{
+		HandOutRow *h = &rows[i];
+		ActiveRun  *r;
+		UseCount   *pipe = h->pipeline_id != 0 ? use_count(&counts, h->pipeline_id, NULL) : NULL;
+		UseCount   *pool = h->pool ? use_count(&counts, 0, h->pool) : NULL;
+
+		if (!h->launched)
+		{
+			r = run_by_id(h->run_id);
+			if (r == NULL || r->nlaunched >= r->max_parallel)
+				continue;
+			if (pipe && h->max_active_tasks > 0 && pipe->used >= h->max_active_tasks)
+				continue;
+			if (pool && pool->used + h->pool_slots > h->pool_size)
+				continue;
+			/* no free worker: the try stays queued, try again soon */
+			if (!launch_task(r, h->task_run_id))
+			{
+				no_slot = true;
+				break;
+			}
+			unqueue(r, h->task_run_id);
+		}
+		if (pipe)
+			pipe->used++;
+		if (pool)
+			pool->used += h->pool_slots;
+	}
+
+	if (no_slot)
+	{
+		hand_out_retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), hand_out_wait_ms);
+		hand_out_wait_ms = Min(hand_out_wait_ms * 2, NO_SLOT_MAX_WAIT_MS);
+	}
+	else
+	{
+		hand_out_retry_at = 0;
+		hand_out_wait_ms = NO_SLOT_WAIT_MS;
+	}
+	foreach(lc, runs)
+	{
+		ActiveRun  *r = lfirst(lc);
+
+		if (r->finished)
+			continue;
+		/* wake up for the retry (wait_ms); a try's end wakes us anyway */
+		r->next_dispatch = no_slot && r->nqueued > 0 ? hand_out_retry_at : 0;
+		note_waiting_for_slot(r, no_slot && r->nqueued > 0);
+	}
+}
+
+/*
  * step - one scheduling step of a run: note the tries that ended, then
  * hand out queued tries, up to max_parallel at a time.
  *
@@ -899,6 +1175,8 @@ step(ActiveRun *r)
 				SpinLockRelease(&r->req->mutex);
 				r->callback_due = callback_due(r);
 			}
+			if (TimestampDifferenceExceeds(arbitrate_checked, now, FULL_STEP_MS))
+				check_arbitrate(now);
 		}
 		else if (reread)
 			launch = queued_tries(r);
@@ -930,6 +1208,10 @@ step(ActiveRun *r)
 			t->timed_out = true;
 		}
 	}
+
+	/* with arbitration between runs, hand_out_all hands out */
+	if (arbitrate)
+		return;
 
 	/* hand out queued tries, in task order, up to max_parallel */
 	for (k = 0; k < r->nqueued && !no_slot && r->nlaunched < r->max_parallel; k++)
@@ -1106,6 +1388,31 @@ drive_run(ActiveRun *r, TimestampTz now)
 	PG_END_TRY();
 }
 
+/*
+ * hand_out_all_guarded - hand_out_all, whose error is logged and does not
+ * stop the scheduler (the tries stay queued; the next turn tries again).
+ */
+static void
+hand_out_all_guarded(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		hand_out_all(GetCurrentTimestamp());
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+}
+
 /* Forget a finished run: its slot, its request segment. */
 static void
 forget_run(ActiveRun *r)
@@ -1229,6 +1536,10 @@ pgetl_scheduler_main(Datum main_arg)
 		}
 		list_free(runs);
 		runs = still;
+
+		/* with arbitration: one hand-out over all runs */
+		if (arbitrate && runs != NIL)
+			hand_out_all_guarded();
 
 		/*
 		 * A run that finished gave its place among its pipeline's

@@ -18,7 +18,10 @@ CREATE TABLE pgetl.pipeline (
     on_success      text CHECK (btrim(on_success) <> ''),
     -- a run past it (from its start or resume) is failed (Airflow's
     -- dagrun_timeout); NULL: none
-    run_timeout     interval CHECK (run_timeout > '0')
+    run_timeout     interval CHECK (run_timeout > '0'),
+    -- running tasks of the pipeline at once, across all its active runs;
+    -- Airflow's max_active_tasks (NULL: no cap but max_parallel per run)
+    max_active_tasks integer CHECK (max_active_tasks BETWEEN 1 AND 1024)
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
@@ -63,6 +66,21 @@ INSERT INTO pgetl.trigger_rule (rule, position, description) VALUES
     ('all_done_min_one_success', 12, 'all upstream finished, one succeeded'),
     ('all_done_setup_success', 13, 'all upstream finished, and one upstream setup task succeeded if it has any (the rule of teardown tasks)');
 
+-- Airflow's pools, named "task pools" here ("pool" in the C code,
+-- src/pool.c, means the pool of warm task WORKERS): a task that names a pool takes
+-- pool_slots of its slots while it runs, across pipelines and owners; it
+-- waits queued while the pool is full (src/scheduler.c, hand_out_all).
+-- Managed by pgetl_create_pool/pgetl_alter_pool/pgetl_drop_pool
+-- (superusers and members of the role pgetl_pool_admin); shown by the
+-- view pgetl.pools.
+CREATE TABLE pgetl.task_pool (
+    name            text PRIMARY KEY CHECK (name <> ''),
+    slots           integer NOT NULL CHECK (slots BETWEEN 1 AND 100000),
+    description     text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgetl.task_pool IS 'task pools (Airflow''s pools): slots shared by the tasks that name the pool, across pipelines (read them through the view pgetl.pools)';
+
 CREATE TABLE pgetl.task (
     task_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline_id     bigint NOT NULL REFERENCES pgetl.pipeline ON DELETE CASCADE,
@@ -86,6 +104,16 @@ CREATE TABLE pgetl.task (
     on_failure      text CHECK (btrim(on_failure) <> ''),
     on_success      text CHECK (btrim(on_success) <> ''),
     on_retry        text CHECK (btrim(on_retry) <> ''),
+    -- Airflow's pool and pool_slots: the task pool whose slots the task
+    -- takes while it runs (NULL: none, no limit but max_parallel)
+    pool            text REFERENCES pgetl.task_pool,
+    pool_slots      integer NOT NULL DEFAULT 1 CHECK (pool_slots >= 1),
+    -- Airflow's priority_weight and weight_rule: among ready tries
+    -- competing for slots, the higher effective weight starts first
+    -- (pgetl._effective_weights)
+    priority_weight integer NOT NULL DEFAULT 1,
+    weight_rule     text NOT NULL DEFAULT 'downstream'
+                    CHECK (weight_rule IN ('downstream', 'upstream', 'absolute')),
     -- setup and teardown tasks (Airflow's as_setup()/as_teardown()): a
     -- teardown task is paired with the setup tasks among its upstream
     -- tasks (pgetl._check_setup_teardown)

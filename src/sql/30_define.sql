@@ -79,10 +79,142 @@ BEGIN
 END
 $$;
 
+-- max_active_tasks (pgetl_create_pipeline, pgetl_alter_pipeline): NULL
+-- (no cap) or 1 to 1024.
+CREATE FUNCTION pgetl._check_max_active_tasks(n integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF n NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'max_active_tasks must be between 1 and 1024, not %', n
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It caps the running tasks of the pipeline across all its active runs; NULL (pgetl_alter_pipeline: 0) means no cap.';
+    END IF;
+END
+$$;
+
+-- Task pools (Airflow's pools; "pool" alone means the pool of task workers
+-- in the C code).  Managing them needs a privilege: superuser, or member
+-- of the role pgetl_pool_admin (not created by the extension: roles are
+-- cluster-wide; an administrator creates it NOLOGIN and grants it).
+-- Using a pool (pgetl_add_task(pool => ...)) needs none, as in Airflow.
+CREATE FUNCTION pgetl._check_pool_admin(caller oid, action text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE oid = caller)
+       AND NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = 'pgetl_pool_admin'
+                                              AND pg_has_role(caller, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'permission denied to % a task pool', action
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Task pools are shared by all pipelines of the database: only superusers and members of the role pgetl_pool_admin manage them.',
+                  HINT = 'A superuser can run CREATE ROLE pgetl_pool_admin NOLOGIN; GRANT pgetl_pool_admin TO your_role;';
+    END IF;
+END
+$$;
+
+-- A pool by name, locked (FOR UPDATE to change it, FOR KEY SHARE to use it).
+CREATE FUNCTION pgetl._task_pool_for(p_name text, for_update boolean) RETURNS pgetl.task_pool
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tp pgetl.task_pool;
+BEGIN
+    IF for_update THEN
+        SELECT * INTO tp FROM pgetl.task_pool WHERE name = p_name FOR UPDATE;
+    ELSE
+        SELECT * INTO tp FROM pgetl.task_pool WHERE name = p_name FOR KEY SHARE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task pool "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List the pools with SELECT * FROM pgetl.pools; a pool administrator creates one with pgetl_create_pool().';
+    END IF;
+    RETURN tp;
+END
+$$;
+
+CREATE FUNCTION pgetl._check_pool_slots(p_slots integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_slots IS NULL OR p_slots NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'slots must be between 1 and 100000, not %', coalesce(p_slots::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pgetl._create_pool(caller oid, p_name text, p_slots integer, p_description text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pgetl._check_pool_admin(caller, 'create');
+    IF p_name IS NULL OR p_name = '' THEN
+        RAISE EXCEPTION 'pool name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgetl._check_pool_slots(p_slots);
+    IF EXISTS (SELECT FROM pgetl.task_pool WHERE name = p_name) THEN
+        RAISE EXCEPTION 'task pool "%" already exists', p_name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Change it with pgetl_alter_pool().';
+    END IF;
+    INSERT INTO pgetl.task_pool (name, slots, description) VALUES (p_name, p_slots, p_description);
+END
+$$;
+
+-- Fewer slots than a task of the pool takes: refused.  Fewer slots than
+-- are taken now: the running tries go on, new ones wait.
+CREATE FUNCTION pgetl._alter_pool(caller oid, p_name text, p_slots integer DEFAULT NULL,
+                                  p_description text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tp pgetl.task_pool;
+    big text;
+BEGIN
+    PERFORM pgetl._check_pool_admin(caller, 'alter');
+    tp := pgetl._task_pool_for(p_name, true);
+    IF p_slots IS NOT NULL THEN
+        PERFORM pgetl._check_pool_slots(p_slots);
+        SELECT string_agg(format('%s.%s (%s)', p.name, t.name, t.pool_slots), ', ' ORDER BY p.name, t.name)
+          INTO big
+          FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
+         WHERE t.pool = p_name AND t.pool_slots > p_slots;
+        IF big IS NOT NULL THEN
+            RAISE EXCEPTION 'task pool "%" cannot have % slots: tasks take more', p_name, p_slots
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Tasks with their pool_slots: ' || big || '.',
+                      HINT = 'Give the pool at least as many slots as its biggest task takes.';
+        END IF;
+    END IF;
+    UPDATE pgetl.task_pool SET slots = coalesce(p_slots, slots),
+                               description = coalesce(p_description, description)
+     WHERE name = p_name;
+END
+$$;
+
+CREATE FUNCTION pgetl._drop_pool(caller oid, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    users text;
+BEGIN
+    PERFORM pgetl._check_pool_admin(caller, 'drop');
+    PERFORM pgetl._task_pool_for(p_name, true);
+    SELECT string_agg(format('%s.%s', p.name, t.name), ', ' ORDER BY p.name, t.name) INTO users
+      FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
+     WHERE t.pool = p_name;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop task pool "%": tasks use it', p_name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Tasks in the pool: ' || users || '.',
+                  HINT = 'Redefine those tasks without the pool (pgetl_apply), or drop their pipelines, first.';
+    END IF;
+    DELETE FROM pgetl.task_pool WHERE name = p_name;
+END
+$$;
+
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
                                        p_max_parallel integer, p_params jsonb,
                                        p_max_active_runs integer DEFAULT 16, p_on_failure text DEFAULT NULL,
-                                       p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL)
+                                       p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL,
+                                       p_max_active_tasks integer DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -106,6 +238,7 @@ BEGIN
         RAISE EXCEPTION 'run_timeout must be positive, not %', p_run_timeout
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no run timeout.';
     END IF;
+    PERFORM pgetl._check_max_active_tasks(p_max_active_tasks);
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
@@ -113,9 +246,9 @@ BEGIN
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
     INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, max_active_runs,
-                                on_failure, on_success, run_timeout)
+                                on_failure, on_success, run_timeout, max_active_tasks)
     VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_max_active_runs,
-            p_on_failure, p_on_success, p_run_timeout)
+            p_on_failure, p_on_success, p_run_timeout, p_max_active_tasks)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -128,7 +261,8 @@ $$;
 CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean, p_description text,
                                       p_max_parallel integer, p_params jsonb, p_owner regrole,
                                       p_max_active_runs integer DEFAULT NULL, p_on_failure text DEFAULT NULL,
-                                      p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL)
+                                      p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL,
+                                      p_max_active_tasks integer DEFAULT NULL)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -148,6 +282,9 @@ BEGIN
         RAISE EXCEPTION 'run_timeout must not be negative, not %', p_run_timeout
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give ''0'' to remove the run timeout.';
     END IF;
+    IF p_max_active_tasks IS NOT NULL AND p_max_active_tasks <> 0 THEN
+        PERFORM pgetl._check_max_active_tasks(p_max_active_tasks);
+    END IF;
     IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
         PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
     END IF;
@@ -163,7 +300,10 @@ BEGIN
         on_success = CASE WHEN p_on_success IS NULL THEN on_success
                           WHEN btrim(p_on_success, E' \t\r\n') = '' THEN NULL ELSE p_on_success END,
         run_timeout = CASE WHEN p_run_timeout IS NULL THEN run_timeout
-                           WHEN p_run_timeout = '0' THEN NULL ELSE p_run_timeout END
+                           WHEN p_run_timeout = '0' THEN NULL ELSE p_run_timeout END,
+        -- 0 removes the cap
+        max_active_tasks = CASE p_max_active_tasks WHEN 0 THEN NULL
+                                ELSE coalesce(p_max_active_tasks, max_active_tasks) END
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -486,7 +626,9 @@ CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_comm
                                 p_max_retry_delay interval, p_depends_on_past boolean DEFAULT false,
                                 p_on_failure text DEFAULT NULL, p_on_success text DEFAULT NULL,
                                 p_on_retry text DEFAULT NULL, p_setup boolean DEFAULT false,
-                                p_teardown boolean DEFAULT false, p_on_failure_fail_run boolean DEFAULT false)
+                                p_teardown boolean DEFAULT false, p_on_failure_fail_run boolean DEFAULT false,
+                                p_pool text DEFAULT NULL, p_pool_slots integer DEFAULT 1,
+                                p_priority_weight integer DEFAULT 1, p_weight_rule text DEFAULT 'downstream')
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -495,6 +637,7 @@ DECLARE
     id bigint;
     kinds text[] := ARRAY(SELECT kind FROM pgetl.task_kind ORDER BY position);
     rules text[] := ARRAY(SELECT rule FROM pgetl.trigger_rule ORDER BY position);
+    tp pgetl.task_pool;
 BEGIN
     IF p_name IS NULL OR p_name = '' THEN
         RAISE EXCEPTION 'task name must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -558,6 +701,27 @@ BEGIN
         PERFORM pgetl._check_config_keys(p_kind, p_config, '{}',
             format('A %s task has no config: its command decides.', p_kind));
     END IF;
+    IF p_pool_slots IS NULL OR p_pool_slots < 1 THEN
+        RAISE EXCEPTION 'pool_slots must be 1 or more, not %', coalesce(p_pool_slots::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_pool IS NOT NULL THEN
+        tp := pgetl._task_pool_for(p_pool, false);
+        IF p_pool_slots > tp.slots THEN
+            RAISE EXCEPTION 'task "%" cannot take % slots of task pool "%", which has %',
+                    p_name, p_pool_slots, p_pool, tp.slots
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give the task fewer pool_slots, or ask a pool administrator for more slots (pgetl_alter_pool).';
+        END IF;
+    END IF;
+    IF p_priority_weight IS NULL THEN
+        RAISE EXCEPTION 'priority_weight must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_weight_rule IS NULL OR p_weight_rule NOT IN ('downstream', 'upstream', 'absolute') THEN
+        RAISE EXCEPTION 'unknown weight rule "%"', coalesce(p_weight_rule, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Valid weight rules: downstream, upstream, absolute.';
+    END IF;
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     -- upstream NULL: the edges come later (pgetl_add_dependency, pgetl_apply)
     PERFORM pgetl._check_setup_teardown(p_name, p_setup, p_teardown, p_on_failure_fail_run, p_trigger_rule,
@@ -566,11 +730,12 @@ BEGIN
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
                             retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
                             depends_on_past, on_failure, on_success, on_retry,
-                            setup, teardown, on_failure_fail_run)
+                            setup, teardown, on_failure_fail_run, pool, pool_slots, priority_weight, weight_rule)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
             coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
             coalesce(p_depends_on_past, false), p_on_failure, p_on_success, p_on_retry,
-            coalesce(p_setup, false), coalesce(p_teardown, false), coalesce(p_on_failure_fail_run, false))
+            coalesce(p_setup, false), coalesce(p_teardown, false), coalesce(p_on_failure_fail_run, false),
+            p_pool, p_pool_slots, p_priority_weight, p_weight_rule)
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
@@ -622,7 +787,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_setup_teardown(text, boolean, boolean, boolean, text, bigint) IS
 'internal: the rules of setup and teardown tasks (22023): not both, on_failure_fail_run for teardown tasks only, a teardown task''s trigger rule and upstream setup task';
@@ -630,3 +795,8 @@ COMMENT ON FUNCTION pgetl._check_new_owner(oid, oid, bigint[]) IS
 'internal: may the caller give these pipelines to the new owner';
 COMMENT ON FUNCTION pgetl._reassign_owned(oid, oid, oid) IS
 'internal: pgetl_reassign_owned; returns the counts and the scheduled pipelines whose cron jobs must move';
+COMMENT ON FUNCTION pgetl._check_pool_admin(oid, text) IS
+'internal: raises 42501 unless the role is a superuser or a member of pgetl_pool_admin';
+COMMENT ON FUNCTION pgetl._create_pool(oid, text, integer, text) IS 'internal: pgetl_create_pool';
+COMMENT ON FUNCTION pgetl._alter_pool(oid, text, integer, text) IS 'internal: pgetl_alter_pool';
+COMMENT ON FUNCTION pgetl._drop_pool(oid, text) IS 'internal: pgetl_drop_pool';

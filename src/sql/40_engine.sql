@@ -1333,3 +1333,121 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Task pools, priority weights and max_active_tasks (issue 11 §2).  The
+-- scheduler (src/scheduler.c) hands queued tries to task workers.  While
+-- no task of the database names a task pool or sets a priority weight or
+-- weight rule, and no pipeline sets max_active_tasks, it does so per run,
+-- in task order, up to the run's max_parallel, without reading the
+-- catalog (pgetl._hand_out_needed says which).  Otherwise it does one
+-- hand-out over all the runs of the database (hand_out_all): the tries of
+-- pgetl._hand_out_order, highest effective weight first (then run, then
+-- task order), each if its run's max_parallel, its pipeline's
+-- max_active_tasks (over all its active runs) and its task pool's free
+-- slots allow; a try that does not fit waits queued, the next may start.
+
+-- Whether the scheduler must arbitrate between runs (see above).
+CREATE FUNCTION pgetl._hand_out_needed() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pgetl.task
+                    WHERE pool IS NOT NULL OR priority_weight <> 1 OR weight_rule <> 'downstream')
+        OR EXISTS (SELECT FROM pgetl.pipeline WHERE max_active_tasks IS NOT NULL)
+$$;
+
+-- Airflow's effective priority weights of tasks: each task's
+-- priority_weight plus, by its weight_rule, the weights of all its
+-- downstream tasks (downstream), of all its upstream tasks (upstream), or
+-- nothing (absolute).  Set-based, for all the tasks at once (the
+-- scheduler asks for every queued try at each hand-out); tasks that no
+-- longer exist are left out.
+CREATE FUNCTION pgetl._effective_weights(task_ids bigint[], OUT task_id bigint, OUT weight bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH RECURSIVE t AS (
+        SELECT k.task_id, k.priority_weight, k.weight_rule FROM pgetl.task k
+         WHERE k.task_id = ANY (task_ids)
+    ), down(root, task_id) AS (
+        SELECT t.task_id, d.task_id FROM t JOIN pgetl.task_dependency d ON d.upstream_task_id = t.task_id
+         WHERE t.weight_rule = 'downstream'
+        UNION
+        SELECT down.root, d.task_id FROM down JOIN pgetl.task_dependency d ON d.upstream_task_id = down.task_id
+    ), up(root, task_id) AS (
+        SELECT t.task_id, d.upstream_task_id FROM t JOIN pgetl.task_dependency d ON d.task_id = t.task_id
+         WHERE t.weight_rule = 'upstream'
+        UNION
+        SELECT up.root, d.upstream_task_id FROM up JOIN pgetl.task_dependency d ON d.task_id = up.task_id
+    ), reach AS (
+        SELECT root, task_id FROM down UNION SELECT root, task_id FROM up
+    )
+    SELECT t.task_id, t.priority_weight::bigint + coalesce(sum(x.priority_weight), 0)::bigint
+      FROM t
+      LEFT JOIN reach r ON r.root = t.task_id
+      LEFT JOIN pgetl.task x ON x.task_id = r.task_id
+     GROUP BY t.task_id, t.priority_weight
+$$;
+
+-- The effective weight of one task (NULL: no such task).
+CREATE FUNCTION pgetl._effective_weight(p_task_id bigint) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT weight FROM pgetl._effective_weights(ARRAY[p_task_id])
+$$;
+
+-- The tries the scheduler holds (launched: handed to workers, first) and
+-- those it may hand out (queued, in the order to try them), with what
+-- limits them: run, pipeline and its max_active_tasks, task pool, its
+-- slots and the slots the try takes.
+CREATE FUNCTION pgetl._hand_out_order(queued bigint[], launched bigint[],
+                                      OUT task_run_id bigint, OUT run_id bigint, OUT pipeline_id bigint,
+                                      OUT max_active_tasks integer, OUT pool text, OUT pool_size integer,
+                                      OUT pool_slots integer, OUT is_launched boolean, OUT weight bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT tr.task_run_id, tr.run_id, r.pipeline_id, p.max_active_tasks, t.pool, tp.slots,
+           coalesce(t.pool_slots, 1), l.is_launched, w.weight
+      FROM pgetl.task_run_record tr
+      JOIN pgetl.run_record r ON r.run_id = tr.run_id
+      LEFT JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
+      LEFT JOIN pgetl.task t ON t.task_id = tr.task_id
+      LEFT JOIN pgetl.task_pool tp ON tp.name = t.pool
+      CROSS JOIN LATERAL (SELECT tr.task_run_id = ANY (launched) AS is_launched) l
+      LEFT JOIN pgetl._effective_weights(ARRAY(SELECT q.task_id FROM pgetl.task_run_record q
+                                                WHERE q.task_run_id = ANY (queued))) w
+             ON w.task_id = tr.task_id AND NOT l.is_launched
+     WHERE tr.task_run_id = ANY (queued || launched)
+     ORDER BY l.is_launched DESC, w.weight DESC NULLS LAST, tr.run_id, tr.task_id
+$$;
+
+-- The task pools, with the tries that run in them now (running: tries;
+-- occupied_slots: the slots they take), the tries that wait for them
+-- (queued), and the slots left (open_slots).  Everyone may read it: pools
+-- are shared by all pipelines; it shows counts only.
+CREATE VIEW pgetl.pools AS
+SELECT tp.name AS pool, tp.slots,
+       coalesce(u.running, 0) AS running,
+       coalesce(u.occupied_slots, 0) AS occupied_slots,
+       coalesce(u.queued, 0) AS queued,
+       GREATEST(tp.slots - coalesce(u.occupied_slots, 0), 0) AS open_slots,
+       tp.description
+  FROM pgetl.task_pool tp
+  LEFT JOIN (SELECT t.pool,
+                    count(*) FILTER (WHERE w.task_run_id IS NOT NULL) AS running,
+                    sum(t.pool_slots) FILTER (WHERE w.task_run_id IS NOT NULL) AS occupied_slots,
+                    count(*) FILTER (WHERE w.task_run_id IS NULL) AS queued
+               FROM pgetl.task_run_record tr
+               JOIN pgetl.run_record r ON r.run_id = tr.run_id AND r.state = 'running'
+               JOIN pgetl.task t ON t.task_id = tr.task_id
+               LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = tr.task_run_id
+              WHERE tr.state = 'queued' AND t.pool IS NOT NULL
+              GROUP BY t.pool) u ON u.pool = tp.name;
+COMMENT ON VIEW pgetl.pools IS
+'task pools (Airflow''s pools): slots, tries running in them (running, occupied_slots), tries waiting for them (queued), open slots';
+GRANT SELECT ON pgetl.pools TO PUBLIC;
+
+COMMENT ON FUNCTION pgetl._hand_out_needed() IS
+'internal: whether the scheduler hands out tries over all runs (task pools, priority weights or max_active_tasks in use)';
+COMMENT ON FUNCTION pgetl._effective_weights(bigint[]) IS
+'internal: Airflow''s effective priority weights of tasks, by their weight_rule';
+COMMENT ON FUNCTION pgetl._effective_weight(bigint) IS
+'internal: Airflow''s effective priority weight of a task, by its weight_rule';
+COMMENT ON FUNCTION pgetl._hand_out_order(bigint[], bigint[]) IS
+'internal: the tries the scheduler holds and may hand out, with their limits, in hand-out order';

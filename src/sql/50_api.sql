@@ -9,19 +9,19 @@ CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
 CREATE FUNCTION @extschema@.pgetl_create_pipeline(
     name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
     params jsonb DEFAULT '{}', max_active_runs integer DEFAULT 16, on_failure text DEFAULT NULL,
-    on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL)
+    on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer, text, text, interval) IS
-'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued); with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer, text, text, interval, integer) IS
+'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued), max_active_tasks its running tasks across those runs (NULL: no cap); with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
     max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL,
     max_active_runs integer DEFAULT NULL, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
-    run_timeout interval DEFAULT NULL)
+    run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer, text, text, interval) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, max_active_runs, callbacks or run timeout (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0''); a new owner gets the pipeline''s cron job too';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, max_active_runs, callbacks, run timeout or max_active_tasks (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0'', a max_active_tasks given as 0); a new owner gets the pipeline''s cron job too';
 
 CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -41,10 +41,26 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     retry_exponential_backoff boolean DEFAULT false, max_retry_delay interval DEFAULT NULL,
     depends_on_past boolean DEFAULT false, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
     on_retry text DEFAULT NULL, setup boolean DEFAULT false, teardown boolean DEFAULT false,
-    on_failure_fail_run boolean DEFAULT false)
+    on_failure_fail_run boolean DEFAULT false, pool text DEFAULT NULL, pool_slots integer DEFAULT 1,
+    priority_weight integer DEFAULT 1, weight_rule text DEFAULT 'downstream')
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean) IS
-'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean, text, integer, integer, text) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); pool: it takes pool_slots of that task pool while it runs; priority_weight and weight_rule: the higher effective weight starts first; returns its id';
+
+CREATE FUNCTION @extschema@.pgetl_create_pool(name text, slots integer, description text DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_create_pool(text, integer, text) IS
+'creates a task pool (Airflow''s pool) of slots shared by the tasks that name it, across pipelines; superusers and members of pgetl_pool_admin only';
+
+CREATE FUNCTION @extschema@.pgetl_alter_pool(name text, slots integer DEFAULT NULL, description text DEFAULT NULL)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pool(text, integer, text) IS
+'changes the slots or description of a task pool (NULL keeps a setting); superusers and members of pgetl_pool_admin only';
+
+CREATE FUNCTION @extschema@.pgetl_drop_pool(name text)
+RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pgetl_drop_pool(text) IS
+'drops a task pool no task uses; superusers and members of pgetl_pool_admin only';
 
 CREATE FUNCTION @extschema@.pgetl_add_dependency(pipeline text, task text, upstream text[])
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;

@@ -18,7 +18,7 @@ BEGIN
         'pgetl.load_spec',
         'pgetl.load_record', 'pgetl.reject_record',
         'pgetl.stage', 'pgetl.stage_chunk', 'pgetl.schedule',
-        'pgetl.pipeline_version_record', 'pgetl.backfill_cancel']::regclass[]
+        'pgetl.pipeline_version_record', 'pgetl.backfill_cancel', 'pgetl.task_pool']::regclass[]
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t, '');
         FOR seq IN

@@ -45,6 +45,9 @@ qq "SET ROLE fx; SELECT pgetl_schedule('fx_daily', '0 3 * * *', '{\"min_total\":
 # a run still going when the dump is taken
 q "CREATE TABLE fx.nap (seconds int); INSERT INTO fx.nap VALUES (600); GRANT SELECT ON fx.nap TO fx" >/dev/null
 qq "SET ROLE fx; SELECT pgetl_create_pipeline('fx_slow'); SELECT pgetl_add_task('fx_slow', 'nap', 'SELECT pg_sleep(seconds) FROM fx.nap')"
+# a task pool (user data) and a task that uses it: restored in an order the foreign key allows
+qq "SELECT pgetl_create_pool('fx_pool', 3, 'kept by pg_dump')"
+qq "SET ROLE fx; SELECT pgetl_create_pipeline('fx_pooled', max_active_tasks => 2); SELECT pgetl_add_task('fx_pooled', 'one', 'SELECT 1', pool => 'fx_pool', pool_slots => 2, priority_weight => 3)"
 slow=$(q "SET ROLE fx; SELECT pgetl_run('fx_slow', wait => false)")
 wait_for "SELECT EXISTS (SELECT FROM pgetl.task_run WHERE run_id = $slow AND state = 'running')" || fail "fx_slow never ran"
 
