@@ -26,6 +26,10 @@ CREATE DATABASE $PGDATABASE OWNER mallory;
 -- what pg_cron asks of a role that schedules (as in README's set-up)
 GRANT USAGE ON SCHEMA cron TO mallory;
 GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO mallory;
+-- task pools are managed by members of pgetl_pool_admin (not created by
+-- the extension): mallory is one
+DO \$\$ BEGIN CREATE ROLE pgetl_pool_admin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+GRANT pgetl_pool_admin TO mallory;
 SQL
 trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE WITH (FORCE)" -c "DELETE FROM cron.job WHERE username = '"'"'mallory'"'"'" -c "DROP OWNED BY mallory" -c "DROP ROLE IF EXISTS mallory" >/dev/null 2>&1 || true' EXIT
 # This script's own queries (q, as the superuser) must not sing: they pin
@@ -200,6 +204,20 @@ SELECT pgetl_add_task('mcb', 'flaky', 'SELECT 1/0', retries => 1, retry_delay =>
 SELECT pgetl_add_task('mcb', 'nap', 'SELECT pg_sleep(30)', '{ok}');
 SELECT pgetl_run('mcb');
 SELECT pgetl_callback_context();
+-- a task pool, a pipeline using it (weights, a cap on its tasks), a
+-- backfill of two dates (a dry run first) and its cancel
+SELECT pgetl_create_pool('mpool', 1, 'mallory''s pool');
+SELECT pgetl_alter_pool('mpool', slots => 2);
+SELECT pgetl_create_pipeline('mbf', max_active_runs => 2, max_active_tasks => 1);
+SELECT pgetl_add_task('mbf', 'a', 'SELECT pgetl_logical_date()', pool => 'mpool', priority_weight => 3,
+                      weight_rule => 'absolute');
+SELECT pgetl_add_task('mbf', 'b', 'SELECT 1', pool => 'mpool', depends_on_past => true);
+SELECT count(*) FROM pgetl_backfill('mbf', '2024-01-01', '2024-01-02', dry_run => true);
+SELECT count(*) FROM pgetl_backfill('mbf', '2024-01-01', '2024-01-02');
+SELECT pgetl_cancel_backfill('mbf');
+SELECT * FROM pgetl.pools;
+SELECT pgetl_drop_pipeline('mbf');
+SELECT pgetl_drop_pool('mpool');
 -- pictures and statistics
 SELECT pgetl_graph('mfail');
 SELECT pgetl_graph('mp', NULL, 'dot');
