@@ -83,9 +83,9 @@ export_xact_callback(XactEvent event, void *arg)
 
 			/*
 			 * The coordinator may terminate this worker as soon as it sees
-			 * the success committed: hold interrupts (CommitTransaction
-			 * holds them while it calls us) until pgetl_export_report has
-			 * recorded the failure.
+			 * the success committed: hold interrupts (CommitTransaction holds
+			 * them while it calls us) until pgetl_export_report has recorded
+			 * the failure.
 			 */
 			HOLD_INTERRUPTS();
 		}

@@ -161,8 +161,8 @@ begin_history(Load *load)
 		nulls[4] = 'n';
 	values[5] = CStringGetTextDatum(load->source);
 	load_owner_exec("INSERT INTO pgetl.load_record (spec_id, load_name, owner, loaded_by, run_id, source) "
-			   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
-			   6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+					"VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
+					6, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	load->load_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 												1, &isnull));
 }
@@ -199,24 +199,24 @@ end_history(Load *load)
 	values[6] = Int64GetDatum(load->rows_warned);
 	if (load_catalog_has_column("load_record", "rows_warned"))
 		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
-				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
-				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
-				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, rows_warned = $7 "
-				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
-				   7, types, values, NULL, SPI_OK_UPDATE);
+						"duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+						"rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+						"rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6, rows_warned = $7 "
+						"WHERE load_id OPERATOR(pg_catalog.=) $1",
+						7, types, values, NULL, SPI_OK_UPDATE);
 	else if (has_skip_counts())
 		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
-				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
-				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
-				   "rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
-				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
-				   6, types, values, NULL, SPI_OK_UPDATE);
+						"duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+						"rows_read = $2, rows_loaded = $3, rows_rejected = $4, "
+						"rows_skipped_by_trigger = $5, rows_skipped_on_conflict = $6 "
+						"WHERE load_id OPERATOR(pg_catalog.=) $1",
+						6, types, values, NULL, SPI_OK_UPDATE);
 	else
 		load_owner_exec("UPDATE pgetl.load_record SET finished_at = pg_catalog.clock_timestamp(), "
-				   "duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
-				   "rows_read = $2, rows_loaded = $3, rows_rejected = $4 "
-				   "WHERE load_id OPERATOR(pg_catalog.=) $1",
-				   4, types, values, NULL, SPI_OK_UPDATE);
+						"duration = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at, "
+						"rows_read = $2, rows_loaded = $3, rows_rejected = $4 "
+						"WHERE load_id OPERATOR(pg_catalog.=) $1",
+						4, types, values, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -306,7 +306,7 @@ check_limits(Load *load, bool at_end)
 	LoadSpec   *spec = load->spec;
 	bool		too_many = spec->max_rejects >= 0 && load->rows_rejected > spec->max_rejects;
 	bool		too_high = at_end && spec->max_reject_ratio >= 0 && load->rows_read > 0 &&
-		(double) load->rows_rejected / load->rows_read > spec->max_reject_ratio;
+	(double) load->rows_rejected / load->rows_read > spec->max_reject_ratio;
 
 	if (too_many)
 		ereport(ERROR,
@@ -485,7 +485,7 @@ make_row(LoadSpec *spec, char **fields, int nfields, int64 line, char *record)
 			lens[i] = len;
 		textsz += len;
 		if ((i & 4095) == 4095)
-			CHECK_FOR_INTERRUPTS();	/* a record may have millions of fields */
+			CHECK_FOR_INTERRUPTS(); /* a record may have millions of fields */
 	}
 	mem = palloc(head + valsz + ptrsz + nullsz + textsz);
 	row = (LoadRow *) mem;
@@ -820,8 +820,8 @@ load_run_stretch(Load *load, bool purge)
 						 errhint("Use a unique constraint on the target instead (its violations are rejects), or drop commit_every.")));
 
 	/*
-	 * The target is the relation of the spec's OID, for every statement:
-	 * lock it by OID first, then name it by its name now (see
+	 * The target is the relation of the spec's OID, for every statement: lock
+	 * it by OID first, then name it by its name now (see
 	 * load_spec_lock_target), so that TRUNCATE, the privileges checked above
 	 * and the inserts all reach the same table, even after a rename.  A
 	 * stretch after the first, and a replay of rejects, never truncate.
@@ -846,8 +846,8 @@ load_run_stretch(Load *load, bool purge)
 
 	{
 		LoadSource *src = load->mem ?
-			load_source_open_memory(load->source, load->mem, load->mem_len) :
-			load_source_open(load->source, spec->name);
+		load_source_open_memory(load->source, load->mem, load->mem_len) :
+		load_source_open(load->source, spec->name);
 
 		if (first)
 			begin_history(load);
@@ -880,8 +880,8 @@ load_run_stretch(Load *load, bool purge)
 	}
 
 	/*
-	 * A large file is read and checked by a background process while this
-	 * one inserts (load_parallel.c); NULL when the serial path is used.
+	 * A large file is read and checked by a background process while this one
+	 * inserts (load_parallel.c); NULL when the serial path is used.
 	 */
 	{
 		const char *why = load_serial_reason(load);

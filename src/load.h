@@ -176,8 +176,8 @@ typedef enum LoadErrorKind
 	LOAD_ERRORS_ROW,			/* a check expression or the target */
 	LOAD_ERRORS_RECHECK,		/* either: the row is checked again carefully */
 	LOAD_ERRORS_DISTRIBUTED		/* a batch into a Citus table: as ROW, and
-								 * XX000, which Citus's COPY gives every
-								 * error of a worker (load_target.c) */
+								 * XX000, which Citus's COPY gives every error
+								 * of a worker (load_target.c) */
 } LoadErrorKind;
 
 /* A compiled load spec */

@@ -112,7 +112,7 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 	Size		srclen = strlen(load->source) + 1;
 	Size		guclen = EstimateGUCStateSpace();
 	Size		size = MAXALIGN(sizeof(LoadJob)) + MAXALIGN(srclen) + MAXALIGN(guclen) +
-		PGETL_ERROR_QUEUE_SIZE;
+	PGETL_ERROR_QUEUE_SIZE;
 	dsm_segment *seg;
 	LoadJob    *job;
 	BackgroundWorkerHandle *handle;
@@ -153,7 +153,10 @@ load_in_worker(FunctionCallInfo fcinfo, const char *load_name, Load *load, bool 
 				 errhint("Retry later, or raise max_worker_processes.")));
 	PG_TRY();
 	{
-		/* its error, if it sends one (raised here); the queue notices when it exits */
+		/*
+		 * its error, if it sends one (raised here); the queue notices when it
+		 * exits
+		 */
 		shm_mq_set_handle(errq, handle);
 		(void) pgetl_error_receive(errq, true);
 		(void) WaitForBackgroundWorkerShutdown(handle);

@@ -565,6 +565,7 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 		}
 		if (type != 'B' && type != 'Z')
 			continue;
+
 		/*
 		 * Strings and values point into the message, valid until the next
 		 * receive, i.e. while the leader processes this batch (its rows are
@@ -748,7 +749,11 @@ send_batch(shm_mq_handle *mqh, LoadSpec *spec, LoadRow **rows, int n, int64 byte
 				put_str(&buf, fl->value);
 				put_str(&buf, fl->message);
 				put(&buf, &fl->sqlerrcode, sizeof(fl->sqlerrcode));
-				/* a rejected row's warnings too (a warn rule keeps a load serial) */
+
+				/*
+				 * a rejected row's warnings too (a warn rule keeps a load
+				 * serial)
+				 */
 				put(&buf, &warn, 1);
 			}
 			continue;

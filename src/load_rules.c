@@ -600,7 +600,8 @@ check_column(LoadSpec *spec, LoadColumn *c, LoadRow *row, bool careful)
 		}
 	}
 	else if (c->out >= 0)
-		value = CStringGetTextDatum(s);	/* not reached: loaded columns have a type */
+		value = CStringGetTextDatum(s); /* not reached: loaded columns have a
+										 * type */
 
 	if (c->out >= 0)
 	{
@@ -749,6 +750,7 @@ run_checks(LoadSpec *spec, LoadRow *row, bool careful)
 	for (int i = 0; i < spec->nout; i++)
 	{
 		LoadColumn *c = spec->outcols[i];
+
 		slot->tts_values[c->attnum - 1] = row->values[i];
 		slot->tts_isnull[c->attnum - 1] = row->nulls[i];
 	}

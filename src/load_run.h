@@ -45,9 +45,9 @@ typedef struct Load
 
 	/*
 	 * Committing every commit_every records (0: the whole load in the
-	 * caller's transaction): where the stretch of this transaction starts,
-	 * as a byte offset and the physical line there, and whether the source
-	 * was read to its end.  Lives in cxt, which outlives the transactions.
+	 * caller's transaction): where the stretch of this transaction starts, as
+	 * a byte offset and the physical line there, and whether the source was
+	 * read to its end.  Lives in cxt, which outlives the transactions.
 	 */
 	MemoryContext cxt;
 	int64		commit_every;
@@ -56,7 +56,8 @@ typedef struct Load
 	bool		done;
 	bool		committed;		/* some stretch of this load has committed */
 	bool		resume;			/* continue an interrupted load */
-	char	   *header;			/* the header record as read (kept for replays) */
+	char	   *header;			/* the header record as read (kept for
+								 * replays) */
 
 	/* a replay of the rejects of load replay_of (load_replay.c) */
 	int64		replay_of;

@@ -718,7 +718,7 @@ load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 	if (MyBEEntry != NULL && MyBEEntry->st_progress_command != PROGRESS_COMMAND_COPY)
 	{
 		const int	restart_index[4] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE,
-			PROGRESS_COPY_BYTES_TOTAL, PROGRESS_COPY_BYTES_PROCESSED};
+		PROGRESS_COPY_BYTES_TOTAL, PROGRESS_COPY_BYTES_PROCESSED};
 		int64		restart_val[4];
 
 		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
@@ -1046,7 +1046,10 @@ load_source_line_offset(LoadSource *src, int64 from_offset, int64 from_line, int
 
 		if (n == 0)
 		{
-			/* the line of a last record without a line break starts at the end */
+			/*
+			 * the line of a last record without a line break starts at the
+			 * end
+			 */
 			if (pending || breaks == need - 1)
 				return off;
 			elog(ERROR, "line " INT64_FORMAT " of \"%s\" not found", line, src->source);

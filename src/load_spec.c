@@ -407,6 +407,7 @@ compile_references(LoadSpec *spec, LoadColumn *c)
 	ReleaseSysCache(optup);
 	getTypeOutputInfo(c->typid, &outfunc, &isvarlena);
 	fmgr_info(outfunc, &c->ref_outfunc);
+
 	/*
 	 * A generic plan: planned once for any batch (an index probe per value
 	 * when the column has an index), rather than for each batch's values.
@@ -583,6 +584,7 @@ compile_column(LoadSpec *spec, LoadColumn *c, const char *type, CompileContext *
 					 errmsg("format applies to date, timestamp and timestamptz columns, not to %s",
 							OidIsValid(c->typid) ? c->typname : "untyped columns"),
 					 errhint("Give the column \"type\": \"date\" (or a timestamp type), or remove \"format\".")));
+
 		/*
 		 * A format must name a year (outside "quoted text"), and a sample
 		 * timestamp printed with it must read back to the same text.

@@ -319,7 +319,8 @@ fast_insert(LoadTarget *tgt, LoadRow **rows, int lo, int hi, volatile int *at)
 				ExecEvalExpr(tgt->defexprs[d], econtext, &slot->tts_isnull[tgt->defmap[d]]);
 		ExecStoreVirtualTuple(slot);
 		if (tgt->ndefaults > 0)
-			ExecMaterializeSlot(slot);	/* defaults live in the per-tuple memory */
+			ExecMaterializeSlot(slot);	/* defaults live in the per-tuple
+										 * memory */
 		if (desc->constr)
 			ExecConstraints(rri, slot, estate);
 		if (rel->rd_rel->relispartition)
@@ -523,8 +524,8 @@ reject_at_target(LoadTarget *tgt, LoadRow *row, ErrorData *edata)
 	const char *value = NULL;
 
 	/*
-	 * Citus passes a worker's SQLSTATE, message and detail on, not the
-	 * column of a NOT NULL violation: take it from the (English) message.
+	 * Citus passes a worker's SQLSTATE, message and detail on, not the column
+	 * of a NOT NULL violation: take it from the (English) message.
 	 */
 	if (column == NULL && tgt->citus && edata->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION &&
 		edata->message && strncmp(edata->message, "null value in column \"", 22) == 0)
@@ -726,7 +727,8 @@ typedef struct PredictIndex
 	int		   *outcol;			/* loaded column (spec->outcols) of each key */
 	Oid		   *outfn;			/* its type's output function */
 	bool		readable;		/* one key column the loader may SELECT */
-	char	   *query;			/* SELECT key::text FROM target WHERE key = ANY($1) */
+	char	   *query;			/* SELECT key::text FROM target WHERE key =
+								 * ANY($1) */
 	Oid			arraytype;
 } PredictIndex;
 
@@ -1049,7 +1051,10 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 		KeyRow	   *keys = palloc(sizeof(KeyRow) * nrows);
 		int			n = 0;
 
-		/* a key an earlier row of the batch has (rows refused for another reason aside) */
+		/*
+		 * a key an earlier row of the batch has (rows refused for another
+		 * reason aside)
+		 */
 		for (int r = 0; r < nrows; r++)
 		{
 			char	   *key = suspect[r] ? NULL : predict_key(tgt, pi, rows[r]);

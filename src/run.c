@@ -187,7 +187,11 @@ submit(dsm_segment *seg, Oid extowner)
 						 errhint("Raise max_worker_processes, or let fewer pg_cron jobs run at once (cron.max_running_jobs).")));
 			}
 		}
-		/* the queue is full, or no slot for the scheduler: wait, as long as the caller lets us */
+
+		/*
+		 * the queue is full, or no slot for the scheduler: wait, as long as
+		 * the caller lets us
+		 */
 		PG_TRY();
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -429,7 +433,11 @@ raise_run_failed(int64 run_id)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pgetl_become_owner(&sw);
-	/* a 0.1 catalog (before ALTER EXTENSION pgetl UPDATE) has no _failure_report */
+
+	/*
+	 * a 0.1 catalog (before ALTER EXTENSION pgetl UPDATE) has no
+	 * _failure_report
+	 */
 	plan = SPI_prepare(pgetl_catalog_has_pool() ?
 					   "SELECT failed_tasks, failure_detail FROM pgetl._failure_report($1)" :
 					   "SELECT string_agg(task, ', ' ORDER BY task_id) AS failed_tasks, NULL AS failure_detail "
@@ -694,8 +702,8 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * True only if the run ended cancelled: its scheduler may have
-	 * finished it before it saw the request.
+	 * True only if the run ended cancelled: its scheduler may have finished
+	 * it before it saw the request.
 	 */
 	state = latest_run_state(run_id);
 	if (pgetl_run_state_from_name(state) != PGETL_RUN_STATE_CANCELLED)

@@ -67,10 +67,12 @@ typedef struct PgetlCronRequest
 {
 	/* set by the caller */
 	PgetlCronOp op;
-	Oid			dboid;			/* the cron database: the worker connects to it */
+	Oid			dboid;			/* the cron database: the worker connects to
+								 * it */
 	Oid			owner;			/* ... as this role, the pipeline owner (or
 								 * the superuser who calls, see by_superuser) */
-	bool		same_database;	/* the pipeline's database is the cron database */
+	bool		same_database;	/* the pipeline's database is the cron
+								 * database */
 	bool		by_superuser;	/* unschedule: owner is a superuser acting for
 								 * the pipeline owner, who may be dropped */
 	int64		match_jobid;	/* ... remove the job of this id */

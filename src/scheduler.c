@@ -148,6 +148,7 @@ static MemoryContext step_cxt;
  */
 static bool arbitrate = false;
 static TimestampTz arbitrate_checked = 0;
+
 /* after no task worker was free: when hand_out_all tries again, and the wait */
 static TimestampTz hand_out_retry_at = 0;
 static long hand_out_wait_ms = NO_SLOT_WAIT_MS;
@@ -270,6 +271,7 @@ start_run(ActiveRun *r)
 		values[1] = Int64GetDatum(req->resume_run_id);
 		types[2] = INT4OID;
 		values[2] = Int32GetDatum(MyProcPid);
+
 		/*
 		 * the tasks to re-run, as a JSON array in the params slot; for
 		 * pgetl_clear() an object {"clear": [tasks], "downstream": bool}
@@ -305,8 +307,8 @@ start_run(ActiveRun *r)
 	/*
 	 * A caller that gave up (it found us waiting for a lock its own
 	 * transaction holds, src/run.c) has raised an error: the run must not
-	 * start behind its back.  It set the flag while we were still waiting,
-	 * so it is visible here.
+	 * start behind its back.  It set the flag while we were still waiting, so
+	 * it is visible here.
 	 */
 	SpinLockAcquire(&req->mutex);
 	if (req->abandoned)
@@ -393,7 +395,11 @@ accept_request(dsm_handle h)
 			edata->cursorpos = edata->internalpos = 0;
 			lock_error = edata;
 		}
-		/* phase first, with the sender attached: the caller waits for all of it */
+
+		/*
+		 * phase first, with the sender attached: the caller waits for all of
+		 * it
+		 */
 		pgetl_error_send_prepare(seg, (char *) r->req + r->req->error_queue_offset);
 		SpinLockAcquire(&r->req->mutex);
 		r->req->phase = PGETL_RUN_START_FAILED;
@@ -1090,7 +1096,11 @@ step(ActiveRun *r)
 			switch (pgetl_pool_outcome(t, &released, ids))
 			{
 				case PGETL_TRY_SUCCEEDED:
-					/* the tries it released, if its worker could name them all */
+
+					/*
+					 * the tries it released, if its worker could name them
+					 * all
+					 */
 					if (released > 0 && released <= PGETL_MAX_RELEASED)
 						add_queued(r, ids, released);
 					else if (released != 0)
@@ -1543,8 +1553,8 @@ pgetl_scheduler_main(Datum main_arg)
 
 		/*
 		 * A run that finished gave its place among its pipeline's
-		 * max_active_runs to a queued run (pgetl._promote_queued): step
-		 * every run now, so that one starts at once.
+		 * max_active_runs to a queued run (pgetl._promote_queued): step every
+		 * run now, so that one starts at once.
 		 */
 		if (any_finished)
 			foreach(lc, runs)
@@ -1556,8 +1566,8 @@ pgetl_scheduler_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 
 		/*
-		 * Pending callbacks keep the scheduler, unless it is asked to let
-		 * go of the database (then they are dropped, and logged).
+		 * Pending callbacks keep the scheduler, unless it is asked to let go
+		 * of the database (then they are dropped, and logged).
 		 */
 		if (runs == NIL && callbacks != NIL && pgetl_sched_release_requested(dboid))
 		{

@@ -41,9 +41,11 @@ static const PgetlStateColor pgetl_state_colors[] = {
 	{PGETL_TASK_STATE_UPSTREAM_FAILED, "#FFA500", "#000000"},	/* orange */
 	{PGETL_TASK_STATE_SKIPPED, "#FF69B4", "#000000"},	/* hotpink */
 	{PGETL_TASK_STATE_QUEUED, "#808080", "#000000"},	/* gray */
-	{PGETL_TASK_STATE_SCHEDULED, "#D2B48C", "#000000"},	/* tan */
-	{PGETL_TASK_STATE_CANCELLED, "#0000FF", "#FFFFFF"},	/* blue: Airflow 1's shutdown */
-	{PGETL_TASK_STATE_NONE, "#ADD8E6", "#000000"},	/* lightblue: Airflow's None */
+	{PGETL_TASK_STATE_SCHEDULED, "#D2B48C", "#000000"}, /* tan */
+	{PGETL_TASK_STATE_CANCELLED, "#0000FF", "#FFFFFF"}, /* blue: Airflow 1's
+														 * shutdown */
+	{PGETL_TASK_STATE_NONE, "#ADD8E6", "#000000"},	/* lightblue: Airflow's
+													 * None */
 };
 
 /* entries, the last one ("no_status") included */

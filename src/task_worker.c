@@ -262,6 +262,7 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	}
 	return true;
 }
+
 /* First row of the last statement's result as json text, columns in order (NULL if no row). */
 static char *
 first_row_json(void)
@@ -754,8 +755,8 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 		pgetl_xact_begin();
 
 		/*
-		 * The try runs in this session only if a new connection would get
-		 * the same: else it goes back to the scheduler, for a new worker.
+		 * The try runs in this session only if a new connection would get the
+		 * same: else it goes back to the scheduler, for a new worker.
 		 */
 		if (!fresh_session)
 		{
@@ -777,7 +778,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			 * (pgetl.task_run).
 			 */
 			pgstat_report_appname(psprintf("pgetl run " INT64_FORMAT " task run " INT64_FORMAT,
-											current->run_id, current->task_run_id));
+										   current->run_id, current->task_run_id));
 			pgstat_report_activity(STATE_RUNNING, spec.command ? spec.command : spec.kind);
 			/* a sensor's timeout is the time it may wait, not a statement's */
 			if (spec.timeout_ms > 0 && strcmp(spec.kind, "sensor") != 0)
@@ -789,8 +790,8 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			 * SPI does not arm the timer as the top-level query loop does:
 			 * arm it for the task's timeout, else for the statement_timeout
 			 * the session got when it connected as the owner (ALTER ROLE /
-			 * ALTER DATABASE ... SET statement_timeout), as a session's
-			 * would be.
+			 * ALTER DATABASE ... SET statement_timeout), as a session's would
+			 * be.
 			 */
 			if (StatementTimeout > 0)
 				enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);

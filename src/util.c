@@ -439,10 +439,11 @@ pgetl_error_send(ErrorData *edata_in)
 		FlushErrorState();
 	}
 	pq_redirect_to_shm_mq(send_seg, send_mqh);
+
 	/*
-	 * The receiver reads the database encoding, as a parallel leader does:
-	 * no conversion to this session's client_encoding (a load worker has
-	 * its caller's).
+	 * The receiver reads the database encoding, as a parallel leader does: no
+	 * conversion to this session's client_encoding (a load worker has its
+	 * caller's).
 	 */
 	(void) SetClientEncoding(GetDatabaseEncoding());
 	/* raised before the redirection, it was meant for the server log only */
