@@ -56,7 +56,7 @@ while read -r p; do
     [ "$(q "SELECT '$p'::jsonb ?| '{pipeline,task,reason,error}'")" = f ] || fail "payload leaks a name: $p"
 done <<<"$payloads"
 [ "$found" = 1 ] || fail "no notification of the run's success"
-echo "$payloads" | grep -q '"old_state": "queued", "try_number": 1' || fail "no task success notified from queued"
+grep -q '"old_state": "queued", "try_number": 1' <<<"$payloads" || fail "no task success notified from queued"
 ok "NOTIFY pgetl_run: 8 JSON notifications for a 2-task run, ids and states only"
 
 # pgetl.notify = runs: run state changes only (task commits never wait for
@@ -74,6 +74,6 @@ qq "ALTER SYSTEM RESET pgetl.notify"
 qq "SELECT pg_reload_conf()"
 echo "$runs_only"
 [ "$(echo "$runs_only" | grep -c .)" -eq 2 ] || fail "pgetl.notify = runs: expected 2 notifications, got: $runs_only"
-echo "$runs_only" | grep -q task_run_id && fail "pgetl.notify = runs: a task's change was notified"
+grep -q task_run_id <<<"$runs_only" && fail "pgetl.notify = runs: a task's change was notified"
 ok "pgetl.notify = runs: 2 notifications (the run's), none for its tasks"
 rm -rf "$tmp"

@@ -57,7 +57,7 @@ run=$(start_run "REVOKE CONNECT ON DATABASE $PGDATABASE FROM PUBLIC")
 ok "owner lost CONNECT: the try failed with 42501 and PostgreSQL's message, not retried"
 # a new run is refused at once
 out=$(psql -X -A -t -q -c "SELECT pgetl_run('p')" 2>&1 || true)
-echo "$out" | grep -q "permission denied for database" || fail "run without CONNECT: $out"
+grep -q "permission denied for database" <<<"$out" || fail "run without CONNECT: $out"
 [ "$(q "SELECT count(*) FROM pgetl.pipeline_run WHERE state = 'running'")" = 0 ] || fail "a run started"
 ok "a run of an owner without CONNECT is refused: $out"
 q "GRANT CONNECT ON DATABASE $PGDATABASE TO PUBLIC"

@@ -20,8 +20,8 @@ start=$(date +%s)
 err=$(psql -X -A -t -q -c "SELECT pgetl_run('deadline')" 2>&1 || true)
 elapsed=$(($(date +%s) - start))
 run=$(q "SELECT max(run_id) FROM pgetl.pipeline_run WHERE pipeline = 'deadline'")
-echo "$err" | grep -q "run $run failed (failed tasks: sleepy)" || fail "pgetl_run's error: $err"
-echo "$err" | grep -q "run exceeded its run_timeout of 00:00:02" || fail "pgetl_run's error has no reason: $err"
+grep -q "run $run failed (failed tasks: sleepy)" <<<"$err" || fail "pgetl_run's error: $err"
+grep -q "run exceeded its run_timeout of 00:00:02" <<<"$err" || fail "pgetl_run's error has no reason: $err"
 [ "$elapsed" -lt 15 ] || fail "the run took $elapsed s, its run_timeout is 2 s"
 ok "pgetl_run raised the run's failure after $elapsed s: the run exceeded its run_timeout"
 

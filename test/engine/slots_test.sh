@@ -99,8 +99,8 @@ case_too_few() {
     out=$(timeout 60 psql -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "SELECT pgetl_run('p', wait => false)" 2>&1) \
         && fail "the run started with 4 slots: $out"
     echo "$out"
-    echo "$out" | grep -q 53400 || fail "expected 53400"
-    echo "$out" | grep -q "HINT:  Raise max_worker_processes to at least 5" || fail "no hint"
+    grep -q 53400 <<<"$out" || fail "expected 53400"
+    grep -q "HINT:  Raise max_worker_processes to at least 5" <<<"$out" || fail "no hint"
     ok "4 slots: 53400 at once, with a hint"
 }
 

@@ -51,8 +51,8 @@ SQL
     # the three slots are held by pg_cron's, pgetl's and logical replication's launchers
     out=$(pq on -c "SELECT rows_read, rows_loaded FROM pgetl_load('purchases', '$dir/clean.csv')" 2>&1) \
         || fail "the load failed without a worker slot: $out"
-    echo "$out" | grep -q 'serial (no background worker slot' || fail "not serial for want of a slot: $out"
-    echo "$out" | grep -q '^20000|20000$' || fail "wrong result without a slot: $out"
+    grep -q 'serial (no background worker slot' <<<"$out" || fail "not serial for want of a slot: $out"
+    grep -q '^20000|20000$' <<<"$out" || fail "wrong result without a slot: $out"
     exit 0
 fi
 
@@ -226,7 +226,7 @@ nothing_left() {
 pq off -c "TRUNCATE purchases" >/dev/null
 e_serial=$(err off strict "$dir/bad.csv")
 e_parallel=$(err on strict "$dir/bad.csv")
-echo "$e_parallel" | grep -q 'rejected more than max_rejects (50)' || fail "max_rejects: $e_parallel"
+grep -q 'rejected more than max_rejects (50)' <<<"$e_parallel" || fail "max_rejects: $e_parallel"
 [ "$e_serial" = "$e_parallel" ] || fail "max_rejects: errors differ:
 serial:   $e_serial
 parallel: $e_parallel"
@@ -235,8 +235,8 @@ ok "too many rejects: the same error (context included) both ways, nothing left"
 
 e_serial=$(err off purchases "$dir/broken.csv")
 e_parallel=$(err on purchases "$dir/broken.csv")
-echo "$e_parallel" | grep -q 'unterminated CSV quoted field' || fail "broken file: $e_parallel"
-echo "$e_parallel" | grep -q 'line 50002 of' || fail "broken file: no line in the context: $e_parallel"
+grep -q 'unterminated CSV quoted field' <<<"$e_parallel" || fail "broken file: $e_parallel"
+grep -q 'line 50002 of' <<<"$e_parallel" || fail "broken file: no line in the context: $e_parallel"
 [ "$e_serial" = "$e_parallel" ] || fail "broken file: errors differ:
 serial:   $e_serial
 parallel: $e_parallel"
@@ -346,7 +346,7 @@ same exp_ok "$dir/bad.csv" purchases "expectations met"
 pq off -c "TRUNCATE purchases" >/dev/null
 e_serial=$(err off exp_fail "$dir/clean.csv")
 e_parallel=$(err on exp_fail "$dir/clean.csv")
-echo "$e_parallel" | grep -q 'max_rows' || fail "unmet expectation: $e_parallel"
+grep -q 'max_rows' <<<"$e_parallel" || fail "unmet expectation: $e_parallel"
 [ "$e_serial" = "$e_parallel" ] || fail "unmet expectation: errors differ:
 serial:   $e_serial
 parallel: $e_parallel"
