@@ -950,8 +950,8 @@ run_callback(int64 task_run_id, int64 run_id, const char *run_state)
 	char		nulls[3] = {' ', ' ', ' '};
 	char	   *volatile command = NULL;
 	ErrorData  *volatile edata = NULL;
-	const char *event;
-	char	   *who;
+	const char *volatile event;
+	char	   *volatile who;
 
 	values[0] = Int64GetDatum(task_run_id);
 	values[1] = Int64GetDatum(run_id);
