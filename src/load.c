@@ -651,9 +651,9 @@ lock_history(Load *load)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the history row of load " INT64_FORMAT " was deleted while it ran", load->load_id)));
-	off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null_off));
-	line = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null_line));
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null_end);
+	off = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "checkpoint_offset", &null_off));
+	line = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "checkpoint_line", &null_line));
+	(void) pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "finished_at", &null_end);
 	if (!null_end || null_off || null_line || off != load->offset || line != load->line)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

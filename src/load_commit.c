@@ -205,9 +205,9 @@ find_interrupted(Load *load)
 	values[1] = CStringGetTextDatum(load->source);
 	values[2] = ObjectIdGetDatum(GetUserId());
 	load_owner_exec("SELECT load_id, checkpoint_offset, checkpoint_line, rows_read, rows_loaded, "
-					"rows_rejected, coalesce(rows_skipped_by_trigger, 0), "
-					"coalesce(rows_skipped_on_conflict, 0), header, commit_every, "
-					"coalesce(rows_warned, 0) "
+					"rows_rejected, coalesce(rows_skipped_by_trigger, 0) AS rows_skipped_by_trigger, "
+					"coalesce(rows_skipped_on_conflict, 0) AS rows_skipped_on_conflict, header, commit_every, "
+					"coalesce(rows_warned, 0) AS rows_warned "
 					"FROM pgetl.load_record "
 					"WHERE load_name OPERATOR(pg_catalog.=) $1 AND source OPERATOR(pg_catalog.=) $2 "
 					"AND finished_at IS NULL AND checkpoint_line IS NOT NULL "
@@ -224,22 +224,22 @@ find_interrupted(Load *load)
 						 "to load the whole source, call pgetl_load without resume => true.")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	load->load_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	load->offset = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	load->line = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-	d = SPI_getbinval(tup, desc, 4, &isnull);
+	load->load_id = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "load_id", &isnull));
+	load->offset = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "checkpoint_offset", &isnull));
+	load->line = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "checkpoint_line", &isnull));
+	d = pgetl_spi_getbinval(tup, desc, "rows_read", &isnull);
 	load->rows_read = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 5, &isnull);
+	d = pgetl_spi_getbinval(tup, desc, "rows_loaded", &isnull);
 	load->rows_loaded = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 6, &isnull);
+	d = pgetl_spi_getbinval(tup, desc, "rows_rejected", &isnull);
 	load->rows_rejected = isnull ? 0 : DatumGetInt64(d);
-	load->rows_skipped_by_trigger = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
-	load->rows_skipped_on_conflict = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
-	d = SPI_getbinval(tup, desc, 9, &isnull);
+	load->rows_skipped_by_trigger = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "rows_skipped_by_trigger", &isnull));
+	load->rows_skipped_on_conflict = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "rows_skipped_on_conflict", &isnull));
+	d = pgetl_spi_getbinval(tup, desc, "header", &isnull);
 	if (!isnull)
 		load->header = MemoryContextStrdup(load->cxt, TextDatumGetCString(d));
-	load->rows_warned = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
-	d = SPI_getbinval(tup, desc, 10, &isnull);
+	load->rows_warned = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "rows_warned", &isnull));
+	d = pgetl_spi_getbinval(tup, desc, "commit_every", &isnull);
 	if (load->commit_every <= 0 && !isnull)
 		load->commit_every = DatumGetInt64(d);
 	if (load->commit_every <= 0)

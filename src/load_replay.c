@@ -58,7 +58,7 @@ replay_source(Load *load, int64 of_load)
 	values[0] = Int64GetDatum(of_load);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	load_owner_exec("SELECT load_name, source, header, reload_of, "
-					"pg_catalog.pg_has_role($2, owner, 'MEMBER') "
+					"pg_catalog.pg_has_role($2, owner, 'MEMBER') AS is_member "
 					"FROM pgetl.load_record WHERE load_id OPERATOR(pg_catalog.=) $1",
 					2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -68,11 +68,11 @@ replay_source(Load *load, int64 of_load)
 				 errhint("See the loads in SELECT * FROM pgetl.load_history.")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (!DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
+	if (!DatumGetBool(pgetl_spi_getbinval(tup, desc, "is_member", &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be a member of the owner of load " INT64_FORMAT " to replay its rejects", of_load)));
-	d = SPI_getbinval(tup, desc, 4, &isnull);
+	d = pgetl_spi_getbinval(tup, desc, "reload_of", &isnull);
 	if (!isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -82,9 +82,9 @@ replay_source(Load *load, int64 of_load)
 						   DatumGetInt64(d)),
 				 errhint("Replay load " INT64_FORMAT " instead: pgetl_reload_rejects(" INT64_FORMAT ").",
 						 DatumGetInt64(d), DatumGetInt64(d))));
-	name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-	load->source = MemoryContextStrdup(load->cxt, TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)));
-	d = SPI_getbinval(tup, desc, 3, &isnull);
+	name = TextDatumGetCString(pgetl_spi_getbinval(tup, desc, "load_name", &isnull));
+	load->source = MemoryContextStrdup(load->cxt, TextDatumGetCString(pgetl_spi_getbinval(tup, desc, "source", &isnull)));
+	d = pgetl_spi_getbinval(tup, desc, "header", &isnull);
 	if (!isnull)
 		header = MemoryContextStrdup(load->cxt, TextDatumGetCString(d));
 
@@ -100,8 +100,8 @@ replay_source(Load *load, int64 of_load)
 				 errhint("Load the source again with pgetl_load.")));
 
 	/* one record per rejected line (a record has a reject per failed rule) */
-	load_owner_exec("SELECT line_number, pg_catalog.min(record), "
-					"pg_catalog.bool_or(rule OPERATOR(pg_catalog.=) 'final_newline') "
+	load_owner_exec("SELECT line_number, pg_catalog.min(record) AS record, "
+					"pg_catalog.bool_or(rule OPERATOR(pg_catalog.=) 'final_newline') AS unterminated "
 					"FROM pgetl.reject_record "
 					"WHERE load_id OPERATOR(pg_catalog.=) $1 AND resolved_by IS NULL AND record IS NOT NULL "
 					"AND severity OPERATOR(pg_catalog.=) 'error' "
@@ -121,7 +121,7 @@ replay_source(Load *load, int64 of_load)
 	load->nline_map = nrec;
 	/* the record that lacked a final newline goes last, without one again */
 	for (int64 i = 0; i < nrec; i++)
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)))
+		if (DatumGetBool(pgetl_spi_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "unterminated", &isnull)))
 			last_unterminated = (int) i;
 	{
 		int64		k = 0;
@@ -130,14 +130,14 @@ replay_source(Load *load, int64 of_load)
 		{
 			if (i == last_unterminated)
 				continue;
-			load->line_map[k++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			load->line_map[k++] = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "line_number", &isnull));
 			appendStringInfo(&buf, "%s\n",
-							 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+							 TextDatumGetCString(pgetl_spi_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, "record", &isnull)));
 		}
 		if (last_unterminated >= 0)
 		{
-			load->line_map[k++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[last_unterminated], SPI_tuptable->tupdesc, 1, &isnull));
-			appendStringInfoString(&buf, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[last_unterminated], SPI_tuptable->tupdesc, 2, &isnull)));
+			load->line_map[k++] = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[last_unterminated], SPI_tuptable->tupdesc, "line_number", &isnull));
+			appendStringInfoString(&buf, TextDatumGetCString(pgetl_spi_getbinval(SPI_tuptable->vals[last_unterminated], SPI_tuptable->tupdesc, "record", &isnull)));
 		}
 	}
 	load->header = header;
