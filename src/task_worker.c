@@ -176,36 +176,6 @@ copy_jsonb_col(HeapTuple tup, TupleDesc desc, const char *col)
 }
 
 /*
- * read_callbacks - the task's callbacks (cb_on_*), in the try's
- * transaction, as the extension owner; none on a catalog without them
- * (0.2 before callbacks, 0.1).
- */
-static void
-read_callbacks(int64 task_run_id)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(task_run_id)};
-	Oid			argtypes[1] = {INT8OID};
-	PgetlUserSwitch sw;
-
-	cb_on_success = cb_on_failure = cb_on_retry = NULL;
-	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_task_callbacks")),
-								   1, argtypes, true)))
-		return;
-	pgetl_become_owner(&sw);
-	if (SPI_execute_with_args("SELECT * FROM pgetl._task_callbacks($1)", 1, types, values,
-							  NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the callbacks of task run " INT64_FORMAT, task_run_id);
-	pgetl_restore_user(&sw);
-	if (SPI_processed == 1)
-	{
-		cb_on_success = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_success");
-		cb_on_failure = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_failure");
-		cb_on_retry = copy_text_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "on_retry");
-	}
-}
-
-/*
  * Read the task of a try, in the try's transaction.  False when the try is
  * no longer queued (the run was cancelled or stopped meanwhile): then
  * there is nothing to do.
@@ -253,7 +223,14 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	current->params = copy_jsonb_col(tup, desc, "params");
 	current->logical_date = DatumGetDateADT(pgetl_spi_getbinval(tup, desc, "logical_date", &isnull));
 	current->pipeline = copy_text_col(tup, desc, "pipeline");
-	read_callbacks(task_run_id);
+	/* its callbacks (none on a catalog without them: 0.1) */
+	cb_on_success = cb_on_failure = cb_on_retry = NULL;
+	if (SPI_fnumber(desc, "on_success") > 0)
+	{
+		cb_on_success = copy_text_col(tup, desc, "on_success");
+		cb_on_failure = copy_text_col(tup, desc, "on_failure");
+		cb_on_retry = copy_text_col(tup, desc, "on_retry");
+	}
 	if (!catalog_has_pool)
 	{
 		/* 0.1: running is a commit of its own, before the task's */

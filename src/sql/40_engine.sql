@@ -836,11 +836,13 @@ $$;
 -- (pgetl._running_tasks()), and its outcome is recorded when it ends.
 CREATE FUNCTION pgetl._task_start(p_task_run_id bigint,
     OUT run_id bigint, OUT task text, OUT try_number integer, OUT kind text, OUT command text,
-    OUT config jsonb, OUT timeout_ms bigint, OUT params jsonb, OUT logical_date date, OUT pipeline text)
+    OUT config jsonb, OUT timeout_ms bigint, OUT params jsonb, OUT logical_date date, OUT pipeline text,
+    OUT on_success text, OUT on_failure text, OUT on_retry text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT tr.run_id, tr.task, tr.try_number, t.kind, t.command, t.config,
            (extract(epoch FROM t.timeout) * 1000)::bigint,
-           p.params || r.params, r.logical_date, r.pipeline
+           p.params || r.params, r.logical_date, r.pipeline,
+           t.on_success, t.on_failure, t.on_retry
       FROM pgetl.task_run_record tr
       JOIN pgetl.run_record r ON r.run_id = tr.run_id
       JOIN pgetl.task t ON t.task_id = tr.task_id
@@ -1218,14 +1220,7 @@ $$;
 -- as the pipeline owner once the state it reports is committed, in a
 -- transaction of its own (src/task_worker.c).
 
--- A task's callbacks, read in its try's transaction (all NULL: none).
-CREATE FUNCTION pgetl._task_callbacks(p_task_run_id bigint,
-    OUT on_success text, OUT on_failure text, OUT on_retry text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t.on_success, t.on_failure, t.on_retry
-      FROM pgetl.task_run_record tr JOIN pgetl.task t ON t.task_id = tr.task_id
-     WHERE tr.task_run_id = p_task_run_id
-$$;
+-- A task's callbacks are read with the task itself (pgetl._task_start).
 
 -- The callback to run for what was committed, and what
 -- pgetl_callback_context() returns inside it: of a task try

@@ -4,10 +4,10 @@
 -- its success, with when and where it ran, in the transaction of the
 -- task's work, queueing the downstream tasks it releases (_task_succeed).
 DROP FUNCTION pgetl._task_begin(bigint, integer);
---@create pgetl._task_start
+-- (_task_start, which also reads the task's callbacks, is created by
+-- 85_callbacks.sql, once their columns exist)
 DROP FUNCTION pgetl._task_succeed(bigint, jsonb, bigint);
 --@create pgetl._task_succeed
-REVOKE ALL ON FUNCTION pgetl._task_start(bigint) FROM PUBLIC;
 -- pgetl.notify = runs: no NOTIFY per task state change
 --@function pgetl._task_run_after
 -- room for HOT updates of a try's row (src/sql/20_history.sql)

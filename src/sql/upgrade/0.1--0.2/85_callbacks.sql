@@ -23,7 +23,7 @@ COMMENT ON VIEW pgetl.callback_failure IS 'callbacks that failed, of runs you ma
 GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
 
 --@create pgetl._check_callback
---@create pgetl._task_callbacks
+--@create pgetl._task_start
 --@create pgetl._callback_of
 --@create pgetl._run_callback_due
 --@create pgetl._callback_done
