@@ -273,6 +273,7 @@ extern void load_source_keep_blank_lines(LoadSource *src, bool keep);
 extern void load_source_end(LoadSource *src, CopyFromState cstate);
 extern void load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 										int64 rows_read, int64 rows_rejected);
+extern void load_rollback_subtransaction(void);
 extern bool load_source_is_staged(LoadSource *src);
 extern int64 load_source_current_line(LoadSource *src);
 extern int64 load_source_size(LoadSource *src);

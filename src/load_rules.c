@@ -151,7 +151,7 @@ load_try(void (*fn) (void *arg), void (*on_abort) (void *arg), void *arg,
 		FlushErrorState();
 		if (on_abort)
 			on_abort(arg);
-		RollbackAndReleaseCurrentSubTransaction();
+		load_rollback_subtransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		if (!load_error_is_row_level(edata->sqlerrcode, kind))

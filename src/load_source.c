@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
@@ -703,10 +704,10 @@ load_source_begin_copy(LoadSource *src, LoadSpec *spec)
 
 /*
  * load_source_report_progress - publish the records read and rejected so far
- * in pg_stat_progress_copy.  A rolled-back subtransaction (how a bad row is
- * isolated) ends the backend's progress reporting, as AbortSubTransaction
- * calls pgstat_progress_end_command; restart it then, with the target, the
- * source's size and the bytes COPY has read.
+ * in pg_stat_progress_copy.  The loader's own subtransactions keep the
+ * progress row (load_rollback_subtransaction); one rolled back by other code
+ * (an exception block in a trigger of the target) ends it: restart it then,
+ * with the target, the source's size and the bytes COPY has read.
  */
 void
 load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
@@ -731,6 +732,42 @@ load_source_report_progress(LoadSource *src, CopyFromState cstate, Oid relid,
 	val[0] = rows_read;
 	val[1] = rows_rejected;
 	pgstat_progress_update_multi_param(2, index, val);
+}
+
+/*
+ * load_rollback_subtransaction - RollbackAndReleaseCurrentSubTransaction,
+ * keeping the load's row in pg_stat_progress_copy.  Aborting a
+ * subtransaction ends the backend's progress reporting (AbortSubTransaction
+ * calls pgstat_progress_end_command), and the loader isolates each bad row
+ * in one: without this, the row would vanish from the view from a batch's
+ * first bad row until the batch's end, i.e. most of the time with 1% bad
+ * rows.  The command, its target and every parameter are copied before the
+ * abort and published again after it; nothing is allocated.
+ */
+void
+load_rollback_subtransaction(void)
+{
+	volatile PgBackendStatus *be = MyBEEntry;
+	bool		copying = be != NULL && be->st_progress_command == PROGRESS_COMMAND_COPY;
+	Oid			relid = InvalidOid;
+	int			index[PGSTAT_NUM_PROGRESS_PARAM];
+	int64		val[PGSTAT_NUM_PROGRESS_PARAM];
+
+	if (copying)
+	{
+		relid = be->st_progress_command_target;
+		for (int i = 0; i < PGSTAT_NUM_PROGRESS_PARAM; i++)
+		{
+			index[i] = i;
+			val[i] = be->st_progress_param[i];
+		}
+	}
+	RollbackAndReleaseCurrentSubTransaction();
+	if (copying && be->st_progress_command != PROGRESS_COMMAND_COPY)
+	{
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
+		pgstat_progress_update_multi_param(PGSTAT_NUM_PROGRESS_PARAM, index, val);
+	}
 }
 
 /*

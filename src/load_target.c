@@ -958,7 +958,7 @@ predict_existing(LoadTarget *tgt, PredictIndex *pi, LoadRow **rows, int nrows, b
 	{
 		MemoryContextSwitchTo(cxt);
 		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
+		load_rollback_subtransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		nfound = 0;
@@ -1023,7 +1023,7 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 	{
 		MemoryContextSwitchTo(cxt);
 		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
+		load_rollback_subtransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
