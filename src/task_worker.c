@@ -451,9 +451,10 @@ sensor_condition(const char *task)
 
 /*
  * record_poke - a sensor's poke was false: pgetl._sensor_poke records, in
- * the poke's transaction, the try up_for_reschedule or its timeout (failed
- * or skipped), and returns false; or, in mode poke, returns true with the
- * milliseconds to wait before the next poke in *wait_ms.
+ * the poke's transaction, the try up_for_reschedule or its timeout (failed,
+ * whose on_failure callback becomes cb_pending, or skipped), and returns
+ * false; or, in mode poke, returns true with the milliseconds to wait
+ * before the next poke in *wait_ms.
  */
 static bool
 record_poke(int64 task_run_id, TimestampTz started_at, int64 *wait_ms)
@@ -474,6 +475,9 @@ record_poke(int64 task_run_id, TimestampTz started_at, int64 *wait_ms)
 		elog(ERROR, "could not record the poke of task run " INT64_FORMAT, task_run_id);
 	pgetl_restore_user(&sw);
 	outcome = pgetl_spi_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "outcome");
+	/* a timeout is a failure (Airflow's AirflowSensorTimeout): on_failure */
+	if (outcome != NULL && strcmp(outcome, "failed") == 0)
+		cb_pending = cb_on_failure;
 	if (outcome == NULL || strcmp(outcome, "poke") != 0)
 		return false;
 	d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "wait_ms", &isnull);
@@ -853,7 +857,7 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 		}
 		pgetl_xact_commit();
 		outcome = recorded ? PGETL_TRY_RECORDED : begun ? PGETL_TRY_SUCCEEDED : PGETL_TRY_NOT_RUN;
-		/* (a sensor's recorded poke, rescheduled or timed out, gets none) */
+		/* (a sensor's recorded poke: none, or on_failure at its timeout) */
 		if (begun && !recorded)
 			cb_pending = cb_on_success;
 	}

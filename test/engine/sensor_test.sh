@@ -83,11 +83,15 @@ wait_for "SELECT state = 'success' FROM pgetl.pipeline_run WHERE run_id = $run" 
     || fail "poke sensor tries/reschedules: $(q "SELECT try_number, reschedules FROM pgetl.task_run_record WHERE run_id = $run")"
 ok "mode poke: running throughout with its worker, succeeds after the insert"
 
-# --- timeout: failed, not retried (both modes) ---
+# --- timeout: failed, not retried, its on_failure callback runs (both modes) ---
+qq "CREATE TABLE alerts (ctx jsonb)"
+qq "GRANT ALL ON alerts TO PUBLIC"
 for mode in reschedule poke; do
     qq "SELECT pgetl_create_pipeline('late_$mode')"
     qq "SELECT pgetl_add_task('late_$mode', 's', 'SELECT false', kind => 'sensor', retries => 2, retry_delay => '0',
-                              timeout => '2 seconds', config => '{\"poke_interval\": \"1 second\", \"mode\": \"$mode\"}')"
+                              timeout => '2 seconds', config => '{\"poke_interval\": \"1 second\", \"mode\": \"$mode\"}',
+                              on_failure => 'INSERT INTO alerts SELECT pgetl_callback_context()',
+                              on_retry => 'INSERT INTO alerts SELECT pgetl_callback_context()')"
     qq "SELECT pgetl_add_task('late_$mode', 'after', 'SELECT 1', '{s}')"
     run=$(q "SELECT pgetl_run('late_$mode', wait => false)")
     wait_for "SELECT state <> 'running' FROM pgetl.pipeline_run WHERE run_id = $run" 30 || fail "late_$mode did not end"
@@ -98,8 +102,14 @@ for mode in reschedule poke; do
     [ "$(q "SELECT duration >= interval '2 seconds' AND duration < interval '10 seconds' AND error LIKE 'sensor \"s\" timed out%'
               FROM pgetl.task_run WHERE run_id = $run AND task = 's'")" = t ] \
         || fail "late_$mode: $(q "SELECT duration, error FROM pgetl.task_run WHERE run_id = $run AND task = 's'")"
+    # Airflow's AirflowSensorTimeout calls on_failure_callback (once; no retry, so no on_retry)
+    wait_for "SELECT count(*) > 0 FROM alerts WHERE (ctx->>'run_id')::bigint = $run" 30 \
+        || fail "late_$mode: the sensor's on_failure callback did not run"
+    sleep 0.5
+    got=$(q "SELECT string_agg(concat_ws(':', ctx->>'event', ctx->>'task', ctx->>'state', ctx->>'sqlstate'), ' ') FROM alerts WHERE (ctx->>'run_id')::bigint = $run")
+    [ "$got" = "on_failure:s:failed:57014" ] || fail "late_$mode callbacks: $got"
 done
-ok "timeout: the sensor fails with 57014 after its timeout, not retried, downstream upstream_failed"
+ok "timeout: the sensor fails with 57014 after its timeout, not retried, on_failure runs, downstream upstream_failed"
 
 # --- soft_fail: skipped, downstream by trigger rules ---
 qq "SELECT pgetl_create_pipeline('soft')"
