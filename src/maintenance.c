@@ -33,6 +33,8 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -47,6 +49,7 @@
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 #include "export.h"
+#include "run.h"
 #include "util.h"
 
 /* Register the launcher; called from _PG_init while preloading. */
@@ -252,6 +255,16 @@ pgetl_recovery_main(Datum main_arg)
 			ereport(LOG,
 					(errmsg("pgetl: marked %d interrupted run(s) failed in database \"%s\"",
 							n, get_database_name(MyDatabaseId))));
+		/* their pipelines' on_failure: the scheduler runs them */
+		if (OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_pending_callbacks")),
+									  0, NULL, true)))
+		{
+			/* not read-only: it must see what _recover just wrote */
+			if (SPI_execute("SELECT FROM pgetl._pending_callbacks() LIMIT 1", false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read the pending pipeline callbacks");
+			if (SPI_processed > 0)
+				pgetl_scheduler_wake();
+		}
 	}
 	pgetl_xact_commit();
 	proc_exit(0);

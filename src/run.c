@@ -135,6 +135,20 @@ start_scheduler(Oid extowner)
 }
 
 /*
+ * pgetl_scheduler_wake - start this database's scheduler unless one runs
+ * (or is starting), with nothing asked of it: for the pipeline callbacks
+ * the catalog holds (it queues them when it starts).  No slot free: the
+ * next scheduler to start runs them.  In a transaction (it reads the
+ * extension's owner).
+ */
+void
+pgetl_scheduler_wake(void)
+{
+	if (pgetl_sched_ensure(MyDatabaseId))
+		(void) start_scheduler(pgetl_extension_owner());
+}
+
+/*
  * submit - queue the request for the database's scheduler, starting the
  * scheduler if none runs, and waiting while the queue is full or no
  * background worker slot is free for the scheduler: the wait ends with
@@ -678,6 +692,8 @@ pgetl_cancel(PG_FUNCTION_ARGS)
 		 * scheduler is gone (then mark it failed now).
 		 */
 		(void) pgetl_call_internal_args("_recover", 0, NULL, NULL, NULL, INT4OID, &isnull);
+		/* (the on_failure of a run it failed: the scheduler runs it) */
+		pgetl_scheduler_wake();
 		state = latest_run_state(run_id);
 		ereport(NOTICE,
 				(errmsg("run " INT64_FORMAT " has already finished (%s)", run_id,

@@ -60,4 +60,6 @@ typedef struct PgetlRunRequest
 	char		payload[FLEXIBLE_ARRAY_MEMBER];
 } PgetlRunRequest;
 
+extern void pgetl_scheduler_wake(void);
+
 #endif							/* PGETL_RUN_H */

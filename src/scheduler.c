@@ -34,8 +34,12 @@
  * pipeline's callback (on_success, on_failure) for a run that ended is
  * handed to a task worker of the owner too, as a try of id
  * PGETL_CALLBACK_RUN_SUCCESS or _FAILED (src/task_worker.c), once a
- * worker is free; the scheduler keeps it until
- * the worker is done with it.
+ * worker is free; the scheduler keeps it until the worker is done with
+ * it.  The catalog keeps it too (pgetl.run_record.callback_pending, set
+ * in the transaction that ends the run, cleared in the callback's), so
+ * that one a restart or a scheduler's exit interrupted is run by the next
+ * scheduler (load_pending_callbacks); the recovery worker starts one for
+ * the runs it failed.
  *
  *-------------------------------------------------------------------------
  */
@@ -466,6 +470,55 @@ queue_callback(ActiveRun *r)
 }
 
 /*
+ * load_pending_callbacks - queue the pipeline callbacks the catalog still
+ * holds (pgetl._pending_callbacks: runs failed by pgetl._recover, or whose
+ * scheduler exited before a worker was free), unless already queued.
+ * True when it queued any.  In a transaction of its own; never on a
+ * catalog without the function.
+ */
+static bool
+load_pending_callbacks(void)
+{
+	bool		any = false;
+
+	pgetl_xact_begin();
+	if (OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_pending_callbacks")),
+								  0, NULL, true)))
+	{
+		if (SPI_execute("SELECT * FROM pgetl._pending_callbacks()", true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the pending pipeline callbacks");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		run_id = DatumGetInt64(pgetl_spi_getbinval(tup, desc, "run_id", &isnull));
+			ListCell   *lc;
+			bool		queued = false;
+			PendingCallback *cb;
+			MemoryContext old;
+
+			foreach(lc, callbacks)
+				if (((PendingCallback *) lfirst(lc))->run_id == run_id)
+				queued = true;
+			if (queued)
+				continue;
+			cb = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingCallback));
+			cb->run_id = run_id;
+			cb->owner = DatumGetObjectId(pgetl_spi_getbinval(tup, desc, "owner", &isnull));
+			cb->success = DatumGetBool(pgetl_spi_getbinval(tup, desc, "success", &isnull));
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			callbacks = lappend(callbacks, cb);
+			MemoryContextSwitchTo(old);
+			any = true;
+		}
+	}
+	pgetl_xact_commit();
+	MemoryContextSwitchTo(TopMemoryContext);
+	return any;
+}
+
+/*
  * drive_callbacks - hand pending callbacks to task workers (when one is
  * free), and forget those a worker is done with; one a worker gave back
  * (its session went stale) is handed out again.
@@ -501,7 +554,10 @@ drive_callbacks(void)
 	MemoryContextSwitchTo(old);
 }
 
-/* Forget the pending callbacks (a dispatched one runs on). */
+/*
+ * Forget the pending callbacks (a dispatched one runs on; the others stay
+ * pending in the catalog, for the next scheduler).
+ */
 static void
 drop_callbacks(void)
 {
@@ -1490,6 +1546,8 @@ pgetl_scheduler_main(Datum main_arg)
 	step_cxt = AllocSetContextCreate(TopMemoryContext, "pgetl scheduler step",
 									 ALLOCSET_DEFAULT_SIZES);
 	idle_since = GetCurrentTimestamp();
+	/* callbacks of runs that ended while no scheduler could run them */
+	(void) load_pending_callbacks();
 
 	for (;;)
 	{
@@ -1498,6 +1556,7 @@ pgetl_scheduler_main(Datum main_arg)
 		ListCell   *lc;
 		List	   *still = NIL;
 		bool		any_finished;
+		bool		accepted;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -1516,17 +1575,22 @@ pgetl_scheduler_main(Datum main_arg)
 			}
 			if (callbacks != NIL)
 				ereport(LOG,
-						(errmsg("pgetl scheduler terminated: %d pipeline callbacks not run",
+						(errmsg("pgetl scheduler terminated: %d pipeline callbacks left for the next scheduler",
 								list_length(callbacks))));
 			proc_exit(0);
 		}
 
 		/* new runs, in the order they were asked for */
+		accepted = false;
 		while ((h = pgetl_sched_dequeue(dboid)) != DSM_HANDLE_INVALID)
 		{
 			CHECK_FOR_INTERRUPTS();
 			accept_request(h);
+			accepted = true;
 		}
+		/* starting them recovered abandoned runs (pgetl._recover) */
+		if (accepted)
+			(void) load_pending_callbacks();
 
 		now = GetCurrentTimestamp();
 		any_finished = false;
@@ -1572,16 +1636,21 @@ pgetl_scheduler_main(Datum main_arg)
 		if (runs == NIL && callbacks != NIL && pgetl_sched_release_requested(dboid))
 		{
 			ereport(LOG,
-					(errmsg("pgetl scheduler released: %d pipeline callbacks not run",
+					(errmsg("pgetl scheduler released: %d pipeline callbacks left for the next scheduler",
 							list_length(callbacks))));
 			drop_callbacks();
 		}
 		if (runs != NIL || callbacks != NIL)
 			idle_since = now;
-		else if ((TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||
-				  pgetl_sched_release_requested(dboid)) &&
-				 pgetl_sched_detach(dboid, true))
-			proc_exit(0);
+		else if (TimestampDifferenceExceeds(idle_since, now, pgetl_worker_idle_timeout) ||
+				 pgetl_sched_release_requested(dboid))
+		{
+			/* not before the callbacks of runs that ended unseen by it */
+			if (!pgetl_sched_release_requested(dboid) && load_pending_callbacks())
+				idle_since = now;
+			else if (pgetl_sched_detach(dboid, true))
+				proc_exit(0);
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 (runs != NIL || callbacks != NIL) ? wait_ms(now) :

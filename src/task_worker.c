@@ -918,10 +918,12 @@ callback_event(Jsonb *context)
  * task_run_id (> 0), else of run run_id, which ended in run_state, as
  * pgetl._callback_of() says (none: nothing to do).  It runs in a transaction of its own, as the
  * session's user (the owner), with statement_timeout as the try had it;
- * pgetl_callback_context() returns its context meanwhile.  Its error is
- * caught, logged and recorded (pgetl._callback_done, which also records a
- * success as NULL), and never reaches the state it reports.  Memory: in
- * try_cxt.
+ * pgetl_callback_context() returns its context meanwhile.  Its success is
+ * recorded in its own transaction (pgetl._callback_done, error NULL: a
+ * run's callback is no longer pending once its work committed, so a crash
+ * before that runs it again, never twice); its error is caught, logged and
+ * recorded in a new one, and never reaches the state it reports.  Memory:
+ * in try_cxt.
  */
 static void
 run_callback(int64 task_run_id, int64 run_id, const char *run_state)
@@ -971,6 +973,16 @@ run_callback(int64 task_run_id, int64 run_id, const char *run_state)
 				elog(ERROR, "SPI_execute failed");
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		}
+		/* done, with its work: a run's is then no longer pending */
+		if (command != NULL || task_run_id <= 0)
+		{
+			nulls[2] = 'n';
+			pgetl_become_owner(&sw);
+			if (SPI_execute_with_args("SELECT pgetl._callback_done($1, $2, $3)", 3, types, values,
+									  nulls, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not record the callback of run " INT64_FORMAT, run_id);
+			pgetl_restore_user(&sw);
+		}
 		pgetl_xact_commit();
 	}
 	PG_CATCH();
@@ -988,7 +1000,7 @@ run_callback(int64 task_run_id, int64 run_id, const char *run_state)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	event = callback_event(callback_context);
 	callback_context = NULL;
-	if (command == NULL && edata == NULL)
+	if (edata == NULL)
 		return;
 	who = task_run_id > 0 ?
 		psprintf("task run " INT64_FORMAT " of run " INT64_FORMAT, task_run_id, run_id) :
@@ -1003,8 +1015,6 @@ run_callback(int64 task_run_id, int64 run_id, const char *run_state)
 		values[2] = CStringGetTextDatum(psprintf("%s [SQLSTATE %s]", edata->message,
 												 unpack_sql_state(edata->sqlerrcode)));
 	}
-	else
-		nulls[2] = 'n';
 	PG_TRY();
 	{
 		PgetlUserSwitch sw;

@@ -91,7 +91,12 @@ CREATE TABLE pgetl.run_record (
     note            text,
     -- the error of the pipeline's callback (on_failure, on_success) for
     -- the run's last outcome; NULL: none, or it succeeded
-    callback_error  text
+    callback_error  text,
+    -- the outcome (success, failed) whose pipeline callback has yet to
+    -- run: set in the transaction that ends the run, cleared in the
+    -- callback's own; a server restart or a scheduler's exit leaves it
+    -- for the next scheduler (pgetl._pending_callbacks)
+    callback_pending pgetl.run_state
 );
 -- A run is identified by (pipeline, logical_date): at most one active
 -- (queued or running) run per pipeline and logical date, enforced by the
@@ -101,6 +106,7 @@ CREATE UNIQUE INDEX run_record_one_active ON pgetl.run_record (pipeline_id, logi
 CREATE INDEX ON pgetl.run_record (pipeline, run_id);
 CREATE INDEX ON pgetl.run_record (pipeline_id);
 CREATE INDEX ON pgetl.run_record (finished_at);
+CREATE INDEX ON pgetl.run_record (run_id) WHERE callback_pending IS NOT NULL;
 COMMENT ON TABLE pgetl.run_record IS 'pipeline runs (read it through the view pgetl.pipeline_run)';
 
 -- pgetl_cancel_backfill(): when a backfill of the pipeline was last asked

@@ -327,7 +327,12 @@ BEGIN
         -- worker: as a try not yet started
         UPDATE pgetl.task_run_record SET state = 'cancelled', error = 'run failed: ' || why
          WHERE run_id = r.run_id AND state IN ('scheduled', 'up_for_reschedule');
-        UPDATE pgetl.run_record SET state = 'failed', reason = why WHERE run_id = r.run_id;
+        -- the pipeline's on_failure runs when a scheduler next runs
+        -- (the recovery worker starts one for it)
+        UPDATE pgetl.run_record rr SET state = 'failed', reason = why,
+               callback_pending = (SELECT 'failed'::pgetl.run_state FROM pgetl.pipeline p
+                                    WHERE p.pipeline_id = rr.pipeline_id AND p.on_failure IS NOT NULL)
+         WHERE rr.run_id = r.run_id;
         n := n + 1;
     END LOOP;
     RETURN n;
@@ -1276,15 +1281,37 @@ BEGIN
 END
 $$;
 
--- Whether a run that has just ended has a callback to run for its state
--- (the pipeline's on_success, on_failure): the scheduler then hands it to
--- a task worker of the owner.
+-- In the transaction that ends a run: whether the pipeline has a callback
+-- for the state it ended in (on_success, on_failure); if so the run keeps
+-- it in callback_pending until a task worker of the owner has run it (the
+-- scheduler hands it over; pgetl._callback_done clears it in the
+-- callback's own transaction).
 CREATE FUNCTION pgetl._run_callback_due(p_run_id bigint) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH due AS (
+        UPDATE pgetl.run_record r SET callback_pending = r.state
+          FROM pgetl.pipeline p
+         WHERE r.run_id = p_run_id AND p.pipeline_id = r.pipeline_id
+           AND CASE r.state WHEN 'success' THEN p.on_success IS NOT NULL
+                            WHEN 'failed' THEN p.on_failure IS NOT NULL ELSE false END
+        RETURNING 1)
+    SELECT EXISTS (SELECT FROM due)
+$$;
+
+-- The pipeline callbacks still to run (of runs that ended while no
+-- scheduler could hand them over: a server restart, pgetl._recover, a
+-- scheduler that exited first), oldest run first: what a scheduler
+-- queues when it starts, and before it goes idle.
+CREATE FUNCTION pgetl._pending_callbacks(OUT run_id bigint, OUT owner oid, OUT success boolean)
+RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce((SELECT CASE r.state WHEN 'success' THEN p.on_success IS NOT NULL
-                                         WHEN 'failed' THEN p.on_failure IS NOT NULL ELSE false END
-                       FROM pgetl.run_record r JOIN pgetl.pipeline p ON p.pipeline_id = r.pipeline_id
-                      WHERE r.run_id = p_run_id), false)
+    SELECT r.run_id, r.owner::oid, r.callback_pending = 'success'
+      FROM pgetl.run_record r
+     WHERE r.callback_pending IS NOT NULL
+       -- none without its pipeline (the callback is the pipeline's) or owner
+       AND EXISTS (SELECT FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id)
+       AND EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.oid = r.owner)
+     ORDER BY r.run_id
 $$;
 
 -- The run timeout of a run's pipeline (Airflow's dagrun_timeout), read
@@ -1316,15 +1343,16 @@ BEGIN
 END
 $$;
 
--- Record how a callback ended: its error (NULL: it succeeded), on the try
--- (p_task_run_id) or else on the run (p_run_id).
+-- Record how a callback ended: its error (NULL: it succeeded, recorded in
+-- the callback's own transaction), on the try (p_task_run_id) or else on
+-- the run (p_run_id), whose callback is then no longer pending.
 CREATE FUNCTION pgetl._callback_done(p_task_run_id bigint, p_run_id bigint, p_error text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_task_run_id IS NOT NULL THEN
         UPDATE pgetl.task_run_record SET callback_error = p_error WHERE task_run_id = p_task_run_id;
     ELSE
-        UPDATE pgetl.run_record SET callback_error = p_error WHERE run_id = p_run_id;
+        UPDATE pgetl.run_record SET callback_error = p_error, callback_pending = NULL WHERE run_id = p_run_id;
     END IF;
 END
 $$;

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Crash safety: SIGKILL a task worker mid-run.  The postmaster restarts the
 # whole server; when it is back, the run must be failed with the reason
-# "server restarted", no task left running, and pgetl_resume() completes it,
-# keeping the tasks that had succeeded.
+# "server restarted", no task left running, the pipeline's on_failure
+# callback runs once (the recovery worker starts a scheduler for it), and
+# pgetl_resume() completes it, keeping the tasks that had succeeded.
 source "$(dirname "$0")/lib.sh"
 setup_db
 
 q "CREATE TABLE cfg (slow boolean); INSERT INTO cfg VALUES (true); CREATE TABLE done_marks (task text)"
-qq "SELECT pgetl_create_pipeline('crashy', max_parallel => 2)"
+q "CREATE TABLE alerts (ctx jsonb); GRANT ALL ON alerts TO PUBLIC"
+qq "SELECT pgetl_create_pipeline('crashy', max_parallel => 2, on_failure => 'INSERT INTO alerts SELECT pgetl_callback_context()')"
+# the pipeline callbacks a run got: event:state:error
+alerts() { q "SELECT string_agg(concat_ws(':', ctx->>'event', ctx->>'state', ctx->>'error'), ' ') FROM alerts WHERE (ctx->>'run_id')::bigint = $1"; }
 qq "SELECT pgetl_add_task('crashy', 'first', \$\$INSERT INTO done_marks VALUES ('first')\$\$)"
 qq "SELECT pgetl_add_task('crashy', 'victim', \$\$SELECT pg_sleep(CASE WHEN slow THEN 60 ELSE 0 END) FROM cfg; INSERT INTO done_marks VALUES ('victim')\$\$, '{first}')"
 qq "SELECT pgetl_add_task('crashy', 'last', \$\$INSERT INTO done_marks VALUES ('last')\$\$, '{victim}')"
@@ -40,6 +44,12 @@ ok "run $run failed with reason '$reason'"
 ok "no task left running; the killed task failed, the one after it is cancelled"
 [ "$(q "SELECT string_agg(task, ',' ORDER BY task) FROM done_marks")" = "first" ] || fail "victim's work was not rolled back"
 ok "the killed task's work was rolled back"
+wait_for "SELECT count(*) > 0 FROM alerts WHERE (ctx->>'run_id')::bigint = $run" 60 \
+    || fail "the pipeline's on_failure did not run after the restart: $(q "SELECT run_id, callback_pending, callback_error FROM pgetl.run_record") / $(q "SELECT * FROM pgetl._pending_callbacks()") / $(q "SELECT pid, backend_type FROM pg_stat_activity")"
+sleep 1
+[ "$(alerts $run)" = "on_failure:failed:server restarted" ] || fail "callbacks after the restart: $(alerts $run)"
+[ "$(q "SELECT count(*) FROM pgetl.run_record WHERE callback_pending IS NOT NULL")" = 0 ] || fail "a callback is still pending"
+ok "the pipeline's on_failure ran once after the restart, with the reason"
 
 q "UPDATE cfg SET slow = false"
 qq "SELECT pgetl_resume($run)" >/dev/null || fail "resume failed"
@@ -69,3 +79,9 @@ q "UPDATE cfg SET slow = false"
 q "SELECT pgetl_resume($run)" >/dev/null || fail "resume after scheduler termination failed"
 [ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $run")" = success ] || fail "resumed run not success (2)"
 ok "and pgetl_resume completed it"
+# the terminated scheduler left the run's on_failure pending: the next one ran it
+wait_for "SELECT count(*) > 0 FROM alerts WHERE (ctx->>'run_id')::bigint = $run" 30 \
+    || fail "the on_failure of the run whose scheduler was terminated never ran"
+sleep 1
+[ "$(alerts $run | cut -d: -f1,2)" = "on_failure:failed" ] || fail "callbacks after the scheduler's termination: $(alerts $run)"
+ok "the on_failure the terminated scheduler could not run ran once, by the next scheduler"

@@ -3,7 +3,9 @@
 -- (for a run's outcome), SQL run by a task worker as the pipeline owner
 -- once the state they report is committed, in a transaction of their own
 -- (src/task_worker.c).  A callback's error is kept apart, in
--- callback_error, shown by the new view pgetl.callback_failure (the views
+-- callback_error, shown by the new view pgetl.callback_failure; a run's
+-- callback still to run is kept in callback_pending, so that one a
+-- restart interrupted runs later (the views
 -- pgetl.task_run and pgetl.pipeline_run are unchanged).  Run deadlines:
 -- pgetl.pipeline.run_timeout (Airflow's dagrun_timeout), enforced by the
 -- scheduler (pgetl._run_timed_out).  The new arguments of pgetl_add_task,
@@ -15,8 +17,9 @@ ALTER TABLE pgetl.task ADD COLUMN on_failure text CHECK (btrim(on_failure) <> ''
 ALTER TABLE pgetl.pipeline ADD COLUMN on_failure text CHECK (btrim(on_failure) <> ''),
                            ADD COLUMN on_success text CHECK (btrim(on_success) <> ''),
                            ADD COLUMN run_timeout interval CHECK (run_timeout > '0');
-ALTER TABLE pgetl.run_record ADD COLUMN callback_error text;
+ALTER TABLE pgetl.run_record ADD COLUMN callback_error text, ADD COLUMN callback_pending pgetl.run_state;
 ALTER TABLE pgetl.task_run_record ADD COLUMN callback_error text;
+CREATE INDEX ON pgetl.run_record (run_id) WHERE callback_pending IS NOT NULL;
 
 --@view pgetl.callback_failure
 COMMENT ON VIEW pgetl.callback_failure IS 'callbacks that failed, of runs you may see: the run or task try whose state they reported, and their error';
@@ -26,6 +29,7 @@ GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
 --@create pgetl._task_start
 --@create pgetl._callback_of
 --@create pgetl._run_callback_due
+--@create pgetl._pending_callbacks
 --@create pgetl._callback_done
 --@create @extschema@.pgetl_callback_context
 --@comment @extschema@.pgetl_callback_context
