@@ -53,7 +53,7 @@ typedef struct GraphNode
 	bool		teardown;		/* a teardown task */
 	int			state;			/* index in state_styles; -1 without a run */
 	int			try_number;		/* of the latest try; 0 without one */
-	int			map_length;		/* a mapped task's instances in the run; -1: not mapped */
+	int			map_length;		/* a mapped task's instances; -1: not mapped */
 	int			nupstream;
 	char	  **upstream;
 } GraphNode;

@@ -675,6 +675,7 @@ ended_try(PgetlDispatch *t)
 	if (SPI_processed != 1)
 		return true;
 	state = pgetl_task_state_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+
 	/*
 	 * running: recorded by a 0.1 catalog's _task_begin; on a 0.2 catalog, a
 	 * mapped task's try that expanded (its instances run): it ended
