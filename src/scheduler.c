@@ -691,7 +691,10 @@ ended_try(PgetlDispatch *t)
 	return state != PGETL_TASK_STATE_SUCCESS;
 }
 
-/* The run's queued tries, in task order, as an int8 array in step_cxt (NULL: none). */
+/*
+ * The run's queued tries, in task order (a mapped task's instances in the
+ * order they were made), as an int8 array in step_cxt (NULL: none).
+ */
 static ArrayType *
 queued_tries(ActiveRun *r)
 {
@@ -702,7 +705,7 @@ queued_tries(ActiveRun *r)
 	MemoryContext old;
 	ArrayType  *a;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id) "
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
 							  "FROM pgetl.task_run_record WHERE run_id OPERATOR(pg_catalog.=) $1 "
 							  "AND state OPERATOR(pg_catalog.=) 'queued'",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
