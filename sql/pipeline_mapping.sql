@@ -21,6 +21,22 @@ GRANT ALL ON map_log TO PUBLIC;
 CREATE TABLE map_fail (region text);
 GRANT ALL ON map_fail TO PUBLIC;
 
+-- (the pipeline for the interplay checks below is defined first: the
+-- scheduler notices that a task uses a pool within a second, and by its
+-- run it has long)
+SELECT pgetl_create_pool('one_slot', 1);
+CREATE TABLE map_spans (map_index integer, started timestamptz, ended timestamptz);
+GRANT ALL ON map_spans TO PUBLIC;
+SELECT pgetl_create_pipeline('interplay', max_parallel => 3);
+SELECT pgetl_add_task('interplay', 'pooled',
+    $q$DO $d$ DECLARE t0 timestamptz := clock_timestamp();
+      BEGIN PERFORM pg_sleep(0.2); INSERT INTO map_spans VALUES (pgetl_map_index(), t0, clock_timestamp()); END $d$$q$,
+    pool => 'one_slot', map_over => $$SELECT g FROM generate_series(1, 3) g$$);
+SELECT pgetl_add_task('interplay', 'sensing', $$SELECT pgetl_map_value('ready')::boolean$$, kind => 'sensor',
+    config => '{"mode": "poke", "poke_interval": "1 second"}', map_over => $$SELECT true AS ready UNION ALL SELECT true$$);
+SELECT pgetl_add_task('interplay', 'gate', $$SELECT false$$, kind => 'short_circuit');
+SELECT pgetl_add_task('interplay', 'gated', $$SELECT 1$$, '{gate}', map_over => $$SELECT 1 AS x$$);
+
 -- mapping over rows of an upstream task's result: instances in row order,
 -- each with its value and index; the results array in map_index order;
 -- downstream tasks run once, after every instance
@@ -128,6 +144,18 @@ SELECT task, map_index, value FROM map_log ORDER BY task, map_index;
 SELECT map_index, max(try_number) AS tries, (array_agg(state ORDER BY try_number DESC))[1] AS state
   FROM pgetl.task_run WHERE pipeline = 'flaky' AND task = 'load' GROUP BY map_index ORDER BY map_index NULLS FIRST;
 TRUNCATE map_log;
+
+-- interplay (pipeline defined at the top): instances of a task in a
+-- one-slot pool run one at a time (each takes its pool_slots), though
+-- max_parallel would allow three; a mapped sensor pokes per instance; a
+-- mapped task downstream of a false short_circuit is skipped without
+-- expanding
+SELECT pgetl_run('interplay') IS NOT NULL AS ran;
+SELECT task, map_index, state, error FROM pgetl.task_run WHERE pipeline = 'interplay' ORDER BY task, map_index NULLS FIRST;
+SELECT count(*) AS spans, bool_and(ended > started) AS timed,
+       bool_and(NOT EXISTS (SELECT FROM map_spans b WHERE b.map_index <> a.map_index
+                             AND tstzrange(b.started, b.ended) && tstzrange(a.started, a.ended))) AS never_overlapped
+  FROM map_spans a;
 
 -- the graph shows a mapped task once, with its instances' count
 SELECT pgetl_graph('mapper', format => 'mermaid') ~ 'mapped \[4\]' AS mapped_label,
