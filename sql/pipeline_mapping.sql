@@ -161,6 +161,16 @@ SELECT count(*) AS spans, bool_and(ended > started) AS timed,
 SELECT pgetl_graph('mapper', format => 'mermaid') ~ 'mapped \[4\]' AS mapped_label,
        (SELECT count(*) FROM regexp_matches(pgetl_graph('mapper', format => 'mermaid'), 'per_region', 'g')) AS per_region_mentions;
 
+-- the run report lists a mapped task once, by its own try; the Gantt
+-- chart draws a bar per try of its instances too (load: 3 tries of its
+-- own, 2 + 5 + 2 of its instances)
+SELECT btrim(split_part(line, '|', 1)) AS task, btrim(split_part(line, '|', 2)) AS state,
+       btrim(split_part(line, '|', 3)) AS try
+  FROM regexp_split_to_table(pgetl_report((SELECT run_id FROM pgetl.pipeline_run WHERE pipeline = 'flaky')), E'\n') AS line
+ WHERE line ~ '^ *(load|publish|alert|cleanup) ' ORDER BY 1;
+SELECT (SELECT count(*) FROM regexp_matches(pgetl_gantt((SELECT run_id FROM pgetl.pipeline_run WHERE pipeline = 'flaky'), 'svg'),
+                                            '<title>load: try', 'g')) AS load_bars;
+
 -- definitions round-trip map_over and max_map_length
 SELECT pgetl_definition('too_many') -> 'max_map_length' AS max_map_length,
        pgetl_definition('too_many') -> 'tasks' -> 0 -> 'map_over' AS map_over;
