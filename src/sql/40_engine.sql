@@ -830,7 +830,9 @@ BEGIN
     -- the state they add up to, before the trigger rules read it
     UPDATE pgetl.task_run_record SET state = 'queued'
      WHERE run_id = p_run_id AND map_index IS NOT NULL AND state = 'scheduled';
-    PERFORM pgetl._map_aggregate(l.task_run_id) FROM pgetl._latest_tries(p_run_id) l WHERE l.state = 'running';
+    -- (a running try is its task's latest: a task gets a new try once finished)
+    PERFORM pgetl._map_aggregate(x.task_run_id) FROM pgetl.task_run_record x
+      WHERE x.run_id = p_run_id AND x.state = 'running' AND x.map_index IS NULL;
 
     -- trigger rules, until no task changes
     LOOP
