@@ -83,22 +83,22 @@ Datum		pgetl_alter_pipeline(PG_FUNCTION_ARGS);
 Datum
 pgetl_alter_pipeline(PG_FUNCTION_ARGS)
 {
-	Oid			types[12] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
-	INT4OID, TEXTOID, TEXTOID, INTERVALOID, INT4OID};
-	Datum		values[12];
-	bool		nulls[12];
+	Oid			types[13] = {OIDOID, TEXTOID, BOOLOID, TEXTOID, INT4OID, JSONBOID, REGROLEOID,
+	INT4OID, TEXTOID, TEXTOID, INTERVALOID, INT4OID, INT4OID};
+	Datum		values[13];
+	bool		nulls[13];
 	bool		isnull;
 	Datum		old_owner;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	nulls[0] = false;
 	/* (a catalog not yet updated to 0.2 passes fewer: NULL keeps a setting) */
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 12; i++)
 	{
 		nulls[i + 1] = i >= PG_NARGS() || PG_ARGISNULL(i);
 		values[i + 1] = nulls[i + 1] ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
-	old_owner = pgetl_call_internal_args("_alter_pipeline", 12, types, values, nulls,
+	old_owner = pgetl_call_internal_args("_alter_pipeline", 13, types, values, nulls,
 										 OIDOID, &isnull);
 	if (!isnull)
 		pgetl_cron_move(text_to_cstring(PG_GETARG_TEXT_PP(0)), DatumGetObjectId(old_owner),

@@ -53,6 +53,7 @@ typedef struct GraphNode
 	bool		teardown;		/* a teardown task */
 	int			state;			/* index in state_styles; -1 without a run */
 	int			try_number;		/* of the latest try; 0 without one */
+	int			map_length;		/* a mapped task's instances; -1: not mapped */
 	int			nupstream;
 	char	  **upstream;
 } GraphNode;
@@ -190,12 +191,18 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 
 	values[1] = Int64GetDatum(g->run_id);
 	nulls[1] = g->has_run ? ' ' : 'n';
+	/* a mapped task is one node: its own try, "[n]" its instances */
 	ret = SPI_execute_with_args("SELECT t.task, t.kind, t.trigger_rule, l.state, l.try_number, "
-								"       t.upstream, t.setup, t.teardown "
+								"       t.upstream, t.setup, t.teardown, "
+								"       CASE WHEN EXISTS (SELECT FROM pgetl.task_run i "
+								"                          WHERE i.run_id OPERATOR(pg_catalog.=) $2 "
+								"                            AND i.task OPERATOR(pg_catalog.=) t.task "
+								"                            AND i.map_index IS NOT NULL) "
+								"            THEN l.rows::integer END AS map_length "
 								"  FROM pgetl.tasks t "
-								"  LEFT JOIN (SELECT DISTINCT ON (r.task) r.task, r.state, r.try_number "
+								"  LEFT JOIN (SELECT DISTINCT ON (r.task) r.task, r.state, r.try_number, r.rows "
 								"               FROM pgetl.task_run r "
-								"              WHERE r.run_id OPERATOR(pg_catalog.=) $2 "
+								"              WHERE r.run_id OPERATOR(pg_catalog.=) $2 AND r.map_index IS NULL "
 								"              ORDER BY r.task, r.try_number DESC) l "
 								"    ON l.task OPERATOR(pg_catalog.=) t.task "
 								" WHERE t.pipeline OPERATOR(pg_catalog.=) $1",
@@ -232,6 +239,8 @@ graph_read(const char *pipeline, bool run_id_null, int64 run_id)
 		}
 		d = pgetl_spi_getbinval(tup, desc, "try_number", &isnull);
 		n->try_number = isnull ? 0 : DatumGetInt32(d);
+		d = pgetl_spi_getbinval(tup, desc, "map_length", &isnull);
+		n->map_length = isnull ? -1 : DatumGetInt32(d);
 		d = pgetl_spi_getbinval(tup, desc, "upstream", &isnull);
 		if (!isnull)
 		{
@@ -365,6 +374,8 @@ node_lines(GraphNode *n)
 
 	if (n->setup || n->teardown)
 		lines = lappend(lines, psprintf("%s, %s", n->kind, n->setup ? "setup" : "teardown"));
+	else if (n->map_length >= 0)
+		lines = lappend(lines, psprintf("%s, mapped [%d]", n->kind, n->map_length));
 	else
 		lines = lappend(lines, n->kind);
 	if (n->trigger_rule)

@@ -731,8 +731,13 @@ ended_try(PgetlDispatch *t)
 	if (SPI_processed != 1)
 		return true;
 	state = pgetl_task_state_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	/* running: recorded by a 0.1 catalog's _task_begin */
-	if (state == PGETL_TASK_STATE_QUEUED || state == PGETL_TASK_STATE_RUNNING)
+
+	/*
+	 * running: recorded by a 0.1 catalog's _task_begin; on a 0.2 catalog, a
+	 * mapped task's try that expanded (its instances run): it ended
+	 */
+	if (state == PGETL_TASK_STATE_QUEUED ||
+		(state == PGETL_TASK_STATE_RUNNING && !pgetl_catalog_has_pool()))
 	{
 		if (pgetl_pool_bounced(t))
 			return false;
@@ -742,7 +747,10 @@ ended_try(PgetlDispatch *t)
 	return state != PGETL_TASK_STATE_SUCCESS;
 }
 
-/* The run's queued tries, in task order, as an int8 array in step_cxt (NULL: none). */
+/*
+ * The run's queued tries, in task order (a mapped task's instances in the
+ * order they were made), as an int8 array in step_cxt (NULL: none).
+ */
 static ArrayType *
 queued_tries(ActiveRun *r)
 {
@@ -753,7 +761,7 @@ queued_tries(ActiveRun *r)
 	MemoryContext old;
 	ArrayType  *a;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id) "
+	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
 							  "FROM pgetl.task_run_record WHERE run_id OPERATOR(pg_catalog.=) $1 "
 							  "AND state OPERATOR(pg_catalog.=) 'queued'",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)

@@ -4,8 +4,8 @@
  *	  Inside a task, the task functions become constants before a query is
  *	  planned.
  *
- * pgetl_logical_date(), pgetl_run_id(), pgetl_param(name) and
- * pgetl_result(task) answer from the task worker's memory, so they only
+ * pgetl_logical_date(), pgetl_run_id(), pgetl_param(name), pgetl_result(task),
+ * pgetl_map_value(column) and pgetl_map_index() answer from the task worker's memory, so they only
  * mean something in the process that runs the task.  A query planner that
  * ships expressions elsewhere -- Citus sends STABLE functions of a SELECT,
  * of a multi-shard query and of the SELECT of an INSERT ... SELECT or a
@@ -53,6 +53,8 @@ typedef struct TaskFuncs
 	Oid			run_id;
 	Oid			param;
 	Oid			result;
+	Oid			map_value;
+	Oid			map_index;
 	bool		changed;
 } TaskFuncs;
 
@@ -130,7 +132,8 @@ fold_mutator(Node *node, TaskFuncs *funcs)
 
 		if (OidIsValid(fexpr->funcid) &&
 			(fexpr->funcid == funcs->logical_date || fexpr->funcid == funcs->run_id ||
-			 fexpr->funcid == funcs->param || fexpr->funcid == funcs->result))
+			 fexpr->funcid == funcs->param || fexpr->funcid == funcs->result ||
+			 fexpr->funcid == funcs->map_value || fexpr->funcid == funcs->map_index))
 		{
 			ListCell   *lc;
 			bool		constant = true;
@@ -160,7 +163,7 @@ fold_mutator(Node *node, TaskFuncs *funcs)
  * plan), but a warm worker's next try may see another extension
  * (pgetl_task_values_reset, at the end of each try).
  */
-static TaskFuncs funcs = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, false};
+static TaskFuncs funcs = {InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid, InvalidOid, false};
 
 /* Forget the OIDs: the next try looks them up again. */
 void
@@ -184,6 +187,8 @@ pgetl_planner(Query *parse, const char *query_string, int cursorOptions,
 			funcs.param = task_func_oid(schema, "pgetl_param", 1, TEXTOID);
 			funcs.result = task_func_oid(schema, "pgetl_result", 1, TEXTOID);
 			funcs.run_id = task_func_oid(schema, "pgetl_run_id", 0, InvalidOid);
+			funcs.map_value = task_func_oid(schema, "pgetl_map_value", 1, TEXTOID);
+			funcs.map_index = task_func_oid(schema, "pgetl_map_index", 0, InvalidOid);
 		}
 		if (OidIsValid(funcs.run_id))
 		{

@@ -94,6 +94,8 @@ typedef struct TaskContext
 	char	   *pipeline;
 	Jsonb	   *params;			/* pipeline defaults overlaid by run params */
 	DateADT		logical_date;
+	int32		map_index;		/* a mapped instance's; -1: not one */
+	Jsonb	   *map_value;		/* a mapped instance's row, as an object */
 } TaskContext;
 
 static TaskContext *current = NULL;
@@ -137,6 +139,7 @@ typedef struct TaskSpec
 	char	   *command;
 	Jsonb	   *config;
 	int64		timeout_ms;
+	char	   *map_over;		/* a mapped task's own try: expand it */
 } TaskSpec;
 
 /* Memory of the current try: the TaskContext, the TaskSpec; reset per try */
@@ -223,6 +226,19 @@ begin_task(int64 task_run_id, TaskSpec *spec)
 	current->params = copy_jsonb_col(tup, desc, "params");
 	current->logical_date = DatumGetDateADT(pgetl_spi_getbinval(tup, desc, "logical_date", &isnull));
 	current->pipeline = copy_text_col(tup, desc, "pipeline");
+	/* dynamic task mapping (none on a catalog without it) */
+	current->map_index = -1;
+	spec->map_over = NULL;
+	if (SPI_fnumber(desc, "map_over") > 0)
+	{
+		spec->map_over = copy_text_col(tup, desc, "map_over");
+		d = pgetl_spi_getbinval(tup, desc, "map_index", &isnull);
+		if (!isnull)
+		{
+			current->map_index = DatumGetInt32(d);
+			current->map_value = copy_jsonb_col(tup, desc, "map_value");
+		}
+	}
 	/* its callbacks (none on a catalog without them: 0.1) */
 	cb_on_success = cb_on_failure = cb_on_retry = NULL;
 	if (SPI_fnumber(desc, "on_success") > 0)
@@ -705,6 +721,56 @@ session_fingerprint(Oid owner)
 }
 
 /*
+ * expand_task - a mapped task's own try: run its map_over query (as the
+ * owner, in the try's transaction: it may read pgetl_result() of upstream
+ * tasks), then record its rows, as a JSON array of objects in row order,
+ * with pgetl._task_expand as the extension owner, which schedules one
+ * mapped instance per row (or skips the task for none, or fails it past
+ * max_map_length).  A statement without a result set counts as no row.
+ */
+static void
+expand_task(int64 task_run_id, const char *map_over, TimestampTz started_at)
+{
+	StringInfoData buf;
+	Oid			types[4] = {INT8OID, JSONBOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[4];
+	PgetlUserSwitch sw;
+	uint64		nrows;
+
+	if (SPI_execute(map_over, false, 0) < 0)
+		elog(ERROR, "SPI_execute failed");
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	nrows = SPI_tuptable ? SPI_processed : 0;
+	if (nrows > 0)
+	{
+		TupleDesc	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+
+		BlessTupleDesc(desc);
+		for (uint64 i = 0; i < nrows; i++)
+		{
+			Datum		composite = heap_copy_tuple_as_datum(SPI_tuptable->vals[i], desc);
+
+			if (i > 0)
+				appendStringInfoChar(&buf, ',');
+			appendStringInfoString(&buf,
+								   TextDatumGetCString(DirectFunctionCall1(row_to_json, composite)));
+		}
+	}
+	appendStringInfoChar(&buf, ']');
+	values[0] = Int64GetDatum(task_run_id);
+	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	values[2] = TimestampTzGetDatum(started_at);
+	values[3] = Int32GetDatum(MyProcPid);
+	pgetl_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT pgetl._task_expand($1, $2, $3, $4)", 4, types, values,
+							  NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the expansion of task run " INT64_FORMAT, task_run_id);
+	pgetl_restore_user(&sw);
+	pfree(buf.data);
+}
+
+/*
  * run_try - run one task try in one transaction (see the file header).
  * Errors are caught and recorded; a try its scheduler cancelled is left
  * for the scheduler to record as cancelled.
@@ -776,7 +842,14 @@ run_try(int slot, int64 task_run_id, Oid owner, int *released_out)
 			 */
 			if (StatementTimeout > 0)
 				enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
-			if (strcmp(spec.kind, "load") == 0)
+			if (spec.map_over != NULL)
+			{
+				/* a mapped task expands: its instances are its tries' work */
+				expand_task(task_run_id, spec.map_over, started_at);
+				disable_timeout(STATEMENT_TIMEOUT, false);
+				recorded = true;
+			}
+			else if (strcmp(spec.kind, "load") == 0)
 			{
 				run_load(&spec);
 				disable_timeout(STATEMENT_TIMEOUT, false);
@@ -1279,6 +1352,71 @@ pgetl_logical_date(PG_FUNCTION_ARGS)
 {
 	require_task("pgetl_logical_date()");
 	PG_RETURN_DATEADT(current->logical_date);
+}
+
+/* Error out when called outside a mapped instance of a mapped task. */
+static void
+require_mapped(const char *fn)
+{
+	require_task(fn);
+	if (current->map_index < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s can only be called inside a mapped instance of a mapped task", fn),
+				 errdetail("Task \"%s\" is not a mapped instance: it has no map_index or map value.",
+						   current->task),
+				 errhint("Give the task a map_over query (pgetl_add_task(..., map_over => 'SELECT ...')): each of its rows runs the task once, as a mapped instance.")));
+}
+
+/*
+ * pgetl_map_value(column text) returns text: inside a mapped instance, the
+ * value of that column of its row of the task's map_over query (as
+ * pgetl_param: JSON strings unquoted, other values as JSON text, JSON null
+ * as NULL).  A column the row has not: 42703.
+ */
+PG_FUNCTION_INFO_V1(pgetl_map_value);
+Datum
+pgetl_map_value(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	JsonbValue	v;
+
+	require_mapped("pgetl_map_value()");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (current->map_value == NULL ||
+		!getKeyJsonValueFromContainer(&current->map_value->root, name, strlen(name), &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" is not in the row of mapped instance %d of task \"%s\"",
+						name, current->map_index, current->task),
+				 errdetail("Its row: %s.",
+						   current->map_value ? JsonbToCString(NULL, &current->map_value->root, VARSIZE(current->map_value)) : "{}"),
+				 errhint("Name a column of the task's map_over query (its output name, e.g. SELECT region AS name ...).")));
+	switch (v.type)
+	{
+		case jbvNull:
+			PG_RETURN_NULL();
+		case jbvString:
+			PG_RETURN_TEXT_P(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
+		default:
+			PG_RETURN_TEXT_P(cstring_to_text(JsonbToCString(NULL, &JsonbValueToJsonb(&v)->root, 0)));
+	}
+}
+
+/*
+ * pgetl_map_index() returns integer: inside a mapped instance, its
+ * map_index (0 for the first row of the map_over query).
+ */
+PG_FUNCTION_INFO_V1(pgetl_map_index);
+Datum
+pgetl_map_index(PG_FUNCTION_ARGS)
+{
+	require_mapped("pgetl_map_index()");
+	PG_RETURN_INT32(current->map_index);
 }
 
 /*

@@ -21,7 +21,10 @@ CREATE TABLE pgetl.pipeline (
     run_timeout     interval CHECK (run_timeout > '0'),
     -- running tasks of the pipeline at once, across all its active runs;
     -- Airflow's max_active_tasks (NULL: no cap but max_parallel per run)
-    max_active_tasks integer CHECK (max_active_tasks BETWEEN 1 AND 1024)
+    max_active_tasks integer CHECK (max_active_tasks BETWEEN 1 AND 1024),
+    -- the most mapped instances a mapped task may expand into (Airflow's
+    -- max_map_length); more fail the task before any instance runs
+    max_map_length  integer NOT NULL DEFAULT 1024 CHECK (max_map_length BETWEEN 1 AND 100000)
 );
 COMMENT ON TABLE pgetl.pipeline IS 'pipelines: named DAGs of tasks, run as their owner';
 
@@ -119,7 +122,10 @@ CREATE TABLE pgetl.task (
     -- tasks (pgetl._check_setup_teardown)
     setup           boolean NOT NULL DEFAULT false,
     teardown        boolean NOT NULL DEFAULT false,
-    on_failure_fail_run boolean NOT NULL DEFAULT false
+    on_failure_fail_run boolean NOT NULL DEFAULT false,
+    -- dynamic task mapping (Airflow's .expand()): a query run as the owner
+    -- when the task is ready; one mapped instance per row (NULL: unmapped)
+    map_over        text CHECK (btrim(map_over) <> '')
 );
 COMMENT ON TABLE pgetl.task IS 'tasks of pipelines: what to run, how often to retry, when to trigger';
 

@@ -47,7 +47,8 @@ COMMENT ON TABLE pgetl.task_state_transition IS 'the legal state changes of a ta
 -- try_number.  A queued try waits for a task worker; the worker's one
 -- transaction records its outcome (success with the task's work; failed
 -- or up_for_retry after a rollback; skipped after a rollback when the task
--- called pgetl_skip()).  'running' is never stored: the views
+-- called pgetl_skip()).  'running' is stored only for a mapped task's
+-- try whose instances run (see below); otherwise the views
 -- show a queued try that a worker holds as running, from shared memory
 -- (pgetl._running_tasks()), so that a try costs one commit.  A sensor
 -- in mode reschedule whose poke was false goes up_for_reschedule, holding
@@ -60,6 +61,12 @@ INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled'),
     ('queued', 'skipped'),
     ('queued', 'up_for_reschedule'), ('up_for_reschedule', 'queued'), ('up_for_reschedule', 'cancelled');
+-- A mapped task's own try (map_index NULL) that expanded into mapped
+-- instances is running (stored) while they run, then takes the state
+-- they add up to (pgetl._map_aggregate).
+INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
+    ('queued', 'running'), ('running', 'success'), ('running', 'failed'), ('running', 'skipped'),
+    ('running', 'upstream_failed'), ('running', 'cancelled');
 -- A finished try of a finished run changes only by hand
 -- (pgetl_set_task_state(), Airflow's mark success / mark failed), which
 -- records who and when in marked_by and marked_at.
@@ -151,7 +158,12 @@ CREATE TABLE pgetl.task_run_record (
     -- the error of the task's callback for this try (on_failure,
     -- on_success, on_retry); NULL: none, or it succeeded
     callback_error  text,
-    UNIQUE (run_id, task, try_number)
+    -- dynamic task mapping: a mapped instance's index (0..n-1) and the row
+    -- of the task's map_over it runs with; NULL for the task's own tries
+    -- (of a mapped task: its expansion, whose state sums up its instances)
+    map_index       integer CHECK (map_index >= 0),
+    map_value       jsonb,
+    UNIQUE NULLS NOT DISTINCT (run_id, task, map_index, try_number)
 );
 CREATE INDEX ON pgetl.task_run_record (task_id);
 COMMENT ON TABLE pgetl.task_run_record IS 'one row per task try (read it through the view pgetl.task_run)';
@@ -334,7 +346,7 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
                       CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state
                  FROM pgetl.task_run_record t
                  LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
-                WHERE t.run_id = r.run_id
+                WHERE t.run_id = r.run_id AND t.map_index IS NULL
                 ORDER BY t.task, t.try_number DESC) l) c
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
@@ -347,12 +359,12 @@ SELECT t.run_id, r.pipeline, t.task, t.try_number,
        t.scheduled_at, t.queued_at, coalesce(t.started_at, w.started_at) AS started_at,
        t.finished_at, t.duration,
        coalesce(t.pid, w.pid) AS pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
-       t.task_run_id, t.note, t.marked_by, t.marked_at
+       t.task_run_id, t.note, t.marked_by, t.marked_at, t.map_index
   FROM pgetl.task_run_record t
   JOIN pgetl.run_record r USING (run_id)
   LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
  WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
+COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, who marked its state by hand, and the map_index of a mapped instance';
 
 -- Callbacks that failed (the error of a task's or a pipeline's callback
 -- never changes the state it reports: it is kept apart, here).  task NULL:

@@ -210,11 +210,50 @@ BEGIN
 END
 $$;
 
+-- A pipeline's max_map_length: the most mapped instances a mapped task
+-- may expand into (Airflow's max_map_length, default 1024).
+CREATE FUNCTION pgetl._check_max_map_length(n integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF n IS NULL OR n NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'max_map_length must be between 1 and 100000, not %', coalesce(n::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It caps the mapped instances a mapped task (pgetl_add_task(..., map_over => ...)) expands into; the default is 1024.';
+    END IF;
+END
+$$;
+
+-- A task's map_over (dynamic task mapping): NULL, or a query; not for
+-- branch and short_circuit tasks (which skip downstream tasks: one
+-- instance cannot decide for the others) nor for setup and teardown tasks.
+CREATE FUNCTION pgetl._check_map_over(p_task text, p_map_over text, p_kind text, p_setup boolean,
+                                      p_teardown boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_map_over IS NULL THEN
+        RETURN;
+    END IF;
+    IF btrim(p_map_over, E' \t\r\n') = '' THEN
+        RAISE EXCEPTION 'map_over of task "%" must not be empty', p_task
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give a query with one row per mapped instance, e.g. ''SELECT region FROM regions ORDER BY region'', or NULL for an unmapped task.';
+    END IF;
+    IF p_kind IN ('branch', 'short_circuit') OR coalesce(p_setup, false) OR coalesce(p_teardown, false) THEN
+        RAISE EXCEPTION 'task "%" cannot be mapped: it is a % task', p_task,
+                CASE WHEN p_setup THEN 'setup' WHEN p_teardown THEN 'teardown' ELSE p_kind END
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Branch, short_circuit, setup and teardown tasks decide for other tasks as one task; mapped instances cannot.',
+                  HINT = 'Map a sql, check, sensor, load or export task downstream of it instead.';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION pgetl._create_pipeline(caller oid, p_name text, p_description text,
                                        p_max_parallel integer, p_params jsonb,
                                        p_max_active_runs integer DEFAULT 16, p_on_failure text DEFAULT NULL,
                                        p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL,
-                                       p_max_active_tasks integer DEFAULT NULL)
+                                       p_max_active_tasks integer DEFAULT NULL,
+                                       p_max_map_length integer DEFAULT 1024)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -239,6 +278,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use NULL for no run timeout.';
     END IF;
     PERFORM pgetl._check_max_active_tasks(p_max_active_tasks);
+    PERFORM pgetl._check_max_map_length(coalesce(p_max_map_length, 0));
     PERFORM pgetl._check_login(caller, 'own a pipeline');
     IF EXISTS (SELECT FROM pgetl.pipeline WHERE name = p_name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', p_name
@@ -246,9 +286,9 @@ BEGIN
                   HINT = 'Choose another name, or drop it first with pgetl_drop_pipeline().';
     END IF;
     INSERT INTO pgetl.pipeline (name, description, owner, max_parallel, params, max_active_runs,
-                                on_failure, on_success, run_timeout, max_active_tasks)
+                                on_failure, on_success, run_timeout, max_active_tasks, max_map_length)
     VALUES (p_name, p_description, caller, p_max_parallel, p_params, p_max_active_runs,
-            p_on_failure, p_on_success, p_run_timeout, p_max_active_tasks)
+            p_on_failure, p_on_success, p_run_timeout, p_max_active_tasks, p_max_map_length)
     RETURNING pipeline_id INTO id;
     RETURN id;
 END
@@ -262,7 +302,8 @@ CREATE FUNCTION pgetl._alter_pipeline(caller oid, p_name text, p_enabled boolean
                                       p_max_parallel integer, p_params jsonb, p_owner regrole,
                                       p_max_active_runs integer DEFAULT NULL, p_on_failure text DEFAULT NULL,
                                       p_on_success text DEFAULT NULL, p_run_timeout interval DEFAULT NULL,
-                                      p_max_active_tasks integer DEFAULT NULL)
+                                      p_max_active_tasks integer DEFAULT NULL,
+                                      p_max_map_length integer DEFAULT NULL)
 RETURNS oid
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -285,6 +326,9 @@ BEGIN
     IF p_max_active_tasks IS NOT NULL AND p_max_active_tasks <> 0 THEN
         PERFORM pgetl._check_max_active_tasks(p_max_active_tasks);
     END IF;
+    IF p_max_map_length IS NOT NULL THEN
+        PERFORM pgetl._check_max_map_length(p_max_map_length);
+    END IF;
     IF p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN
         PERFORM pgetl._check_new_owner(caller, p_owner, ARRAY[p.pipeline_id]);
     END IF;
@@ -303,7 +347,8 @@ BEGIN
                            WHEN p_run_timeout = '0' THEN NULL ELSE p_run_timeout END,
         -- 0 removes the cap
         max_active_tasks = CASE p_max_active_tasks WHEN 0 THEN NULL
-                                ELSE coalesce(p_max_active_tasks, max_active_tasks) END
+                                ELSE coalesce(p_max_active_tasks, max_active_tasks) END,
+        max_map_length = coalesce(p_max_map_length, max_map_length)
      WHERE pipeline_id = p.pipeline_id;
     RETURN CASE WHEN p_owner IS NOT NULL AND p_owner::oid <> p.owner::oid THEN p.owner::oid END;
 END
@@ -628,7 +673,8 @@ CREATE FUNCTION pgetl._add_task(caller oid, p_pipeline text, p_name text, p_comm
                                 p_on_retry text DEFAULT NULL, p_setup boolean DEFAULT false,
                                 p_teardown boolean DEFAULT false, p_on_failure_fail_run boolean DEFAULT false,
                                 p_pool text DEFAULT NULL, p_pool_slots integer DEFAULT 1,
-                                p_priority_weight integer DEFAULT 1, p_weight_rule text DEFAULT 'downstream')
+                                p_priority_weight integer DEFAULT 1, p_weight_rule text DEFAULT 'downstream',
+                                p_map_over text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -722,6 +768,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Valid weight rules: downstream, upstream, absolute.';
     END IF;
+    PERFORM pgetl._check_map_over(p_name, p_map_over, p_kind, p_setup, p_teardown);
     ups := pgetl._resolve_upstream(caller, p, p_name, p_upstream);
     -- upstream NULL: the edges come later (pgetl_add_dependency, pgetl_apply)
     PERFORM pgetl._check_setup_teardown(p_name, p_setup, p_teardown, p_on_failure_fail_run, p_trigger_rule,
@@ -730,12 +777,13 @@ BEGIN
     INSERT INTO pgetl.task (pipeline_id, name, kind, command, config, retries, retry_delay,
                             retry_exponential_backoff, max_retry_delay, timeout, trigger_rule,
                             depends_on_past, on_failure, on_success, on_retry,
-                            setup, teardown, on_failure_fail_run, pool, pool_slots, priority_weight, weight_rule)
+                            setup, teardown, on_failure_fail_run, pool, pool_slots, priority_weight, weight_rule,
+                            map_over)
     VALUES (p.pipeline_id, p_name, p_kind, p_command, p_config, p_retries, p_retry_delay,
             coalesce(p_retry_exponential_backoff, false), p_max_retry_delay, p_timeout, p_trigger_rule,
             coalesce(p_depends_on_past, false), p_on_failure, p_on_success, p_on_retry,
             coalesce(p_setup, false), coalesce(p_teardown, false), coalesce(p_on_failure_fail_run, false),
-            p_pool, p_pool_slots, p_priority_weight, p_weight_rule)
+            p_pool, p_pool_slots, p_priority_weight, p_weight_rule, p_map_over)
     RETURNING task_id INTO id;
     INSERT INTO pgetl.task_dependency (pipeline_id, task_id, upstream_task_id)
     SELECT p.pipeline_id, id, u FROM unnest(ups) AS u;
@@ -787,7 +835,7 @@ COMMENT ON FUNCTION pgetl._check_login(oid, text) IS
 'internal: raises an error unless the role exists (42704 naming the dropped role''s OID) and can log in (28000)';
 COMMENT ON FUNCTION pgetl._owned_by(oid) IS
 'internal: what a role owns in pgetl in this database, as text (NULL: nothing); for the DROP ROLE guard';
-COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer) IS
+COMMENT ON FUNCTION pgetl._alter_pipeline(oid, text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer, integer) IS
 'internal: pgetl_alter_pipeline; returns the previous owner when the owner changed';
 COMMENT ON FUNCTION pgetl._check_setup_teardown(text, boolean, boolean, boolean, text, bigint) IS
 'internal: the rules of setup and teardown tasks (22023): not both, on_failure_fail_run for teardown tasks only, a teardown task''s trigger rule and upstream setup task';
@@ -800,3 +848,7 @@ COMMENT ON FUNCTION pgetl._check_pool_admin(oid, text) IS
 COMMENT ON FUNCTION pgetl._create_pool(oid, text, integer, text) IS 'internal: pgetl_create_pool';
 COMMENT ON FUNCTION pgetl._alter_pool(oid, text, integer, text) IS 'internal: pgetl_alter_pool';
 COMMENT ON FUNCTION pgetl._drop_pool(oid, text) IS 'internal: pgetl_drop_pool';
+COMMENT ON FUNCTION pgetl._check_max_map_length(integer) IS
+'internal: checks a pipeline''s max_map_length';
+COMMENT ON FUNCTION pgetl._check_map_over(text, text, text, boolean, boolean) IS
+'internal: checks a task''s map_over (dynamic task mapping)';

@@ -2,11 +2,22 @@
 -- worker per database, src/scheduler.c) and by task workers
 -- (src/task_worker.c), always as the extension owner.
 
--- Latest try of every task of a run.
+-- Latest try of every task of a run (a mapped task's own try, not its
+-- mapped instances: pgetl._latest_instances reads those).
 CREATE FUNCTION pgetl._latest_tries(p_run_id bigint) RETURNS SETOF pgetl.task_run_record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT ON (task) * FROM pgetl.task_run_record
-     WHERE run_id = p_run_id ORDER BY task, try_number DESC
+     WHERE run_id = p_run_id AND map_index IS NULL ORDER BY task, try_number DESC
+$$;
+
+-- Latest try of every mapped instance of a run:
+CREATE FUNCTION pgetl._latest_instances(p_run_id bigint) RETURNS SETOF pgetl.task_run_record
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT DISTINCT ON (task, map_index) * FROM pgetl.task_run_record
+                  WHERE run_id = p_run_id AND map_index IS NOT NULL
+                  ORDER BY task, map_index, try_number DESC;
+END
 $$;
 
 -- Airflow's trigger rules: given the states of a task's upstream tasks,
@@ -89,7 +100,7 @@ BEGIN
         RETURN true;
     END IF;
     SELECT state INTO st FROM pgetl.task_run_record
-     WHERE run_id = prev AND task_id = p_task_id ORDER BY try_number DESC LIMIT 1;
+     WHERE run_id = prev AND task_id = p_task_id AND map_index IS NULL ORDER BY try_number DESC LIMIT 1;
     RETURN st IS NULL OR st IN ('success', 'skipped');
 END
 $$;
@@ -241,12 +252,17 @@ $$;
 -- next try, recorded scheduled (the caller then marks it cancelled or
 -- failed), so that no task of a finished run stays up_for_retry.  Finished
 -- tries never change.
+-- Mapped instances waiting for their retry too.
 CREATE FUNCTION pgetl._close_retries(p_run_id bigint) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
-    SELECT run_id, task_id, task, try_number + 1, max_tries
-      FROM pgetl._latest_tries(p_run_id) WHERE state = 'up_for_retry'
-     ORDER BY task_id
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries, map_index, map_value)
+    SELECT l.run_id, l.task_id, l.task, l.try_number + 1, l.max_tries, l.map_index, l.map_value
+      FROM (SELECT * FROM pgetl._latest_tries(p_run_id)
+            UNION ALL SELECT * FROM pgetl._latest_instances(p_run_id)) l
+     WHERE l.state = 'up_for_retry'
+     ORDER BY l.task_id, l.map_index NULLS FIRST;
+END
 $$;
 
 -- Why a task worker could not connect, when its try ended before it began
@@ -572,6 +588,8 @@ DECLARE
     p pgetl.pipeline;
     unknown text;
     rerun_ids bigint[];
+    named_ids bigint[];
+    partial_ids bigint[];
     verb text := CASE WHEN p_clear THEN 'clear' ELSE 'resume' END;
 BEGIN
     PERFORM pgetl._recover();
@@ -617,6 +635,7 @@ BEGIN
          WHERE coalesce(p_downstream, true)
     )
     SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM down;
+    named_ids := rerun_ids;
 
     -- beyond max_active_runs the resumed run waits queued, as a new one
     UPDATE pgetl.run_record SET state = (CASE WHEN pgetl._may_run(p, p_run_id) THEN 'running' ELSE 'queued' END)::pgetl.run_state,
@@ -637,11 +656,34 @@ BEGIN
     )
     SELECT coalesce(array_agg(task_id), '{}') INTO rerun_ids FROM rerun;
     rerun_ids := pgetl._with_setups_teardowns(rerun_ids);
-    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
-    SELECT p_run_id, l.task_id, l.task, l.try_number + 1, l.try_number + 1 + t.retries
+    -- A mapped task that expanded (rows: its number of instances) and did
+    -- not succeed is resumed without expanding again: its new try runs at
+    -- once, and only its instances that neither succeeded nor were skipped
+    -- get a new try (Airflow's clear of failed mapped task instances).
+    -- Cleared, named, or downstream of a named task, it expands again.
+    SELECT coalesce(array_agg(l.task_id), '{}') INTO partial_ids
+      FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
+     WHERE NOT p_clear AND l.task_id = ANY (rerun_ids) AND NOT l.task_id = ANY (named_ids)
+       AND t.map_over IS NOT NULL AND l.rows > 0 AND l.state IN ('failed', 'cancelled');
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries, rows)
+    SELECT p_run_id, l.task_id, l.task, l.try_number + 1, l.try_number + 1 + t.retries,
+           CASE WHEN l.task_id = ANY (partial_ids) THEN l.rows END
       FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
      WHERE l.task_id = ANY (rerun_ids)
      ORDER BY l.task_id;
+    IF partial_ids <> '{}' THEN
+        INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries, map_index, map_value)
+        SELECT p_run_id, i.task_id, i.task, i.try_number + 1, i.try_number + 1 + t.retries, i.map_index, i.map_value
+          FROM pgetl._latest_instances(p_run_id) i
+          JOIN pgetl.task t ON t.task_id = i.task_id
+          JOIN pgetl._latest_tries(p_run_id) l ON l.task_id = i.task_id
+         WHERE i.task_id = ANY (partial_ids) AND i.map_index < l.rows AND i.state NOT IN ('success', 'skipped')
+         ORDER BY i.task_id, i.map_index;
+        UPDATE pgetl.task_run_record SET state = 'queued'
+         WHERE run_id = p_run_id AND task_id = ANY (partial_ids) AND map_index IS NULL AND state = 'scheduled';
+        UPDATE pgetl.task_run_record SET state = 'running'
+         WHERE run_id = p_run_id AND task_id = ANY (partial_ids) AND map_index IS NULL AND state = 'queued';
+    END IF;
     -- As Airflow does for a cleared run, tasks added to the pipeline after
     -- the run started join it now, with their first try.
     INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
@@ -681,7 +723,7 @@ BEGIN
                   HINT = format('Tasks of finished runs only can be marked: wait, or cancel it with SELECT pgetl_cancel(%s).', p_run_id);
     END IF;
     SELECT * INTO tr FROM pgetl.task_run_record
-     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1 FOR UPDATE;
+     WHERE run_id = p_run_id AND task = p_task AND map_index IS NULL ORDER BY try_number DESC LIMIT 1 FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task % does not exist in run %', coalesce(quote_ident(p_task), 'NULL'), p_run_id
             USING ERRCODE = 'undefined_object',
@@ -714,7 +756,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT task_run_id INTO id FROM pgetl.task_run_record
-     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1;
+     WHERE run_id = p_run_id AND task = p_task AND map_index IS NULL ORDER BY try_number DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task % does not exist in run %', quote_ident(p_task), p_run_id
             USING ERRCODE = 'undefined_object',
@@ -766,14 +808,18 @@ BEGIN
     END IF;
 
     -- retries that are due get a new try; the others set the next wake-up
+    -- (mapped instances too, each on its own)
     WITH due AS (
         SELECT l.*, l.finished_at + pgetl._retry_delay(t, l.try_number,
                                                        pgetl._param_retry_delay(r.pipeline_id, r.params)) AS due_at
-          FROM pgetl._latest_tries(p_run_id) l JOIN pgetl.task t ON t.task_id = l.task_id
+          FROM (SELECT * FROM pgetl._latest_tries(p_run_id)
+                UNION ALL SELECT * FROM pgetl._latest_instances(p_run_id)) l
+          JOIN pgetl.task t ON t.task_id = l.task_id
          WHERE l.state = 'up_for_retry'
     ), ins AS (
-        INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries)
-        SELECT run_id, task_id, task, try_number + 1, max_tries FROM due WHERE due_at <= now_ts
+        INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries, map_index, map_value)
+        SELECT run_id, task_id, task, try_number + 1, max_tries, map_index, map_value
+          FROM due WHERE due_at <= now_ts
     )
     SELECT min(due_at) INTO next_wakeup FROM due WHERE due_at > now_ts;
 
@@ -783,6 +829,15 @@ BEGIN
      WHERE run_id = p_run_id AND state = 'up_for_reschedule' AND next_poke_at <= now_ts;
     SELECT least(next_wakeup, min(tr.next_poke_at)) INTO next_wakeup
       FROM pgetl.task_run_record tr WHERE tr.run_id = p_run_id AND tr.state = 'up_for_reschedule';
+
+    -- mapped instances that wait (their task expanded them, or a retry is
+    -- due) are queued; a mapped task whose instances all finished takes
+    -- the state they add up to, before the trigger rules read it
+    UPDATE pgetl.task_run_record SET state = 'queued'
+     WHERE run_id = p_run_id AND map_index IS NOT NULL AND state = 'scheduled';
+    -- (a running try is its task's latest: a task gets a new try once finished)
+    PERFORM pgetl._map_aggregate(x.task_run_id) FROM pgetl.task_run_record x
+      WHERE x.run_id = p_run_id AND x.state = 'running' AND x.map_index IS NULL;
 
     -- trigger rules, until no task changes
     LOOP
@@ -797,7 +852,7 @@ BEGIN
     UPDATE pgetl.task_run_record tr SET state = 'queued'
       FROM pgetl._evaluate(p_run_id) e
      WHERE tr.task_run_id = e.task_run_id AND e.decision = 'run';
-    SELECT array_agg(task_run_id ORDER BY task_id) INTO launch
+    SELECT array_agg(task_run_id ORDER BY task_id, map_index NULLS FIRST) INTO launch
       FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
     SELECT p.max_parallel INTO max_parallel FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
 
@@ -842,19 +897,137 @@ $$;
 CREATE FUNCTION pgetl._task_start(p_task_run_id bigint,
     OUT run_id bigint, OUT task text, OUT try_number integer, OUT kind text, OUT command text,
     OUT config jsonb, OUT timeout_ms bigint, OUT params jsonb, OUT logical_date date, OUT pipeline text,
-    OUT on_success text, OUT on_failure text, OUT on_retry text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    OUT on_success text, OUT on_failure text, OUT on_retry text,
+    OUT map_over text, OUT map_index integer, OUT map_value jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- (map_over: a mapped task's own try expands it; an instance runs the
+    -- command with its map_index and map_value)
     SELECT tr.run_id, tr.task, tr.try_number, t.kind, t.command, t.config,
            (extract(epoch FROM t.timeout) * 1000)::bigint,
            p.params || r.params, r.logical_date, r.pipeline,
-           t.on_success, t.on_failure, t.on_retry
+           t.on_success, t.on_failure, t.on_retry,
+           CASE WHEN tr.map_index IS NULL THEN t.map_over END, tr.map_index, tr.map_value
+      INTO run_id, task, try_number, kind, command, config, timeout_ms, params, logical_date, pipeline,
+           on_success, on_failure, on_retry, map_over, map_index, map_value
       FROM pgetl.task_run_record tr
       JOIN pgetl.run_record r ON r.run_id = tr.run_id
       JOIN pgetl.task t ON t.task_id = tr.task_id
       JOIN pgetl.pipeline p ON p.pipeline_id = t.pipeline_id
-     WHERE tr.task_run_id = p_task_run_id AND tr.state = 'queued'
+     WHERE tr.task_run_id = p_task_run_id AND tr.state = 'queued';
+END
 $$;
 
+-- Dynamic task mapping (Airflow's .expand()).  A mapped task's own try
+-- (map_index NULL) runs its map_over query in a task worker, as the
+-- pipeline owner; pgetl._task_expand records what it returned (p_values:
+-- a JSON array of its rows as objects, in row order), in that try's
+-- transaction: no row skips the task; more than the pipeline's
+-- max_map_length fails it (54000) before any instance runs; otherwise
+-- the try goes running with rows = n, and n mapped instances (map_index
+-- 0..n-1, each with its row in map_value and tries of its own) are
+-- scheduled: the next DAG step queues them.  Returns the state recorded.
+CREATE FUNCTION pgetl._task_expand(p_task_run_id bigint, p_values jsonb, p_started_at timestamptz,
+                                   p_pid integer) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    p pgetl.pipeline;
+    n integer := jsonb_array_length(p_values);
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record
+     WHERE task_run_id = p_task_run_id AND state = 'queued' AND map_index IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'task run % is no longer running', p_task_run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The run was cancelled or failed while the task expanded.';
+    END IF;
+    SELECT pp.* INTO p FROM pgetl.run_record r JOIN pgetl.pipeline pp ON pp.pipeline_id = r.pipeline_id
+     WHERE r.run_id = tr.run_id;
+    IF n > p.max_map_length THEN
+        RAISE EXCEPTION 'map_over of task "%" returned % rows, more than max_map_length (%)', tr.task, n, p.max_map_length
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'A mapped task expands into one mapped instance per row of its map_over query; no instance ran.',
+                  HINT = format('Return fewer rows, or raise the limit: SELECT pgetl_alter_pipeline(%L, max_map_length => %s).',
+                                p.name, n);
+    END IF;
+    IF n = 0 THEN
+        UPDATE pgetl.task_run_record
+           SET state = 'skipped', rows = 0, error = 'map_over returned no rows: no mapped instance to run',
+               started_at = coalesce(started_at, p_started_at), pid = p_pid
+         WHERE task_run_id = p_task_run_id;
+        RETURN 'skipped';
+    END IF;
+    UPDATE pgetl.task_run_record SET state = 'running', rows = n, pid = p_pid
+     WHERE task_run_id = p_task_run_id;
+    -- an instance expanded again (pgetl_clear) gets its next try number
+    INSERT INTO pgetl.task_run_record (run_id, task_id, task, try_number, max_tries, map_index, map_value)
+    SELECT tr.run_id, tr.task_id, tr.task, k.tries + 1, k.tries + 1 + t.retries, v.ord - 1, v.value
+      FROM jsonb_array_elements(p_values) WITH ORDINALITY v(value, ord)
+      JOIN pgetl.task t ON t.task_id = tr.task_id
+     CROSS JOIN LATERAL (SELECT coalesce(max(x.try_number), 0) AS tries FROM pgetl.task_run_record x
+                          WHERE x.run_id = tr.run_id AND x.task = tr.task AND x.map_index = v.ord - 1) k
+     ORDER BY v.ord;
+    RETURN 'running';
+END
+$$;
+
+-- A mapped task's try that runs its instances (p_task_run_id, running):
+-- once the latest try of each of its instances (map_index < rows) has
+-- finished, it takes the state they add up to, as Airflow sums up a
+-- mapped task's instances: failed if one failed, else upstream_failed,
+-- else cancelled, else success if one succeeded, else (all skipped)
+-- skipped; its result is the JSON array of their results, in map_index
+-- order (pgetl_result() of the task downstream), its error and SQLSTATE
+-- those of its failed instances.  The trigger rules then read that one
+-- state.  Returns it; NULL while instances are left (or the try is no
+-- longer running).  Locks the try, so that the last two instances to end
+-- at once do not both miss each other.
+CREATE FUNCTION pgetl._map_aggregate(p_task_run_id bigint) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tr pgetl.task_run_record;
+    st text;
+    res jsonb;
+    errs text;
+    n_failed bigint;
+    first_sqlstate text;
+BEGIN
+    SELECT * INTO tr FROM pgetl.task_run_record
+     WHERE task_run_id = p_task_run_id AND state = 'running' AND map_index IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT CASE WHEN count(*) < tr.rows
+                  OR bool_or(i.state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled'))
+                THEN NULL
+                WHEN bool_or(i.state = 'failed') THEN 'failed'
+                WHEN bool_or(i.state = 'upstream_failed') THEN 'upstream_failed'
+                WHEN bool_or(i.state = 'cancelled') THEN 'cancelled'
+                WHEN bool_or(i.state = 'success') THEN 'success'
+                ELSE 'skipped' END,
+           jsonb_agg(i.result ORDER BY i.map_index),
+           string_agg(format('mapped instance %s: %s', i.map_index, i.error), E'\n' ORDER BY i.map_index)
+               FILTER (WHERE i.state = 'failed'),
+           count(*) FILTER (WHERE i.state = 'failed'),
+           (array_agg(i.sqlstate ORDER BY i.map_index) FILTER (WHERE i.state = 'failed'))[1]
+      INTO st, res, errs, n_failed, first_sqlstate
+      FROM pgetl._latest_instances(tr.run_id) i
+     WHERE i.task = tr.task AND i.map_index < tr.rows;
+    IF st IS NULL THEN
+        RETURN NULL;
+    END IF;
+    UPDATE pgetl.task_run_record
+       SET state = st::pgetl.task_state, result = res,
+           error = CASE st WHEN 'failed' THEN format('%s of %s mapped instances failed, first %s',
+                                                     n_failed, tr.rows, split_part(errs, E'\n', 1))
+                           WHEN 'skipped' THEN 'all mapped instances were skipped'
+                           WHEN 'cancelled' THEN 'mapped instances were cancelled' END,
+           detail = errs, sqlstate = first_sqlstate
+     WHERE task_run_id = p_task_run_id;
+    RETURN st;
+END
+$$;
 -- Record a try's success, in the transaction of the task's own work, and
 -- queue the downstream tasks it releases (those whose trigger rule now
 -- says run), so that a serial chain needs one commit per task.  Returns
@@ -880,6 +1053,13 @@ BEGIN
         RAISE EXCEPTION 'task run % is no longer running (state %)', p_task_run_id, st
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The run was cancelled or failed while the task ran; its work is rolled back.';
+    END IF;
+    -- a mapped instance: its task's try may be done with all of them
+    IF tr.map_index IS NOT NULL AND pgetl._map_aggregate(
+           (SELECT x.task_run_id FROM pgetl.task_run_record x
+             WHERE x.run_id = tr.run_id AND x.task = tr.task AND x.map_index IS NULL
+             ORDER BY x.try_number DESC LIMIT 1)) IS DISTINCT FROM 'success' THEN
+        RETURN released;
     END IF;
     IF EXISTS (SELECT FROM pgetl.task_dependency d WHERE d.upstream_task_id = tr.task_id) THEN
         WITH q AS (
@@ -980,10 +1160,10 @@ BEGIN
     -- (a resume or a clear starts anew, as Airflow's clear)
     SELECT coalesce(max(f.try_number), 0) + 1 INTO first_try FROM pgetl.task_run_record f
      WHERE f.run_id = tr.run_id AND f.task_id = tr.task_id AND f.try_number < tr.try_number
-       AND f.state <> 'up_for_retry';
+       AND f.map_index IS NOT DISTINCT FROM tr.map_index AND f.state <> 'up_for_retry';
     SELECT f.started_at INTO since FROM pgetl.task_run_record f
      WHERE f.run_id = tr.run_id AND f.task_id = tr.task_id AND f.try_number = first_try
-       AND f.try_number < tr.try_number;
+       AND f.map_index IS NOT DISTINCT FROM tr.map_index AND f.try_number < tr.try_number;
     since := coalesce(since, tr.started_at, p_started_at);
     limit_ := coalesce(t.timeout, interval '7 days');
     poke := pgetl._sensor_poke_interval(t.config);
@@ -1206,7 +1386,7 @@ DECLARE
     tr pgetl.task_run_record;
 BEGIN
     SELECT * INTO tr FROM pgetl.task_run_record
-     WHERE run_id = p_run_id AND task = p_task ORDER BY try_number DESC LIMIT 1;
+     WHERE run_id = p_run_id AND task = p_task AND map_index IS NULL ORDER BY try_number DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'task "%" does not exist in run %', p_task, p_run_id
             USING ERRCODE = 'undefined_object';
@@ -1258,7 +1438,7 @@ BEGIN
             'task', tr.task, 'task_run_id', tr.task_run_id, 'try_number', tr.try_number,
             'max_tries', tr.max_tries, 'state', tr.state, 'error', tr.error, 'sqlstate', tr.sqlstate,
             'logical_date', r.logical_date, 'duration', extract(epoch FROM tr.duration),
-            'started_at', tr.started_at, 'finished_at', tr.finished_at);
+            'started_at', tr.started_at, 'finished_at', tr.finished_at, 'map_index', tr.map_index);
     ELSE
         -- the run's: error is its reason, sqlstate that of its first
         -- failed task (by task order), failed_tasks their names
@@ -1338,6 +1518,9 @@ BEGIN
      WHERE run_id = p_run_id AND task_run_id = ANY (p_running) AND state IN ('queued', 'running');
     UPDATE pgetl.task_run_record SET state = 'skipped', error = p_reason
      WHERE run_id = p_run_id AND state IN ('scheduled', 'queued');
+    -- a mapped task whose instances were running
+    UPDATE pgetl.task_run_record SET state = 'failed', error = p_reason, sqlstate = '57014'
+     WHERE run_id = p_run_id AND state = 'running';
     UPDATE pgetl.run_record SET state = 'failed', reason = p_reason
      WHERE run_id = p_run_id AND state = 'running';
 END

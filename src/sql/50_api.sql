@@ -9,19 +9,21 @@ CREATE FUNCTION pgetl._epoch() RETURNS timestamptz
 CREATE FUNCTION @extschema@.pgetl_create_pipeline(
     name text, description text DEFAULT NULL, max_parallel integer DEFAULT 4,
     params jsonb DEFAULT '{}', max_active_runs integer DEFAULT 16, on_failure text DEFAULT NULL,
-    on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL)
+    on_success text DEFAULT NULL, run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL,
+    max_map_length integer DEFAULT 1024)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer, text, text, interval, integer) IS
-'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued), max_active_tasks its running tasks across those runs (NULL: no cap); with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_create_pipeline(text, text, integer, jsonb, integer, text, text, interval, integer, integer) IS
+'creates a pipeline owned by the calling role (which must have LOGIN); max_active_runs caps its active runs across logical dates (more wait queued), max_active_tasks its running tasks across those runs (NULL: no cap); with its callbacks (SQL run as the owner when a run fails or succeeds) and run timeout (a run past it fails); max_map_length caps the mapped instances of a mapped task; returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_alter_pipeline(
     name text, enabled boolean DEFAULT NULL, description text DEFAULT NULL,
     max_parallel integer DEFAULT NULL, params jsonb DEFAULT NULL, owner regrole DEFAULT NULL,
     max_active_runs integer DEFAULT NULL, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
-    run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL)
+    run_timeout interval DEFAULT NULL, max_active_tasks integer DEFAULT NULL,
+    max_map_length integer DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer) IS
-'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, max_active_runs, callbacks, run timeout or max_active_tasks (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0'', a max_active_tasks given as 0); a new owner gets the pipeline''s cron job too';
+COMMENT ON FUNCTION @extschema@.pgetl_alter_pipeline(text, boolean, text, integer, jsonb, regrole, integer, text, text, interval, integer, integer) IS
+'enables or disables a pipeline, or changes its description, max_parallel, default params, owner, max_active_runs, callbacks, run timeout, max_active_tasks or max_map_length (NULL keeps a setting; a callback given as '''' is removed, a run_timeout given as ''0'', a max_active_tasks given as 0); a new owner gets the pipeline''s cron job too';
 
 CREATE FUNCTION @extschema@.pgetl_reassign_owned(old_role regrole, new_role regrole)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -42,10 +44,10 @@ CREATE FUNCTION @extschema@.pgetl_add_task(
     depends_on_past boolean DEFAULT false, on_failure text DEFAULT NULL, on_success text DEFAULT NULL,
     on_retry text DEFAULT NULL, setup boolean DEFAULT false, teardown boolean DEFAULT false,
     on_failure_fail_run boolean DEFAULT false, pool text DEFAULT NULL, pool_slots integer DEFAULT 1,
-    priority_weight integer DEFAULT 1, weight_rule text DEFAULT 'downstream')
+    priority_weight integer DEFAULT 1, weight_rule text DEFAULT 'downstream', map_over text DEFAULT NULL)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean, text, integer, integer, text) IS
-'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); pool: it takes pool_slots of that task pool while it runs; priority_weight and weight_rule: the higher effective weight starts first; returns its id';
+COMMENT ON FUNCTION @extschema@.pgetl_add_task(text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean, text, integer, integer, text, text) IS
+'adds a task to a pipeline, downstream of the named upstream tasks (depends_on_past: only after its try in the previous logical date''s run succeeded or was skipped), with its callbacks (SQL run as the owner when a try fails, succeeds or is retried); a setup task, or a teardown task paired with its upstream setup tasks (Airflow''s setup >> work >> teardown); pool: it takes pool_slots of that task pool while it runs; priority_weight and weight_rule: the higher effective weight starts first; map_over: a query whose rows expand the task into one mapped instance each (Airflow''s .expand()); returns its id';
 
 CREATE FUNCTION @extschema@.pgetl_create_pool(name text, slots integer, description text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -122,6 +124,16 @@ CREATE FUNCTION @extschema@.pgetl_logical_date()
 RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
 'inside a task: the logical date of the current run (outside a task: error 55000)';
+
+CREATE FUNCTION @extschema@.pgetl_map_value("column" text)
+RETURNS text AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_map_value(text) IS
+'inside a mapped instance of a mapped task: the value of that column of its row of the task''s map_over query (elsewhere: error 55000)';
+
+CREATE FUNCTION @extschema@.pgetl_map_index()
+RETURNS integer AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_map_index() IS
+'inside a mapped instance of a mapped task: its map_index, 0 for the first row of the task''s map_over query (elsewhere: error 55000)';
 
 CREATE FUNCTION @extschema@.pgetl_skip(reason text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;

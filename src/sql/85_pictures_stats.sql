@@ -18,6 +18,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                coalesce(t.finished_at, t.started_at, t.queued_at, t.scheduled_at) AS at,
                min(t.scheduled_at) OVER (PARTITION BY t.run_id, t.task) AS first_scheduled
           FROM pgetl.task_run t
+         WHERE t.map_index IS NULL  -- a mapped task: its own tries, not its instances'
     ), inst AS (
         SELECT DISTINCT ON (run_id, task) run_id, pipeline, task, try_number, state, at
           FROM tries

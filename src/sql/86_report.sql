@@ -75,7 +75,7 @@ BEGIN
     -- to the upstream task (of this run) that finished last, as final tries.
     SELECT f.task INTO cur
       FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.finished_at, tr.started_at
-              FROM pgetl.task_run tr WHERE tr.run_id = p_run_id
+              FROM pgetl.task_run tr WHERE tr.run_id = p_run_id AND tr.map_index IS NULL
              ORDER BY tr.task, tr.try_number DESC) f
      ORDER BY coalesce(f.finished_at, CASE WHEN f.started_at IS NOT NULL THEN t1 END) DESC NULLS LAST, f.task
      LIMIT 1;
@@ -85,7 +85,7 @@ BEGIN
           FROM pgetl.tasks d
          CROSS JOIN LATERAL unnest(d.upstream) AS u(name)
           JOIN (SELECT DISTINCT ON (tr.task) tr.task, tr.finished_at, tr.started_at
-                  FROM pgetl.task_run tr WHERE tr.run_id = p_run_id
+                  FROM pgetl.task_run tr WHERE tr.run_id = p_run_id AND tr.map_index IS NULL
                  ORDER BY tr.task, tr.try_number DESC) f ON f.task = u.name
          WHERE d.pipeline = r.pipeline AND d.task = cur
          ORDER BY coalesce(f.finished_at, CASE WHEN f.started_at IS NOT NULL THEN t1 END) DESC NULLS LAST, f.task
@@ -187,9 +187,10 @@ BEGIN
               FROM pgetl.task_run tr
               LEFT JOIN @extschema@.pgetl_state_colors() c ON c.state = tr.state
              WHERE tr.run_id = p_run_id)
-        SELECT tries.task, count(*) AS ntries, max(try_number) AS last_try,
-               (array_agg(state ORDER BY try_number DESC))[1] AS final_state,
-               (array_agg(extract(epoch FROM tries.duration) * 1000 ORDER BY try_number DESC))[1]::numeric AS final_ms,
+        -- (a mapped task: a bar per try of its instances too; its state is its own try's)
+        SELECT tries.task, count(*) AS ntries, max(try_number) FILTER (WHERE map_index IS NULL) AS last_try,
+               (array_agg(state ORDER BY map_index IS NULL DESC, try_number DESC))[1] AS final_state,
+               (array_agg(extract(epoch FROM tries.duration) * 1000 ORDER BY map_index IS NULL DESC, try_number DESC))[1]::numeric AS final_ms,
                tries.task = ANY (crit) AS critical
           FROM tries
          GROUP BY tries.task, first_at
@@ -337,7 +338,7 @@ BEGIN
                              ORDER BY l.started_at NULLS LAST, l.task)
               FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.state, tr.try_number, tr.started_at,
                            tr.duration, tr.error
-                      FROM pgetl.task_run tr WHERE tr.run_id = p_run_id
+                      FROM pgetl.task_run tr WHERE tr.run_id = p_run_id AND tr.map_index IS NULL
                      ORDER BY tr.task, tr.try_number DESC) l), '[]'),
         'empty', 'no task has run');
     sections := sections || jsonb_build_object(
@@ -375,7 +376,7 @@ BEGIN
               FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.result, tr.state
                       FROM pgetl.task_run tr
                       JOIN pgetl.tasks d ON d.pipeline = tr.pipeline AND d.task = tr.task AND d.kind = 'export'
-                     WHERE tr.run_id = p_run_id
+                     WHERE tr.run_id = p_run_id AND tr.map_index IS NULL
                      ORDER BY tr.task, tr.try_number DESC) x
              WHERE x.state = 'success'), '[]'),
         'empty', 'no export succeeded in this run');
@@ -385,7 +386,7 @@ BEGIN
           FROM (SELECT DISTINCT ON (tr.task) tr.task, tr.result, tr.state
                   FROM pgetl.task_run tr
                   JOIN pgetl.tasks d ON d.pipeline = tr.pipeline AND d.task = tr.task AND d.kind = 'export'
-                 WHERE tr.run_id = p_run_id
+                 WHERE tr.run_id = p_run_id AND tr.map_index IS NULL
                  ORDER BY tr.task, tr.try_number DESC) x
          WHERE x.state = 'success' AND x.result ->> 'path' IS NOT NULL
          ORDER BY x.task
