@@ -91,7 +91,12 @@ CREATE TABLE pgetl.run_record (
     note            text,
     -- the error of the pipeline's callback (on_failure, on_success) for
     -- the run's last outcome; NULL: none, or it succeeded
-    callback_error  text
+    callback_error  text,
+    -- the run's data interval (Airflow's data_interval_start/_end): of a
+    -- scheduled run, from one firing of the schedule to the next; of a
+    -- manual run or a backfill, see pgetl._date_interval
+    data_interval_start timestamptz,
+    data_interval_end timestamptz
 );
 -- A run is identified by (pipeline, logical_date): at most one active
 -- (queued or running) run per pipeline and logical date, enforced by the
@@ -310,7 +315,8 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
        c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note,
+       r.data_interval_start, r.data_interval_end
   FROM pgetl.run_record r
  CROSS JOIN LATERAL (
        SELECT count(*)::integer AS tasks_total,

@@ -123,6 +123,25 @@ RETURNS date AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_logical_date() IS
 'inside a task: the logical date of the current run (outside a task: error 55000)';
 
+-- Read from the run's record: pgetl._run_data_interval.
+CREATE FUNCTION pgetl._run_data_interval(p_run_id bigint, p_end boolean) RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN p_end THEN data_interval_end ELSE data_interval_start END
+      FROM pgetl.run_record WHERE run_id = p_run_id
+$$;
+COMMENT ON FUNCTION pgetl._run_data_interval(bigint, boolean) IS
+'internal: the start or end of a run''s data interval, for pgetl_data_interval_start() and _end()';
+
+CREATE FUNCTION @extschema@.pgetl_data_interval_start()
+RETURNS timestamptz AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_data_interval_start() IS
+'inside a task: the start of the current run''s data interval (outside a task: error 55000)';
+
+CREATE FUNCTION @extschema@.pgetl_data_interval_end()
+RETURNS timestamptz AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_data_interval_end() IS
+'inside a task: the end of the current run''s data interval (outside a task: error 55000)';
+
 CREATE FUNCTION @extschema@.pgetl_skip(reason text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pgetl_skip(text) IS

@@ -46,7 +46,35 @@ CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
 
 -- the views, with the count of tasks up_for_reschedule
---@view pgetl.pipeline_run
+-- (as it is here, before the data intervals of 89_intervals.sql, which
+-- brings it to the install parts' form)
+CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
+SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
+       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
+       r.reason, r.resumed,
+       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
+       c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
+  FROM pgetl.run_record r
+ CROSS JOIN LATERAL (
+       SELECT count(*)::integer AS tasks_total,
+              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
+              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
+              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
+              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
+              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
+              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
+              count(*) FILTER (WHERE l.state = 'up_for_reschedule')::integer AS tasks_up_for_reschedule,
+              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
+              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
+              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
+         FROM (SELECT DISTINCT ON (t.task)
+                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state
+                 FROM pgetl.task_run_record t
+                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
+                WHERE t.run_id = r.run_id
+                ORDER BY t.task, t.try_number DESC) l) c
+ WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
 --@view pgetl.task_run
 COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
