@@ -6,7 +6,8 @@
 -- fires), catchup after a paused schedule (oldest first, within
 -- max_active_runs, each missed interval exactly once), without catchup
 -- only the latest interval, the interval values inside tasks
--- (pgetl_data_interval_start/_end), manual runs' intervals, backfills that follow the
+-- (pgetl_data_interval_start/_end, folded into constants by the planner
+-- hook), manual runs' intervals, backfills that follow the
 -- schedule, and bad input with SQLSTATE and hint.  The schedules of the
 -- catchup part are written into pgetl.schedule directly, as pgetl_schedule
 -- would record them, so that this output does not depend on pg_cron being
@@ -174,6 +175,28 @@ SELECT logical_date, data_interval_start, data_interval_end FROM pgetl.pipeline_
  WHERE pipeline = 'ny' AND logical_date = '2026-01-15';
 SELECT pgetl_run('nightly', logical_date => '2026-01-15') IS NOT NULL AS ran;
 SELECT logical_date, data_interval_start, data_interval_end FROM pgetl.pipeline_run WHERE pipeline = 'nightly';
+-- inside a task, the planner hook makes the interval functions constants
+-- before planning (as pgetl_logical_date(): a distributed planner ships
+-- values, not calls): the task's plan shows the values
+CREATE FUNCTION explain_text(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    l text;
+    acc text := '';
+BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+        acc := acc || l || ' ';
+    END LOOP;
+    RETURN acc;
+END
+$f$;
+SELECT pgetl_create_pipeline('folded');
+SELECT pgetl_add_task('folded', 'plan',
+    $$SELECT explain_text('SELECT pgetl_data_interval_start(), pgetl_data_interval_end()') AS plan$$);
+SELECT pgetl_run('folded', logical_date => '2026-02-01') IS NOT NULL AS ran;
+SELECT result->>'plan' NOT LIKE '%pgetl_data_interval%' AS folded,
+       result->>'plan' LIKE '%2026-02-01 00:00:00%2026-02-01 00:00:00%' AS values_in_plan
+  FROM pgetl.task_run WHERE pipeline = 'folded';
+
 -- backfill follows the schedule: a weekly schedule backfills its Mondays,
 -- each run with its week as interval
 UPDATE pgetl.schedule SET schedule = '0 0 * * mon' WHERE cron_jobname = 'latest@x';
@@ -193,3 +216,4 @@ $$;
 SELECT logical_date - current_date AS day, state FROM pgetl.pipeline_run
  WHERE pipeline = 'capped' ORDER BY started_at, run_id;
 DROP TABLE seen;
+DROP FUNCTION explain_text(text);
