@@ -157,8 +157,9 @@ SELECT logical_date - current_date AS day,
        e - s AS length
   FROM seen WHERE pipeline = 'ny' ORDER BY logical_date;
 
--- sub-daily: intervals of one logical date run one at a time (a run is
--- identified by its date): the due list stops at a date already listed
+-- several intervals a day: those of one logical date run one at a time (a
+-- run is identified by its date): the due list stops at a date already
+-- listed
 SELECT pgetl_create_pipeline('hourly');
 SELECT pgetl_add_task('hourly', 'a', 'SELECT 1');
 INSERT INTO pgetl.schedule (pipeline_id, schedule, cron_jobname, cron_database, catchup, start_date)
@@ -166,6 +167,13 @@ SELECT pipeline_id, '0 */6 * * *', 'hourly@x', 'postgres', true, current_date - 
   FROM pgetl.pipeline WHERE name = 'hourly';
 SELECT logical_date - current_date AS day, data_interval_end - data_interval_start AS length
   FROM pgetl_run_due('hourly', at => current_date - 1, dry_run => true);
+-- with wait (as the cron job calls it), the next ones start as those finish,
+-- until every interval is run: the four of that day, one after the other
+SELECT logical_date - current_date AS day, extract(hour FROM data_interval_start) AS from_hour,
+       extract(hour FROM data_interval_end) AS to_hour
+  FROM pgetl_run_due('hourly', at => current_date - 1, wait => true) ORDER BY run_id;
+SELECT count(*) AS runs, count(DISTINCT data_interval_start) AS intervals, bool_and(state = 'success') AS ok
+  FROM pgetl.pipeline_run WHERE pipeline = 'hourly';
 
 -- manual runs: of a scheduled pipeline, the interval that starts first on
 -- the logical date; of an unscheduled one, the empty interval at its

@@ -575,18 +575,20 @@ is_scheduled(text *pipeline)
 }
 
 /*
- * run_due - start a run for each data interval of a scheduled pipeline
- * that is due at 'at' (pgetl._due_intervals says which, oldest first, as
- * the caller; it takes the pipeline's schedule lock until the end of the
- * transaction), each as pgetl_run(..., wait => false) starts one, with
- * its interval; beyond max_active_runs they wait queued.  With dry_run,
- * start none.  Each interval goes into ts (run id NULL in a dry run) when
- * ts is not NULL.  With wait, wait until every run started has finished
- * and raise the error of the first that failed (so that pg_cron records
- * its job as failed, as for pgetl_run).  Returns the last run id, or 0.
+ * run_due_once - start a run for each data interval of a scheduled
+ * pipeline that is due at 'at' (pgetl._due_intervals says which, oldest
+ * first, as the caller; it takes the pipeline's schedule lock until the
+ * end of the transaction), each as pgetl_run(..., wait => false) starts
+ * one, with its interval; beyond max_active_runs they wait queued.  With
+ * dry_run, start none.  Each interval goes into ts (run id NULL in a dry
+ * run) when ts is not NULL.  With wait, wait until every run started has
+ * finished and raise the error of the first that failed (so that pg_cron
+ * records its job as failed, as for pgetl_run).  Returns the last run id,
+ * or 0; *count: the number of intervals.
  */
 static int64
-run_due(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSetInfo *ts)
+run_due_once(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSetInfo *ts,
+			 uint64 *count)
 {
 	Oid			types[3] = {OIDOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[3];
@@ -625,6 +627,7 @@ run_due(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSet
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	*count = n;
 
 	if (!dry_run && n > 0)
 		pgetl_require_preload();
@@ -669,6 +672,32 @@ run_due(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSet
 					 errhint("Resume it with SELECT pgetl_resume(" INT64_FORMAT ").", ids[i])));
 	}
 	return last;
+}
+
+/*
+ * run_due - run_due_once; with wait (and not dry_run), again once its runs
+ * have finished, until no interval is due at 'at': the intervals of one
+ * logical date, which the list of one call stops at (a run is identified
+ * by its date), so run one after the other, and a backlog of a schedule
+ * that fires several times a day is worked off in one cron job.  It ends:
+ * each round starts at least one of the finitely many intervals up to
+ * 'at', or stops.  Returns the last run id, or 0.
+ */
+static int64
+run_due(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSetInfo *ts)
+{
+	int64		last = 0;
+
+	for (;;)
+	{
+		uint64		n;
+		int64		got = run_due_once(pipeline, at, dry_run, wait, ts, &n);
+
+		if (got != 0)
+			last = got;
+		if (!wait || dry_run || n == 0)
+			return last;
+	}
 }
 
 /*
