@@ -72,7 +72,7 @@ CREATE FUNCTION @extschema@.pgetl_run(
     wait boolean DEFAULT true)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_run(text, jsonb, date, boolean) IS
-'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails';
+'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails; called by pg_cron for a pipeline scheduled with pgetl_schedule, starts the schedule''s due data intervals instead (pgetl_run_due)';
 
 CREATE FUNCTION @extschema@.pgetl_resume(run_id bigint, wait boolean DEFAULT true,
                                          rerun text[] DEFAULT NULL)

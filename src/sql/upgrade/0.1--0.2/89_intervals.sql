@@ -71,5 +71,8 @@ DROP FUNCTION pgetl._schedule_record(bigint, text, jsonb, text, text, bigint);
 --@create @extschema@.pgetl_data_interval_end
 --@comment @extschema@.pgetl_data_interval_end
 
+-- pgetl_run called by pg_cron for a scheduled pipeline (src/run.c)
+--@comment @extschema@.pgetl_run
+
 -- backfills: the dates the schedule fires on
 --@function pgetl._backfill_dates
