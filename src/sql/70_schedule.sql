@@ -370,7 +370,7 @@ BEGIN
         RETURN;
     END IF;
     -- one caller at a time decides a pipeline's intervals (until its transaction ends)
-    IF NOT pg_try_advisory_xact_lock(hashtext('pgetl.schedule'), p.pipeline_id::integer) THEN
+    IF NOT pg_try_advisory_xact_lock(hashtext('pgetl.schedule'), (p.pipeline_id % 2147483648)::integer) THEN
         RAISE NOTICE 'another session is starting the due runs of pipeline "%"', p.name;
         RETURN;
     END IF;
