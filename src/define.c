@@ -37,6 +37,8 @@ PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
 PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
 PGETL_TRAMPOLINE(pgetl_cancel_backfill, "_cancel_backfill")
+PGETL_TRAMPOLINE(pgetl_pause_schedule, "_pause_schedule")
+PGETL_TRAMPOLINE(pgetl_unpause_schedule, "_unpause_schedule")
 /* task pools (Airflow's pools, not the pool of task workers of pool.c) */
 PGETL_TRAMPOLINE(pgetl_create_pool, "_create_pool")
 PGETL_TRAMPOLINE(pgetl_alter_pool, "_alter_pool")

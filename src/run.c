@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "parser/parse_func.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -480,13 +481,15 @@ raise_run_failed(int64 run_id)
 /*
  * launch_run - hand a new run (pipeline != NULL) or a resumed one to the
  * database's scheduler, wait for it to start and, if asked, to finish.
+ * interval: a scheduled run's data interval (start, end), or NULL (the
+ * scheduler gives the run the interval of its logical date).
  *
  * Returns the run id.  A run that ends failed or cancelled while we wait
  * raises an ERROR naming the run and its failed tasks.
  */
 static int64
 launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
-		   int64 resume_run_id, bool wait)
+		   int64 resume_run_id, bool wait, const TimestampTz *interval)
 {
 	const char *params_text = params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}";
 	Size		name_len = pipeline ? strlen(pipeline) + 1 : 1;
@@ -515,6 +518,12 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	req->resume_run_id = resume_run_id;
 	req->by_pg_cron = pgetl_called_by_pg_cron();
 	req->logical_date = logical_date;
+	if (interval != NULL)
+	{
+		req->scheduled = true;
+		req->data_interval_start = interval[0];
+		req->data_interval_end = interval[1];
+	}
 	req->params_offset = name_len;
 	req->error_queue_offset = queue_offset;
 	if (pipeline)
@@ -555,6 +564,187 @@ launch_run(const char *pipeline, Jsonb *params, DateADT logical_date,
 	return run_id;
 }
 
+static int	backfill_states(const int64 *ids, int n, PgetlRunState *states, MemoryContext cxt);
+static void backfill_nap(void);
+
+/*
+ * is_scheduled - does the pipeline have a pgetl_schedule schedule?  False
+ * with a catalog still at 0.1 (no data intervals there).
+ */
+static bool
+is_scheduled(text *pipeline)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		nulls[1] = {false};
+	bool		isnull;
+	Datum		result;
+
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_is_scheduled")),
+								   1, argtypes, true)))
+		return false;
+	values[0] = PointerGetDatum(pipeline);
+	result = pgetl_call_internal_args("_is_scheduled", 1, argtypes, values, nulls, BOOLOID, &isnull);
+	return !isnull && DatumGetBool(result);
+}
+
+/*
+ * run_due_once - start a run for each data interval of a scheduled
+ * pipeline that is due at 'at' (pgetl._due_intervals says which, oldest
+ * first, as the caller; it takes the pipeline's schedule lock until the
+ * end of the transaction), each as pgetl_run(..., wait => false) starts
+ * one, with its interval; beyond max_active_runs they wait queued.  With
+ * dry_run, start none.  Each interval goes into ts (run id NULL in a dry
+ * run) when ts is not NULL.  With wait, wait until every run started has
+ * finished and raise the error of the first that failed (so that pg_cron
+ * records its job as failed, as for pgetl_run).  Returns the last run id,
+ * or 0; *count: the number of intervals.
+ */
+static int64
+run_due_once(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSetInfo *ts,
+			 uint64 *count)
+{
+	Oid			types[3] = {OIDOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext poll_cxt;
+	uint64		n;
+	DateADT    *dates;
+	TimestampTz *intervals;
+	Jsonb	  **params;
+	int64	   *ids;
+	PgetlRunState *states;
+	int64		last = 0;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = CStringGetTextDatum(pipeline);
+	values[2] = TimestampTzGetDatum(at);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	n = pgetl_spi_as_owner("SELECT logical_date, data_interval_start, data_interval_end, params "
+						   "FROM pgetl._due_intervals($1, $2, $3)", 3, types, values, NULL, false, 0);
+	dates = MemoryContextAlloc(cxt, sizeof(DateADT) * Max(n, 1));
+	intervals = MemoryContextAlloc(cxt, sizeof(TimestampTz) * 2 * Max(n, 1));
+	params = MemoryContextAlloc(cxt, sizeof(Jsonb *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old;
+
+		dates[i] = DatumGetDateADT(pgetl_spi_getbinval(tup, desc, "logical_date", &isnull));
+		intervals[2 * i] = DatumGetTimestampTz(pgetl_spi_getbinval(tup, desc, "data_interval_start", &isnull));
+		intervals[2 * i + 1] = DatumGetTimestampTz(pgetl_spi_getbinval(tup, desc, "data_interval_end", &isnull));
+		old = MemoryContextSwitchTo(cxt);
+		params[i] = DatumGetJsonbPCopy(pgetl_spi_getbinval(tup, desc, "params", &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	*count = n;
+
+	if (!dry_run && n > 0)
+		pgetl_require_preload();
+	ids = palloc0(sizeof(int64) * Max(n, 1));
+	states = palloc(sizeof(PgetlRunState) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		row[4];
+		bool		row_nulls[4] = {false, false, false, false};
+
+		if (!dry_run)
+		{
+			ids[i] = launch_run(pipeline, params[i], dates[i], 0, false, &intervals[2 * i]);
+			states[i] = PGETL_RUN_STATE_NONE;
+			last = ids[i];
+		}
+		if (ts != NULL)
+		{
+			row[0] = Int64GetDatum(ids[i]);
+			row_nulls[0] = dry_run;
+			row[1] = DateADTGetDatum(dates[i]);
+			row[2] = TimestampTzGetDatum(intervals[2 * i]);
+			row[3] = TimestampTzGetDatum(intervals[2 * i + 1]);
+			tuplestore_putvalues(ts->setResult, ts->setDesc, row, row_nulls);
+		}
+	}
+	if (!wait || dry_run || n == 0)
+		return last;
+
+	poll_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl run_due poll", ALLOCSET_SMALL_SIZES);
+	while (backfill_states(ids, (int) n, states, poll_cxt) > 0)
+		backfill_nap();
+	MemoryContextDelete(poll_cxt);
+	for (uint64 i = 0; i < n; i++)
+	{
+		if (states[i] == PGETL_RUN_STATE_FAILED)
+			raise_run_failed(ids[i]);
+		if (states[i] == PGETL_RUN_STATE_CANCELLED)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("run " INT64_FORMAT " was cancelled", ids[i]),
+					 errhint("Resume it with SELECT pgetl_resume(" INT64_FORMAT ").", ids[i])));
+	}
+	return last;
+}
+
+/*
+ * run_due - run_due_once; with wait (and not dry_run), again once its runs
+ * have finished, until no interval is due at 'at': the intervals of one
+ * logical date, which the list of one call stops at (a run is identified
+ * by its date), so run one after the other, and a backlog of a schedule
+ * that fires several times a day is worked off in one cron job.  It ends:
+ * each round starts at least one of the finitely many intervals up to
+ * 'at', or stops.  Returns the last run id, or 0.
+ */
+static int64
+run_due(const char *pipeline, TimestampTz at, bool dry_run, bool wait, ReturnSetInfo *ts)
+{
+	int64		last = 0;
+
+	for (;;)
+	{
+		uint64		n;
+		int64		got = run_due_once(pipeline, at, dry_run, wait, ts, &n);
+
+		if (got != 0)
+			last = got;
+		if (!wait || dry_run || n == 0)
+			return last;
+	}
+}
+
+/*
+ * pgetl_run_due(pipeline text, at timestamptz, dry_run boolean,
+ *				 wait boolean) returns table (run_id bigint, logical_date date,
+ *				 data_interval_start timestamptz, data_interval_end timestamptz)
+ *
+ * What the pipeline's cron job does when it fires (run_due), callable at
+ * any time: after pgetl_unpause_schedule, or a pgetl_schedule with catchup
+ * and a start_date in the past, it starts the missed intervals now rather
+ * than at the next firing.
+ */
+PG_FUNCTION_INFO_V1(pgetl_run_due);
+Datum
+pgetl_run_due(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline name must not be null")));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("at, dry_run and wait must not be null"),
+				 errhint("at defaults to now(): the intervals that have ended by then are due.")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	(void) run_due(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_TIMESTAMPTZ(1),
+				   PG_GETARG_BOOL(2), PG_GETARG_BOOL(3), rsinfo);
+	return (Datum) 0;
+}
+
 /*
  * pgetl_run(pipeline text, params jsonb, logical_date date, wait boolean)
  */
@@ -570,10 +760,20 @@ pgetl_run(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("logical_date must not be null")));
+	/* pg_cron firing the job of a pipeline scheduled by pgetl_schedule */
+	if (pgetl_called_by_pg_cron() && is_scheduled(PG_GETARG_TEXT_PP(0)))
+	{
+		int64		last = run_due(text_to_cstring(PG_GETARG_TEXT_PP(0)), GetCurrentTimestamp(),
+								   false, PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3), NULL);
+
+		if (last == 0)
+			PG_RETURN_NULL();
+		PG_RETURN_INT64(last);
+	}
 	PG_RETURN_INT64(launch_run(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 							   PG_GETARG_DATEADT(2), 0,
-							   PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3)));
+							   PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3), NULL));
 }
 
 /*
@@ -598,7 +798,7 @@ pgetl_resume(PG_FUNCTION_ARGS)
 												   CStringGetDatum(TextDatumGetCString(json))));
 	}
 	PG_RETURN_INT64(launch_run(NULL, rerun, 0, PG_GETARG_INT64(0),
-							   PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1)));
+							   PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1), NULL));
 }
 
 /*
@@ -640,7 +840,7 @@ pgetl_clear(PG_FUNCTION_ARGS)
 					 PG_GETARG_BOOL(2) ? "true" : "false");
 	PG_RETURN_INT64(launch_run(NULL,
 							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))),
-							   0, PG_GETARG_INT64(0), PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3)));
+							   0, PG_GETARG_INT64(0), PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3), NULL));
 }
 
 /*
@@ -922,7 +1122,7 @@ pgetl_backfill(PG_FUNCTION_ARGS)
 			wait = false;
 			break;
 		}
-		ids[nids] = launch_run(pipeline, params, date, 0, false);
+		ids[nids] = launch_run(pipeline, params, date, 0, false, NULL);
 		states[nids] = PGETL_RUN_STATE_NONE;
 		id = Int64GetDatum(ids[nids]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &id_null);

@@ -45,6 +45,9 @@ typedef struct PgetlRunRequest
 	int64		resume_run_id;	/* 0: start a new run */
 	bool		by_pg_cron;		/* the caller is a pg_cron job */
 	DateADT		logical_date;
+	bool		scheduled;		/* a run of a schedule's data interval: */
+	TimestampTz data_interval_start;	/* ... this one */
+	TimestampTz data_interval_end;
 	int			params_offset;	/* into payload */
 	Size		error_queue_offset; /* from the start of the request */
 	bool		abandoned;		/* the caller gave up before the run started:

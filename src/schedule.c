@@ -38,12 +38,15 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -170,10 +173,29 @@ static const CronField cron_fields[5] = {
 	{"day of week", 0, 7, cron_dow_names},
 };
 
-/* pg_cron's macros: each stands for a whole schedule */
+/* pg_cron's macros: each stands for a whole schedule (the next array) */
 static const char *const cron_macros[] = {
 	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", NULL
 };
+static const char *const cron_macro_schedules[] = {
+	"0 0 1 1 *", "0 0 1 1 *", "0 0 1 * *", "0 0 * * 0", "0 0 * * *", "0 0 * * *", "0 * * * *", NULL
+};
+
+/*
+ * The times a schedule fires: the values of each of the 5 fields as bits
+ * (bit v: value v; day of week 0 is Sunday), or every 'seconds' seconds.
+ * As in Vixie cron (pg_cron's), a day matches when both its day of month
+ * and day of week do if either field starts with "*", else when either
+ * does.
+ */
+typedef struct CronSpec
+{
+	int			seconds;		/* "N seconds": N; else 0 */
+	uint64		mask[5];		/* minute, hour, day of month, month, day of
+								 * week */
+	bool		dom_star;
+	bool		dow_star;
+} CronSpec;
 
 #define CRON_FORMAT_HINT \
 	"A schedule is 5 fields separated by spaces: minute (0-59), hour (0-23), day of month (1-31), " \
@@ -230,29 +252,35 @@ cron_value(const char **p, const CronField *f, int *value, const char **why)
 
 /*
  * cron_field_valid - is text[0..len) a valid value of field f?  *why says
- * what is wrong.
+ * what is wrong.  *mask gets bit v set for each value v the field takes
+ * (as pg_cron's own parser, bit_set of Vixie cron's entry.c).
  */
 static bool
-cron_field_valid(const char *text, int len, const CronField *f, const char **why)
+cron_field_valid(const char *text, int len, const CronField *f, const char **why, uint64 *mask)
 {
 	char	   *field = pnstrdup(text, len);
 	const char *p = field;
 
+	*mask = 0;
 	for (;;)
 	{
 		int			a,
 					b;
+		int			step = 1;
 		bool		range = false;
 
 		if (*p == '*')
 		{
 			p++;
 			range = true;
+			a = f->low;
+			b = f->high;
 		}
 		else
 		{
 			if (!cron_value(&p, f, &a, why))
 				return false;
+			b = a;
 			if (*p == '-')
 			{
 				p++;
@@ -282,8 +310,11 @@ cron_field_valid(const char *text, int len, const CronField *f, const char **why
 				*why = psprintf("a step must be a number from 1 to %d", f->high);
 				return false;
 			}
+			step = atoi(pnstrdup(digits, n));
 			p += n;
 		}
+		for (int v = a; v <= b; v += step)
+			*mask |= UINT64CONST(1) << v;
 		if (*p == '\0')
 			return true;
 		if (*p != ',')
@@ -321,15 +352,18 @@ cron_seconds_supported(void)
 }
 
 /*
- * pgetl_check_schedule - raise 22023, with the format in the hint, unless
- * schedule is a complete, valid pg_cron schedule: 5 cron fields (see
- * cron_fields), one of pg_cron's macros, or "N seconds" (1 to 59) when the
- * installed pg_cron supports it.  pg_cron itself ignores whatever follows
- * the fifth field and stores it; pgetl does not.
+ * cron_parse - raise 22023, with the format in the hint, unless schedule
+ * is a complete, valid pg_cron schedule: 5 cron fields (see cron_fields),
+ * one of pg_cron's macros, or "N seconds" (1 to 59) when the installed
+ * pg_cron supports it (check_seconds; else any N from 1 to 59 is taken).
+ * pg_cron itself ignores whatever follows the fifth field and stores it;
+ * pgetl does not.  Fills *spec, the times the schedule fires (see
+ * CronSpec), when spec is not NULL.
  */
-void
-pgetl_check_schedule(const char *schedule)
+static void
+cron_parse(const char *schedule, CronSpec *spec, bool check_seconds)
 {
+	CronSpec	dummy;
 	const char *p = schedule;
 	int			nfields = 0;
 	const char *starts[6];
@@ -359,7 +393,10 @@ pgetl_check_schedule(const char *schedule)
 		for (int i = 0; cron_macros[i] != NULL; i++)
 			if (lens[0] == strlen(cron_macros[i]) &&
 				pg_strncasecmp(starts[0], cron_macros[i], lens[0]) == 0)
+			{
+				cron_parse(cron_macro_schedules[i], spec, check_seconds);
 				return;
+			}
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid schedule: %s", schedule),
@@ -372,11 +409,18 @@ pgetl_check_schedule(const char *schedule)
 		lens[1] >= 6 && (lens[1] == 6 || lens[1] == 7))
 	{
 		int			n = strspn(starts[0], "0123456789");
-		bool		supported = cron_seconds_supported();
+		bool		supported = !check_seconds || cron_seconds_supported();
 
 		if (supported && n == lens[0] && n <= 2 && atoi(pnstrdup(starts[0], n)) >= 1 &&
 			atoi(pnstrdup(starts[0], n)) <= 59)
+		{
+			if (spec != NULL)
+			{
+				memset(spec, 0, sizeof(CronSpec));
+				spec->seconds = atoi(pnstrdup(starts[0], n));
+			}
 			return;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid schedule: %s", schedule),
@@ -395,11 +439,14 @@ pgetl_check_schedule(const char *schedule)
 				 errdetail("A schedule has 5 fields, not %d.", nfields),
 				 errhint(CRON_FORMAT_HINT)));
 
+	if (spec == NULL)
+		spec = &dummy;
+	memset(spec, 0, sizeof(CronSpec));
 	for (int i = 0; i < 5; i++)
 	{
 		const char *why = NULL;
 
-		if (!cron_field_valid(starts[i], lens[i], &cron_fields[i], &why))
+		if (!cron_field_valid(starts[i], lens[i], &cron_fields[i], &why, &spec->mask[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid schedule: %s", schedule),
@@ -410,6 +457,231 @@ pgetl_check_schedule(const char *schedule)
 							   i == 3 ? ", or jan to dec" : ", or sun to sat"),
 					 errhint(CRON_FORMAT_HINT)));
 	}
+	/* as Vixie cron: day 7 is Sunday; a field starting with * is "any" */
+	if (spec->mask[4] & (UINT64CONST(1) << 7))
+		spec->mask[4] |= UINT64CONST(1);
+	spec->dom_star = starts[2][0] == '*';
+	spec->dow_star = starts[4][0] == '*';
+}
+
+/*
+ * pgetl_check_schedule - raise 22023, with the format in the hint, unless
+ * schedule is a schedule the installed pg_cron takes (cron_parse).
+ */
+void
+pgetl_check_schedule(const char *schedule)
+{
+	cron_parse(schedule, NULL, true);
+}
+
+/*
+ * The cron evaluator: when a schedule fires, in a time zone.  pg_cron has
+ * no SQL function for that, and pgetl's data intervals (from one firing
+ * to the next) need it; this is the one place that computes it.  A cron
+ * schedule is matched against the wall-clock time of the time zone, minute
+ * by minute (pg_cron 1.4 itself reads schedules in UTC: see
+ * pgetl_schedule).  A wall-clock time that a daylight-saving change skips
+ * or repeats is converted as PostgreSQL converts a timestamp to a
+ * timestamptz in that zone.  "N seconds" schedules fire at the multiples
+ * of N seconds since 2000-01-01 00:00 UTC.
+ */
+
+/* how far the evaluator looks for a firing: a Feb 29 comes within 8 years */
+#define CRON_SEARCH_DAYS	(8 * 366)
+
+/* A wall-clock minute: Julian day, hour, minute */
+typedef struct CronWall
+{
+	int			jd;
+	int			hour;
+	int			minute;
+} CronWall;
+
+static bool
+cron_day_matches(const CronSpec *c, int jd)
+{
+	int			y,
+				m,
+				d;
+	bool		dom,
+				dow;
+
+	j2date(jd, &y, &m, &d);
+	if (!(c->mask[3] & (UINT64CONST(1) << m)))
+		return false;
+	dom = (c->mask[2] & (UINT64CONST(1) << d)) != 0;
+	dow = (c->mask[4] & (UINT64CONST(1) << j2day(jd))) != 0;
+	if (c->dom_star || c->dow_star)
+		return dom && dow;
+	return dom || dow;
+}
+
+/*
+ * cron_wall_search - the first matching wall-clock minute at or after *w
+ * (forward), or at or before it (backward), into *w; false when there is
+ * none within CRON_SEARCH_DAYS.
+ */
+static bool
+cron_wall_search(const CronSpec *c, CronWall *w, bool forward)
+{
+	int			limit = forward ? w->jd + CRON_SEARCH_DAYS : w->jd - CRON_SEARCH_DAYS;
+
+	while (forward ? w->jd <= limit : w->jd >= limit)
+	{
+		if (cron_day_matches(c, w->jd))
+		{
+			for (; forward ? w->hour < 24 : w->hour >= 0;
+				 w->hour += forward ? 1 : -1, w->minute = forward ? 0 : 59)
+			{
+				if (!(c->mask[1] & (UINT64CONST(1) << w->hour)))
+					continue;
+				for (; forward ? w->minute < 60 : w->minute >= 0; w->minute += forward ? 1 : -1)
+					if (c->mask[0] & (UINT64CONST(1) << w->minute))
+						return true;
+			}
+		}
+		w->jd += forward ? 1 : -1;
+		w->hour = forward ? 0 : 23;
+		w->minute = forward ? 0 : 59;
+	}
+	return false;
+}
+
+/* move a wall-clock minute one minute on (or back) */
+static void
+cron_wall_step(CronWall *w, bool forward)
+{
+	int			m = w->hour * 60 + w->minute + (forward ? 1 : -1);
+
+	if (m < 0)
+	{
+		w->jd--;
+		m += 24 * 60;
+	}
+	else if (m >= 24 * 60)
+	{
+		w->jd++;
+		m -= 24 * 60;
+	}
+	w->hour = m / 60;
+	w->minute = m % 60;
+}
+
+static TimestampTz
+cron_wall_to_timestamptz(const CronWall *w, pg_tz *tz)
+{
+	struct pg_tm tm;
+	int			offset;
+	TimestampTz result;
+
+	memset(&tm, 0, sizeof(tm));
+	j2date(w->jd, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	tm.tm_hour = w->hour;
+	tm.tm_min = w->minute;
+	offset = DetermineTimeZoneOffset(&tm, tz);
+	if (tm2timestamp(&tm, 0, &offset, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return result;
+}
+
+/*
+ * cron_timezone - the time zone of that name; 22023 with a hint when
+ * there is none.
+ */
+static pg_tz *
+cron_timezone(const char *name)
+{
+	pg_tz	   *tz = name[0] != '\0' ? pg_tzset(name) : NULL;
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid timezone: \"%s\"", name),
+				 errdetail("A schedule's timezone is a time zone name PostgreSQL knows."),
+				 errhint("Give a name from SELECT name FROM pg_timezone_names, e.g. 'UTC' or 'Europe/Paris'.")));
+	return tz;
+}
+
+/*
+ * pgetl_cron_step - the schedule's first firing after t (forward), or its
+ * last firing before t (backward), in time zone tzname; false when it
+ * fires no such time within CRON_SEARCH_DAYS (e.g. '0 0 31 2 *').  Raises
+ * 22023 for a bad schedule or time zone.
+ */
+bool
+pgetl_cron_step(const char *schedule, const char *tzname, TimestampTz t, bool forward,
+				TimestampTz *result)
+{
+	CronSpec	c;
+	pg_tz	   *tz;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+	CronWall	w;
+
+	cron_parse(schedule, &c, false);
+	tz = cron_timezone(tzname);
+	if (c.seconds > 0)
+	{
+		int64		step = (int64) c.seconds * USECS_PER_SEC;
+		int64		q = t / step - (t % step < 0 ? 1 : 0);	/* floor */
+
+		*result = forward ? (q + 1) * step : (t % step == 0 ? q - 1 : q) * step;
+		return true;
+	}
+	if (timestamp2tm(t, &offset, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	w.jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	w.hour = tm.tm_hour;
+	w.minute = tm.tm_min;
+	/* strictly after t: from the next minute; strictly before: this one */
+	if (forward)
+		cron_wall_step(&w, true);
+	else if (tm.tm_sec == 0 && fsec == 0)
+		cron_wall_step(&w, false);
+
+	/*
+	 * a wall-clock time a daylight-saving change repeats may be on the wrong
+	 * side of t
+	 */
+	for (int i = 0; i < 4; i++)
+	{
+		if (!cron_wall_search(&c, &w, forward))
+			return false;
+		*result = cron_wall_to_timestamptz(&w, tz);
+		if (forward ? *result > t : *result < t)
+			return true;
+		cron_wall_step(&w, forward);
+	}
+	return false;
+}
+
+/*
+ * pgetl._cron_step(schedule text, timezone text, t timestamptz,
+ * forward boolean) returns timestamptz: pgetl_cron_step for SQL, NULL
+ * when the schedule never fires (internal: pgetl's interval functions use
+ * it).
+ */
+PG_FUNCTION_INFO_V1(pgetl_cron_step_sql);
+Datum
+pgetl_cron_step_sql(PG_FUNCTION_ARGS)
+{
+	TimestampTz result;
+
+	for (int i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							i == 0 ? "schedule" : i == 1 ? "timezone" : i == 2 ? "time" : "forward")));
+	if (!pgetl_cron_step(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						 PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_BOOL(3), &result))
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(result);
 }
 
 /*
@@ -684,6 +956,25 @@ pgetl_cron_move(const char *pipeline, Oid old_owner, Oid new_owner)
 	old_jobid = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "jobid", &isnull));
 	if (isnull)
 		old_jobid = 0;
+
+	/*
+	 * the job's own schedule: every minute for a schedule read in another
+	 * time zone than UTC
+	 */
+	{
+		Oid			argtypes[2] = {TEXTOID, TEXTOID};
+		Oid			itypes[1] = {INT8OID};
+		Datum		ivalues[1];
+
+		ivalues[0] = Int64GetDatum(pipeline_id);
+		if (OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_cron_schedule_of")),
+									  2, argtypes, true)) &&
+			pgetl_spi_as_owner("SELECT pgetl._cron_schedule_of(schedule, timezone) AS cron_schedule "
+							   "FROM pgetl.schedule WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
+							   1, itypes, ivalues, NULL, true, 1) == 1)
+			schedule = MemoryContextStrdup(cxt, pgetl_spi_getvalue(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, "cron_schedule"));
+	}
 	SPI_finish();
 
 	crondb = cron_database_name(true);
@@ -711,11 +1002,17 @@ pgetl_cron_move(const char *pipeline, Oid old_owner, Oid new_owner)
 }
 
 /*
- * pgetl_schedule(pipeline text, schedule text, params jsonb) returns bigint
+ * pgetl_schedule(pipeline text, schedule text, params jsonb,
+ *				  catchup boolean, start_date date, timezone text) returns bigint
  *
  * Creates or updates the pg_cron job "<pipeline>@<database>" that runs
  * pgetl_run(pipeline, params) in this database as the pipeline owner, and
- * records it in pgetl.schedule.  Returns the cron job id.
+ * records it in pgetl.schedule with its data interval settings (catchup,
+ * start_date, timezone; pgetl_run called by pg_cron starts the due
+ * intervals: see pgetl_run_due in run.c).  The job fires on the schedule
+ * itself in UTC, every minute in another time zone
+ * (pgetl._cron_schedule_of).  Returns the cron job id.  Called with 3
+ * arguments by a catalog still at 0.1.
  */
 PG_FUNCTION_INFO_V1(pgetl_schedule);
 Datum
@@ -725,11 +1022,15 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 	text	   *schedule;
 	Jsonb	   *params;
 	const char *crondb;
-	Oid			types[5] = {OIDOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
-	Datum		values[5];
-	Oid			rec_types[6] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		rec_values[6];
-	bool		rec_nulls[6] = {false, false, false, false, false, false};
+	Oid			types[8] = {OIDOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, BOOLOID, DATEOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			rec_types[9] = {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT8OID,
+	BOOLOID, DATEOID, TEXTOID};
+	Datum		rec_values[9];
+	bool		rec_nulls[9] = {false, false, false, false, false, false, false, false, false};
+	char	   *cron_schedule;
+	TimestampTz next_fire;
 	MemoryContext cxt = CurrentMemoryContext;
 	TupleDesc	tupdesc;
 	HeapTuple	tup;
@@ -764,11 +1065,30 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 	values[2] = PointerGetDatum(schedule);
 	values[3] = JsonbPGetDatum(params);
 	values[4] = CStringGetTextDatum(crondb);
+	/* catchup, start_date, timezone: NULLs are refused by _schedule_prepare */
+	for (int i = 3; i < 6; i++)
+	{
+		bool		isnull_i = PG_NARGS() <= i || PG_ARGISNULL(i);
+
+		nulls[i + 2] = isnull_i ? 'n' : ' ';
+		values[i + 2] = isnull_i ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	if (PG_NARGS() <= 3)
+	{
+		/* the 0.1 signature (catalog not updated yet): the defaults */
+		nulls[5] = nulls[7] = ' ';
+		values[5] = BoolGetDatum(false);
+		values[7] = CStringGetTextDatum("UTC");
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (pgetl_spi_as_owner("SELECT pipeline_id, owner, jobname, command "
-						   "FROM pgetl._schedule_prepare($1, $2, $3, $4, $5)",
-						   5, types, values, NULL, false, 1) != 1)
+	if (pgetl_spi_as_owner(PG_NARGS() <= 3 ?
+						   "SELECT pipeline_id, owner, jobname, command "
+						   "FROM pgetl._schedule_prepare($1, $2, $3, $4, $5)" :
+						   "SELECT pipeline_id, owner, jobname, command, "
+						   "pgetl._cron_schedule_of($3, $8) AS cron_schedule "
+						   "FROM pgetl._schedule_prepare($1, $2, $3, $4, $5, $6, $7, $8)",
+						   PG_NARGS() <= 3 ? 5 : 8, types, values, nulls, false, 1) != 1)
 		elog(ERROR, "pgetl._schedule_prepare returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
@@ -776,13 +1096,27 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 	owner = DatumGetObjectId(pgetl_spi_getbinval(tup, tupdesc, "owner", &isnull));
 	jobname = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "jobname"));
 	command = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "command"));
+	cron_schedule = PG_NARGS() <= 3 ? text_to_cstring(schedule) :
+		MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "cron_schedule"));
 	SPI_finish();
 
 	/* refused here: pg_cron would store a schedule with trailing text */
 	pgetl_check_schedule(text_to_cstring(schedule));
 
+	/*
+	 * the time zone, and a schedule that fires at all ('0 0 31 2 *' never
+	 * does)
+	 */
+	if (!pgetl_cron_step(text_to_cstring(schedule), TextDatumGetCString(values[7]),
+						 GetCurrentTransactionStartTimestamp(), true, &next_fire))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schedule \"%s\" never fires", text_to_cstring(schedule)),
+				 errdetail("No date in the next 8 years matches its day of month, month and day of week."),
+				 errhint("Check the day of month and the month, e.g. '0 0 31 2 *' asks for February 31.")));
+
 	req = new_request(&seg, PGETL_CRON_SCHEDULE, cron_database_oid(crondb), owner,
-					  jobname, text_to_cstring(schedule), command,
+					  jobname, cron_schedule, command,
 					  get_database_name(MyDatabaseId));
 	run_cron_worker(seg, req, jobname);
 	jobid = req->jobid;
@@ -794,8 +1128,12 @@ pgetl_schedule(PG_FUNCTION_ARGS)
 	rec_values[3] = CStringGetTextDatum(jobname);
 	rec_values[4] = CStringGetTextDatum(crondb);
 	rec_values[5] = Int64GetDatum(jobid);
-	(void) pgetl_call_internal_args("_schedule_record", 6, rec_types, rec_values, rec_nulls,
-									VOIDOID, &isnull);
+	rec_values[6] = values[5];
+	rec_values[7] = values[6];
+	rec_nulls[7] = nulls[6] == 'n';
+	rec_values[8] = values[7];
+	(void) pgetl_call_internal_args("_schedule_record", PG_NARGS() <= 3 ? 6 : 9, rec_types, rec_values,
+									rec_nulls, VOIDOID, &isnull);
 	PG_RETURN_INT64(jobid);
 }
 

@@ -227,6 +227,19 @@ read_run_timeout(ActiveRun *r)
 }
 
 /*
+ * catalog_has_intervals - does the catalog record data intervals
+ * (pgetl._set_run_interval, 0.2)?  A catalog still at 0.1 does not.
+ */
+static bool
+catalog_has_intervals(void)
+{
+	Oid			argtypes[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+	return OidIsValid(LookupFuncName(list_make2(makeString("pgetl"), makeString("_set_run_interval")),
+									 3, argtypes, true));
+}
+
+/*
  * start_run - start or resume a run in its first transaction.  The slot
  * learns the run id before the commit makes the run visible, so
  * pgetl._recover() in another backend can never take this run for
@@ -297,6 +310,25 @@ start_run(ActiveRun *r)
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not start the run");
 	r->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * a new run's data interval: the schedule's, or its logical date's (not
+	 * with a catalog still at 0.1, which has no data intervals)
+	 */
+	if (req->resume_run_id == 0 && catalog_has_intervals())
+	{
+		types[0] = INT8OID;
+		values[0] = Int64GetDatum(r->run_id);
+		types[1] = TIMESTAMPTZOID;
+		values[1] = TimestampTzGetDatum(req->data_interval_start);
+		types[2] = TIMESTAMPTZOID;
+		values[2] = TimestampTzGetDatum(req->data_interval_end);
+		nulls[1] = nulls[2] = req->scheduled ? ' ' : 'n';
+		if (SPI_execute_with_args("SELECT pgetl._set_run_interval($1, $2, $3)",
+								  3, types, values, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not record the data interval of run " INT64_FORMAT, r->run_id);
+		nulls[1] = nulls[2] = ' ';
+	}
 
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum(r->run_id);

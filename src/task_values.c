@@ -4,9 +4,11 @@
  *	  Inside a task, the task functions become constants before a query is
  *	  planned.
  *
- * pgetl_logical_date(), pgetl_run_id(), pgetl_param(name), pgetl_result(task),
- * pgetl_map_value(column) and pgetl_map_index() answer from the task worker's memory, so they only
- * mean something in the process that runs the task.  A query planner that
+ * pgetl_logical_date(), pgetl_data_interval_start(),
+ * pgetl_data_interval_end(), pgetl_run_id(), pgetl_param(name),
+ * pgetl_result(task), pgetl_map_value(column) and pgetl_map_index() answer
+ * from the task worker's memory (or its run's record), so they only mean
+ * something in the process that runs the task.  A query planner that
  * ships expressions elsewhere -- Citus sends STABLE functions of a SELECT,
  * of a multi-shard query and of the SELECT of an INSERT ... SELECT or a
  * CREATE TABLE AS to the workers inside the shard queries, and only
@@ -50,6 +52,8 @@ static planner_hook_type prev_planner_hook = NULL;
 typedef struct TaskFuncs
 {
 	Oid			logical_date;
+	Oid			interval_start;
+	Oid			interval_end;
 	Oid			run_id;
 	Oid			param;
 	Oid			result;
@@ -132,6 +136,7 @@ fold_mutator(Node *node, TaskFuncs *funcs)
 
 		if (OidIsValid(fexpr->funcid) &&
 			(fexpr->funcid == funcs->logical_date || fexpr->funcid == funcs->run_id ||
+			 fexpr->funcid == funcs->interval_start || fexpr->funcid == funcs->interval_end ||
 			 fexpr->funcid == funcs->param || fexpr->funcid == funcs->result ||
 			 fexpr->funcid == funcs->map_value || fexpr->funcid == funcs->map_index))
 		{
@@ -184,6 +189,8 @@ pgetl_planner(Query *parse, const char *query_string, int cursorOptions,
 			Oid			schema = pgetl_extension_schema();
 
 			funcs.logical_date = task_func_oid(schema, "pgetl_logical_date", 0, InvalidOid);
+			funcs.interval_start = task_func_oid(schema, "pgetl_data_interval_start", 0, InvalidOid);
+			funcs.interval_end = task_func_oid(schema, "pgetl_data_interval_end", 0, InvalidOid);
 			funcs.param = task_func_oid(schema, "pgetl_param", 1, TEXTOID);
 			funcs.result = task_func_oid(schema, "pgetl_result", 1, TEXTOID);
 			funcs.run_id = task_func_oid(schema, "pgetl_run_id", 0, InvalidOid);

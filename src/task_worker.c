@@ -1420,6 +1420,46 @@ pgetl_map_index(PG_FUNCTION_ARGS)
 }
 
 /*
+ * data_interval - the start (or end) of the current run's data interval,
+ * read from its record (NULL for a run started before the catalog had
+ * data intervals); an error outside a task.
+ */
+static Datum
+data_interval(FunctionCallInfo fcinfo, bool end)
+{
+	Oid			types[2] = {INT8OID, BOOLOID};
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	bool		isnull;
+	Datum		result;
+
+	require_task(end ? "pgetl_data_interval_end()" : "pgetl_data_interval_start()");
+	values[0] = Int64GetDatum(current->run_id);
+	values[1] = BoolGetDatum(end);
+	result = pgetl_call_internal_args("_run_data_interval", 2, types, values, nulls,
+									  TIMESTAMPTZOID, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/* pgetl_data_interval_start() returns timestamptz: the run's; an error outside a task. */
+PG_FUNCTION_INFO_V1(pgetl_data_interval_start);
+Datum
+pgetl_data_interval_start(PG_FUNCTION_ARGS)
+{
+	return data_interval(fcinfo, false);
+}
+
+/* pgetl_data_interval_end() returns timestamptz: the run's; an error outside a task. */
+PG_FUNCTION_INFO_V1(pgetl_data_interval_end);
+Datum
+pgetl_data_interval_end(PG_FUNCTION_ARGS)
+{
+	return data_interval(fcinfo, true);
+}
+
+/*
  * pgetl_skip(reason text DEFAULT NULL) returns void: end the current task
  * skipped (Airflow's AirflowSkipException).  It raises an error of its own
  * SQLSTATE (PGSKP), so the task's work rolls back; the worker then records

@@ -103,7 +103,12 @@ CREATE TABLE pgetl.run_record (
     -- run: set in the transaction that ends the run, cleared in the
     -- callback's own; a server restart or a scheduler's exit leaves it
     -- for the next scheduler (pgetl._pending_callbacks)
-    callback_pending pgetl.run_state
+    callback_pending pgetl.run_state,
+    -- the run's data interval (Airflow's data_interval_start/_end): of a
+    -- scheduled run, from one firing of the schedule to the next; of a
+    -- manual run or a backfill, see pgetl._date_interval
+    data_interval_start timestamptz,
+    data_interval_end timestamptz
 );
 -- A run is identified by (pipeline, logical_date): at most one active
 -- (queued or running) run per pipeline and logical date, enforced by the
@@ -328,7 +333,8 @@ SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.reason, r.resumed,
        c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
        c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
+       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note,
+       r.data_interval_start, r.data_interval_end
   FROM pgetl.run_record r
  CROSS JOIN LATERAL (
        SELECT count(*)::integer AS tasks_total,

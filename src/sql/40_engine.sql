@@ -1265,10 +1265,11 @@ BEGIN
 END
 $$;
 
--- The interval between two logical dates of a backfill: the pipeline's
--- schedule's (pg_cron syntax), when it has one that repeats daily or less
--- often at a regular step (@yearly/@annually, @monthly, @weekly, a cron
--- line on one day of the month or of the week), else a day.
+-- The interval between two logical dates of a backfill, as 0.2 first had
+-- it: the pipeline's schedule's (pg_cron syntax), when it has one that
+-- repeats daily or less often at a regular step, else a day.  Backfills
+-- now follow the schedule's firings (pgetl._backfill_dates, with the cron
+-- evaluator pgetl._cron_step); unused, kept for upgrade step 83.
 CREATE FUNCTION pgetl._schedule_step(p_schedule text) RETURNS interval
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1302,7 +1303,7 @@ RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
-    step interval;
+    sc pgetl.schedule;
     d date;
     last pgetl.run_record;
     dates jsonb := '[]';
@@ -1328,8 +1329,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'none skips dates that have a run; failed re-runs the dates whose latest run did not succeed; all re-runs every date.';
     END IF;
-    step := pgetl._schedule_step((SELECT schedule FROM pgetl.schedule WHERE pipeline_id = p.pipeline_id));
-    FOR d IN SELECT g::date FROM generate_series(p_start::timestamp, p_end::timestamp, step) g LOOP
+    -- the dates the pipeline's schedule fires on (in its time zone): a
+    -- run's logical date is the start of its data interval; every date
+    -- without a schedule
+    SELECT * INTO sc FROM pgetl.schedule WHERE pipeline_id = p.pipeline_id;
+    FOR d IN SELECT g::date FROM generate_series(p_start::timestamp, p_end::timestamp, '1 day') g
+              WHERE sc.pipeline_id IS NULL
+                 OR pgetl._cron_step(sc.schedule, sc.timezone,
+                                     (g AT TIME ZONE sc.timezone) - interval '1 microsecond', true)
+                    < ((g + interval '1 day') AT TIME ZONE sc.timezone) LOOP
         SELECT * INTO last FROM pgetl.run_record
          WHERE pipeline_id = p.pipeline_id AND logical_date = d ORDER BY run_id DESC LIMIT 1;
         IF last.run_id IS NULL THEN

@@ -74,7 +74,7 @@ CREATE FUNCTION @extschema@.pgetl_run(
     wait boolean DEFAULT true)
 RETURNS bigint AS 'MODULE_PATHNAME' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pgetl_run(text, jsonb, date, boolean) IS
-'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails';
+'runs a pipeline in background workers and returns the run id; when waiting, raises an error if the run fails; called by pg_cron for a pipeline scheduled with pgetl_schedule, starts the schedule''s due data intervals instead (pgetl_run_due)';
 
 CREATE FUNCTION @extschema@.pgetl_resume(run_id bigint, wait boolean DEFAULT true,
                                          rerun text[] DEFAULT NULL)
@@ -134,6 +134,25 @@ CREATE FUNCTION @extschema@.pgetl_map_index()
 RETURNS integer AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_map_index() IS
 'inside a mapped instance of a mapped task: its map_index, 0 for the first row of the task''s map_over query (elsewhere: error 55000)';
+
+-- Read from the run's record: pgetl._run_data_interval.
+CREATE FUNCTION pgetl._run_data_interval(p_run_id bigint, p_end boolean) RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN p_end THEN data_interval_end ELSE data_interval_start END
+      FROM pgetl.run_record WHERE run_id = p_run_id
+$$;
+COMMENT ON FUNCTION pgetl._run_data_interval(bigint, boolean) IS
+'internal: the start or end of a run''s data interval, for pgetl_data_interval_start() and _end()';
+
+CREATE FUNCTION @extschema@.pgetl_data_interval_start()
+RETURNS timestamptz AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_data_interval_start() IS
+'inside a task: the start of the current run''s data interval (outside a task: error 55000)';
+
+CREATE FUNCTION @extschema@.pgetl_data_interval_end()
+RETURNS timestamptz AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pgetl_data_interval_end() IS
+'inside a task: the end of the current run''s data interval (outside a task: error 55000)';
 
 CREATE FUNCTION @extschema@.pgetl_skip(reason text DEFAULT NULL)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;

@@ -79,3 +79,17 @@ ok "a document without a schedule removes the cron job"
 [ "$(q "SELECT string_agg(version || ':' || (definition ? 'schedule'), ',' ORDER BY version) FROM pgetl.pipeline_version")" = "1:true,2:true,3:false" ] \
     || fail "versions: $(q "SELECT string_agg(version || ':' || definition::text, E'\n') FROM pgetl.pipeline_version")"
 ok "each applied schedule change is a definition version"
+
+# the data interval settings (catchup, start_date, timezone) are keys too,
+# and round-trip; a schedule read in another time zone than UTC gets a
+# cron job that fires every minute (pg_cron 1.4 reads UTC)
+r=$(qo "SELECT pgetl_apply('$(doc '{"schedule": "30 3 * * *", "params": {"k": 1}, "catchup": true, "start_date": "2026-01-01", "timezone": "Europe/Paris"}')')")
+case "$r" in *'"action": "create", "object": "schedule"'*'"catchup": {"to": true, "from": null}'*) ;; *) fail "interval settings: $r" ;; esac
+[ "$(qo "SELECT pgetl_definition('nightly')->'schedule'")" = '{"params": {"k": 1}, "catchup": true, "schedule": "30 3 * * *", "timezone": "Europe/Paris", "start_date": "2026-01-01"}' ] \
+    || fail "definition with interval settings: $(qo "SELECT pgetl_definition('nightly')")"
+r=$(qo "SELECT pgetl_apply(pgetl_definition('nightly'))")
+case "$r" in *'"changed": false'*) ;; *) fail "apply of the definition with interval settings: $r" ;; esac
+case "$(job_state)" in *" * * * * * SELECT "*) ;; *) fail "cron job of a Paris schedule: $(job_state)" ;; esac
+[ "$(q "SELECT catchup || ' ' || start_date || ' ' || timezone FROM pgetl.schedules")" = "true 2026-01-01 Europe/Paris" ] \
+    || fail "pgetl.schedules: $(q "SELECT * FROM pgetl.schedules")"
+ok "catchup, start_date and timezone round-trip through pgetl_definition; the Paris schedule's job fires every minute"

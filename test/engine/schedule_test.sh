@@ -104,6 +104,15 @@ ok "pg_cron ran sched_ok ($(date +%T)): $(q "SELECT state || ', started by ' || 
        FROM pgetl.pipeline_run r WHERE pipeline = 'sched_ok' ORDER BY run_id LIMIT 1")" = "1 1 $owner" ] \
     || fail "run params / task result: $(q "SELECT * FROM pgetl.task_run WHERE pipeline = 'sched_ok'")"
 ok "the run carried params x=1 to its task, which ran as $owner"
+# its data interval: the minute that ended when pg_cron fired, the logical
+# date that minute's date (UTC, the schedule's time zone)
+[ "$(q "SELECT data_interval_end - data_interval_start = interval '1 minute'
+              AND date_trunc('minute', data_interval_end) = data_interval_end
+              AND data_interval_end <= started_at
+              AND logical_date = (data_interval_start AT TIME ZONE 'UTC')::date
+       FROM pgetl.pipeline_run WHERE pipeline = 'sched_ok' ORDER BY run_id LIMIT 1")" = t ] \
+    || fail "data interval of the pg_cron run: $(q "SELECT logical_date, data_interval_start, data_interval_end, started_at FROM pgetl.pipeline_run WHERE pipeline = 'sched_ok'")"
+ok "the pg_cron run covers the minute that ended when it fired: $(q "SELECT data_interval_start || ' - ' || data_interval_end FROM pgetl.pipeline_run WHERE pipeline = 'sched_ok' ORDER BY run_id LIMIT 1")"
 [ "$(q "SELECT last_run_state || ' ' || last_run_started_by || ' ' || jobid || ' ' || schedule || ' ' || (params->>'x') || ' ' || cron_database
        FROM pgetl.schedules WHERE pipeline = 'sched_ok' AND last_run_state = 'success'")" = "success pg_cron $job1 * * * * * 1 $cron_db" ] \
     || fail "pgetl.schedules: $(q "SELECT * FROM pgetl.schedules")"

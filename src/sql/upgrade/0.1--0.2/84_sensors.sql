@@ -46,7 +46,8 @@ CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
 
 -- the views, with the count of tasks up_for_reschedule
--- (as it was before 89_mapping.sql, which leaves mapped instances out)
+-- (as it is here, before the data intervals of 89_intervals.sql and the
+-- mapped tasks of 89_mapping.sql, which brings it to the install parts' form)
 CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
 SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
        r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
