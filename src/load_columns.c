@@ -32,6 +32,9 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "regex/regex.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -42,6 +45,7 @@ PG_FUNCTION_INFO_V1(pgetl_load_check_columns);
 PG_FUNCTION_INFO_V1(pgetl_load_check_column_values);
 PG_FUNCTION_INFO_V1(pgetl_load_check_options);
 PG_FUNCTION_INFO_V1(pgetl_load_check_expect);
+PG_FUNCTION_INFO_V1(pgetl_load_options);
 
 /* The JSON value a column key takes */
 typedef enum LoadKeyValue
@@ -642,39 +646,46 @@ typedef struct LoadOptionKey
 	const char *name;
 	const char *type;
 	const char *const *choices;
+	/* its value (as text) when the document does not give it, or NULL */
+	const char *dflt;
 } LoadOptionKey;
 
 static const char *const unlisted_columns_choices[] = {"error", "ignore", NULL};
 
+/*
+ * The defaults are the one place that says what a spec without an option
+ * does: the loader (load_options_resolve) and the view pgetl.loads
+ * (pgetl._load_options) read the document through them.
+ */
 static const LoadOptionKey option_keys[] = {
-	{"delimiter", "string", NULL},
-	{"quote", "string", NULL},
-	{"escape", "string", NULL},
-	{"header", "boolean", NULL},
-	{"null", "string", NULL},
-	{"encoding", "string", NULL},
-	{"mode", "string", NULL},
-	{"conflict_key", "array", NULL},
-	{"on_conflict", "string", NULL},
-	{"max_rejects", "number", NULL},
-	{"max_reject_ratio", "number", NULL},
-	{"checks", "array", NULL},
-	{"unlisted_columns", "string", unlisted_columns_choices},
-	{"require_final_newline", "boolean", NULL},
-	{"commit_every", "number", NULL},
-	{"expect", "object", NULL},
-	{NULL, NULL, NULL}
+	{"delimiter", "string", NULL, ","},
+	{"quote", "string", NULL, "\""},
+	{"escape", "string", NULL, NULL},	/* the quote */
+	{"header", "boolean", NULL, "true"},
+	{"null", "string", NULL, ""},
+	{"encoding", "string", NULL, "UTF8"},
+	{"mode", "string", NULL, "append"},
+	{"conflict_key", "array", NULL, NULL},
+	{"on_conflict", "string", NULL, NULL},	/* update, with mode upsert */
+	{"max_rejects", "number", NULL, NULL},
+	{"max_reject_ratio", "number", NULL, NULL},
+	{"checks", "array", NULL, NULL},
+	{"unlisted_columns", "string", unlisted_columns_choices, "error"},
+	{"require_final_newline", "boolean", NULL, "false"},
+	{"commit_every", "number", NULL, NULL},
+	{"expect", "object", NULL, NULL},
+	{NULL, NULL, NULL, NULL}
 };
 
 static const LoadOptionKey expect_keys[] = {
-	{"min_rows", "number", NULL},
-	{"max_rows", "number", NULL},
-	{"max_reject_ratio", "number", NULL},
-	{"unique", "array", NULL},
-	{"not_null", "array", NULL},
-	{"freshness", "object", NULL},
-	{"sql", "array", NULL},
-	{NULL, NULL, NULL}
+	{"min_rows", "number", NULL, NULL},
+	{"max_rows", "number", NULL, NULL},
+	{"max_reject_ratio", "number", NULL, NULL},
+	{"unique", "array", NULL, NULL},
+	{"not_null", "array", NULL, NULL},
+	{"freshness", "object", NULL, NULL},
+	{"sql", "array", NULL, NULL},
+	{NULL, NULL, NULL, NULL}
 };
 
 /* the entry of key in keys, or NULL */
@@ -790,4 +801,171 @@ pgetl_load_check_expect(PG_FUNCTION_ARGS)
 		check_typed(json_get(&expect->root, k->name), psprintf("expectation %s", k->name), k->type);
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * load_option_text - option key of a spec's options as text (as the
+ * operator ->> gives it), or its default (option_keys[]) when the document
+ * does not give it or gives null; NULL without a default.  palloc'd.
+ */
+char *
+load_option_text(Jsonb *options, const char *key)
+{
+	const LoadOptionKey *k = option_key(option_keys, key);
+	JsonbValue *v = json_get(&options->root, key);
+
+	if (k == NULL)
+		elog(ERROR, "unknown load option \"%s\"", key);
+	if (v == NULL || v->type == jbvNull)
+		return k->dflt ? pstrdup(k->dflt) : NULL;
+	return jsonb_value_text(v);
+}
+
+/*
+ * The settings of a spec's options, resolved (defaults applied), as text:
+ * what pgetl._load_options shows and load_options_resolve reads.
+ * max_rejects is rounded to a whole number (as 0.1 stored it, in a bigint
+ * column); an empty conflict_key is none.  Everything is palloc'd.
+ */
+typedef struct LoadOptionValues
+{
+	char	   *mode;
+	bool		header;
+	char	   *delimiter;
+	char	   *quote;
+	char	   *escape;			/* NULL: the quote */
+	char	   *null_string;
+	char	   *encoding;
+	List	   *conflict_key;	/* of char *, NIL: none */
+	char	   *on_conflict;	/* NULL: none (not an upsert) */
+	bool		has_max_rejects;
+	int64		max_rejects;
+	bool		has_max_reject_ratio;
+	double		max_reject_ratio;
+	char	   *unlisted_columns;
+	bool		require_final_newline;
+} LoadOptionValues;
+
+static void
+option_values(Jsonb *options, LoadOptionValues *o)
+{
+	JsonbValue *v;
+
+	o->mode = load_option_text(options, "mode");
+	o->header = strcmp(load_option_text(options, "header"), "true") == 0;
+	o->delimiter = load_option_text(options, "delimiter");
+	o->quote = load_option_text(options, "quote");
+	o->escape = load_option_text(options, "escape");
+	o->null_string = load_option_text(options, "null");
+	o->encoding = load_option_text(options, "encoding");
+	o->conflict_key = NIL;
+	v = json_get(&options->root, "conflict_key");
+	if (v != NULL && strcmp(jsonb_value_type(v), "array") == 0)
+	{
+		ListCell   *lc;
+
+		foreach(lc, json_elements(json_container(v)))
+			o->conflict_key = lappend(o->conflict_key, jsonb_value_text(lfirst(lc)));
+	}
+	o->on_conflict = load_option_text(options, "on_conflict");
+	if (o->on_conflict == NULL && strcmp(o->mode, "upsert") == 0)
+		o->on_conflict = "update";
+	v = json_get(&options->root, "max_rejects");
+	o->has_max_rejects = v != NULL && v->type == jbvNumeric;
+	if (o->has_max_rejects)
+		o->max_rejects = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+														   NumericGetDatum(v->val.numeric)));
+	v = json_get(&options->root, "max_reject_ratio");
+	o->has_max_reject_ratio = v != NULL && v->type == jbvNumeric;
+	if (o->has_max_reject_ratio)
+		o->max_reject_ratio = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																 NumericGetDatum(v->val.numeric)));
+	o->unlisted_columns = load_option_text(options, "unlisted_columns");
+	o->require_final_newline =
+		strcmp(load_option_text(options, "require_final_newline"), "true") == 0;
+}
+
+/*
+ * load_options_resolve - set the dialect and behaviour of spec from its
+ * options (a validated document: one-byte delimiter, quote and escape),
+ * allocated in the current memory context.
+ */
+void
+load_options_resolve(Jsonb *options, LoadSpec *spec)
+{
+	LoadOptionValues o;
+
+	option_values(options, &o);
+	spec->delimiter = o.delimiter[0];
+	spec->quote = o.quote[0];
+	spec->escape = o.escape ? o.escape[0] : spec->quote;
+	spec->header = o.header;
+	spec->null_string = o.null_string;
+	spec->encoding = o.encoding;
+	spec->mode = strcmp(o.mode, "upsert") == 0 ? LOAD_UPSERT :
+		strcmp(o.mode, "replace") == 0 ? LOAD_REPLACE : LOAD_APPEND;
+	spec->conflict_key = o.conflict_key;
+	spec->on_conflict_update = o.on_conflict == NULL || strcmp(o.on_conflict, "update") == 0;
+	spec->max_rejects = o.has_max_rejects ? o.max_rejects : -1;
+	spec->max_reject_ratio = o.has_max_reject_ratio ? o.max_reject_ratio : -1;
+	spec->ignore_unlisted = strcmp(o.unlisted_columns, "ignore") == 0;
+	spec->require_final_newline = o.require_final_newline;
+}
+
+/*
+ * pgetl._load_options(options jsonb) - the settings of a spec's options,
+ * defaults applied (OUT mode, header, delimiter, quote, escape,
+ * null_string, encoding, conflict_key, on_conflict, max_rejects,
+ * max_reject_ratio): what the view pgetl.loads shows.
+ */
+Datum
+pgetl_load_options(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options = PG_GETARG_JSONB_P(0);
+	LoadOptionValues o;
+	TupleDesc	desc;
+	Datum		values[11];
+	bool		nulls[11] = {0};
+	int			i = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	option_values(options, &o);
+#define TEXT_OR_NULL(s) \
+	do { nulls[i] = (s) == NULL; values[i] = (s) ? CStringGetTextDatum(s) : (Datum) 0; i++; } while (0)
+	TEXT_OR_NULL(o.mode);
+	values[i++] = BoolGetDatum(o.header);
+	TEXT_OR_NULL(o.delimiter);
+	TEXT_OR_NULL(o.quote);
+	TEXT_OR_NULL(o.escape);
+	TEXT_OR_NULL(o.null_string);
+	TEXT_OR_NULL(o.encoding);
+	if (o.conflict_key == NIL)
+		nulls[i++] = true;
+	else
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * list_length(o.conflict_key));
+		bool	   *enulls = palloc(sizeof(bool) * list_length(o.conflict_key));
+		int			dims[1] = {list_length(o.conflict_key)};
+		int			lbs[1] = {1};
+		int			n = 0;
+		ListCell   *lc;
+
+		foreach(lc, o.conflict_key)
+		{
+			enulls[n] = lfirst(lc) == NULL;
+			elems[n] = enulls[n] ? (Datum) 0 : CStringGetTextDatum(lfirst(lc));
+			n++;
+		}
+		values[i++] = PointerGetDatum(construct_md_array(elems, enulls, 1, dims, lbs,
+														 TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	TEXT_OR_NULL(o.on_conflict);
+#undef TEXT_OR_NULL
+	nulls[i] = !o.has_max_rejects;
+	values[i++] = o.has_max_rejects ? Int64GetDatum(o.max_rejects) : (Datum) 0;
+	nulls[i] = !o.has_max_reject_ratio;
+	values[i++] = o.has_max_reject_ratio ? Float8GetDatum(o.max_reject_ratio) : (Datum) 0;
+	Assert(i == lengthof(values));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -9,20 +9,11 @@ CREATE TABLE pgetl.load_spec (
     owner           regrole NOT NULL,
     target          regclass NOT NULL,   -- not a raw oid: pg_dump writes the name
     target_name     text NOT NULL,
-    delimiter       text NOT NULL DEFAULT ',',
-    quote           text NOT NULL DEFAULT '"',
-    escape          text,
-    header          boolean NOT NULL DEFAULT true,
-    null_string     text NOT NULL DEFAULT '',
-    encoding        text NOT NULL DEFAULT 'UTF8',
-    mode            text NOT NULL DEFAULT 'append' CHECK (mode IN ('append', 'upsert', 'replace')),
-    conflict_key    text[],
-    on_conflict     text CHECK (on_conflict IN ('update', 'nothing')),
-    max_rejects     bigint CHECK (max_rejects >= 0),
-    max_reject_ratio double precision CHECK (max_reject_ratio BETWEEN 0 AND 1),
     -- the spec's document, as given to pgetl_define_load (validated): the
     -- CSV columns with their rules, and the options (dialect, behaviour,
-    -- checks, expectations); the loader reads the rules from here
+    -- checks, expectations); the loader reads the whole spec from here,
+    -- options it does not give taking their defaults from load_columns.c
+    -- (pgetl._load_options shows them resolved)
     columns         jsonb NOT NULL,
     options         jsonb NOT NULL,
     defined_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -118,6 +109,16 @@ CREATE TABLE pgetl.stage_chunk (
 ALTER TABLE pgetl.stage_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE pgetl.stage_chunk IS 'the bytes of staged data, in the order they were staged';
 
+-- The settings of a spec's options, defaults applied (load_columns.c's
+-- option_keys[], which the loader reads the document through too): what
+-- pgetl.loads shows.  Everyone may call it (99_privileges.sql).
+CREATE FUNCTION pgetl._load_options(options jsonb,
+    OUT mode text, OUT header boolean, OUT delimiter text, OUT quote text,
+    OUT escape text, OUT null_string text, OUT encoding text,
+    OUT conflict_key text[], OUT on_conflict text, OUT max_rejects bigint,
+    OUT max_reject_ratio double precision)
+RETURNS record AS 'MODULE_PATHNAME', 'pgetl_load_options' LANGUAGE C IMMUTABLE STRICT;
+
 -- What users read: the specs, loads, rejects and stages of roles they are
 -- members of (superusers see all).
 CREATE VIEW pgetl.loads WITH (security_barrier) AS
@@ -127,11 +128,12 @@ SELECT s.name AS load, s.owner,
                    FROM pg_catalog.pg_class c
                    JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
                   WHERE c.oid OPERATOR(pg_catalog.=) s.target), s.target_name) AS target,
-       s.mode, s.header,
-       s.delimiter, s.quote, s.escape, s.null_string, s.encoding,
-       s.conflict_key, s.on_conflict, s.max_rejects, s.max_reject_ratio,
+       -- the dialect and behaviour: the document's, defaults applied
+       o.mode, o.header,
+       o.delimiter, o.quote, o.escape, o.null_string, o.encoding,
+       o.conflict_key, o.on_conflict, o.max_rejects, o.max_reject_ratio,
        s.columns, s.options, s.defined_at
-  FROM pgetl.load_spec s
+  FROM pgetl.load_spec s CROSS JOIN LATERAL pgetl._load_options(s.options) o
  WHERE pg_catalog.pg_has_role(s.owner, 'MEMBER');
 COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
 
@@ -456,20 +458,13 @@ BEGIN
     IF FOUND THEN
         s := pgetl._load_spec_for(caller, p_name, true);
         UPDATE pgetl.load_spec SET
-            target = p_target, target_name = rel.qname, delimiter = v_delim, quote = v_quote,
-            escape = v_escape, header = hdr, null_string = coalesce(p_options->>'null', ''),
-            encoding = v_enc, mode = v_mode, conflict_key = ckey, on_conflict = v_onc,
-            max_rejects = v_max, max_reject_ratio = v_ratio, columns = p_columns,
+            target = p_target, target_name = rel.qname, columns = p_columns,
             options = p_options, defined_at = now(), ref_relids = NULL
          WHERE spec_id = s.spec_id;
         id := s.spec_id;
     ELSE
-        INSERT INTO pgetl.load_spec (name, owner, target, target_name, delimiter, quote, escape,
-                                     header, null_string, encoding, mode, conflict_key,
-                                     on_conflict, max_rejects, max_reject_ratio, columns, options)
-        VALUES (p_name, caller, p_target, rel.qname, v_delim, v_quote, v_escape, hdr,
-                coalesce(p_options->>'null', ''), v_enc, v_mode, ckey, v_onc, v_max, v_ratio,
-                p_columns, p_options)
+        INSERT INTO pgetl.load_spec (name, owner, target, target_name, columns, options)
+        VALUES (p_name, caller, p_target, rel.qname, p_columns, p_options)
         RETURNING spec_id INTO id;
     END IF;
     IF EXISTS (SELECT FROM jsonb_array_elements(p_columns) e WHERE e ? 'references') THEN

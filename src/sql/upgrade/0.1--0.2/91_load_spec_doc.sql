@@ -1,0 +1,26 @@
+-- One representation of a load spec (issue 15): its dialect and behaviour
+-- (delimiter, quote, escape, header, null string, encoding, mode,
+-- conflict_key, on_conflict, max_rejects, max_reject_ratio) were also
+-- copied from the document into columns of pgetl.load_spec; the loader and
+-- the view pgetl.loads now read them from the document (options), defaults
+-- applied by load_columns.c's option_keys[] (pgetl._load_options).  Nothing
+-- is moved: 0.1's _define_load derived every one of those columns from the
+-- options it stored, with the same defaults.
+DROP VIEW pgetl.loads;
+ALTER TABLE pgetl.load_spec
+    DROP COLUMN delimiter,
+    DROP COLUMN quote,
+    DROP COLUMN escape,
+    DROP COLUMN header,
+    DROP COLUMN null_string,
+    DROP COLUMN encoding,
+    DROP COLUMN mode,
+    DROP COLUMN conflict_key,
+    DROP COLUMN on_conflict,
+    DROP COLUMN max_rejects,
+    DROP COLUMN max_reject_ratio;
+--@create pgetl._load_options
+--@view pgetl.loads
+COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
+GRANT SELECT ON pgetl.loads TO PUBLIC;
+--@function pgetl._define_load
