@@ -23,4 +23,11 @@ ALTER TABLE pgetl.load_spec
 --@view pgetl.loads
 COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
 GRANT SELECT ON pgetl.loads TO PUBLIC;
+
+-- One validator of a spec (issue 15): the values of its options and
+-- expectations are checked by the C validator too (load_columns.c's
+-- option_keys[] and expect_keys[]: each key's JSON type and the check of
+-- its value), with its name and target; _define_load only stores what
+-- pgetl._load_check_spec accepted.
+--@create pgetl._load_check_spec
 --@function pgetl._define_load
