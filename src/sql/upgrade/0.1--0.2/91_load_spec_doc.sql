@@ -31,3 +31,8 @@ GRANT SELECT ON pgetl.loads TO PUBLIC;
 -- pgetl._load_check_spec accepted.
 --@create pgetl._load_check_spec
 --@function pgetl._define_load
+
+-- One validator of an export task's config (issue 15): the checks of
+-- pgetl_add_task and of the task worker were two (PL/pgSQL and C); both
+-- now call src/export.c's pgetl_export_check_config.
+--@function pgetl._check_export_task
