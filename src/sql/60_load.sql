@@ -118,6 +118,8 @@ CREATE FUNCTION pgetl._load_options(options jsonb,
     OUT conflict_key text[], OUT on_conflict text, OUT max_rejects bigint,
     OUT max_reject_ratio double precision)
 RETURNS record AS 'MODULE_PATHNAME', 'pgetl_load_options' LANGUAGE C IMMUTABLE STRICT;
+COMMENT ON FUNCTION pgetl._load_options(jsonb) IS
+'the settings of a load spec''s options with their defaults applied (as the loader reads them): what pgetl.loads shows';
 
 -- What users read: the specs, loads, rejects and stages of roles they are
 -- members of (superusers see all).
@@ -198,6 +200,8 @@ $$;
 CREATE FUNCTION pgetl._load_check_spec(p_name text, p_target oid, p_columns jsonb,
                                        p_options jsonb)
 RETURNS text AS 'MODULE_PATHNAME', 'pgetl_load_check_spec' LANGUAGE C;
+COMMENT ON FUNCTION pgetl._load_check_spec(text, oid, jsonb, jsonb) IS
+'validates a load spec (name, target, columns, options, expectations) for pgetl._define_load; returns the target''s qualified name';
 
 -- Store (or replace) a load spec, validated by pgetl._load_check_spec;
 -- pgetl_define_load (C) then compiles the stored spec as the caller, which

@@ -20,6 +20,7 @@ ALTER TABLE pgetl.load_spec
     DROP COLUMN max_rejects,
     DROP COLUMN max_reject_ratio;
 --@create pgetl._load_options
+--@comment pgetl._load_options
 --@view pgetl.loads
 COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
 GRANT SELECT ON pgetl.loads TO PUBLIC;
@@ -30,6 +31,7 @@ GRANT SELECT ON pgetl.loads TO PUBLIC;
 -- its value), with its name and target; _define_load only stores what
 -- pgetl._load_check_spec accepted.
 --@create pgetl._load_check_spec
+--@comment pgetl._load_check_spec
 --@function pgetl._define_load
 
 -- One validator of an export task's config (issue 15): the checks of
