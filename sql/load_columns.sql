@@ -1,4 +1,4 @@
--- The validation of a load spec's columns (pgetl._load_check_columns, from
+-- The validation of a load spec's columns (pgetl._load_check_spec, from
 -- the one table of column keys in src/load_columns.c): every error it
 -- raises, with its SQLSTATE, message, detail and hint, and which of two
 -- problems is reported first; and that the table a "references" rule

@@ -72,6 +72,32 @@ SET ROLE pgetl_kinds_nowriter;
 SELECT pgetl_create_pipeline('nowriter');
 SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('nowriter', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/x.csv"}')$$);
 RESET ROLE;
+CREATE ROLE "pgetl Kinds NoWriter" LOGIN;
+SET ROLE "pgetl Kinds NoWriter";
+SELECT pgetl_create_pipeline('nowriter2');
+SELECT * FROM pg_temp.try($$SELECT pgetl_add_task('nowriter2', 'x', 'SELECT 1', kind => 'export', config => '{"path": "/tmp/x.csv"}')$$);
+RESET ROLE;
+SELECT pgetl_drop_pipeline('nowriter2');
+DROP ROLE "pgetl Kinds NoWriter";
+-- the one check of an export config (src/export.c: its keys, header, an
+-- absolute path, the placeholders it may use, each in turn); the expected
+-- output was made with the PL/pgSQL check it replaced (8520625)
+SELECT pgetl_create_pipeline('export_configs');
+\x off
+SELECT c.cfg, t.*
+  FROM (VALUES ('{"path": ""}'), ('{"path": 1}'), ('{"path": null}'), ('{}'), ('{"header": true}'),
+               ('{"path": "/tmp/x.csv", "zeta": 1, "Alpha": 2, "beta": 3, "_x": 4}'),
+               ('{"path": "x/{day}.csv", "header": 1, "zz": 1}'), ('{"path": "x/{day}.csv", "header": 1}'),
+               ('{"path": "{run_id}/x.csv"}'), ('{"path": "x/{day}.csv"}'),
+               ('{"path": "/tmp/{a}_{logical_date}_{B}_{b_c}{{run_id}}{pipeline}{}{x y}{ok}.csv"}'),
+               ('{"path": "/tmp/{day}/{day}.csv"}'), ('{"path": "/tmp/{a{b}c}{d}}.csv"}'),
+               ('{"path": "/tmp/x.csv", "header": null}'),
+               ('{"path": "/tmp/{logical_date}_{run_id}_{pipeline}.csv", "header": false}'),
+               ('{"path": "/"}')) c(cfg),
+       LATERAL pg_temp.try(format($f$SELECT pgetl_add_task('export_configs', %L, 'SELECT 1', kind => 'export', config => %L)$f$,
+                                  'x_' || md5(c.cfg), c.cfg)) t;
+\x on
+SELECT pgetl_drop_pipeline('export_configs');
 
 -- resume with rerun: the named task and everything downstream run again
 INSERT INTO items VALUES (3, 'item, "no. 3"');

@@ -32,6 +32,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -44,6 +45,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/snapmgr.h"
+#include "utils/varlena.h"
 #include "utils/memutils.h"
 #include "util.h"
 
@@ -195,63 +197,224 @@ pgetl_export_recover(void)
 }
 
 /*
- * pgetl_export_path - expand the placeholders of an export path.
+ * The placeholders an export path may use, in the order hints list them:
+ * the one list, read by the check of a task's config (pgetl_add_task) and
+ * by the expansion when the task runs.
+ */
+static const char *const export_placeholders[] = {"logical_date", "run_id", "pipeline", NULL};
+
+/*
+ * next_placeholder - the next {word} of p (word: lower-case letters and
+ * underscores), as the regular expression \{([a-z_]+)\} finds it: *start
+ * set to its "{", the word returned palloc'd; NULL when there is none.
+ */
+static char *
+next_placeholder(const char *p, const char **start)
+{
+	for (; *p; p++)
+	{
+		const char *close;
+		size_t		len;
+
+		if (*p != '{' || (close = strchr(p + 1, '}')) == NULL)
+			continue;
+		len = close - p - 1;
+		if (len > 0 && strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_") == len)
+		{
+			*start = p;
+			return pnstrdup(p + 1, len);
+		}
+	}
+	return NULL;
+}
+
+/* whether word is one of export_placeholders[] */
+static bool
+is_placeholder(const char *word)
+{
+	for (int i = 0; export_placeholders[i] != NULL; i++)
+		if (strcmp(export_placeholders[i], word) == 0)
+			return true;
+	return false;
+}
+
+/* "Export paths may use {logical_date}, {run_id} and {pipeline}." */
+static char *
+placeholders_hint(void)
+{
+	StringInfoData buf;
+	int			n = 0;
+
+	while (export_placeholders[n] != NULL)
+		n++;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "Export paths may use ");
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s{%s}", i == 0 ? "" : i == n - 1 ? " and " : ", ",
+						 export_placeholders[i]);
+	appendStringInfoChar(&buf, '.');
+	return buf.data;
+}
+
+/* two keys compared in the database's collation (as ORDER BY sorts them) */
+static int
+cmp_keys(const ListCell *a, const ListCell *b)
+{
+	const char *x = lfirst(a);
+	const char *y = lfirst(b);
+
+	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
+}
+
+/*
+ * pgetl_export_check_config - the one check of an export task's config:
+ * {"path": "/abs/file_{logical_date}.csv", "header": true}, no other key,
+ * an absolute path whose placeholders are known.  With a valid owner (the
+ * pipeline's, when the task is defined), also that the owner may write
+ * server files.  An error on the first problem.
+ */
+void
+pgetl_export_check_config(Jsonb *config, Oid owner)
+{
+	JsonbValue	v;
+	char	   *path;
+	List	   *unknown = NIL;
+	StringInfoData bad;
+	const char *p;
+	char	   *word;
+
+	if (config == NULL || !JB_ROOT_IS_OBJECT(config) ||
+		!getKeyJsonValueFromContainer(&config->root, "path", 4, &v) ||
+		v.type != jbvString || v.val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an export task needs config with a string key \"path\""),
+				 errhint("For example: config => '{\"path\": \"/srv/out/orders_{logical_date}.csv\"}'")));
+	path = pnstrdup(v.val.string.val, v.val.string.len);
+
+	/* keys: path and header */
+	{
+		JsonbIterator *it = JsonbIteratorInit(&config->root);
+		JsonbIteratorToken tok;
+		int			depth = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		{
+			if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+				depth++;
+			else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+				depth--;
+			else if (tok == WJB_KEY && depth == 1)
+			{
+				char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+				if (strcmp(key, "path") != 0 && strcmp(key, "header") != 0)
+					unknown = lappend(unknown, key);
+			}
+		}
+	}
+	if (unknown != NIL)
+	{
+		ListCell   *lc;
+
+		list_sort(unknown, cmp_keys);
+		initStringInfo(&bad);
+		foreach(lc, unknown)
+			appendStringInfo(&bad, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown key in export task config: %s", bad.data),
+				 errhint("An export task config has keys \"path\" and \"header\" (default true).")));
+	}
+	if (getKeyJsonValueFromContainer(&config->root, "header", 6, &v) && v.type != jbvBool)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("export task config \"header\" must be true or false")));
+	if (path[0] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("export path \"%s\" is not absolute", path),
+				 errhint("Give the full path of a file on the database server, starting with /.")));
+	initStringInfo(&bad);
+	for (p = path; (word = next_placeholder(p, &p)) != NULL; p += strlen(word) + 2)
+	{
+		if (!is_placeholder(word))
+			appendStringInfo(&bad, "%s%s", bad.len > 0 ? ", " : "", word);
+	}
+	if (bad.len > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown placeholder in export path \"%s\": %s", path, bad.data),
+				 errhint("%s", placeholders_hint())));
+	if (OidIsValid(owner) && !has_privs_of_role(owner, ROLE_PG_WRITE_SERVER_FILES))
+	{
+		char	   *role = (char *) quote_identifier(GetUserNameFromId(owner, false));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot export to server files", role),
+				 errdetail("Export tasks run COPY ... TO a file as the pipeline owner, which needs the privileges of pg_write_server_files."),
+				 errhint("GRANT pg_write_server_files TO %s;", role)));
+	}
+}
+
+/*
+ * pgetl._check_export_task(owner oid, config jsonb) - pgetl_add_task's
+ * check of an export task's config (pgetl_export_check_config).
+ */
+PG_FUNCTION_INFO_V1(pgetl_check_export_task);
+Datum
+pgetl_check_export_task(PG_FUNCTION_ARGS)
+{
+	pgetl_export_check_config(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+							  PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	PG_RETURN_VOID();
+}
+
+/*
+ * pgetl_export_path - expand the placeholders of an export path (checked
+ * by pgetl_export_check_config).
  *
  * {logical_date} becomes YYYY-MM-DD, {run_id} the run's id and {pipeline}
- * the pipeline's name.  Any other {word} is an error, so that a typo does
- * not silently become part of a file name.  Returns a palloc'd string.
+ * the pipeline's name.  Returns a palloc'd string.
  */
 char *
 pgetl_export_path(const char *pattern, const PgetlExportRun *run)
 {
 	StringInfoData buf;
 	const char *p = pattern;
+	const char *start;
+	char	   *name;
 
 	initStringInfo(&buf);
-	while (*p)
+	while ((name = next_placeholder(p, &start)) != NULL)
 	{
-		const char *close;
-
-		if (*p == '{' && (close = strchr(p + 1, '}')) != NULL &&
-			close - p - 1 > 0 && strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_") == close - p - 1)
-		{
-			char	   *name = pnstrdup(p + 1, close - p - 1);
-
-			if (strcmp(name, "logical_date") == 0)
-				appendStringInfoString(&buf,
-									   DatumGetCString(DirectFunctionCall1(date_out,
-																		   DateADTGetDatum(run->logical_date))));
-			else if (strcmp(name, "run_id") == 0)
-				appendStringInfo(&buf, INT64_FORMAT, run->run_id);
-			else if (strcmp(name, "pipeline") == 0)
-				appendStringInfoString(&buf, run->pipeline);
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown placeholder {%s} in export path \"%s\"", name, pattern),
-						 errhint("Export paths may use {logical_date}, {run_id} and {pipeline}.")));
-			p = close + 1;
-			continue;
-		}
-		appendStringInfoChar(&buf, *p++);
+		appendBinaryStringInfo(&buf, p, start - p);
+		if (strcmp(name, "logical_date") == 0)
+			appendStringInfoString(&buf,
+								   DatumGetCString(DirectFunctionCall1(date_out,
+																	   DateADTGetDatum(run->logical_date))));
+		else if (strcmp(name, "run_id") == 0)
+			appendStringInfo(&buf, INT64_FORMAT, run->run_id);
+		else if (strcmp(name, "pipeline") == 0)
+			appendStringInfoString(&buf, run->pipeline);
+		else
+			elog(ERROR, "unknown placeholder {%s} in export path \"%s\"", name, pattern);
+		p = start + strlen(name) + 2;
 	}
+	appendStringInfoString(&buf, p);
 	return buf.data;
 }
 
-/* config.header as a boolean: true when absent */
+/* config.header as a boolean (a checked config): true when absent */
 static bool
 config_header(Jsonb *config)
 {
 	JsonbValue	v;
 
-	if (config && getKeyJsonValueFromContainer(&config->root, "header", 6, &v))
-	{
-		if (v.type != jbvBool)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("export config \"header\" must be true or false")));
+	if (getKeyJsonValueFromContainer(&config->root, "header", 6, &v))
 		return v.val.boolean;
-	}
 	return true;
 }
 
@@ -277,17 +440,10 @@ pgetl_export_write(const char *query, Jsonb *config, const PgetlExportRun *run,
 	struct stat st;
 	char	   *sql;
 
-	if (config == NULL || !getKeyJsonValueFromContainer(&config->root, "path", 4, &v) ||
-		v.type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("export task needs config with a string \"path\"")));
+	/* the config was checked when the task was defined; it is again */
+	pgetl_export_check_config(config, InvalidOid);
+	(void) getKeyJsonValueFromContainer(&config->root, "path", 4, &v);
 	path = pgetl_export_path(pnstrdup(v.val.string.val, v.val.string.len), run);
-	if (!is_absolute_path(path))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("export path \"%s\" is not absolute", path),
-				 errhint("Give the full path of a file on the database server, starting with /.")));
 
 	/* COPY checks this too; checking first gives the pgetl-specific hint */
 	if (!has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES))

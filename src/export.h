@@ -37,6 +37,7 @@ typedef struct PgetlExport
 	uint64		rows;
 } PgetlExport;
 
+extern void pgetl_export_check_config(Jsonb *config, Oid owner);
 extern char *pgetl_export_path(const char *pattern, const PgetlExportRun *run);
 extern void pgetl_export_write(const char *query, Jsonb *config,
 							   const PgetlExportRun *run, PgetlExport *out);

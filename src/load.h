@@ -35,6 +35,7 @@
 #include "regex/regex.h"
 #include "storage/lockdefs.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
@@ -261,6 +262,8 @@ extern bool load_catalog_has_column(const char *table, const char *column);
 
 /* load_columns.c */
 extern bool load_column_key_can_warn(const char *name);
+extern char *load_option_text(Jsonb *options, const char *key);
+extern void load_options_resolve(Jsonb *options, LoadSpec *spec);
 
 /* load_source.c */
 typedef struct LoadSource LoadSource;

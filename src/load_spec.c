@@ -892,42 +892,27 @@ load_spec_fetch(const char *name, bool for_define)
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = CStringGetTextDatum(name);
-	load_owner_query("SELECT spec_id, name, owner, target, target_name, delimiter, quote, "
-					 "escape, header, null_string, encoding, mode, conflict_key, on_conflict, "
-					 "max_rejects, max_reject_ratio, "
-					 "coalesce(options->>'unlisted_columns', 'error') AS unlisted_columns, "
-					 "coalesce((options->>'require_final_newline')::boolean, false) AS require_final_newline "
+	load_owner_query("SELECT spec_id, name, owner, target, target_name, options "
 					 "FROM pgetl._load_spec_for($1, $2)", 2, types, values, NULL);
 	spec->spec_id = DatumGetInt64(pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, "spec_id", &isnull));
 	spec->name = spi_text(0, "name", cxt);
 	spec->owner = spi_oid(0, "owner");
 	spec->target = spi_oid(0, "target");
 	spec->target_name = spi_text(0, "target_name", cxt);
-	spec->delimiter = spi_text(0, "delimiter", cxt)[0];
-	spec->quote = spi_text(0, "quote", cxt)[0];
-	s = spi_text(0, "escape", cxt);
-	spec->escape = s ? s[0] : spec->quote;
-	spec->header = spi_bool(0, "header");
-	spec->null_string = spi_text(0, "null_string", cxt);
-	spec->encoding = spi_text(0, "encoding", cxt);
-	s = spi_text(0, "mode", cxt);
-	spec->mode = strcmp(s, "upsert") == 0 ? LOAD_UPSERT :
-		strcmp(s, "replace") == 0 ? LOAD_REPLACE : LOAD_APPEND;
-	{
-		int			n;
-		char	  **keys = spi_text_array(0, "conflict_key", &n, cxt);
 
-		for (int i = 0; i < n; i++)
-			spec->conflict_key = lappend(spec->conflict_key, keys[i]);
+	/*
+	 * the dialect and behaviour, read from the spec's document with the
+	 * defaults of load_columns.c's option_keys[] (a catalog of 0.1 keeps
+	 * the same document)
+	 */
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		Datum		d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											"options", &isnull);
+
+		load_options_resolve(DatumGetJsonbP(d), spec);
+		MemoryContextSwitchTo(old);
 	}
-	s = spi_text(0, "on_conflict", cxt);
-	spec->on_conflict_update = s == NULL || strcmp(s, "update") == 0;
-	s = spi_text(0, "max_rejects", cxt);
-	spec->max_rejects = s ? pg_strtoint64(s) : -1;
-	s = spi_text(0, "max_reject_ratio", cxt);
-	spec->max_reject_ratio = s ? DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(s))) : -1;
-	spec->ignore_unlisted = strcmp(spi_text(0, "unlisted_columns", cxt), "ignore") == 0;
-	spec->require_final_newline = spi_bool(0, "require_final_newline");
 
 	spec->defining = for_define;
 

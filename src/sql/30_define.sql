@@ -532,43 +532,10 @@ $$;
 
 -- An export task's config: {"path": "/abs/file_{logical_date}.csv",
 -- "header": true}; the pipeline owner must be able to write server files.
+-- One check (src/export.c: pgetl_export_check_config, with the list of
+-- placeholders), which the task worker makes again before it exports.
 CREATE FUNCTION pgetl._check_export_task(owner oid, config jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    bad text;
-BEGIN
-    IF jsonb_typeof(config->'path') IS DISTINCT FROM 'string' OR config->>'path' = '' THEN
-        RAISE EXCEPTION 'an export task needs config with a string key "path"'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: config => ''{"path": "/srv/out/orders_{logical_date}.csv"}''';
-    END IF;
-    PERFORM pgetl._check_config_keys('export', config, '{path,header}',
-        'An export task config has keys "path" and "header" (default true).');
-    IF config ? 'header' AND jsonb_typeof(config->'header') <> 'boolean' THEN
-        RAISE EXCEPTION 'export task config "header" must be true or false'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF left(config->>'path', 1) <> '/' THEN
-        RAISE EXCEPTION 'export path "%" is not absolute', config->>'path'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Give the full path of a file on the database server, starting with /.';
-    END IF;
-    SELECT string_agg(m[1], ', ') INTO bad
-      FROM regexp_matches(config->>'path', '\{([a-z_]+)\}', 'g') m
-     WHERE m[1] NOT IN ('logical_date', 'run_id', 'pipeline');
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown placeholder in export path "%": %', config->>'path', bad
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Export paths may use {logical_date}, {run_id} and {pipeline}.';
-    END IF;
-    IF NOT pg_has_role(owner, 'pg_write_server_files', 'USAGE') THEN
-        RAISE EXCEPTION 'role "%" cannot export to server files', owner::regrole
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Export tasks run COPY ... TO a file as the pipeline owner, which needs the privileges of pg_write_server_files.',
-                  HINT = format('GRANT pg_write_server_files TO %s;', owner::regrole);
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgetl_check_export_task' LANGUAGE C;
 
 -- A sensor task's config: {"poke_interval": "30 seconds", "mode":
 -- "reschedule", "soft_fail": false}, every key optional.  poke_interval is

@@ -14,3 +14,7 @@ $$;
 
 -- The history views read which tries run now from shared memory.
 GRANT EXECUTE ON FUNCTION pgetl._running_tasks() TO PUBLIC;
+
+-- The view pgetl.loads shows a spec's options resolved by this (a pure
+-- function of its argument).
+GRANT EXECUTE ON FUNCTION pgetl._load_options(jsonb) TO PUBLIC;

@@ -12,14 +12,9 @@ ALTER TABLE pgetl.load_spec
 DROP TABLE pgetl.load_check;
 DROP TABLE pgetl.load_column;
 
--- One validator of a spec's columns: their keys are declared once, in C
--- (load_columns.c), which _define_load calls; 0.1's _load_scalar goes.
---@function pgetl._load_check_columns
---@function pgetl._load_check_column_values
+-- One validator of a spec's columns, options and expectations: their keys
+-- are declared once, in C (load_columns.c: pgetl._load_check_spec, created
+-- by 91_load_spec_doc.sql), which _define_load calls; 0.1's _load_scalar
+-- and _load_typed go.
 DROP FUNCTION pgetl._load_scalar(jsonb, text);
-
--- The options' and expectations' keys too (load_columns.c); 0.1's
--- _load_typed goes.
---@function pgetl._load_check_options
---@function pgetl._load_check_expect
 DROP FUNCTION pgetl._load_typed(jsonb, text, text);
