@@ -41,13 +41,15 @@
  * (max_worker_processes exhausted), the serial path is used.
  *
  * Message types (first byte): 'R' ready, 'F' giving up (serial instead),
- * 'B' a batch, 'Z' the end; 'E' and 'N' are the reader's errors and
+ * 'B' a batch, 'Z' the end (with the reader's CPU time, for DEBUG1); 'E' and 'N' are the reader's errors and
  * notices in the protocol's format.
  *
  *-------------------------------------------------------------------------
  */
 #include "load.h"
 #include "util.h"
+
+#include <sys/resource.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -124,6 +126,8 @@ struct LoadPipe
 	bool		done;
 	instr_time	waited;			/* for the reader's batches */
 	instr_time	started;
+	int64		reader_cpu_us;	/* the reader's CPU time (user + system) */
+	int64		reader_minflt;	/* and its minor page faults, from 'Z' */
 };
 
 /*
@@ -628,6 +632,8 @@ load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows, CopyFromSt
 		load_source_set_bytes_processed(cstate, bytes);
 		if (type == 'Z')
 		{
+			take(&r, &pipe->reader_cpu_us, sizeof(pipe->reader_cpu_us));
+			take(&r, &pipe->reader_minflt, sizeof(pipe->reader_minflt));
 			pipe->done = true;
 			return 0;
 		}
@@ -730,8 +736,9 @@ load_parallel_end(LoadPipe *pipe)
 
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, pipe->started);
-	elog(DEBUG1, "pgetl load \"%s\": waited %.0f ms of %.0f ms for the reader",
-		 pipe->spec->name, INSTR_TIME_GET_MILLISEC(pipe->waited), INSTR_TIME_GET_MILLISEC(now));
+	elog(DEBUG1, "pgetl load \"%s\": waited %.0f ms of %.0f ms for the reader, which used %.0f ms of CPU (" INT64_FORMAT " minor page faults)",
+		 pipe->spec->name, INSTR_TIME_GET_MILLISEC(pipe->waited), INSTR_TIME_GET_MILLISEC(now),
+		 pipe->reader_cpu_us / 1000.0, pipe->reader_minflt);
 	WaitForBackgroundWorkerShutdown(pipe->handle);
 	dsm_detach(pipe->seg);
 }
@@ -984,10 +991,16 @@ pgetl_load_reader_main(Datum main_arg)
 			break;
 	}
 	{
-		int64		end[2];
+		int64		end[4];
+		struct rusage ru;
 
+		/* bytes and line; the reader's CPU time and page faults (DEBUG1) */
 		end[0] = load_source_bytes_processed(cstate);
 		end[1] = load_source_current_line(src);
+		getrusage(RUSAGE_SELF, &ru);
+		end[2] = (int64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+			ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+		end[3] = ru.ru_minflt;
 		error_context_stack = errcb.previous;
 		load_source_end(src, cstate);
 		load_spec_close_target(spec);
