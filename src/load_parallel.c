@@ -75,7 +75,7 @@
 #include "utils/snapmgr.h"
 
 #define PGETL_LOAD_MAGIC 0x70676c64
-#define LOAD_QUEUE_SIZE (4 * 1024 * 1024)
+#define LOAD_QUEUE_SIZE (16 * 1024 * 1024)
 
 /* shm_toc keys */
 #define KEY_FIXED 1
