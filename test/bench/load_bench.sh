@@ -12,9 +12,13 @@
 # rounds in turn; each one's best round is shown, with every round's time.
 # Also the calling backend's CPU seconds: on a machine busy with other work
 # wall times vary, while the backend's CPU time is what the parallel path
-# takes off it (the reader's CPU time is not counted: it is the other core).
+# takes off it; the parallel path's reader reports its own CPU seconds
+# (DEBUG1), shown apart: it runs on the other core.  Every round is shown
+# with the load average (1 min) at its end.
 # Machine context first: cores, CPU, load average, connection cost.
 #   ROWS=1000000 RUNS=3 test/bench/load_bench.sh   (PGHOST/PGPORT/... set)
+# QUICK=1 measures only COPY, the serial and parallel loads and the two
+# concurrent COPYs (no 100k-row load, row-by-row INSERT or pgloader).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows=${ROWS:-1000000}
@@ -61,8 +65,8 @@ context="$(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -
 # fresh session after a TRUNCATE and CHECKPOINT (PGOPTIONS passes settings)
 hz=$(getconf CLK_TCK)
 measure() {
-    psql -X -q -At -d "$db" -c "TRUNCATE purchases" -c "CHECKPOINT" >/dev/null
-    psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 <<SQL
+    psql -X -q -At -d "$db" -c "TRUNCATE purchases" -c "CHECKPOINT" >/dev/null 2>"$out/truncate.err"
+    psql -X -q -At -d "$db" -v ON_ERROR_STOP=1 2>"$out/measure.err" <<SQL
 SELECT (s[12]::bigint + s[13]::bigint) AS c0
   FROM string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' ') s \gset
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
@@ -76,18 +80,23 @@ SQL
 }
 
 results=()
-report() {  # name seconds kB rows [backend CPU seconds]
-    results+=("$1|$2|$3|$4|${5:--}")
+report() {  # name seconds kB rows [backend CPU seconds [reader CPU seconds]]
+    results+=("$1|$2|$3|$4|${5:--}|${6:--}")
 }
 # side by side: COPY, serial and parallel loads, RUNS rounds in turn; the
 # best round of each (seconds, its peak memory, rows) and all rounds' times
 declare -A best all
 side() {  # key mode statement
-    local s kb n cpu
-    read -r s kb n cpu < <(PGOPTIONS="-c pgetl.load_parallel=$2" measure "$3" | tail -n 1)
-    all[$1]="${all[$1]:-}${all[$1]:+ }$s (cpu $cpu)"
+    local s kb n cpu rcpu
+    read -r s kb n cpu < <(PGOPTIONS="-c pgetl.load_parallel=$2 -c client_min_messages=debug1" measure "$3" | tail -n 1)
+    # the reader's CPU time, from its DEBUG1 report (parallel path only)
+    rcpu=$(sed -n 's/.*which used \([0-9]*\) ms of CPU.*/\1/p' "$out/measure.err" | head -n 1)
+    [ -n "$rcpu" ] && rcpu=$(echo "$rcpu / 1000" | bc -l | xargs printf '%.2f') || rcpu=-
+    local extra=
+    [ "$rcpu" != - ] && extra=", reader cpu $rcpu"
+    all[$1]="${all[$1]:-}${all[$1]:+, }$s (cpu $cpu$extra, load $(cut -d' ' -f1 /proc/loadavg))"
     if [ -z "${best[$1]:-}" ] || [ "$(echo "$s < ${best[$1]%% *}" | bc -l)" = 1 ]; then
-        best[$1]="$s $kb $n $cpu"
+        best[$1]="$s $kb $n $cpu $rcpu"
     fi
 }
 for ((r = 1; r <= runs; r++)); do
@@ -97,17 +106,17 @@ for ((r = 1; r <= runs; r++)); do
     side bad_serial off "SELECT * FROM pgetl_load('purchases', '$data/bad_$rows.csv')"
     side bad_parallel on "SELECT * FROM pgetl_load('purchases', '$data/bad_$rows.csv')"
 done
-read -r copy_s copy_kb copy_rows copy_cpu <<<"${best[copy]}"
+read -r copy_s copy_kb copy_rows copy_cpu _ <<<"${best[copy]}"
 report "COPY FROM (anchor)" "$copy_s" "$copy_kb" "$copy_rows" "$copy_cpu"
 for k in clean_serial clean_parallel bad_serial bad_parallel; do
-    read -r s kb n cpu <<<"${best[$k]}"
+    read -r s kb n cpu rcpu <<<"${best[$k]}"
     case $k in
         clean_serial) name="pgetl_load, 6 rules, clean, serial" ;;
         clean_parallel) name="pgetl_load, 6 rules, clean, parallel" ;;
         bad_serial) name="pgetl_load, 6 rules, 1% bad, serial" ;;
         bad_parallel) name="pgetl_load, 6 rules, 1% bad, parallel" ;;
     esac
-    report "$name" "$s" "$kb" "$n" "$cpu"
+    report "$name" "$s" "$kb" "$n" "$cpu" "$rcpu"
 done
 
 # two COPYs of the file's halves at once, as timescaledb-parallel-copy
@@ -126,6 +135,7 @@ t1=$(date +%s.%N)
 n=$(psql -X -At -d "$db" -c "SELECT count(*) FROM purchases")
 report "2 concurrent COPYs of halves (no atomicity)" "$(echo "$t1 - $t0" | bc -l | xargs printf '%.2f')" "-" "$n"
 rm -f "$data"/half_*
+if [ -z "${QUICK:-}" ]; then
 small=$((rows / 10))
 head -n $((small + 1)) "$data/clean_$rows.csv" > "$data/clean_small.csv"; chmod 644 "$data/clean_small.csv"
 read -r s kb n cpu < <(measure "SELECT * FROM pgetl_load('purchases', '$data/clean_small.csv')" | tail -n 1)
@@ -168,6 +178,7 @@ LOAD
         report "pgloader (failed, see test/bench/out/pgloader.log)" "-" "-" "0"
     fi
 fi
+fi
 
 {
     echo "machine: $context"
@@ -175,15 +186,15 @@ fi
     for k in copy clean_serial clean_parallel bad_serial bad_parallel; do
         echo "rounds ($k): ${all[$k]}"
     done
-    printf '%-44s %10s %8s %14s %10s %10s %10s\n' "method" "seconds" "x COPY" "peak mem (MB)" "rows" \
-        "backend CPU s" "x COPY"
+    printf '%-44s %10s %8s %14s %10s %10s %10s %10s\n' "method" "seconds" "x COPY" "peak mem (MB)" "rows" \
+        "backend CPU s" "x COPY" "reader CPU s"
     for r in "${results[@]}"; do
-        IFS='|' read -r name s kb n cpu <<<"$r"
+        IFS='|' read -r name s kb n cpu rcpu <<<"$r"
         ratio=-; mb=-; cratio=-
         [ "$s" != "-" ] && ratio=$(echo "$s / $copy_s" | bc -l | xargs printf '%.2f')
         [ "$kb" != "-" ] && mb=$(echo "$kb / 1024" | bc -l | xargs printf '%.0f')
         [ "$cpu" != "-" ] && cratio=$(echo "$cpu / $copy_cpu" | bc -l | xargs printf '%.2f')
-        printf '%-44s %10s %8s %14s %10s %10s %10s\n' "$name" "$s" "$ratio" "$mb" "$n" "$cpu" "$cratio"
+        printf '%-44s %10s %8s %14s %10s %10s %10s %10s\n' "$name" "$s" "$ratio" "$mb" "$n" "$cpu" "$cratio" "$rcpu"
     done
 } | tee "$out/load_bench.txt"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db"
