@@ -9,6 +9,7 @@
 -- function that reads the view (its body is checked when it is created);
 -- the install parts new in 0.2 (Makefile's UPGRADE_PARTS) come after.
 -- A view that reads another must be created after it.
+DROP VIEW pgetl.pipelines;
 DROP VIEW pgetl.tasks;
 DROP VIEW pgetl.load_history;
 DROP VIEW pgetl.reject;
@@ -16,6 +17,7 @@ DROP VIEW pgetl.reject;
 --@view pgetl.pipeline_run
 --@view pgetl.task_run
 --@view pgetl.callback_failure
+--@view pgetl.pipelines
 --@view pgetl.tasks
 --@view pgetl.pools
 --@view pgetl.loads
