@@ -1233,9 +1233,9 @@ step(ActiveRun *r)
 		reread = true;
 
 	/*
-	 * Tries released by workers join the queue at its end: when they
-	 * compete for the run's free places with others, read the queue again
-	 * in its order (highest effective weight first).
+	 * Tries released by workers join the queue at its end: when they compete
+	 * for the run's free places with others, read the queue again in its
+	 * order (highest effective weight first).
 	 */
 	if (added && !arbitrate && r->nqueued > Max(r->max_parallel - r->nlaunched, 1))
 		reread = true;
