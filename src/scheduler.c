@@ -811,8 +811,10 @@ ended_try(PgetlDispatch *t)
 }
 
 /*
- * The run's queued tries, in task order (a mapped task's instances in the
- * order they were made), as an int8 array in step_cxt (NULL: none).
+ * The run's queued tries, in the order they start (pgetl._queued_in_order:
+ * highest effective priority weight first, then task order, a mapped
+ * task's instances in map_index order; on a 0.1 catalog task order), as an
+ * int8 array in step_cxt (NULL: none).
  */
 static ArrayType *
 queued_tries(ActiveRun *r)
@@ -824,7 +826,9 @@ queued_tries(ActiveRun *r)
 	MemoryContext old;
 	ArrayType  *a;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
+	if (SPI_execute_with_args(pgetl_catalog_has_pool() ?
+							  "SELECT pgetl._queued_in_order($1)" :
+							  "SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
 							  "FROM pgetl.task_run_record WHERE run_id OPERATOR(pg_catalog.=) $1 "
 							  "AND state OPERATOR(pg_catalog.=) 'queued'",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -1239,6 +1243,7 @@ step(ActiveRun *r)
 	bool		no_slot = false;
 	bool		full = (r->next_full_step == 0 || now >= r->next_full_step);
 	bool		reread = false;
+	bool		added = false;
 	bool		lookup = false;
 	PgetlDispatch *lost = NULL;
 	int			nlost = 0;
@@ -1263,7 +1268,10 @@ step(ActiveRun *r)
 					 * all
 					 */
 					if (released > 0 && released <= PGETL_MAX_RELEASED)
+					{
 						add_queued(r, ids, released);
+						added = true;
+					}
 					else if (released != 0)
 						reread = true;
 					break;
@@ -1287,6 +1295,14 @@ step(ActiveRun *r)
 		i++;
 	}
 	if (nlost > 0)
+		reread = true;
+
+	/*
+	 * Tries released by workers join the queue at its end: when they compete
+	 * for the run's free places with others, read the queue again in its
+	 * order (highest effective weight first).
+	 */
+	if (added && !arbitrate && r->nqueued > Max(r->max_parallel - r->nlaunched, 1))
 		reread = true;
 	if (!full && !reread && r->nqueued == 0 && r->nlaunched == 0)
 		full = true;			/* nothing left to hand out: finished? */
@@ -1384,7 +1400,7 @@ step(ActiveRun *r)
 	if (arbitrate)
 		return;
 
-	/* hand out queued tries, in task order, up to max_parallel */
+	/* hand out queued tries, in their order, up to max_parallel */
 	for (k = 0; k < r->nqueued && !no_slot && r->nlaunched < r->max_parallel; k++)
 	{
 		/* no free worker: the try stays queued, try again soon */

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Task pools, priority weights, max_active_tasks (issue 11 §2).
+# 0. Default weights (priority_weight 1, weight_rule downstream), no pool:
+#    the scheduler hands out per run, and still starts the ready task with
+#    the most downstream tasks first, as Airflow's does, not task order.
 # 1. A task pool of 1 slot shared by two pipelines of two owners: no two of
 #    their tasks ever run at once (no two tries overlap in time, and
 #    samples of pgetl.task_run and pgetl._running_tasks while they go never
@@ -19,6 +22,22 @@
 #    reason is cleared once the try starts.
 source "$(dirname "$0")/lib.sh"
 setup_db
+
+# 0. default weights, per run: a (no downstream) and b (3 downstream: c,
+# and e and f after c) are ready; b (effective weight 4) starts first; then
+# c (3), released by b, goes before a (1), queued before it; then a, e, f
+# (1 each, task order)
+qq "SELECT pgetl_create_pipeline('dflt', max_parallel => 1)"
+qq "SELECT pgetl_add_task('dflt', 'a', 'SELECT pg_sleep(0.2)')"
+qq "SELECT pgetl_add_task('dflt', 'b', 'SELECT pg_sleep(0.2)')"
+qq "SELECT pgetl_add_task('dflt', 'c', 'SELECT pg_sleep(0.2)', upstream => '{b}')"
+qq "SELECT pgetl_add_task('dflt', 'e', 'SELECT pg_sleep(0.2)', upstream => '{c}')"
+qq "SELECT pgetl_add_task('dflt', 'f', 'SELECT pg_sleep(0.2)', upstream => '{c}')"
+[ "$(q "SELECT pgetl._hand_out_needed()")" = f ] || fail "the default settings need arbitration"
+r=$(q "SELECT pgetl_run('dflt')")
+order=$(q "SELECT string_agg(task, ',' ORDER BY started_at) FROM pgetl.task_run WHERE run_id = $r")
+[ "$order" = "b,c,a,e,f" ] || fail "default priority order: $order (expected b (1+3 downstream), c (1+2), then a, e, f)"
+ok "default weights, per-run hand-out: the task with the most downstream tasks started first ($order)"
 alice=pgetl_pool_alice_$$
 bob=pgetl_pool_bob_$$
 carol=pgetl_pool_carol_$$
