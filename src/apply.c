@@ -82,7 +82,7 @@ pgetl_apply(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	HeapTuple	tup;
 	bool		isnull;
-	char	   *result;
+	Jsonb	   *result;
 	int64		pipeline_id;
 	char	   *volatile schedule_call = NULL;
 	Oid			ftypes[3] = {OIDOID, INT8OID, JSONBOID};
@@ -101,12 +101,22 @@ pgetl_apply(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (pgetl_spi_as_owner("SELECT result::text, pipeline_id, schedule_call FROM pgetl._apply($1, $2, $3)",
+	if (pgetl_spi_as_owner("SELECT result, pipeline_id, schedule_call FROM pgetl._apply($1, $2, $3)",
 						   3, types, values, nulls, false, 1) != 1)
 		elog(ERROR, "pgetl._apply returned no row");
 	tupdesc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	result = MemoryContextStrdup(cxt, pgetl_spi_getvalue(tup, tupdesc, "result"));
+	/* jsonb as it is, copied out of SPI's memory (no text round trip) */
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		Datum		d = pgetl_spi_getbinval(tup, tupdesc, "result", &isnull);
+
+		if (isnull)
+			elog(ERROR, "pgetl._apply returned no result");
+		result = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(old);
+	}
 	pipeline_id = DatumGetInt64(pgetl_spi_getbinval(tup, tupdesc, "pipeline_id", &isnull));
 	(void) pgetl_spi_getbinval(tup, tupdesc, "schedule_call", &isnull);
 	if (!isnull)
@@ -135,7 +145,7 @@ pgetl_apply(PG_FUNCTION_ARGS)
 
 	fvalues[0] = ObjectIdGetDatum(GetUserId());
 	fvalues[1] = Int64GetDatum(pipeline_id);
-	fvalues[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result));
+	fvalues[2] = JsonbPGetDatum(result);
 	final = pgetl_call_internal_args("_apply_finish", 3, ftypes, fvalues, fnulls,
 									 JSONBOID, &isnull);
 	if (isnull)

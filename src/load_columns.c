@@ -703,7 +703,8 @@ static const LoadOptionKey option_keys[] = {
 	{"mode", "string", NULL, "append", check_mode, false},
 	/* conflict_key and on_conflict are checked together */
 	{"conflict_key", "array", NULL, NULL, check_conflict, false},
-	{"on_conflict", "string", NULL, NULL, NULL, false},	/* update, with mode upsert */
+	{"on_conflict", "string", NULL, NULL, NULL, false}, /* update, with mode
+														 * upsert */
 	{"max_rejects", "number", NULL, NULL, check_max_rejects, false},
 	{"commit_every", "number", NULL, NULL, check_commit_every, false},
 	{"max_reject_ratio", "number", NULL, NULL, check_max_reject_ratio, false},

@@ -902,8 +902,8 @@ load_spec_fetch(const char *name, bool for_define)
 
 	/*
 	 * the dialect and behaviour, read from the spec's document with the
-	 * defaults of load_columns.c's option_keys[] (a catalog of 0.1 keeps
-	 * the same document)
+	 * defaults of load_columns.c's option_keys[] (a catalog of 0.1 keeps the
+	 * same document)
 	 */
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);

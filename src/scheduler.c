@@ -114,7 +114,11 @@ typedef struct ActiveRun
 	TimestampTz next_full_step; /* when pgetl._dag_step() runs next */
 	TimestampTz next_dispatch;	/* when to look for a free worker again */
 	long		no_slot_wait_ms;
-	bool		waiting_for_slot;	/* the run's reason says so */
+	char	   *wait_reason;	/* what its reason says tries wait for (a
+								 * task worker, a task pool), as written;
+								 * NULL: nothing (TopMemoryContext) */
+	StringInfo	pool_wait;		/* in hand_out_all: the task pools its
+								 * tries wait for (step_cxt), NULL: none */
 	int			step_errors;
 	bool		callback_due;	/* its end calls for the pipeline's callback */
 	TimestampTz deadline;		/* its run_timeout ends then; 0: none */
@@ -712,24 +716,39 @@ record_lost_worker(PgetlDispatch *t)
 }
 
 /*
- * note_waiting_for_slot - say in the run's reason whether tries wait
- * queued for a task worker (written when that changes), in the step's
- * transaction.
+ * slot_wait_reason - the reason of a run whose tries wait queued for a
+ * task worker; palloc'd in step_cxt.
+ */
+static char *
+slot_wait_reason(void)
+{
+	return MemoryContextStrdup(step_cxt,
+							   psprintf("tasks wait for a free task worker "
+										"(pgetl.max_workers is %d, max_worker_processes is %d)",
+										pgetl_max_workers, max_worker_processes));
+}
+
+/*
+ * note_wait - say in the run's reason what its tries wait queued for
+ * (reason: a task worker, a task pool; NULL: nothing, the reason is
+ * cleared), written in a transaction of its own when that changes, and
+ * only over a reason this scheduler wrote (r->wait_reason, which it
+ * keeps a copy of in TopMemoryContext; the caller keeps reason).
  */
 static void
-note_waiting_for_slot(ActiveRun *r, bool waiting)
+note_wait(ActiveRun *r, const char *reason)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 
-	if (waiting == r->waiting_for_slot)
+	if (reason == NULL && r->wait_reason == NULL)
+		return;
+	if (reason != NULL && r->wait_reason != NULL && strcmp(reason, r->wait_reason) == 0)
 		return;
 	values[0] = Int64GetDatum(r->run_id);
-	if (waiting)
-		values[1] = CStringGetTextDatum(psprintf("tasks wait for a free task worker "
-												 "(pgetl.max_workers is %d, max_worker_processes is %d)",
-												 pgetl_max_workers, max_worker_processes));
+	if (reason != NULL)
+		values[1] = CStringGetTextDatum(reason);
 	else
 		nulls[1] = 'n';
 	pgetl_xact_begin();
@@ -739,7 +758,19 @@ note_waiting_for_slot(ActiveRun *r, bool waiting)
 							  2, types, values, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update the reason of run " INT64_FORMAT, r->run_id);
 	pgetl_xact_commit();
-	r->waiting_for_slot = waiting;
+	if (r->wait_reason != NULL)
+		pfree(r->wait_reason);
+	r->wait_reason = reason != NULL ? MemoryContextStrdup(TopMemoryContext, reason) : NULL;
+}
+
+/*
+ * note_waiting_for_slot - say in the run's reason whether tries wait
+ * queued for a task worker (note_wait).
+ */
+static void
+note_waiting_for_slot(ActiveRun *r, bool waiting)
+{
+	note_wait(r, waiting ? slot_wait_reason() : NULL);
 }
 
 /*
@@ -780,8 +811,10 @@ ended_try(PgetlDispatch *t)
 }
 
 /*
- * The run's queued tries, in task order (a mapped task's instances in the
- * order they were made), as an int8 array in step_cxt (NULL: none).
+ * The run's queued tries, in the order they start (pgetl._queued_in_order:
+ * highest effective priority weight first, then task order, a mapped
+ * task's instances in map_index order; on a 0.1 catalog task order), as an
+ * int8 array in step_cxt (NULL: none).
  */
 static ArrayType *
 queued_tries(ActiveRun *r)
@@ -793,7 +826,9 @@ queued_tries(ActiveRun *r)
 	MemoryContext old;
 	ArrayType  *a;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
+	if (SPI_execute_with_args(pgetl_catalog_has_pool() ?
+							  "SELECT pgetl._queued_in_order($1)" :
+							  "SELECT pg_catalog.array_agg(task_run_id ORDER BY task_id, task_run_id) "
 							  "FROM pgetl.task_run_record WHERE run_id OPERATOR(pg_catalog.=) $1 "
 							  "AND state OPERATOR(pg_catalog.=) 'queued'",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -988,6 +1023,29 @@ typedef struct HandOutRow
 } HandOutRow;
 
 /*
+ * note_pool_wait - during hand_out_all: a try of run r stays queued
+ * because its task pool (h->pool) has no free slots for it; add the pool
+ * to r->pool_wait (in step_cxt), the reason hand_out_all gives the run,
+ * once per pool, in hand-out order.
+ */
+static void
+note_pool_wait(ActiveRun *r, HandOutRow *h)
+{
+	char	   *item;
+	MemoryContext old = MemoryContextSwitchTo(step_cxt);
+
+	item = psprintf("\"%s\" (%d slot%s)", h->pool, h->pool_size, h->pool_size == 1 ? "" : "s");
+	if (r->pool_wait == NULL)
+	{
+		r->pool_wait = makeStringInfo();
+		appendStringInfo(r->pool_wait, "tasks wait for free slots of task pool %s", item);
+	}
+	else if (strstr(r->pool_wait->data, psprintf("\"%s\" (", h->pool)) == NULL)
+		appendStringInfo(r->pool_wait, ", %s", item);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * hand_out_all - with arbitration, hand out the queued tries of all runs
  * at once: in the order of pgetl._hand_out_order (effective weight, run,
  * task order), each when its run's max_parallel, its pipeline's
@@ -995,7 +1053,9 @@ typedef struct HandOutRow
  * pool's free slots (counted over all runs of the database: this
  * scheduler holds every try of the database) allow it.  A try that does
  * not fit stays queued, and the next ones are tried; when no task worker
- * is free the hand-out stops and is tried again later.  Reads the
+ * is free the hand-out stops and is tried again later.  Each run's reason
+ * says what its queued tries wait for: a task worker, else the task pools
+ * that had no free slots for them (note_pool_wait), else nothing.  Reads the
  * catalog in a transaction of its own; memory in step_cxt.
  */
 static void
@@ -1051,6 +1111,7 @@ hand_out_all(TimestampTz now)
 	{
 		ActiveRun  *r = lfirst(lc);
 
+		r->pool_wait = NULL;
 		if (r->finished)
 			continue;
 		for (int k = 0; k < r->nqueued; k++)
@@ -1106,7 +1167,10 @@ hand_out_all(TimestampTz now)
 			if (pipe && h->max_active_tasks > 0 && pipe->used >= h->max_active_tasks)
 				continue;
 			if (pool && pool->used + h->pool_slots > h->pool_size)
+			{
+				note_pool_wait(r, h);
 				continue;
+			}
 			/* no free worker: the try stays queued, try again soon */
 			if (!launch_task(r, h->task_run_id))
 			{
@@ -1139,7 +1203,12 @@ hand_out_all(TimestampTz now)
 			continue;
 		/* wake up for the retry (wait_ms); a try's end wakes us anyway */
 		r->next_dispatch = no_slot && r->nqueued > 0 ? hand_out_retry_at : 0;
-		note_waiting_for_slot(r, no_slot && r->nqueued > 0);
+		/* a task worker first: without one no pool's slot helps */
+		if (no_slot && r->nqueued > 0)
+			note_waiting_for_slot(r, true);
+		else
+			note_wait(r, r->nqueued > 0 && r->pool_wait != NULL ? r->pool_wait->data : NULL);
+		r->pool_wait = NULL;
 	}
 }
 
@@ -1174,6 +1243,7 @@ step(ActiveRun *r)
 	bool		no_slot = false;
 	bool		full = (r->next_full_step == 0 || now >= r->next_full_step);
 	bool		reread = false;
+	bool		added = false;
 	bool		lookup = false;
 	PgetlDispatch *lost = NULL;
 	int			nlost = 0;
@@ -1198,7 +1268,10 @@ step(ActiveRun *r)
 					 * all
 					 */
 					if (released > 0 && released <= PGETL_MAX_RELEASED)
+					{
 						add_queued(r, ids, released);
+						added = true;
+					}
 					else if (released != 0)
 						reread = true;
 					break;
@@ -1222,6 +1295,14 @@ step(ActiveRun *r)
 		i++;
 	}
 	if (nlost > 0)
+		reread = true;
+
+	/*
+	 * Tries released by workers join the queue at its end: when they compete
+	 * for the run's free places with others, read the queue again in its
+	 * order (highest effective weight first).
+	 */
+	if (added && !arbitrate && r->nqueued > Max(r->max_parallel - r->nlaunched, 1))
 		reread = true;
 	if (!full && !reread && r->nqueued == 0 && r->nlaunched == 0)
 		full = true;			/* nothing left to hand out: finished? */
@@ -1319,7 +1400,7 @@ step(ActiveRun *r)
 	if (arbitrate)
 		return;
 
-	/* hand out queued tries, in task order, up to max_parallel */
+	/* hand out queued tries, in their order, up to max_parallel */
 	for (k = 0; k < r->nqueued && !no_slot && r->nlaunched < r->max_parallel; k++)
 	{
 		/* no free worker: the try stays queued, try again soon */
@@ -1527,6 +1608,8 @@ forget_run(ActiveRun *r)
 		pgetl_slot_release(r->slot);
 	r->slot = -1;
 	dsm_detach(r->seg);
+	if (r->wait_reason)
+		pfree(r->wait_reason);
 	pfree(r->launched);
 	if (r->queued)
 		pfree(r->queued);

@@ -391,10 +391,12 @@ GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
 CREATE VIEW pgetl.pipelines WITH (security_barrier) AS
 SELECT p.name AS pipeline, p.owner, p.description, p.max_parallel, p.params,
        p.enabled, p.created_at,
-       (SELECT count(*) FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id) AS tasks
+       (SELECT count(*) FROM pgetl.task t WHERE t.pipeline_id = p.pipeline_id) AS tasks,
+       p.max_active_runs, p.max_active_tasks, p.run_timeout, p.on_failure, p.on_success,
+       p.max_map_length
   FROM pgetl.pipeline p
  WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.pipelines IS 'pipelines you may see';
+COMMENT ON VIEW pgetl.pipelines IS 'pipelines you may see, with their settings (caps on active runs and tasks, run timeout, callbacks, max_map_length)';
 
 CREATE VIEW pgetl.tasks WITH (security_barrier) AS
 SELECT p.name AS pipeline, t.name AS task, t.kind, t.command, t.config,
@@ -403,9 +405,11 @@ SELECT p.name AS pipeline, t.name AS task, t.kind, t.command, t.config,
               WHERE d.task_id = t.task_id ORDER BY u.name) AS upstream,
        CASE WHEN t.teardown THEN 'all_done_setup_success' ELSE t.trigger_rule END AS trigger_rule,
        t.retries, t.retry_delay, t.retry_exponential_backoff,
-       t.max_retry_delay, t.timeout, t.setup, t.teardown, t.on_failure_fail_run
+       t.max_retry_delay, t.timeout, t.setup, t.teardown, t.on_failure_fail_run,
+       t.depends_on_past, t.pool, t.pool_slots, t.priority_weight, t.weight_rule,
+       t.on_failure, t.on_success, t.on_retry, t.map_over
   FROM pgetl.task t JOIN pgetl.pipeline p USING (pipeline_id)
  WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks, the trigger rule they run by, and whether they are setup or teardown tasks';
+COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks, the trigger rule they run by, whether they are setup or teardown tasks, and their other settings (depends_on_past, pool, priority weight, callbacks, map_over)';
 
 GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run, pgetl.pipelines, pgetl.tasks TO PUBLIC;

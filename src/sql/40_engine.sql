@@ -852,8 +852,7 @@ BEGIN
     UPDATE pgetl.task_run_record tr SET state = 'queued'
       FROM pgetl._evaluate(p_run_id) e
      WHERE tr.task_run_id = e.task_run_id AND e.decision = 'run';
-    SELECT array_agg(task_run_id ORDER BY task_id, map_index NULLS FIRST) INTO launch
-      FROM pgetl.task_run_record WHERE run_id = p_run_id AND state = 'queued';
+    launch := pgetl._queued_in_order(p_run_id);
     SELECT p.max_parallel INTO max_parallel FROM pgetl.pipeline p WHERE p.pipeline_id = r.pipeline_id;
 
     IF NOT EXISTS (SELECT FROM pgetl._latest_tries(p_run_id)
@@ -1552,8 +1551,10 @@ $$;
 -- scheduler (src/scheduler.c) hands queued tries to task workers.  While
 -- no task of the database names a task pool or sets a priority weight or
 -- weight rule, and no pipeline sets max_active_tasks, it does so per run,
--- in task order, up to the run's max_parallel, without reading the
--- catalog (pgetl._hand_out_needed says which).  Otherwise it does one
+-- up to the run's max_parallel, highest effective weight first
+-- (pgetl._queued_in_order: with the defaults, the tasks with the most
+-- downstream tasks), reading the catalog only when tries compete for its
+-- places (pgetl._hand_out_needed says which).  Otherwise it does one
 -- hand-out over all the runs of the database (hand_out_all): the tries of
 -- pgetl._hand_out_order, highest effective weight first (then run, then
 -- task order), each if its run's max_parallel, its pipeline's
@@ -1566,6 +1567,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT EXISTS (SELECT FROM pgetl.task
                     WHERE pool IS NOT NULL OR priority_weight <> 1 OR weight_rule <> 'downstream')
         OR EXISTS (SELECT FROM pgetl.pipeline WHERE max_active_tasks IS NOT NULL)
+$$;
+
+-- A run's queued tries in the order they start when they compete for its
+-- max_parallel (the scheduler's hand-out per run; pgetl._dag_step, and
+-- src/scheduler.c when tries released by workers outnumber the free
+-- places): highest effective priority weight first, as Airflow's
+-- scheduler does -- with the default priority_weight 1 and weight_rule
+-- downstream, the task with the most downstream tasks -- then task order,
+-- a mapped task's instances by map_index.
+CREATE FUNCTION pgetl._queued_in_order(p_run_id bigint) RETURNS bigint[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT array_agg(q.task_run_id ORDER BY w.weight DESC NULLS LAST, q.task_id,
+                                            q.map_index NULLS FIRST, q.task_run_id)
+      FROM pgetl.task_run_record q
+      LEFT JOIN pgetl._effective_weights(ARRAY(SELECT DISTINCT e.task_id FROM pgetl.task_run_record e
+                                                WHERE e.run_id = p_run_id AND e.state = 'queued')) w
+             ON w.task_id = q.task_id
+     WHERE q.run_id = p_run_id AND q.state = 'queued'
 $$;
 
 -- Airflow's effective priority weights of tasks: each task's
@@ -1659,6 +1678,8 @@ GRANT SELECT ON pgetl.pools TO PUBLIC;
 
 COMMENT ON FUNCTION pgetl._hand_out_needed() IS
 'internal: whether the scheduler hands out tries over all runs (task pools, priority weights or max_active_tasks in use)';
+COMMENT ON FUNCTION pgetl._queued_in_order(bigint) IS
+'internal: a run''s queued tries, highest effective priority weight first, then in task order';
 COMMENT ON FUNCTION pgetl._effective_weights(bigint[]) IS
 'internal: Airflow''s effective priority weights of tasks, by their weight_rule';
 COMMENT ON FUNCTION pgetl._effective_weight(bigint) IS

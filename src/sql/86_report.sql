@@ -50,7 +50,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use format => ''svg'' or ''mermaid''.';
     END IF;
-    SELECT pr.run_id, pr.pipeline, pr.state, pr.started_at, pr.finished_at, pr.logical_date
+    SELECT pr.run_id, pr.pipeline, pr.state, pr.started_at, pr.finished_at, pr.logical_date, pr.queued_at
       INTO r FROM pgetl.pipeline_run pr WHERE pr.run_id = p_run_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run_id
@@ -59,7 +59,8 @@ BEGIN
                   HINT = 'SELECT * FROM pgetl.pipeline_run lists the runs you may see.';
     END IF;
 
-    -- The time span: from the run's start to its end (now while it runs).
+    -- The time span: from the run's start to its end (now while it runs;
+    -- a run waiting queued beyond max_active_runs: from when it was asked).
     SELECT least(r.started_at, min(tr.queued_at), min(tr.started_at)),
            greatest(r.finished_at, max(tr.finished_at),
                     CASE WHEN r.finished_at IS NULL OR bool_or(tr.finished_at IS NULL AND tr.started_at IS NOT NULL)
@@ -67,7 +68,7 @@ BEGIN
            count(DISTINCT tr.task)
       INTO t0, t1, ntasks
       FROM pgetl.task_run tr WHERE tr.run_id = p_run_id;
-    t0 := coalesce(t0, r.started_at);
+    t0 := coalesce(t0, r.started_at, r.queued_at);
     t1 := greatest(coalesce(t1, t0), t0);
     span_ms := greatest((extract(epoch FROM t1 - t0) * 1000)::numeric, 1);
 
@@ -145,9 +146,12 @@ BEGIN
         || format('<text x="10" y="22" font-size="15" font-weight="bold">%s</text>',
                   replace(replace(replace(r.pipeline, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')
                   || format(' &#8212; run %s &#8212; %s', r.run_id, r.state)) || E'\n'
-        || format('<text x="10" y="40" fill="#555">logical date %s &#183; started %s &#183; %s</text>',
-                  r.logical_date, to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS.MS'),
-                  CASE WHEN r.finished_at IS NULL THEN 'running' ELSE 'took ' ||
+        || format('<text x="10" y="40" fill="#555">logical date %s &#183; %s &#183; %s</text>',
+                  r.logical_date,
+                  CASE WHEN r.state = 'queued' THEN 'queued ' || to_char(r.queued_at, 'YYYY-MM-DD HH24:MI:SS.MS')
+                       ELSE 'started ' || to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS.MS') END,
+                  CASE WHEN r.state = 'queued' THEN 'not started yet'
+                       WHEN r.finished_at IS NULL THEN 'running' ELSE 'took ' ||
                        (SELECT CASE WHEN ms < 1000 THEN round(ms) || ' ms'
                                     WHEN ms < 60000 THEN to_char(ms / 1000, 'FM999990.00') || ' s'
                                     WHEN ms < 3600000 THEN floor(ms / 60000) || ' min ' || floor(ms / 1000)::bigint % 60 || ' s'
@@ -406,9 +410,14 @@ BEGIN
 
     IF fmt = 'text' THEN
         out := format(E'== run %s of %s: %s\n', r.run_id, r.pipeline, r.state)
-            || format(E'logical date %s, started by %s at %s, %s\n', r.logical_date, r.started_by,
-                      to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),
-                      coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'))
+            || CASE WHEN r.state = 'queued'
+                    -- waiting beyond max_active_runs: not started, not running
+                    THEN format(E'logical date %s, asked by %s at %s, queued: not started yet\n', r.logical_date,
+                                r.started_by, to_char(r.queued_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'))
+                    ELSE format(E'logical date %s, started by %s at %s, %s\n', r.logical_date, r.started_by,
+                                to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),
+                                coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'))
+               END
             || format(E'tasks: %s', r.tasks_total)
             || coalesce(' (' || nullif(concat_ws(', ',
                    nullif(r.tasks_success, 0) || ' success', nullif(r.tasks_failed, 0) || ' failed',
@@ -491,10 +500,12 @@ BEGIN
         || E'</style>\n</head>\n<body>\n'
         || format(E'<h1>Run %s of %s <span class="state" style="background:%s;color:%s">%s</span></h1>\n',
                   r.run_id, head, colors -> r.state ->> 0, colors -> r.state ->> 1, r.state)
-        || format(E'<p class="meta">logical date %s &#183; started by %s at %s &#183; %s &#183; %s tasks</p>\n',
-                  r.logical_date, replace(replace(replace(r.started_by::text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
-                  to_char(r.started_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
-                  coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running'),
+        || format(E'<p class="meta">logical date %s &#183; %s by %s at %s &#183; %s &#183; %s tasks</p>\n',
+                  r.logical_date, CASE WHEN r.state = 'queued' THEN 'asked' ELSE 'started' END,
+                  replace(replace(replace(r.started_by::text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                  to_char(CASE WHEN r.state = 'queued' THEN r.queued_at ELSE r.started_at END, 'YYYY-MM-DD HH24:MI:SS TZ'),
+                  CASE WHEN r.state = 'queued' THEN 'queued: not started yet'
+                       ELSE coalesce('took ' || round(extract(epoch FROM r.duration)::numeric, 3) || ' s', 'still running') END,
                   r.tasks_total)
         || coalesce('<p class="meta">reason: '
                     || replace(replace(replace(nullif(r.reason, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')

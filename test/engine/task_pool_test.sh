@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Task pools, priority weights, max_active_tasks (issue 11 §2).
+# 0. Default weights (priority_weight 1, weight_rule downstream), no pool:
+#    the scheduler hands out per run, and still starts the ready task with
+#    the most downstream tasks first, as Airflow's does, not task order.
 # 1. A task pool of 1 slot shared by two pipelines of two owners: no two of
 #    their tasks ever run at once (no two tries overlap in time, and
 #    samples of pgetl.task_run and pgetl._running_tasks while they go never
@@ -14,8 +17,27 @@
 # 4. The hand-out over all runs when task workers are short
 #    (pgetl.max_workers = 1): tries in a roomy pool wait for a worker, the
 #    run says so, one runs at a time, all succeed.
+# 5. A run whose try waits for a full task pool says which in its reason
+#    (pgetl.pipeline_run), the run holding the pool does not, and the
+#    reason is cleared once the try starts.
 source "$(dirname "$0")/lib.sh"
 setup_db
+
+# 0. default weights, per run: a (no downstream) and b (3 downstream: c,
+# and e and f after c) are ready; b (effective weight 4) starts first; then
+# c (3), released by b, goes before a (1), queued before it; then a, e, f
+# (1 each, task order)
+qq "SELECT pgetl_create_pipeline('dflt', max_parallel => 1)"
+qq "SELECT pgetl_add_task('dflt', 'a', 'SELECT pg_sleep(0.2)')"
+qq "SELECT pgetl_add_task('dflt', 'b', 'SELECT pg_sleep(0.2)')"
+qq "SELECT pgetl_add_task('dflt', 'c', 'SELECT pg_sleep(0.2)', upstream => '{b}')"
+qq "SELECT pgetl_add_task('dflt', 'e', 'SELECT pg_sleep(0.2)', upstream => '{c}')"
+qq "SELECT pgetl_add_task('dflt', 'f', 'SELECT pg_sleep(0.2)', upstream => '{c}')"
+[ "$(q "SELECT pgetl._hand_out_needed()")" = f ] || fail "the default settings need arbitration"
+r=$(q "SELECT pgetl_run('dflt')")
+order=$(q "SELECT string_agg(task, ',' ORDER BY started_at) FROM pgetl.task_run WHERE run_id = $r")
+[ "$order" = "b,c,a,e,f" ] || fail "default priority order: $order (expected b (1+3 downstream), c (1+2), then a, e, f)"
+ok "default weights, per-run hand-out: the task with the most downstream tasks started first ($order)"
 alice=pgetl_pool_alice_$$
 bob=pgetl_pool_bob_$$
 carol=pgetl_pool_carol_$$
@@ -129,3 +151,34 @@ qq "SELECT pg_reload_conf()"
 [ "$said" = 1 ] || fail "the run never said its tries wait for a free task worker"
 [ -z "$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $r")" ] || fail "reason left: $(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $r")"
 ok "pgetl.max_workers = 1 while arbitrating: tries waited for a worker (the run said so), all 4 succeeded"
+
+# 5. a run whose tries wait for a full task pool says which (its reason),
+#    and no longer once its try starts: a 1-slot pool "gate" held by the
+#    task of pipeline 'holder' until the test lets it go (a row 1 in
+#    pool_go); the task of 'waiter' in the same pool (held by a row 2)
+qq "CREATE TABLE pool_go (x integer); GRANT SELECT ON pool_go TO PUBLIC"
+qq "SELECT pgetl_create_pool('gate', 1)"
+for p in 1:holder 2:waiter; do
+    qq "SELECT pgetl_create_pipeline('${p#*:}')"
+    qq "SELECT pgetl_add_task('${p#*:}', 'work', \$t\$DO \$d\$BEGIN WHILE NOT EXISTS (SELECT 1 FROM pool_go WHERE x = ${p%%:*}) LOOP PERFORM pg_sleep(0.05); END LOOP; END\$d\$\$t\$, pool => 'gate')"
+done
+rh=$(q "SELECT pgetl_run('holder', wait => false)")
+wait_for "SELECT state = 'running' FROM pgetl.task_run WHERE run_id = $rh" 30 || fail "holder's task did not start"
+rw=$(q "SELECT pgetl_run('waiter', wait => false)")
+wait_for "SELECT reason IS NOT NULL FROM pgetl.pipeline_run WHERE run_id = $rw" 30 \
+    || fail "the waiting run has no reason: $(q "SELECT state, reason FROM pgetl.pipeline_run WHERE run_id = $rw")"
+reason=$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $rw")
+[ "$reason" = 'tasks wait for free slots of task pool "gate" (1 slot)' ] || fail "the waiting run's reason: '$reason'"
+[ "$(q "SELECT state FROM pgetl.task_run WHERE run_id = $rw")" = queued ] || fail "waiter's try is not queued"
+[ -z "$(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $rh")" ] \
+    || fail "the run holding the pool has a reason: $(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $rh")"
+ok "a run waiting for a full task pool says so: $reason"
+qq "INSERT INTO pool_go VALUES (1)"
+wait_for "SELECT state = 'running' FROM pgetl.task_run WHERE run_id = $rw" 30 || fail "waiter's task did not start"
+wait_for "SELECT reason IS NULL FROM pgetl.pipeline_run WHERE run_id = $rw" 30 \
+    || fail "the reason stays once the try started: $(q "SELECT reason FROM pgetl.pipeline_run WHERE run_id = $rw")"
+[ "$(q "SELECT state FROM pgetl.task_run WHERE run_id = $rw")" = running ] || fail "waiter's try is no longer running"
+qq "INSERT INTO pool_go VALUES (2)"
+wait_for "SELECT state = 'success' FROM pgetl.pipeline_run WHERE run_id = $rw" 30 || fail "waiter did not succeed"
+[ "$(q "SELECT state FROM pgetl.pipeline_run WHERE run_id = $rh")" = success ] || fail "holder did not succeed"
+ok "the reason is cleared when the try starts; both runs succeed"

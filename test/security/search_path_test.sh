@@ -155,6 +155,8 @@ SELECT pgetl_add_task('mp', 'first', $$INSERT INTO mallory.marks SELECT 'first',
 SELECT pgetl_add_task('mp', 'chk', 'SELECT count(*) > 0, count(*) FROM mallory.marks', '{first}', kind => 'check');
 SELECT pgetl_add_task('mp', 'ld', NULL, '{chk}', kind => 'load', config => '{"load": "mspec", "source": "m_stage"}');
 SELECT pgetl_add_task('mp', 'res', $$INSERT INTO mallory.marks SELECT 'res', pgetl_result('ld')::text$$, '{ld}');
+SELECT pgetl_add_task('mp', 'mapped', $$INSERT INTO mallory.marks SELECT 'mapped', pgetl_map_value('v') || pgetl_map_index()$$,
+                      '{first}', map_over => 'SELECT v FROM unnest(ARRAY[''a'', ''b'']) v');
 SELECT pgetl_add_task('mp', 'exp', 'SELECT 1', '{res}', kind => 'export', config => '{"path": "/tmp/mallory_{run_id}.csv"}');
 SELECT pgetl_add_task('mp', 'last', 'SELECT 1', trigger_rule => 'all_done');
 SELECT pgetl_add_dependency('mp', 'last', '{res}');
@@ -253,6 +255,7 @@ SELECT pgetl_create_pipeline('mdrop');
 SELECT pgetl_drop_pipeline('mdrop');
 SELECT pgetl_param('x'), pgetl_result('x'), pgetl_run_id(), pgetl_logical_date();
 SELECT pgetl_data_interval_start(), pgetl_data_interval_end();
+SELECT pgetl_map_value('v'), pgetl_map_index();
 SELECT pgetl_skip('outside a task');
 SELECT pgetl_gantt(max(run_id)), pgetl_gantt(max(run_id), 'mermaid') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
 SELECT pgetl_report(max(run_id)), pgetl_report(max(run_id), 'html') FROM pgetl.pipeline_run WHERE pipeline = 'mfail';
@@ -260,7 +263,7 @@ SELECT * FROM pgetl_state_colors();
 SQL
 wait_for "SELECT NOT EXISTS (SELECT FROM pgetl.pipeline_run WHERE state IN ('queued', 'running') AND pipeline <> 'mslow')" 60 \
     || fail "runs did not finish"
-[ "$(q "SELECT string_agg(DISTINCT task, ',') FROM mallory.marks")" = "first,res" ] \
+[ "$(q "SELECT string_agg(DISTINCT task, ',') FROM mallory.marks")" = "first,mapped,res" ] \
     || fail "mallory's pipeline did not run its tasks: $(q "SELECT string_agg(task, ',') FROM mallory.marks")"
 [ "$(q "SELECT count(*) FROM mallory.tgt")" -ge 3 ] || fail "mallory's loads loaded nothing"
 [ "$(q "SELECT string_agg(what || n, ',' ORDER BY what) FROM mallory.loaded")" = "replayed1,resumed4" ] \

@@ -14,7 +14,7 @@ CREATE ROLE pgetl_alice_member LOGIN IN ROLE pgetl_alice;
 GRANT CREATE ON SCHEMA public TO pgetl_alice;
 RESET client_min_messages;
 
-SELECT plan(28);
+SELECT plan(29);
 
 -- nothing for PUBLIC on pgetl's tables and sequences, TRIGGER included
 SELECT is_empty(
@@ -34,15 +34,24 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT p.oid::regprocedure FROM pg_proc p
        WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')
-         AND p.oid <> 'pgetl._running_tasks()'::regprocedure$$,
+         AND p.oid NOT IN ('pgetl._running_tasks()'::regprocedure, 'pgetl._load_options(jsonb)'::regprocedure)$$,
     'internal functions are not executable by ordinary roles');
--- the one exception: the history views read which tries run now from it
--- (ids, pids and start times, which pg_stat_activity shows every role)
+-- the two exceptions, read by views (a function in a view runs with the
+-- caller's EXECUTE privilege): the history views read which tries run now
+-- from pgetl._running_tasks() (ids, pids and start times, which
+-- pg_stat_activity shows every role); pgetl.loads reads a spec's options
+-- with their defaults from pgetl._load_options(jsonb) (immutable, reads
+-- nothing but its argument)
 SELECT results_eq(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
-       WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')$$,
-    $$VALUES ('pgetl._running_tasks()')$$,
-    'the only internal function every role may execute is pgetl._running_tasks(), read by the history views');
+       WHERE p.pronamespace = 'pgetl'::regnamespace AND has_function_privilege('pgetl_bob', p.oid, 'EXECUTE')
+       ORDER BY 1$$,
+    $$VALUES ('pgetl._load_options(jsonb)'), ('pgetl._running_tasks()')$$,
+    'the only internal functions every role may execute are pgetl._load_options(jsonb) and pgetl._running_tasks(), read by views');
+SELECT ok(
+    (SELECT provolatile = 'i' AND proisstrict AND NOT prosecdef FROM pg_proc
+      WHERE oid = 'pgetl._load_options(jsonb)'::regprocedure),
+    'pgetl._load_options(jsonb) is immutable, strict and not SECURITY DEFINER');
 SELECT is_empty(
     $$SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid
        WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgetl')

@@ -5,7 +5,10 @@
 # REPLACE), and each line "--@create NAME" by that definition as it is (a
 # function new in the release, or one dropped just before to change its
 # signature); "--@view NAME" prints the install parts' CREATE VIEW NAME as
-# it is (the step drops the view first); "--@comment NAME" prints the
+# it is, followed by their COMMENT ON VIEW NAME and a GRANT SELECT ON NAME
+# to each role their GRANT SELECT statements name for it (the step drops
+# the view first; 0.1--0.2/98_views.sql is the one step that creates views,
+# after every step that adds what they read); "--@comment NAME" prints the
 # install parts' COMMENT ON FUNCTION NAME(...) (so a step that changes a
 # signature need not copy its argument types).
 # So an upgrade step that only brings a function to its new body names it
@@ -23,6 +26,7 @@ for (@ARGV) { if ($_ eq '--') { $sep = 1; next; } push @{ $sep ? \@upgrade : \@i
 # the end of a line
 my %def;
 my %seen;
+my %grants;    # view NAME -> the roles granted SELECT on it, in order
 for my $f (@install) {
     open my $in, '<', $f or die "$f: $!";
     my ($name, $text, $dollar);
@@ -34,6 +38,13 @@ for my $f (@install) {
         }
         if (!defined $name && $line =~ /^COMMENT ON FUNCTION (\S+?)\(/) {
             ($name, $text, $dollar) = ("comment:$1", '', 0);
+        } elsif (!defined $name && $line =~ /^COMMENT ON VIEW (\S+) /) {
+            ($name, $text, $dollar) = ("viewcomment:$1", '', 0);
+        }
+        if (!defined $name && $line =~ /^GRANT SELECT ON (.+?) TO (\S+);\s*$/) {
+            my ($objs, $role) = ($1, $2);
+            push @{ $grants{$_} }, $role for split /,\s*/, $objs;
+            next;
         }
         next unless defined $name;
         $text .= $line;
@@ -58,6 +69,11 @@ for my $f (@upgrade) {
             my $d = $def{$name};
             $d =~ s/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION / if $how eq 'function';
             print $d;
+            if ($how eq 'view') {
+                my $v = substr($name, length 'view:');
+                print $def{"viewcomment:$v"} if $def{"viewcomment:$v"};
+                print "GRANT SELECT ON $v TO $_;\n" for @{ $grants{$v} || [] };
+            }
         } else {
             print $line;
         }

@@ -2,6 +2,7 @@
 -- Run history: task counts computed by pgetl.pipeline_run instead of
 -- trigger-maintained columns (restored history is counted once); restored
 -- rows are accepted as they are; NOTIFY payloads carry ids and states only.
+-- (pgetl.pipeline_run reads them: 98_views.sql recreates it)
 DROP VIEW pgetl.pipeline_run;
 ALTER TABLE pgetl.run_record
     DROP COLUMN tasks_scheduled, DROP COLUMN tasks_queued, DROP COLUMN tasks_running,
@@ -90,30 +91,3 @@ $$;
 
 --@function pgetl._run_after
 
-CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state, r.params, r.logical_date,
-       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
-       r.reason, r.resumed,
-       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
-       c.tasks_failed, c.tasks_up_for_retry, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at
-  FROM pgetl.run_record r
- CROSS JOIN LATERAL (
-       SELECT count(*)::integer AS tasks_total,
-              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
-              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
-              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
-              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
-              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
-              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
-              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
-              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
-              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
-         FROM (SELECT DISTINCT ON (t.task) t.state
-                 FROM pgetl.task_run_record t
-                WHERE t.run_id = r.run_id
-                ORDER BY t.task, t.try_number DESC) l) c
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
-
-GRANT SELECT ON pgetl.pipeline_run TO PUBLIC;

@@ -56,10 +56,11 @@ INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
     ('scheduled', 'cancelled'),
     ('queued', 'success'), ('queued', 'failed'), ('queued', 'up_for_retry'), ('queued', 'cancelled');
 
--- What depends on the state columns is rebuilt around their new type.
+-- What depends on the state columns is rebuilt around their new type
+-- (the views read them: 98_views.sql recreates them; pgetl.pipeline_run
+-- is gone since 20_history.sql).
 DROP VIEW pgetl.schedules;
 DROP VIEW pgetl.task_run;
-DROP VIEW pgetl.pipeline_run;
 DROP TRIGGER run_before ON pgetl.run_record;
 DROP TRIGGER run_after ON pgetl.run_record;
 DROP TRIGGER task_run_before ON pgetl.task_run_record;
@@ -94,68 +95,6 @@ CREATE TRIGGER run_after AFTER INSERT OR UPDATE OF state ON pgetl.run_record
 -- memory, src/pool.c).
 --@create pgetl._running_tasks
 GRANT EXECUTE ON FUNCTION pgetl._running_tasks() TO PUBLIC;
--- (as it is here, before the data intervals of 89_intervals.sql and the
--- mapped tasks of 89_mapping.sql, which brings it to the install parts' form)
-CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
-       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
-       r.reason, r.resumed,
-       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
-       c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
-  FROM pgetl.run_record r
- CROSS JOIN LATERAL (
-       SELECT count(*)::integer AS tasks_total,
-              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
-              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
-              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
-              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
-              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
-              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
-              count(*) FILTER (WHERE l.state = 'up_for_reschedule')::integer AS tasks_up_for_reschedule,
-              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
-              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
-              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
-         FROM (SELECT DISTINCT ON (t.task)
-                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state
-                 FROM pgetl.task_run_record t
-                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
-                WHERE t.run_id = r.run_id
-                ORDER BY t.task, t.try_number DESC) l) c
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state';
-
--- (as it was before 89_mapping.sql, which adds map_index)
-CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number,
-       CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state,
-       t.scheduled_at, t.queued_at, coalesce(t.started_at, w.started_at) AS started_at,
-       t.finished_at, t.duration,
-       coalesce(t.pid, w.pid) AS pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
-       t.task_run_id, t.note, t.marked_by, t.marked_at
-  FROM pgetl.task_run_record t
-  JOIN pgetl.run_record r USING (run_id)
-  LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error';
-
-GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;
-
-CREATE VIEW pgetl.schedules WITH (security_barrier) AS
-SELECT p.name AS pipeline, p.owner, s.schedule, s.params, s.cron_jobname, s.cron_database,
-       s.jobid, r.run_id AS last_run_id, r.state::text AS last_run_state,
-       r.started_at AS last_run_started_at, r.started_by AS last_run_started_by,
-       s.created_at, s.updated_at
-  FROM pgetl.schedule s
-  JOIN pgetl.pipeline p USING (pipeline_id)
-  LEFT JOIN LATERAL (SELECT rr.run_id, rr.state, rr.started_at, rr.started_by
-                       FROM pgetl.run_record rr
-                      WHERE rr.pipeline_id = s.pipeline_id
-                      ORDER BY rr.run_id DESC LIMIT 1) r ON true
- WHERE pg_catalog.pg_has_role(p.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.schedules IS 'pg_cron schedules of pipelines you may see, with the latest run of each pipeline';
-GRANT SELECT ON pgetl.schedules TO PUBLIC;
-
 -- Functions that compared runs with the state queued, or stored a state
 -- held in text (src/sql/30_define.sql, 40_engine.sql; the others are
 -- replaced by later steps).

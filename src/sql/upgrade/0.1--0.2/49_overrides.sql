@@ -10,8 +10,6 @@ INSERT INTO pgetl.task_state_transition (from_state, to_state)
 SELECT f, t FROM unnest('{success,failed,upstream_failed,skipped,cancelled}'::pgetl.task_state[]) f,
                  unnest('{success,failed,skipped}'::pgetl.task_state[]) t
  WHERE f <> t;
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
 
 DROP FUNCTION pgetl._resume_run(oid, bigint, integer, text[]);
 --@create pgetl._set_task_state

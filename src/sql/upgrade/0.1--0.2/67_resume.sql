@@ -21,11 +21,6 @@ ALTER TABLE pgetl.reject_record
     ADD COLUMN resolved_by bigint,
     ADD COLUMN resolved_at timestamptz;
 
-DROP VIEW pgetl.reject;
---@view pgetl.reject
-COMMENT ON VIEW pgetl.reject IS 'rejected records of loads you may see: where, which column, which rule, and why (severity warn: a warning, the record loaded); resolved_by: the replay that loaded the record';
-GRANT SELECT ON pgetl.reject TO PUBLIC;
-
 COMMENT ON FUNCTION @extschema@.pgetl_load(text, text, boolean, boolean) IS
 'loads a CSV source (an absolute server path, or the name of staged data) with a load spec, as the calling role; rejected records go to pgetl.reject; with commit_every, resume => true continues an interrupted load from its last checkpoint';
 

@@ -10,9 +10,8 @@ INSERT INTO pgetl.task_kind (kind, position, needs_command, description) VALUES
 -- and PostgreSQL 15 and 16 refuse to use an enum value added in the
 -- transaction (the transition rows, the views below), even to a type the
 -- same transaction created (25_states.sql).  So the type is made anew, as
--- 25_states.sql made it, and what depends on it is rebuilt.
-DROP VIEW pgetl.task_run;
-DROP VIEW pgetl.pipeline_run;
+-- 25_states.sql made it, and what depends on it is rebuilt (the views that
+-- read it are gone since 25_states.sql: 98_views.sql recreates them).
 DROP TRIGGER task_run_before ON pgetl.task_run_record;
 DROP TRIGGER task_run_after ON pgetl.task_run_record;
 ALTER TYPE pgetl.task_state RENAME TO task_state_before_sensors;
@@ -44,52 +43,6 @@ CREATE TRIGGER task_run_before BEFORE INSERT OR UPDATE OF state ON pgetl.task_ru
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_before();
 CREATE TRIGGER task_run_after AFTER INSERT OR UPDATE OF state ON pgetl.task_run_record
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_run_after();
-
--- the views, with the count of tasks up_for_reschedule
--- (as it is here, before the data intervals of 89_intervals.sql and the
--- mapped tasks of 89_mapping.sql, which brings it to the install parts' form)
-CREATE VIEW pgetl.pipeline_run WITH (security_barrier) AS
-SELECT r.run_id, r.pipeline, r.state::text AS state, r.params, r.logical_date,
-       r.started_at, r.finished_at, r.duration, r.started_by, r.owner,
-       r.reason, r.resumed,
-       c.tasks_total, c.tasks_scheduled, c.tasks_queued, c.tasks_running, c.tasks_success,
-       c.tasks_failed, c.tasks_up_for_retry, c.tasks_up_for_reschedule, c.tasks_upstream_failed,
-       c.tasks_skipped, c.tasks_cancelled, r.queued_at, r.definition_version, r.note
-  FROM pgetl.run_record r
- CROSS JOIN LATERAL (
-       SELECT count(*)::integer AS tasks_total,
-              count(*) FILTER (WHERE l.state = 'scheduled')::integer AS tasks_scheduled,
-              count(*) FILTER (WHERE l.state = 'queued')::integer AS tasks_queued,
-              count(*) FILTER (WHERE l.state = 'running')::integer AS tasks_running,
-              count(*) FILTER (WHERE l.state = 'success')::integer AS tasks_success,
-              count(*) FILTER (WHERE l.state = 'failed')::integer AS tasks_failed,
-              count(*) FILTER (WHERE l.state = 'up_for_retry')::integer AS tasks_up_for_retry,
-              count(*) FILTER (WHERE l.state = 'up_for_reschedule')::integer AS tasks_up_for_reschedule,
-              count(*) FILTER (WHERE l.state = 'upstream_failed')::integer AS tasks_upstream_failed,
-              count(*) FILTER (WHERE l.state = 'skipped')::integer AS tasks_skipped,
-              count(*) FILTER (WHERE l.state = 'cancelled')::integer AS tasks_cancelled
-         FROM (SELECT DISTINCT ON (t.task)
-                      CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state
-                 FROM pgetl.task_run_record t
-                 LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
-                WHERE t.run_id = r.run_id
-                ORDER BY t.task, t.try_number DESC) l) c
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
--- (as it was before 89_mapping.sql, which adds map_index)
-CREATE VIEW pgetl.task_run WITH (security_barrier) AS
-SELECT t.run_id, r.pipeline, t.task, t.try_number,
-       CASE WHEN w.task_run_id IS NOT NULL THEN 'running' ELSE t.state::text END AS state,
-       t.scheduled_at, t.queued_at, coalesce(t.started_at, w.started_at) AS started_at,
-       t.finished_at, t.duration,
-       coalesce(t.pid, w.pid) AS pid, t.result, t.rows, t.error, t.sqlstate, t.detail, t.hint, t.context,
-       t.task_run_id, t.note, t.marked_by, t.marked_at
-  FROM pgetl.task_run_record t
-  JOIN pgetl.run_record r USING (run_id)
-  LEFT JOIN pgetl._running_tasks() w ON w.task_run_id = t.task_run_id AND t.state = 'queued'
- WHERE pg_catalog.pg_has_role(r.owner, 'MEMBER');
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, and who marked its state by hand';
-GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;
 
 -- the engine: sensors poke, reschedule and time out; stopped runs and
 -- crash recovery cancel sensors waiting for their next poke; a

@@ -21,10 +21,6 @@ ALTER TABLE pgetl.run_record ADD COLUMN callback_error text, ADD COLUMN callback
 ALTER TABLE pgetl.task_run_record ADD COLUMN callback_error text;
 CREATE INDEX ON pgetl.run_record (run_id) WHERE callback_pending IS NOT NULL;
 
---@view pgetl.callback_failure
-COMMENT ON VIEW pgetl.callback_failure IS 'callbacks that failed, of runs you may see: the run or task try whose state they reported, and their error';
-GRANT SELECT ON pgetl.callback_failure TO PUBLIC;
-
 --@create pgetl._check_callback
 --@create pgetl._task_start
 --@create pgetl._callback_of

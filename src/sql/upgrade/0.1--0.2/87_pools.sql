@@ -50,7 +50,3 @@ ALTER TABLE pgetl.task ADD COLUMN weight_rule text NOT NULL DEFAULT 'downstream'
 --@comment pgetl._effective_weights
 --@comment pgetl._effective_weight
 --@comment pgetl._hand_out_order
---@view pgetl.pools
-COMMENT ON VIEW pgetl.pools IS
-'task pools (Airflow''s pools): slots, tries running in them (running, occupied_slots), tries waiting for them (queued), open slots';
-GRANT SELECT ON pgetl.pools TO PUBLIC;

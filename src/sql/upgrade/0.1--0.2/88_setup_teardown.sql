@@ -7,7 +7,7 @@
 -- outcome leaves teardown tasks out (pgetl._dag_step, from 45_slots.sql);
 -- resume and clear re-run the setup and teardown tasks of a re-run task
 -- (pgetl._resume_run, from 49_overrides.sql).  pgetl.tasks shows the new
--- columns.
+-- columns (98_views.sql).
 ALTER TABLE pgetl.task
     ADD COLUMN setup boolean NOT NULL DEFAULT false,
     ADD COLUMN teardown boolean NOT NULL DEFAULT false,
@@ -28,7 +28,3 @@ DROP FUNCTION pgetl._trigger_decision(text, bigint, bigint, bigint, bigint, bigi
 --@create pgetl._with_setups_teardowns
 --@comment pgetl._with_setups_teardowns
 
-DROP VIEW pgetl.tasks;
---@view pgetl.tasks
-COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks, the trigger rule they run by, and whether they are setup or teardown tasks';
-GRANT SELECT ON pgetl.tasks TO PUBLIC;

@@ -19,14 +19,6 @@ ALTER TABLE pgetl.schedule
     ADD COLUMN paused boolean NOT NULL DEFAULT false,
     ADD COLUMN last_interval_end timestamptz;
 
--- the views show the new columns (at their end)
--- (pgetl.pipeline_run gets the interval columns from 89_mapping.sql, which
--- recreates it in its install form once the columns it reads exist)
-DROP VIEW pgetl.schedules;
---@view pgetl.schedules
-COMMENT ON VIEW pgetl.schedules IS 'pg_cron schedules of pipelines you may see, with the latest run of each pipeline';
-GRANT SELECT ON pgetl.schedules TO PUBLIC;
-
 -- pgetl_schedule's new arguments
 DROP FUNCTION @extschema@.pgetl_schedule(text, text, jsonb);
 DROP FUNCTION pgetl._schedule_prepare(oid, text, text, jsonb, text);

@@ -10,9 +10,8 @@
 -- pgetl_create_pipeline and pgetl_alter_pipeline) caps the instances.
 -- A try is now unique per (run, task, map_index, try_number).  The view
 -- pgetl.task_run shows map_index; pgetl.pipeline_run counts tasks by the
--- state of their own try, as pgetl._latest_tries now does (both views are
--- created here again; 25_states.sql and 84_sensors.sql keep copies of
--- them as they were before, since the install part's need map_index).
+-- state of their own try, as pgetl._latest_tries now does (98_views.sql
+-- recreates both).
 ALTER TABLE pgetl.pipeline
     ADD COLUMN max_map_length integer NOT NULL DEFAULT 1024 CHECK (max_map_length BETWEEN 1 AND 100000);
 ALTER TABLE pgetl.task ADD COLUMN map_over text CHECK (btrim(map_over) <> '');
@@ -52,10 +51,3 @@ INSERT INTO pgetl.task_state_transition (from_state, to_state) VALUES
 --@create @extschema@.pgetl_map_index
 --@comment @extschema@.pgetl_map_index
 
-DROP VIEW pgetl.task_run;
-DROP VIEW pgetl.pipeline_run;
---@view pgetl.pipeline_run
-COMMENT ON VIEW pgetl.pipeline_run IS 'pipeline runs you may see: state, timing, who started it, task counts by state, note';
---@view pgetl.task_run
-COMMENT ON VIEW pgetl.task_run IS 'task tries you may see: one row per try, with result or error, note, who marked its state by hand, and the map_index of a mapped instance';
-GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run TO PUBLIC;

@@ -6,6 +6,7 @@
 -- applied by load_columns.c's option_keys[] (pgetl._load_options).  Nothing
 -- is moved: 0.1's _define_load derived every one of those columns from the
 -- options it stored, with the same defaults.
+-- (pgetl.loads reads the columns: 98_views.sql recreates it)
 DROP VIEW pgetl.loads;
 ALTER TABLE pgetl.load_spec
     DROP COLUMN delimiter,
@@ -21,9 +22,6 @@ ALTER TABLE pgetl.load_spec
     DROP COLUMN max_reject_ratio;
 --@create pgetl._load_options
 --@comment pgetl._load_options
---@view pgetl.loads
-COMMENT ON VIEW pgetl.loads IS 'load specs you may use: target, dialect, mode, columns and rules as defined';
-GRANT SELECT ON pgetl.loads TO PUBLIC;
 
 -- One validator of a spec (issue 15): the values of its options and
 -- expectations are checked by the C validator too (load_columns.c's

@@ -1,0 +1,8 @@
+-- Priority among a run's own queued tries (issue 11 §2): the hand-out per
+-- run starts the highest effective priority weight first, as the hand-out
+-- over all runs does, also with the default weights (Airflow's default
+-- weight_rule downstream favours the tasks with the most downstream
+-- tasks).  pgetl._dag_step calls pgetl._queued_in_order (its install form
+-- comes with 89_mapping.sql); created here, once map_index exists.
+--@create pgetl._queued_in_order
+--@comment pgetl._queued_in_order
