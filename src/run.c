@@ -1213,9 +1213,10 @@ pgetl_backfill(PG_FUNCTION_ARGS)
 							pipeline, date_s, why)));
 			continue;
 		}
+
 		/*
-		 * a place among the backfill's max_active_runs and the pipeline's
-		 * (a run beyond the pipeline's would only wait queued, holding a run
+		 * a place among the backfill's max_active_runs and the pipeline's (a
+		 * run beyond the pipeline's would only wait queued, holding a run
 		 * slot), with run slots to spare
 		 */
 		if (cap == 0)
