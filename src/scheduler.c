@@ -117,11 +117,11 @@ typedef struct ActiveRun
 	TimestampTz next_full_step; /* when pgetl._dag_step() runs next */
 	TimestampTz next_dispatch;	/* when to look for a free worker again */
 	long		no_slot_wait_ms;
-	char	   *wait_reason;	/* what its reason says tries wait for (a
-								 * task worker, a task pool), as written;
-								 * NULL: nothing (TopMemoryContext) */
-	StringInfo	pool_wait;		/* in hand_out_all: the task pools its
-								 * tries wait for (step_cxt), NULL: none */
+	char	   *wait_reason;	/* what its reason says tries wait for (a task
+								 * worker, a task pool), as written; NULL:
+								 * nothing (TopMemoryContext) */
+	StringInfo	pool_wait;		/* in hand_out_all: the task pools its tries
+								 * wait for (step_cxt), NULL: none */
 	int			step_errors;
 	bool		callback_due;	/* its end calls for the pipeline's callback */
 	TimestampTz deadline;		/* its run_timeout ends then; 0: none */
