@@ -11,7 +11,12 @@
  * history and the work of the tasks are committed whatever becomes of the
  * caller's transaction.  Nothing here fails because the server is busy: a
  * full queue, or no background worker slot to start the scheduler, only
- * makes the caller wait (as long as its statement_timeout lets it).
+ * makes the caller wait (as long as its statement_timeout lets it).  The
+ * one limit that fails a run is the server's run slots (src/shmem.c): a
+ * run that finds them all held by active runs is not started (53400 from
+ * the scheduler).  Catchups (pgetl_run_due, the cron job) and backfills
+ * therefore start runs only as places free, and never take the last
+ * quarter of the slots (wait_for_place).
  *
  *-------------------------------------------------------------------------
  */
@@ -56,6 +61,12 @@
  * long for a slot.
  */
 #define SLOT_STUCK_MS		60000L
+/*
+ * How often a catchup or a backfill looks whether a place freed for its
+ * next run (wait_for_place): from the first, doubled up to the last.
+ */
+#define PLACE_POLL_MS		10L
+#define PLACE_POLL_MAX_MS	200L
 
 static const char *const commit_first_hint =
 "Commit the definition first, then call pgetl_run() or pgetl_resume() in a new transaction.";
@@ -568,6 +579,71 @@ static int	backfill_states(const int64 *ids, int n, PgetlRunState *states, Memor
 static void backfill_nap(void);
 
 /*
+ * pipeline_max_active_runs - the pipeline's max_active_runs as committed
+ * (read as the extension owner); INT_MAX when there is no such pipeline
+ * (starting its run raises the error).
+ */
+static int
+pipeline_max_active_runs(const char *pipeline)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	int			result = INT_MAX;
+
+	values[0] = CStringGetTextDatum(pipeline);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (pgetl_spi_as_owner("SELECT max_active_runs FROM pgetl.pipeline WHERE name OPERATOR(pg_catalog.=) $1",
+						   1, types, values, NULL, true, 1) == 1)
+	{
+		bool		isnull;
+		Datum		d = pgetl_spi_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											"max_active_runs", &isnull);
+
+		if (!isnull)
+			result = DatumGetInt32(d);
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * wait_for_place - before a catchup or a backfill starts its next run:
+ * wait while 'cap' of its runs so far (ids[0..n), their states kept in
+ * states) are active, or while some are and the server's free run slots
+ * are down to the reserve left to other runs (pgetl_slots_scarce).  So
+ * such a caller never holds more than 'cap' run slots, never a queued run
+ * beyond its pipeline's max_active_runs of its own, and never the last
+ * slots: the runs it has not started yet wait here, as dates or intervals
+ * still due, not in shared memory.  Each wait ends as its own runs end;
+ * the caller's statement_timeout or a cancel ends it too.  stop, when not
+ * NULL, is polled too: true ends the wait at once (and is returned).
+ */
+static bool
+wait_for_place(const int64 *ids, PgetlRunState *states, int n, int cap,
+			   MemoryContext cxt, bool (*stop) (const char *, TimestampTz),
+			   const char *pipeline, TimestampTz since)
+{
+	long		nap_ms = PLACE_POLL_MS;
+
+	for (;;)
+	{
+		int			active = backfill_states(ids, n, states, cxt);
+
+		if (active < cap && (active == 0 || !pgetl_slots_scarce()))
+			return false;
+		if (stop != NULL && stop(pipeline, since))
+			return true;
+		/* nothing wakes us when a run ends: poll, soon at first */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 nap_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		nap_ms = Min(nap_ms * 2, PLACE_POLL_MAX_MS);
+	}
+}
+
+/*
  * is_scheduled - does the pipeline have a pgetl_schedule schedule?  False
  * with a catalog still at 0.1 (no data intervals there).
  */
@@ -615,6 +691,7 @@ run_due_once(const char *pipeline, TimestampTz at, bool dry_run, bool wait, Retu
 	int64	   *ids;
 	PgetlRunState *states;
 	int64		last = 0;
+	int			cap = INT_MAX;
 
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = CStringGetTextDatum(pipeline);
@@ -647,11 +724,33 @@ run_due_once(const char *pipeline, TimestampTz at, bool dry_run, bool wait, Retu
 		pgetl_require_preload();
 	ids = palloc0(sizeof(int64) * Max(n, 1));
 	states = palloc(sizeof(PgetlRunState) * Max(n, 1));
+	poll_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl run_due poll", ALLOCSET_SMALL_SIZES);
+	if (wait && !dry_run && n > 0)
+		cap = pipeline_max_active_runs(pipeline);
 	for (uint64 i = 0; i < n; i++)
 	{
 		Datum		row[4];
 		bool		row_nulls[4] = {false, false, false, false};
 
+		if (!dry_run && wait)
+			(void) wait_for_place(ids, states, (int) i, cap, poll_cxt, NULL, NULL, 0);
+		else if (!dry_run && i > 0 && pgetl_slots_scarce())
+		{
+			int			total;
+			int			free_slots = pgetl_slots_free(&total);
+
+			/* without waiting: leave the rest due for the next call */
+			ereport(NOTICE,
+					(errmsg("pipeline \"%s\": " UINT64_FORMAT " of " UINT64_FORMAT " due intervals not started, too few run slots are free",
+							pipeline, n - i, n),
+					 errdetail("%d of the server's %d run slots are free; a catchup leaves a quarter of them to other runs. "
+							   "The intervals stay due.",
+							   free_slots, total),
+					 errhint("The schedule's next firing starts them, as does SELECT * FROM pgetl_run_due('%s', wait => true), "
+							 "which starts each as a place among max_active_runs frees.", pipeline)));
+			*count = i;
+			break;
+		}
 		if (!dry_run)
 		{
 			ids[i] = launch_run(pipeline, params[i], dates[i], 0, false, &intervals[2 * i]);
@@ -669,9 +768,11 @@ run_due_once(const char *pipeline, TimestampTz at, bool dry_run, bool wait, Retu
 		}
 	}
 	if (!wait || dry_run || n == 0)
+	{
+		MemoryContextDelete(poll_cxt);
 		return last;
+	}
 
-	poll_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl run_due poll", ALLOCSET_SMALL_SIZES);
 	while (backfill_states(ids, (int) n, states, poll_cxt) > 0)
 		backfill_nap();
 	MemoryContextDelete(poll_cxt);
@@ -1059,6 +1160,7 @@ pgetl_backfill(PG_FUNCTION_ARGS)
 	StringInfoData failed_ids;
 	TimestampTz since = GetCurrentTimestamp();
 	MemoryContext poll_cxt;
+	int			cap = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1111,11 +1213,17 @@ pgetl_backfill(PG_FUNCTION_ARGS)
 							pipeline, date_s, why)));
 			continue;
 		}
-		/* a place among the backfill's max_active_runs */
-		while (backfill_states(ids, nids, states, poll_cxt) >= max_active &&
-			   !backfill_cancel_requested(pipeline, since))
-			backfill_nap();
-		if (backfill_cancel_requested(pipeline, since))
+
+		/*
+		 * a place among the backfill's max_active_runs and the pipeline's (a
+		 * run beyond the pipeline's would only wait queued, holding a run
+		 * slot), with run slots to spare
+		 */
+		if (cap == 0)
+			cap = Min(max_active, pipeline_max_active_runs(pipeline));
+		if (wait_for_place(ids, states, nids, cap, poll_cxt, backfill_cancel_requested,
+						   pipeline, since) ||
+			backfill_cancel_requested(pipeline, since))
 		{
 			(void) backfill_states(ids, nids, states, poll_cxt);
 			backfill_stop(pipeline, ids, states, nids, n - i);

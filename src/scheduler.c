@@ -21,11 +21,14 @@
  * A run beyond its pipeline's max_active_runs is started queued: it holds
  * its run slot, and its DAG step (pgetl._dag_step) moves it to running
  * when a place frees (pgetl._promote_queued, also called when a run of the
- * pipeline finishes; then every run is stepped at once).
+ * pipeline finishes; then every run is stepped at once).  A run that
+ * finds every run slot of the server taken fails to start (53400, to its
+ * caller); catchups and backfills (src/run.c) start their runs only as
+ * places free, leaving a reserve of slots, so they never get there.
  *
  * Nothing fails for want of a process: a run waits in the queue while
- * the scheduler starts (or while all run slots are taken), and a task try
- * waits queued, with the reason in its run, until a task worker is free.
+ * the scheduler starts, and a task try waits queued, with the reason in
+ * its run, until a task worker is free.
  * The scheduler exits after pgetl.worker_idle_timeout without runs or
  * requests; the next caller starts it again.
  *
@@ -114,11 +117,11 @@ typedef struct ActiveRun
 	TimestampTz next_full_step; /* when pgetl._dag_step() runs next */
 	TimestampTz next_dispatch;	/* when to look for a free worker again */
 	long		no_slot_wait_ms;
-	char	   *wait_reason;	/* what its reason says tries wait for (a
-								 * task worker, a task pool), as written;
-								 * NULL: nothing (TopMemoryContext) */
-	StringInfo	pool_wait;		/* in hand_out_all: the task pools its
-								 * tries wait for (step_cxt), NULL: none */
+	char	   *wait_reason;	/* what its reason says tries wait for (a task
+								 * worker, a task pool), as written; NULL:
+								 * nothing (TopMemoryContext) */
+	StringInfo	pool_wait;		/* in hand_out_all: the task pools its tries
+								 * wait for (step_cxt), NULL: none */
 	int			step_errors;
 	bool		callback_due;	/* its end calls for the pipeline's callback */
 	TimestampTz deadline;		/* its run_timeout ends then; 0: none */
@@ -406,11 +409,20 @@ accept_request(dsm_handle h)
 	{
 		r->slot = pgetl_slot_take(MyDatabaseId);
 		if (r->slot < 0)
+		{
+			int			total;
+
+			(void) pgetl_slots_free(&total);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("too many active pgetl runs"),
-					 errdetail("All run slots of the server are taken."),
-					 errhint("Wait for runs to finish; raising max_worker_processes gives more run slots.")));
+					 errdetail("All %d run slots of the server are taken: each active run holds one, "
+							   "a run queued beyond its pipeline's max_active_runs too.", total),
+					 errhint("Wait for runs to finish.  Catch up a schedule with pgetl_run_due(..., wait => true) "
+							 "and backfill with pgetl_backfill(): they start runs only as places free.  "
+							 "Raising max_worker_processes gives more run slots (16 per worker process, at least %d).",
+							 PGETL_MIN_RUN_SLOTS)));
+		}
 		start_run(r);
 	}
 	PG_CATCH();

@@ -476,6 +476,40 @@ pgetl_slot_take(Oid dboid)
 	return found;
 }
 
+/*
+ * pgetl_slots_free - how many run slots of the server are free now (a
+ * snapshot: others take and free them meanwhile); *total, when not NULL,
+ * gets the number of run slots.
+ */
+int
+pgetl_slots_free(int *total)
+{
+	int			n = 0;
+
+	check_shared();
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < shared->nslots; i++)
+		if (shared->slots[i].pid == 0)
+			n++;
+	if (total != NULL)
+		*total = shared->nslots;
+	SpinLockRelease(&shared->mutex);
+	return n;
+}
+
+/*
+ * pgetl_slots_scarce - are no more run slots free than the reserve that
+ * catchups and backfills leave to others (PGETL_RUN_SLOT_RESERVE)?
+ */
+bool
+pgetl_slots_scarce(void)
+{
+	int			total;
+	int			free_slots = pgetl_slots_free(&total);
+
+	return free_slots <= total / PGETL_RUN_SLOT_RESERVE;
+}
+
 /* Tell the registry which run our slot drives. */
 void
 pgetl_slot_set_run(int slot, int64 run_id)

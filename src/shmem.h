@@ -19,6 +19,12 @@
 #define PGETL_REQUEST_QUEUE		64
 /* Run slots of the whole server: at least this many active runs */
 #define PGETL_MIN_RUN_SLOTS		256
+/*
+ * A catchup (pgetl_run_due, a schedule's cron job) or a backfill that has
+ * runs active starts no more while fewer than 1/PGETL_RUN_SLOT_RESERVE of
+ * the run slots are free: they stay for pgetl_run and other pipelines.
+ */
+#define PGETL_RUN_SLOT_RESERVE	4
 /* A scheduler registered but not attached by then is taken for lost */
 #define PGETL_SCHEDULER_START_MS	10000
 
@@ -41,6 +47,8 @@ extern bool pgetl_sched_release_requested(Oid dboid);
 
 /* active runs */
 extern int	pgetl_slot_take(Oid dboid);
+extern int	pgetl_slots_free(int *total);
+extern bool pgetl_slots_scarce(void);
 extern void pgetl_slot_set_run(int slot, int64 run_id);
 extern void pgetl_slot_release(int slot);
 extern bool pgetl_slot_cancel_requested(int slot, char *reason, int reasonlen);

@@ -6,8 +6,10 @@
 # results.  Each of the four functions is used here in a router query, a
 # multi-shard query, an INSERT ... SELECT into a distributed table and a
 # CREATE TABLE AS, plus a check and an export task, run by an ordinary
-# owner; every result must be the run's.  Outside a task, the functions
-# raise 55000 on the coordinator and inside a shard query.
+# owner; every result must be the run's.  The data interval functions and
+# a mapped task's pgetl_map_value()/pgetl_map_index() are used in
+# multi-shard queries.  Outside a task, all of them raise 55000 on the
+# coordinator and inside a shard query.
 # Needs Citus (exit 77, skipped, without it).
 cd "$(dirname "$0")/../.."
 . test/citus/lib.sh
@@ -38,6 +40,13 @@ SELECT pgetl_add_task('p', 'ms_date', $$INSERT INTO res SELECT 'ms_date', count(
 SELECT pgetl_add_task('p', 'ms_param', $$INSERT INTO res SELECT 'ms_param', count(*) FROM ev WHERE ts = pgetl_param('day')::date$$, '{base}');
 SELECT pgetl_add_task('p', 'ms_result', $$INSERT INTO res SELECT 'ms_result', count(*) FROM ev WHERE ts = '2024-01-10' AND v >= (pgetl_result('base')->>'min_v')::int$$, '{base}');
 SELECT pgetl_add_task('p', 'ms_run', $$INSERT INTO res SELECT 'ms_run', max(pgetl_run_id()) FROM ev$$, '{base}');
+-- the data interval (an unscheduled pipeline's: [logical date, logical
+-- date] at midnight UTC) and a mapped task's value and index, multi-shard
+SELECT pgetl_add_task('p', 'ms_interval', $$INSERT INTO res SELECT 'ms_interval', count(*) FROM ev
+    WHERE ts >= (pgetl_data_interval_start() AT TIME ZONE 'UTC')::date AND ts <= (pgetl_data_interval_end() AT TIME ZONE 'UTC')::date$$, '{base}');
+SELECT pgetl_add_task('p', 'ms_mapped', $$INSERT INTO res SELECT 'ms_map_' || pgetl_map_value('d'), count(*) FROM ev
+    WHERE ts = pgetl_map_value('d')::date AND pgetl_map_index() = (pgetl_map_value('i'))::int$$, '{base}',
+    map_over => $$SELECT d, i FROM (VALUES ('2024-01-09', 0), ('2024-01-03', 1)) v(d, i)$$);
 -- router (single shard) SELECT
 SELECT pgetl_add_task('p', 'rt_date', $$INSERT INTO res SELECT 'rt_date', count(*) FROM ev WHERE id = 950 AND ts = pgetl_logical_date()$$, '{base}');
 SELECT pgetl_add_task('p', 'rt_param', $$INSERT INTO res SELECT 'rt_param', count(*) FROM ev WHERE id = pgetl_param('id')::int$$, '{base}');
@@ -81,6 +90,9 @@ expect "multi-shard, pgetl_logical_date()" "$(res ms_date)" 100
 expect "multi-shard, pgetl_param()" "$(res ms_param)" 100
 expect "multi-shard, pgetl_result()" "$(res ms_result)" "$want_v3"
 expect "multi-shard, pgetl_run_id()" "$(res ms_run)" "$run"
+expect "multi-shard, pgetl_data_interval_start()/_end()" "$(res ms_interval)" 100
+expect "multi-shard, pgetl_map_value()/pgetl_map_index(), instance 0" "$(res ms_map_2024-01-09)" 100
+expect "multi-shard, pgetl_map_value()/pgetl_map_index(), instance 1" "$(res ms_map_2024-01-03)" 100
 expect "router, pgetl_logical_date()" "$(res rt_date)" 1
 expect "router, pgetl_param()" "$(res rt_param)" 1
 expect "router, pgetl_result()" "$(res rt_result)" 1
@@ -111,7 +123,8 @@ expect "  ... with the message of the worker" \
     "pgetl_param() can only be called inside a pipeline task"
 
 # outside a task: 55000, on the coordinator and inside shard queries
-for f in "pgetl_logical_date()" "pgetl_run_id()" "pgetl_param('day')" "pgetl_result('base')"; do
+for f in "pgetl_logical_date()" "pgetl_run_id()" "pgetl_param('day')" "pgetl_result('base')" \
+         "pgetl_data_interval_start()" "pgetl_data_interval_end()" "pgetl_map_value('d')" "pgetl_map_index()"; do
     for sql in "SELECT $f" "SELECT count(*) FROM ev WHERE ($f)::text IS NOT NULL" \
                "SELECT count(*) FROM ev WHERE id = 950 AND ($f)::text IS NOT NULL"; do
         got=$(psql -X -A -t -q -p "$COORD" -U etl -v VERBOSITY=verbose -c "$sql" 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]*\): .*/\1/p' | head -n 1 || true)
