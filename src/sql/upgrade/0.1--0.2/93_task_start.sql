@@ -1,0 +1,12 @@
+-- Engine speed (1,000 independent tasks ran about 12% slower after dynamic
+-- task mapping): pgetl._task_start is an SQL function again, as it was
+-- before mapping (a task worker resets its plans before every try, so
+-- PL/pgSQL only added its own cost per call).  As SQL its body is
+-- checked when created, so it is created here, once the columns it reads
+-- exist (callbacks: 85_callbacks.sql; mapping: 89_mapping.sql).
+--@create pgetl._task_start
+-- _task_succeed plans the mapped-instance check only for a mapped
+-- instance; _effective_weights finds its tasks by a join, not by = ANY
+-- over the whole array (the DAG step's priority order, _queued_in_order).
+--@function pgetl._task_succeed
+--@function pgetl._effective_weights
