@@ -5,7 +5,7 @@
 -- task's work, queueing the downstream tasks it releases (_task_succeed).
 DROP FUNCTION pgetl._task_begin(bigint, integer);
 -- (_task_start, which also reads the task's callbacks and its mapping, is
--- created by 93_task_start.sql, once their columns exist)
+-- created by 94_task_start.sql, once their columns exist)
 DROP FUNCTION pgetl._task_succeed(bigint, jsonb, bigint);
 --@create pgetl._task_succeed
 -- pgetl.notify = runs: no NOTIFY per task state change

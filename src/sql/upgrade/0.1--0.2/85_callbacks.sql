@@ -23,7 +23,7 @@ CREATE INDEX ON pgetl.run_record (run_id) WHERE callback_pending IS NOT NULL;
 
 --@create pgetl._check_callback
 -- (pgetl._task_start, which reads the task's callbacks, is created by
--- 93_task_start.sql, once the columns of dynamic task mapping exist too)
+-- 94_task_start.sql, once the columns of dynamic task mapping exist too)
 --@create pgetl._callback_of
 --@create pgetl._run_callback_due
 --@create pgetl._pending_callbacks
