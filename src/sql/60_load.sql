@@ -377,3 +377,22 @@ CREATE FUNCTION @extschema@.pgetl_reload_rejects(of_load bigint,
 RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
 COMMENT ON FUNCTION @extschema@.pgetl_reload_rejects(bigint) IS
 'checks the unresolved rejects of a load again with its spec as it is now and loads those that pass, as a new load; their rejects are marked resolved_by it';
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._load_spec_for(oid, text, boolean) IS
+'internal: the load spec of that name if the caller may use it (member of its owner); for the loader (load_spec.c), _define_load, _drop_load and _check_load_task';
+COMMENT ON FUNCTION pgetl._define_load(oid, text, oid, jsonb, jsonb) IS
+'internal: stores (or replaces) a load spec that _load_check_spec accepted; called by pgetl_define_load (load_spec.c), which then compiles it as the caller';
+COMMENT ON FUNCTION pgetl._drop_load(oid, text) IS
+'internal: does the work of pgetl_drop_load (load_spec.c): drops a load spec the caller may use';
+COMMENT ON FUNCTION pgetl._check_load_task(oid, jsonb) IS
+'internal: checks a load task''s config and that its spec exists for the caller; called by _add_task';
+COMMENT ON FUNCTION pgetl._stage(oid, text, bytea) IS
+'internal: does the work of pgetl_stage (load_spec.c): appends a chunk to staged data; returns the bytes staged under that name';
+COMMENT ON FUNCTION pgetl._stage_for(oid, text) IS
+'internal: the staged data of that name if the caller may use it (member of its owner); for _stage_id and _drop_stage';
+COMMENT ON FUNCTION pgetl._stage_id(oid, text) IS
+'internal: the id of staged data the caller may read; called by the loader (load_source.c)';
+COMMENT ON FUNCTION pgetl._drop_stage(oid, text) IS
+'internal: does the work of pgetl_drop_stage (load_spec.c), also called by a load with drop_stage (load.c): drops staged data';
