@@ -61,6 +61,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "export.h"
+#include "load.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -530,20 +531,22 @@ sensor_wait(int slot, int64 wait_ms)
 	}
 }
 
-/* Run a load task: SELECT * FROM <schema>.pgetl_load(load, source). */
+/*
+ * Run a load task: SELECT * FROM <schema>.pgetl_load(load, source), its
+ * config checked as pgetl_add_task checked it (load_task_check_config).
+ */
 static void
 run_load(TaskSpec *spec)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	char	   *load = config_string(spec->config, "load");
-	char	   *source = config_string(spec->config, "source");
+	char	   *load;
+	char	   *source;
 	char	   *schema = get_namespace_name(pgetl_extension_schema());
 
-	if (load == NULL || source == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("load task needs config with \"load\" and \"source\"")));
+	load_task_check_config(spec->config);
+	load = config_string(spec->config, "load");
+	source = config_string(spec->config, "source");
 	values[0] = CStringGetTextDatum(load);
 	values[1] = CStringGetTextDatum(source);
 	if (SPI_execute_with_args(psprintf("SELECT * FROM %s.pgetl_load($1, $2)", quote_identifier(schema)),

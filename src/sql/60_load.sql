@@ -249,25 +249,12 @@ BEGIN
 END
 $$;
 
--- Called by pgetl_add_task for kind 'load'.
+-- A load task's config: {"load": "spec", "source": "/abs/file.csv" or
+-- staged data}, and a spec of that name the caller may use.  One check of
+-- the config (src/load_spec.c: load_task_check_config), which the task
+-- worker makes again before it loads.
 CREATE FUNCTION pgetl._check_load_task(caller oid, config jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF jsonb_typeof(config->'load') IS DISTINCT FROM 'string'
-       OR jsonb_typeof(config->'source') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'a load task needs config with string keys "load" and "source"'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: config => ''{"load": "sales", "source": "/srv/in/sales.csv"}''';
-    END IF;
-    PERFORM pgetl._check_config_keys('load', config, '{load,source}',
-        'A load task config has keys "load" and "source".');
-    IF config->>'source' = '' THEN
-        RAISE EXCEPTION 'load task source must not be empty' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Give an absolute server path (starting with /) or the name of staged data.';
-    END IF;
-    PERFORM pgetl._load_spec_for(caller, config->>'load');
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgetl_check_load_task' LANGUAGE C;
 
 -- Staged data: append a chunk; returns the bytes staged under that name.
 CREATE FUNCTION pgetl._stage(caller oid, p_name text, p_data bytea) RETURNS bigint
