@@ -209,7 +209,8 @@ compile_pattern(const char *pattern)
 
 /*
  * set_precheck - pick the fast syntax check for a type whose input function
- * is known, so that most values convert without a subtransaction.
+ * is known, so that most values convert without a subtransaction.  Read on
+ * PostgreSQL 15 only: 16+ converts with soft errors (load_rules.c).
  */
 static void
 set_precheck(LoadColumn *c)
