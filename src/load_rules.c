@@ -19,11 +19,12 @@
  * with every risky call guarded.
  *
  * Measured cost of the precheck, 2026-12-02, a 300,000-row purchases CSV
- * (test/bench/gen_purchases.py; six rules, four columns with a precheck),
+ * (test/bench/gen_purchases.py; six rules, four columns with a precheck;
  * serial load, 11 interleaved pairs per case, load average 5.7-7.3 on 2
- * cores, backend CPU from /proc: on 17, the precheck path took 1.07x the
- * backend CPU of soft errors alone on the clean file (median; wall 1.03x)
- * and 1.00x with 1% bad rows (wall 1.09x), with the same rows loaded and
+ * cores, backend CPU from /proc, a build with a temporary switch between
+ * the two paths): on 17, the precheck path took 1.07x the backend CPU of
+ * soft errors alone on the clean file (median; wall 1.03x) and 1.00x with
+ * 1% bad rows (wall 1.09x), with the same rows loaded and
  * the same rejects (md5 of both compared) -- so 16+ has no precheck.  On
  * 15 (5 pairs, load average 4.4-4.7) the precheck path took 0.56x the
  * backend CPU of a subtransaction per value on the clean file (wall 0.67x)

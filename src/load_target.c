@@ -33,9 +33,10 @@
  * buffers (CopyMultiInsertBuffer*) are static in copyfrom.c; what the fast
  * path calls is the executor's and the table AM's public API.  Measured
  * 2026-12-02 on 17 (300,000-row purchases CSV, six rules, serial load, 11
- * interleaved pairs, load average 6.0-6.4 on 2 cores): the fast path took
- * 0.49x the backend CPU (median; wall 0.51x) of the INSERT ... SELECT
- * unnest statement.
+ * interleaved pairs, load average 6.0-6.4 on 2 cores, a build with a
+ * temporary switch between the two paths): the fast path took 0.49x the
+ * backend CPU (median; wall 0.51x) of the INSERT ... SELECT unnest
+ * statement.
  *
  * One BulkInsertState serves the whole load, as in COPY, so that the load
  * goes through one 16 MB ring of shared buffers (BAS_BULKWRITE) instead of
