@@ -1054,6 +1054,23 @@ first_value(int n)
 }
 
 /*
+ * first_bool - column n (a boolean) of the first row of the last owner_select
+ * as a Datum read by value, not as text: 1 true, 0 false, -1 NULL or no row.
+ */
+static int
+first_bool(int n)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_processed == 0)
+		return -1;
+	Assert(SPI_gettypeid(SPI_tuptable->tupdesc, n) == BOOLOID);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, n, &isnull);
+	return isnull ? -1 : DatumGetBool(d) ? 1 : 0;
+}
+
+/*
  * load_rules_check_expectations - check the spec's whole-load expectations
  * after the rows are in, in the load's transaction: counts first, then
  * not_null, unique, freshness (over the target as the load leaves it) and
@@ -1134,7 +1151,6 @@ load_rules_check_expectations(LoadSpec *spec, int64 rows_read, int64 rows_loaded
 		Oid			type = TEXTOID;
 		Datum		age = CStringGetTextDatum(e->fresh_max_age);
 		char	   *newest;
-		char	   *fresh;
 
 		er.what = psprintf("freshness (%s)", e->fresh_column);
 		owner_select(spec, NULL,
@@ -1144,22 +1160,21 @@ load_rules_check_expectations(LoadSpec *spec, int64 rows_read, int64 rows_loaded
 							  quote_identifier(e->fresh_column), quote_identifier(e->fresh_column),
 							  spec->target_name), 1, &type, &age);
 		newest = first_value(1);
-		fresh = first_value(2);
 		if (newest == NULL)
 			expectation_failed(&er, "column \"%s\" has no value", e->fresh_column);
-		if (strcmp(fresh, "t") != 0)
+		if (first_bool(2) != 1)
 			expectation_failed(&er, "newest value %s is older than max_age %s", newest, e->fresh_max_age);
 	}
 	for (int i = 0; i < e->nsql; i++)
 	{
-		char	   *v;
+		int			v;
 
 		er.what = psprintf("sql[%d]", i + 1);
 		owner_select(spec, e->sql_plans[i], NULL, 0, NULL, NULL);
-		v = first_value(1);
-		if (SPI_processed == 0 || v == NULL || strcmp(v, "t") != 0)
+		v = first_bool(1);
+		if (v != 1)
 			expectation_failed(&er, "%s returned %s", e->sql[i],
-							   SPI_processed == 0 ? "no row" : v == NULL ? "NULL" : "false");
+							   SPI_processed == 0 ? "no row" : v < 0 ? "NULL" : "false");
 	}
 	PopActiveSnapshot();
 	error_context_stack = errcb.previous;
