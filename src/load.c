@@ -221,17 +221,27 @@ end_history(Load *load)
 }
 
 /*
- * The failures of one batch's rejects, written by one statement
- * (flush_rejects): with 1% bad rows (perf, 1M rows, 9,841 rejects), one
+ * The failures of rejected rows, written by one statement (flush_rejects)
+ * for many batches: with 1% bad rows (perf, 1M rows, 9,841 rejects), one
  * INSERT per failure took 13% of the loading backend's samples, one per
- * batch 9% (each row's foreign key check remains).  Eight arrays, one
- * element per failure, in the order the rows and their failures come.
+ * batch (of 1,000 rows, about 10 rejects) 9 to 12%, most of it the
+ * statement's own cost (executor start and end, the foreign key check's
+ * set-up, the switch to the extension owner).  So failures are kept in
+ * load->reject_cxt until REJECT_FLUSH_ROWS of them or REJECT_FLUSH_BYTES of
+ * their records and messages are kept, or the stretch ends (before its
+ * checkpoint, the whole-load expectations and the history row): the rows
+ * stored, their order (reject_id) and the transaction that stores them are
+ * the same.  Eight arrays, one element per failure, in the order the rows
+ * and their failures come.
  */
 #define REJECT_ARRAYS 8
+#define REJECT_FLUSH_ROWS 10000
+#define REJECT_FLUSH_BYTES (8 * 1024 * 1024)
 typedef struct RejectBatch
 {
 	int			n;
 	int			max;
+	Size		bytes;			/* of the records and messages kept */
 	Datum	   *elems[REJECT_ARRAYS];	/* line, record, column, rule, value,
 										 * message, sqlstate, severity */
 	bool	   *isnull[REJECT_ARRAYS];
@@ -246,6 +256,8 @@ typedef struct RejectBatch
 static void
 write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 {
+	MemoryContext old = MemoryContextSwitchTo(load->reject_cxt);
+
 	for (int i = 0; i < row->nfailures; i++)
 	{
 		LoadFailure *f = &row->failures[i];
@@ -275,22 +287,24 @@ write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 		rb->elems[6][k] = f->sqlerrcode ? CStringGetTextDatum(unpack_sql_state(f->sqlerrcode)) : (Datum) 0;
 		rb->isnull[6][k] = f->sqlerrcode == 0;
 		rb->elems[7][k] = CStringGetTextDatum(f->warn ? "warn" : "error");
+		rb->bytes += VARSIZE(DatumGetPointer(rb->elems[1][k])) +
+			VARSIZE(DatumGetPointer(rb->elems[5][k])) + (f->value ? strlen(f->value) : 0);
 		rb->n++;
 
 		if (f->warn)
 			continue;
 		if (load->nreasons < LOAD_FIRST_REASONS)
 		{
-			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
-
+			MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
 			appendStringInfo(&load->reasons, "%sline " INT64_FORMAT ": %s%s%s%s",
 							 load->nreasons ? "; " : "", row->line,
 							 f->column ? "column \"" : "", f->column ? f->column : "",
 							 f->column ? "\": " : "", f->message);
-			MemoryContextSwitchTo(old);
+			MemoryContextSwitchTo(load->reject_cxt);
 		}
 		load->nreasons++;
 	}
+	MemoryContextSwitchTo(old);
 	if (row->rejected)
 		load->rows_rejected++;
 	else
@@ -298,18 +312,21 @@ write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 }
 
 /*
- * flush_rejects - store the batch's failures in pgetl.reject_record, in
- * their order (identity values included), by one INSERT ... SELECT from
- * unnest of the arrays (unqualified: only the FROM clause's own
- * unnest(a, b, ...) takes several arrays; the owner's search_path is
- * pinned to pg_catalog, pg_temp).  The caller acts as the extension owner
- * (pgetl_become_owner), once per batch: per failure, finding the owner (a
- * scan of pg_extension) and pinning the search_path cost 5% of the
- * backend's time with 1% bad rows.
+ * flush_rejects - store the failures kept in pgetl.reject_record, in their
+ * order (identity values included), by one INSERT ... SELECT from unnest
+ * of the arrays (unqualified: only the FROM clause's own unnest(a, b, ...)
+ * takes several arrays; the owner's search_path is pinned to pg_catalog,
+ * pg_temp), as the extension owner (pgetl_become_owner, once per flush:
+ * per failure, finding the owner (a scan of pg_extension) and pinning the
+ * search_path cost 5% of the backend's time with 1% bad rows); then free
+ * them.
  */
 static void
-flush_rejects(Load *load, RejectBatch *rb)
+flush_rejects(Load *load)
 {
+	RejectBatch *rb = load->rejects;
+	PgetlUserSwitch sw;
+
 	Oid			types[13] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8ARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID};
@@ -317,9 +334,12 @@ flush_rejects(Load *load, RejectBatch *rb)
 	char		nulls[13];
 	int			narrays = load->has_severity ? REJECT_ARRAYS : REJECT_ARRAYS - 1;
 	int			ret;
+	MemoryContext old;
 
-	if (rb->n == 0)
+	if (rb == NULL || rb->n == 0)
 		return;
+	pgetl_become_owner(&sw);
+	old = MemoryContextSwitchTo(load->reject_cxt);
 	memset(nulls, ' ', sizeof(nulls));
 	if (load->reject_plan == NULL)
 	{
@@ -365,7 +385,21 @@ flush_rejects(Load *load, RejectBatch *rb)
 	ret = SPI_execute_plan(load->reject_plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) rb->n)
 		elog(ERROR, "could not store a reject");
-	rb->n = 0;
+	MemoryContextSwitchTo(old);
+	pgetl_restore_user(&sw);
+	MemoryContextReset(load->reject_cxt);
+	load->rejects = NULL;
+}
+
+/* keep a row's failures or warnings, and store them when enough are kept */
+static void
+keep_rejects(Load *load, LoadRow *row)
+{
+	if (load->rejects == NULL)
+		load->rejects = MemoryContextAllocZero(load->reject_cxt, sizeof(RejectBatch));
+	write_reject(load, row, load->rejects);
+	if (load->rejects->n >= REJECT_FLUSH_ROWS || load->rejects->bytes >= REJECT_FLUSH_BYTES)
+		flush_rejects(load);
 }
 
 /* fail the load when it rejected too much */
@@ -513,25 +547,12 @@ process_batch(Load *load, LoadRow **rows, int n, bool checked)
 		load->rows_skipped_on_conflict += skipped;
 	else
 		load->rows_skipped_by_trigger += skipped;
-	/* rejects, and the warnings of the rows that passed, as the owner */
-	{
-		RejectBatch rb;
-
-		memset(&rb, 0, sizeof(rb));
-		for (int i = 0; i < n; i++)
-			if (rows[i]->nfailures > 0)
-				write_reject(load, rows[i], &rb);
-			else if (load->replay_of)
-				note_passed(load, rows[i]->line);
-		if (rb.n > 0)
-		{
-			PgetlUserSwitch sw;
-
-			pgetl_become_owner(&sw);
-			flush_rejects(load, &rb);
-			pgetl_restore_user(&sw);
-		}
-	}
+	/* rejects, and the warnings of the rows that passed */
+	for (int i = 0; i < n; i++)
+		if (rows[i]->nfailures > 0)
+			keep_rejects(load, rows[i]);
+		else if (load->replay_of)
+			note_passed(load, rows[i]->line);
 	load->rows_read += n;
 	load_source_report_progress(load->src, load->cstate, RelationGetRelid(load->spec->rel),
 								load->rows_read, load->rows_rejected);
@@ -945,6 +966,8 @@ load_run_stretch(Load *load, bool purge)
 
 	load->pipe = NULL;
 	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
+	load->reject_cxt = AllocSetContextCreate(load_cxt, "pgetl load rejects", ALLOCSET_DEFAULT_SIZES);
+	load->rejects = NULL;
 	{
 		char	   *header_record;
 
@@ -1021,6 +1044,9 @@ load_run_stretch(Load *load, bool purge)
 			break;
 	}
 	MemoryContextReset(load->batch_cxt);
+	flush_rejects(load);
+	MemoryContextDelete(load->reject_cxt);
+	load->reject_cxt = NULL;
 
 	if (!load->done)
 	{
