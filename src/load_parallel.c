@@ -9,7 +9,7 @@
  * parallel context is active the leader is in parallel mode, and there it
  * can neither start a subtransaction nor increment the command counter --
  * yet every batch is inserted in a subtransaction (a refused row is
- * isolated by rolling it back, load_target.c) and each reject is an INSERT
+ * isolated by rolling it back, load_target.c) and the rejects are written
  * into pgetl.reject_record.  So the reader is a dynamic background worker
  * with a read-only transaction of its own, connected to the same database,
  * running as the same role with the leader's settings (GUC state, as
