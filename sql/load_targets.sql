@@ -108,4 +108,8 @@ SELECT id, note FROM purchases WHERE id >= 20;
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't1', NULL, kind => 'load', config => '{}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't2', NULL, kind => 'load', config => '{"load": "nosuch", "source": "x"}')$$);
 SELECT pg_temp.fails($$SELECT pgetl_add_task('nightly_load', 't3', NULL, kind => 'load', config => '{"load": "purchases", "source": "x", "extra": 1}')$$);
+-- their hints, unknown keys in order, and an empty source
+SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_load', 't4', NULL, kind => 'load', config => '{"load": 1, "source": "x"}')$$);
+SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_load', 't5', NULL, kind => 'load', config => '{"load": "purchases", "source": "x", "zeta": 1, "alpha": {"beta": 2}}')$$);
+SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_load', 't6', NULL, kind => 'load', config => '{"load": "purchases", "source": ""}')$$);
 SELECT pgetl_drop_pipeline('nightly_load');

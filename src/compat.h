@@ -25,7 +25,11 @@
 #define pgetl_qualified_name_list(s) stringToQualifiedNameList(s)
 #endif
 
-/* 16: input functions with soft errors (nodes/miscnodes.h, ErrorSaveContext) */
+/*
+ * 16: input functions with soft errors (nodes/miscnodes.h, ErrorSaveContext):
+ * load_rules.c converts every value with them; on 15 it prechecks the
+ * syntax and guards the rest with subtransactions
+ */
 #if PG_VERSION_NUM >= 160000
 #define PGETL_HAS_SOFT_INPUT_ERRORS 1
 #endif

@@ -37,12 +37,47 @@ PGETL_TRAMPOLINE(pgetl_purge_loads, "_purge_loads")
 PGETL_TRAMPOLINE(pgetl_set_task_state, "_set_task_state")
 PGETL_TRAMPOLINE(pgetl_set_note, "_set_note")
 PGETL_TRAMPOLINE(pgetl_cancel_backfill, "_cancel_backfill")
-PGETL_TRAMPOLINE(pgetl_pause_schedule, "_pause_schedule")
-PGETL_TRAMPOLINE(pgetl_unpause_schedule, "_unpause_schedule")
 /* task pools (Airflow's pools, not the pool of task workers of pool.c) */
 PGETL_TRAMPOLINE(pgetl_create_pool, "_create_pool")
 PGETL_TRAMPOLINE(pgetl_alter_pool, "_alter_pool")
 PGETL_TRAMPOLINE(pgetl_drop_pool, "_drop_pool")
+
+/*
+ * set_schedule_paused - pgetl_pause_schedule(pipeline text) and
+ * pgetl_unpause_schedule(pipeline text): pgetl._set_schedule_paused as the
+ * extension owner, for the calling role.
+ */
+static Datum
+set_schedule_paused(FunctionCallInfo fcinfo, bool paused)
+{
+	Oid			types[3] = {OIDOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	bool		nulls[3] = {false, PG_ARGISNULL(0), false};
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(GetUserId());
+	values[1] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	values[2] = BoolGetDatum(paused);
+	(void) pgetl_call_internal_args("_set_schedule_paused", 3, types, values, nulls,
+									VOIDOID, &isnull);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pgetl_pause_schedule);
+Datum		pgetl_pause_schedule(PG_FUNCTION_ARGS);
+Datum
+pgetl_pause_schedule(PG_FUNCTION_ARGS)
+{
+	return set_schedule_paused(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(pgetl_unpause_schedule);
+Datum		pgetl_unpause_schedule(PG_FUNCTION_ARGS);
+Datum
+pgetl_unpause_schedule(PG_FUNCTION_ARGS)
+{
+	return set_schedule_paused(fcinfo, false);
+}
 
 /*
  * pgetl_drop_pipeline(name text)

@@ -32,7 +32,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -256,16 +255,6 @@ placeholders_hint(void)
 	return buf.data;
 }
 
-/* two keys compared in the database's collation (as ORDER BY sorts them) */
-static int
-cmp_keys(const ListCell *a, const ListCell *b)
-{
-	const char *x = lfirst(a);
-	const char *y = lfirst(b);
-
-	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
-}
-
 /*
  * pgetl_export_check_config - the one check of an export task's config:
  * {"path": "/abs/file_{logical_date}.csv", "header": true}, no other key,
@@ -277,8 +266,9 @@ void
 pgetl_export_check_config(Jsonb *config, Oid owner)
 {
 	JsonbValue	v;
+	static const char *const known_keys[] = {"path", "header", NULL};
 	char	   *path;
-	List	   *unknown = NIL;
+	char	   *unknown;
 	StringInfoData bad;
 	const char *p;
 	char	   *word;
@@ -293,40 +283,12 @@ pgetl_export_check_config(Jsonb *config, Oid owner)
 	path = pnstrdup(v.val.string.val, v.val.string.len);
 
 	/* keys: path and header */
-	{
-		JsonbIterator *it = JsonbIteratorInit(&config->root);
-		JsonbIteratorToken tok;
-		int			depth = 0;
-
-		while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-		{
-			if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
-				depth++;
-			else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
-				depth--;
-			else if (tok == WJB_KEY && depth == 1)
-			{
-				char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
-
-				if (strcmp(key, "path") != 0 && strcmp(key, "header") != 0)
-					unknown = lappend(unknown, key);
-			}
-		}
-	}
-	if (unknown != NIL)
-	{
-		ListCell   *lc;
-
-		list_sort(unknown, cmp_keys);
-		initStringInfo(&bad);
-		foreach(lc, unknown)
-			appendStringInfo(&bad, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-							 (char *) lfirst(lc));
+	unknown = pgetl_config_unknown_keys(config, known_keys);
+	if (unknown != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown key in export task config: %s", bad.data),
+				 errmsg("unknown key in export task config: %s", unknown),
 				 errhint("An export task config has keys \"path\" and \"header\" (default true).")));
-	}
 	if (getKeyJsonValueFromContainer(&config->root, "header", 6, &v) && v.type != jbvBool)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

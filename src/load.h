@@ -259,6 +259,7 @@ extern void load_spec_bind_header(LoadSpec *spec, char **fields, int nfields);
 extern void load_spec_bind_positions(LoadSpec *spec);
 extern void load_spec_become_owner(LoadSpec *spec, PgetlUserSwitch *sw);
 extern bool load_catalog_has_column(const char *table, const char *column);
+extern void load_task_check_config(Jsonb *config);
 
 /* load_columns.c */
 extern bool load_column_key_can_warn(const char *name);

@@ -65,6 +65,7 @@ PG_FUNCTION_INFO_V1(pgetl_define_load);
 PG_FUNCTION_INFO_V1(pgetl_drop_load);
 PG_FUNCTION_INFO_V1(pgetl_stage);
 PG_FUNCTION_INFO_V1(pgetl_drop_stage);
+PG_FUNCTION_INFO_V1(pgetl_check_load_task);
 
 /* What is being compiled, for the error context */
 typedef struct CompileContext
@@ -208,7 +209,8 @@ compile_pattern(const char *pattern)
 
 /*
  * set_precheck - pick the fast syntax check for a type whose input function
- * is known, so that most values convert without a subtransaction.
+ * is known, so that most values convert without a subtransaction.  Read on
+ * PostgreSQL 15 only: 16+ converts with soft errors (load_rules.c).
  */
 static void
 set_precheck(LoadColumn *c)
@@ -1255,6 +1257,72 @@ pgetl_define_load(PG_FUNCTION_ARGS)
 	load_spec_close_target(spec);
 	SPI_finish();
 	PG_RETURN_DATUM(id);
+}
+
+/*
+ * load_task_check_config - the one check of a load task's config:
+ * {"load": "spec", "source": "/abs/file.csv" or staged data}, both strings,
+ * no other key, a source that is not empty.  pgetl_add_task checks it
+ * (pgetl._check_load_task) and the task worker again before it loads.  An
+ * error on the first problem.
+ */
+void
+load_task_check_config(Jsonb *config)
+{
+	static const char *const known_keys[] = {"load", "source", NULL};
+	JsonbValue	v;
+	char	   *unknown;
+
+	if (config == NULL || !JB_ROOT_IS_OBJECT(config) ||
+		!getKeyJsonValueFromContainer(&config->root, "load", 4, &v) || v.type != jbvString ||
+		!getKeyJsonValueFromContainer(&config->root, "source", 6, &v) || v.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a load task needs config with string keys \"load\" and \"source\""),
+				 errhint("For example: config => '{\"load\": \"sales\", \"source\": \"/srv/in/sales.csv\"}'")));
+	unknown = pgetl_config_unknown_keys(config, known_keys);
+	if (unknown != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown key in load task config: %s", unknown),
+				 errhint("A load task config has keys \"load\" and \"source\".")));
+	/* v is "source" */
+	if (v.val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("load task source must not be empty"),
+				 errhint("Give an absolute server path (starting with /) or the name of staged data.")));
+}
+
+/*
+ * pgetl._check_load_task(caller oid, config jsonb) - pgetl_add_task's check
+ * of a load task: its config (load_task_check_config), and a spec of that
+ * name the caller may use (pgetl._load_spec_for: 42704 when there is none,
+ * 42501 when it is not the caller's).  Runs as pgetl._add_task does, as the
+ * extension owner.
+ */
+Datum
+pgetl_check_load_task(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *config = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[3] = "  ";
+	JsonbValue	v;
+
+	load_task_check_config(config);
+	(void) getKeyJsonValueFromContainer(&config->root, "load", 4, &v);
+	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	values[1] = PointerGetDatum(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT FROM pgetl._load_spec_for($1, $2)", 2, types, values, nulls,
+							  false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read load spec \"%s\"",
+			 pnstrdup(v.val.string.val, v.val.string.len));
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 #define PGETL_LOAD_TRAMPOLINE(fn, internal) \

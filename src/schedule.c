@@ -343,9 +343,10 @@ cron_seconds_supported(void)
 					"WHERE name OPERATOR(pg_catalog.=) 'pg_cron'", true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		supported = v != NULL && strcmp(v, "t") == 0;
+		supported = !isnull && DatumGetBool(v);
 	}
 	SPI_finish();
 	return supported;

@@ -61,6 +61,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "export.h"
+#include "load.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -530,20 +531,22 @@ sensor_wait(int slot, int64 wait_ms)
 	}
 }
 
-/* Run a load task: SELECT * FROM <schema>.pgetl_load(load, source). */
+/*
+ * Run a load task: SELECT * FROM <schema>.pgetl_load(load, source), its
+ * config checked as pgetl_add_task checked it (load_task_check_config).
+ */
 static void
 run_load(TaskSpec *spec)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
-	char	   *load = config_string(spec->config, "load");
-	char	   *source = config_string(spec->config, "source");
+	char	   *load;
+	char	   *source;
 	char	   *schema = get_namespace_name(pgetl_extension_schema());
 
-	if (load == NULL || source == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("load task needs config with \"load\" and \"source\"")));
+	load_task_check_config(spec->config);
+	load = config_string(spec->config, "load");
+	source = config_string(spec->config, "source");
 	values[0] = CStringGetTextDatum(load);
 	values[1] = CStringGetTextDatum(source);
 	if (SPI_execute_with_args(psprintf("SELECT * FROM %s.pgetl_load($1, $2)", quote_identifier(schema)),
@@ -1271,6 +1274,33 @@ require_task(const char *fn)
 }
 
 /*
+ * json_value_as_text - a JSON value as pgetl_param() and pgetl_map_value()
+ * give it: a string without its quotes, JSON null as NULL (returned as a
+ * NULL pointer), anything else as its JSON text.  The text is palloc'd in
+ * the current memory context.
+ */
+static text *
+json_value_as_text(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+		default:
+			return cstring_to_text(JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0));
+	}
+}
+
+/* a jsonb document as text for a message, "{}" for none (palloc'd) */
+static char *
+jsonb_as_cstring(Jsonb *j)
+{
+	return j ? JsonbToCString(NULL, &j->root, VARSIZE(j)) : "{}";
+}
+
+/*
  * pgetl_param(name text) returns text: the run's parameter, else the
  * pipeline's default.  JSON strings come back unquoted, other JSON values
  * as JSON text, JSON null as NULL.
@@ -1281,6 +1311,7 @@ pgetl_param(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	JsonbValue	v;
+	text	   *result;
 
 	require_task("pgetl_param()");
 	if (PG_ARGISNULL(0))
@@ -1295,18 +1326,13 @@ pgetl_param(PG_FUNCTION_ARGS)
 				 errmsg("parameter \"%s\" is not defined for this run of pipeline \"%s\"",
 						name, current->pipeline),
 				 errdetail("Parameters of this run: %s.",
-						   current->params ? JsonbToCString(NULL, &current->params->root, VARSIZE(current->params)) : "{}"),
+						   jsonb_as_cstring(current->params)),
 				 errhint("Pass it with pgetl_run(..., params => '{\"%s\": ...}') or give the pipeline a default.",
 						 name)));
-	switch (v.type)
-	{
-		case jbvNull:
-			PG_RETURN_NULL();
-		case jbvString:
-			PG_RETURN_TEXT_P(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
-		default:
-			PG_RETURN_TEXT_P(cstring_to_text(JsonbToCString(NULL, &JsonbValueToJsonb(&v)->root, 0)));
-	}
+	result = json_value_as_text(&v);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
@@ -1380,6 +1406,7 @@ pgetl_map_value(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	JsonbValue	v;
+	text	   *result;
 
 	require_mapped("pgetl_map_value()");
 	if (PG_ARGISNULL(0))
@@ -1394,17 +1421,12 @@ pgetl_map_value(PG_FUNCTION_ARGS)
 				 errmsg("column \"%s\" is not in the row of mapped instance %d of task \"%s\"",
 						name, current->map_index, current->task),
 				 errdetail("Its row: %s.",
-						   current->map_value ? JsonbToCString(NULL, &current->map_value->root, VARSIZE(current->map_value)) : "{}"),
+						   jsonb_as_cstring(current->map_value)),
 				 errhint("Name a column of the task's map_over query (its output name, e.g. SELECT region AS name ...).")));
-	switch (v.type)
-	{
-		case jbvNull:
-			PG_RETURN_NULL();
-		case jbvString:
-			PG_RETURN_TEXT_P(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
-		default:
-			PG_RETURN_TEXT_P(cstring_to_text(JsonbToCString(NULL, &JsonbValueToJsonb(&v)->root, 0)));
-	}
+	result = json_value_as_text(&v);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
 }
 
 /*

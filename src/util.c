@@ -27,6 +27,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -36,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 #include "utils/lsyscache.h"
 
 /*
@@ -522,4 +524,61 @@ char *
 pgetl_spi_getvalue(HeapTuple tup, TupleDesc desc, const char *name)
 {
 	return SPI_getvalue(tup, desc, pgetl_spi_fnumber(desc, name));
+}
+
+/* two keys compared in the database's collation (as ORDER BY sorts them) */
+static int
+cmp_keys(const ListCell *a, const ListCell *b)
+{
+	const char *x = lfirst(a);
+	const char *y = lfirst(b);
+
+	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
+}
+
+/*
+ * pgetl_config_unknown_keys - the top-level keys of a task's config (a JSON
+ * object) that are not among known[] (NULL-terminated), sorted in the
+ * database's collation and separated by ", "; NULL when there is none.
+ * The check of a task kind's config names them in its error.
+ */
+char *
+pgetl_config_unknown_keys(Jsonb *config, const char *const *known)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			depth = 0;
+	List	   *unknown = NIL;
+	ListCell   *lc;
+	StringInfoData bad;
+
+	if (config == NULL || !JB_ROOT_IS_OBJECT(config))
+		return NULL;
+	it = JsonbIteratorInit(&config->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if (tok == WJB_KEY && depth == 1)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+			bool		found = false;
+
+			for (int i = 0; known[i] != NULL && !found; i++)
+				found = strcmp(key, known[i]) == 0;
+			if (!found)
+				unknown = lappend(unknown, key);
+		}
+	}
+	if (unknown == NIL)
+		return NULL;
+	list_sort(unknown, cmp_keys);
+	initStringInfo(&bad);
+	foreach(lc, unknown)
+		appendStringInfo(&bad, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	return bad.data;
 }

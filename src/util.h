@@ -19,6 +19,7 @@
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 
 /* Saved identity and GUC nest level while acting as the extension owner */
 typedef struct PgetlUserSwitch
@@ -43,6 +44,7 @@ extern uint64 pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *
 								 const char *nulls, bool read_only, long count);
 
 extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
+extern char *pgetl_config_unknown_keys(Jsonb *config, const char *const *known);
 
 /*
  * Reading SPI results by column name, never by position, so that a column

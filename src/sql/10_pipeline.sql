@@ -176,3 +176,8 @@ $$;
 CREATE CONSTRAINT TRIGGER task_dependency_no_cycle
     AFTER INSERT OR UPDATE ON pgetl.task_dependency
     FOR EACH ROW EXECUTE FUNCTION pgetl._task_dependency_no_cycle();
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._task_dependency_no_cycle() IS
+'internal: constraint trigger on pgetl.task_dependency: refuses an edge that closes a cycle, naming the cycle';

@@ -413,3 +413,16 @@ SELECT p.name AS pipeline, t.name AS task, t.kind, t.command, t.config,
 COMMENT ON VIEW pgetl.tasks IS 'tasks of pipelines you may see, with their upstream tasks, the trigger rule they run by, whether they are setup or teardown tasks, and their other settings (depends_on_past, pool, priority weight, callbacks, map_over)';
 
 GRANT SELECT ON pgetl.pipeline_run, pgetl.task_run, pgetl.pipelines, pgetl.tasks TO PUBLIC;
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._task_run_before() IS
+'internal: BEFORE trigger on pgetl.task_run_record: refuses a state change pgetl.task_state_transition does not allow and sets the try''s timestamps';
+COMMENT ON FUNCTION pgetl._task_run_after() IS
+'internal: AFTER trigger on pgetl.task_run_record: NOTIFY pgetl_run of each task state change (unless pgetl.notify is runs)';
+COMMENT ON FUNCTION pgetl._run_before() IS
+'internal: BEFORE trigger on pgetl.run_record: refuses a state change pgetl.run_state_transition does not allow and sets the run''s timestamps';
+COMMENT ON FUNCTION pgetl._run_after() IS
+'internal: AFTER trigger on pgetl.run_record: NOTIFY pgetl_run of each state change';
+COMMENT ON FUNCTION pgetl._running_tasks() IS
+'internal: the task tries that task workers of this database hold now (shared memory, pool.c), for the views and the engine; executable by every role';

@@ -819,3 +819,38 @@ COMMENT ON FUNCTION pgetl._check_max_map_length(integer) IS
 'internal: checks a pipeline''s max_map_length';
 COMMENT ON FUNCTION pgetl._check_map_over(text, text, text, boolean, boolean) IS
 'internal: checks a task''s map_over (dynamic task mapping)';
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._pipeline_for(oid, text, boolean) IS
+'internal: the pipeline of that name if the caller may act on it (member of its owner), locked FOR UPDATE on request; called by the definition and schedule functions';
+COMMENT ON FUNCTION pgetl._check_max_active_runs(integer) IS
+'internal: checks max_active_runs (1 to 1024), for _create_pipeline and _alter_pipeline';
+COMMENT ON FUNCTION pgetl._check_max_active_tasks(integer) IS
+'internal: checks max_active_tasks (NULL or 1 to 1024), for _create_pipeline and _alter_pipeline';
+COMMENT ON FUNCTION pgetl._task_pool_for(text, boolean) IS
+'internal: a task pool by name, locked (FOR UPDATE to change it, FOR KEY SHARE to use it); for the pool functions and _add_task';
+COMMENT ON FUNCTION pgetl._check_pool_slots(integer) IS
+'internal: checks a task pool''s slots (1 to 100000), for _create_pool and _alter_pool';
+COMMENT ON FUNCTION pgetl._create_pipeline(oid, text, text, integer, jsonb, integer, text, text, interval, integer, integer) IS
+'internal: does the work of pgetl_create_pipeline (define.c) and of pgetl_apply: checks and stores a pipeline owned by the caller';
+COMMENT ON FUNCTION pgetl._drop_pipeline(oid, text) IS
+'internal: does the work of pgetl_drop_pipeline (define.c): drops a pipeline without an active run, keeping its run history';
+COMMENT ON FUNCTION pgetl._resolve_upstream(oid, pgetl.pipeline, text, text[]) IS
+'internal: upstream task names of a pipeline as ids, with an error for each way a name can be wrong; for _add_task and _add_dependency';
+COMMENT ON FUNCTION pgetl._check_config_keys(text, jsonb, text[], text) IS
+'internal: refuses (22023) the keys of a task config its kind does not know; for the task config checks of _add_task';
+COMMENT ON FUNCTION pgetl._check_check_task(jsonb) IS
+'internal: checks a check task''s config (an optional string "message"); called by _add_task';
+COMMENT ON FUNCTION pgetl._check_export_task(oid, jsonb) IS
+'internal: checks an export task''s config and that the pipeline owner may write server files (export.c, the check the task worker also makes); called by _add_task';
+COMMENT ON FUNCTION pgetl._check_sensor_task(jsonb) IS
+'internal: checks a sensor task''s config (poke_interval, mode, soft_fail); called by _add_task';
+COMMENT ON FUNCTION pgetl._check_callback(text, text) IS
+'internal: checks a callback (on_failure, on_success, on_retry): NULL or SQL that is not blank; for pipelines and tasks';
+COMMENT ON FUNCTION pgetl._add_task(oid, text, text, text, text[], text, integer, interval, interval, text, jsonb, boolean, interval, boolean, text, text, text, boolean, boolean, boolean, text, integer, integer, text, text) IS
+'internal: does the work of pgetl_add_task (define.c) and of pgetl_apply: checks a task, its kind''s config and its upstream tasks, and stores them';
+COMMENT ON FUNCTION pgetl._add_dependency(oid, text, text, text[]) IS
+'internal: does the work of pgetl_add_dependency (define.c) and of pgetl_apply: adds edges from upstream tasks to a task';
+COMMENT ON FUNCTION pgetl._purge_history(oid, interval) IS
+'internal: does the work of pgetl_purge_history (define.c): deletes the finished runs (and their loads) older than the interval that the caller may see; returns how many';

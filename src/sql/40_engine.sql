@@ -1686,3 +1686,98 @@ COMMENT ON FUNCTION pgetl._effective_weight(bigint) IS
 'internal: Airflow''s effective priority weight of a task, by its weight_rule';
 COMMENT ON FUNCTION pgetl._hand_out_order(bigint[], bigint[]) IS
 'internal: the tries the scheduler holds and may hand out, with their limits, in hand-out order';
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._latest_tries(bigint) IS
+'internal: the latest try of every task of a run (not of mapped instances); read by the engine''s functions and pgetl_run (run.c)';
+COMMENT ON FUNCTION pgetl._latest_instances(bigint) IS
+'internal: the latest try of every mapped instance of a run; read by the engine''s functions beside _latest_tries';
+COMMENT ON FUNCTION pgetl._trigger_decision(text, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint) IS
+'internal: Airflow''s trigger rules: from the states of a task''s upstream tasks, run, wait, upstream_failed or skipped; for _evaluate';
+COMMENT ON FUNCTION pgetl._past_ok(bigint, bigint) IS
+'internal: depends_on_past: may a task of a run start as far as its previous run goes; for _evaluate';
+COMMENT ON FUNCTION pgetl._evaluate(bigint) IS
+'internal: the decision (trigger rules, setup tasks, depends_on_past) for every scheduled task of a run; for _dag_step';
+COMMENT ON FUNCTION pgetl._retry_delay(pgetl.task, integer, interval) IS
+'internal: the wait before a task''s next try (retry_delay, exponential backoff, max_retry_delay); for _dag_step';
+COMMENT ON FUNCTION pgetl._param_retry_delay(bigint, jsonb) IS
+'internal: a run''s retry_delay param (run params over pipeline defaults) as an interval, or NULL; 22023 when it is not one; for _start_run and _dag_step';
+COMMENT ON FUNCTION pgetl._retryable(text) IS
+'internal: whether a failed try may be retried (not after SQLSTATE class 28 or 42501); for _task_fail';
+COMMENT ON FUNCTION pgetl._close_retries(bigint) IS
+'internal: gives the tasks of a stopping run that wait for a retry their next try, so that none stays up_for_retry; for _stop_run, _run_timed_out and _recover';
+COMMENT ON FUNCTION pgetl._connect_error(bigint) IS
+'internal: why a task worker could not connect as the pipeline owner, with PostgreSQL''s messages; called by the scheduler (scheduler.c) when a try ends before it began';
+COMMENT ON FUNCTION pgetl._recover() IS
+'internal: marks failed the runs whose scheduler died (no live slot in shared memory) and ends their unfinished tries; called by the recovery worker (maintenance.c), pgetl_cancel (run.c), _start_run and _resume_run';
+COMMENT ON FUNCTION pgetl._run_for(oid, bigint, text, boolean) IS
+'internal: a run the caller may act on (member of its pipeline''s owner); for the run control functions';
+COMMENT ON FUNCTION pgetl._check_runnable(pgetl.pipeline) IS
+'internal: refuses to start or resume a run of a pipeline that is disabled, has no task or an owner that cannot log in; for _start_run and _resume_run';
+COMMENT ON FUNCTION pgetl._check_date_free(pgetl.pipeline, date, bigint) IS
+'internal: refuses a run of a logical date that has an active run already, saying which; for _start_run and _resume_run';
+COMMENT ON FUNCTION pgetl._may_run(pgetl.pipeline, bigint) IS
+'internal: whether a run of the pipeline may run now rather than wait queued (max_active_runs, older queued runs); for _start_run and _resume_run';
+COMMENT ON FUNCTION pgetl._promote_queued(bigint) IS
+'internal: starts the queued runs of a pipeline that may run now, oldest logical date first; for _dag_step and _stop_run (a run that finishes)';
+COMMENT ON FUNCTION pgetl._queued_reason(pgetl.pipeline) IS
+'internal: the reason a queued run shows (pgetl.pipeline_run.reason); for _start_run and _resume_run';
+COMMENT ON FUNCTION pgetl._start_run(oid, text, jsonb, date, integer, text) IS
+'internal: records a new run and its first tries, in the run''s first transaction; called by the scheduler (scheduler.c) for pgetl_run';
+COMMENT ON FUNCTION pgetl._resume_run(oid, bigint, integer, text[], boolean, boolean) IS
+'internal: gives the failed (or, with clear, the named) tasks of a finished run a new try; called by the scheduler (scheduler.c) for pgetl_resume and pgetl_clear';
+COMMENT ON FUNCTION pgetl._set_task_state(oid, bigint, text, text, text) IS
+'internal: does the work of pgetl_set_task_state (define.c): marks the latest try of a task of a finished run by hand; returns the state it had';
+COMMENT ON FUNCTION pgetl._set_note(oid, bigint, text, text) IS
+'internal: does the work of pgetl_set_note (define.c): a note on a run or on the latest try of one of its tasks';
+COMMENT ON FUNCTION pgetl._failure_report(bigint) IS
+'internal: the failed tasks of a run and their errors, for the error pgetl_run raises (run.c) and the run''s reason';
+COMMENT ON FUNCTION pgetl._dag_step(bigint) IS
+'internal: one scheduler step over a run''s DAG: due retries, trigger rules, queued tries, the run''s end; called by the scheduler (scheduler.c)';
+COMMENT ON FUNCTION pgetl._task_start(bigint) IS
+'internal: the task of a queued try, read by its task worker (task_worker.c) in the try''s own transaction; all NULL when the try is no longer queued';
+COMMENT ON FUNCTION pgetl._task_expand(bigint, jsonb, timestamptz, integer) IS
+'internal: dynamic task mapping: records what a mapped task''s map_over query returned and schedules its mapped instances; called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._map_aggregate(bigint) IS
+'internal: the state a mapped task''s try takes once its instances have finished, and their results; for _task_succeed and _dag_step';
+COMMENT ON FUNCTION pgetl._task_succeed(bigint, jsonb, bigint, timestamptz, integer) IS
+'internal: records a try''s success in the task''s own transaction and queues the downstream tasks it releases; called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._task_fail(bigint, text, text, text, text, text, timestamptz, integer) IS
+'internal: records a failed try: up_for_retry while tries are left and a retry may help, else failed; called by the task worker and the scheduler';
+COMMENT ON FUNCTION pgetl._task_skip(bigint, text, timestamptz, integer) IS
+'internal: records a try that skipped itself (pgetl_skip); called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._sensor_poke_interval(jsonb) IS
+'internal: a sensor''s poke interval from its config, else 60 seconds; for _check_sensor_task and _sensor_poke';
+COMMENT ON FUNCTION pgetl._sensor_poke(bigint, timestamptz, integer) IS
+'internal: what comes after a sensor''s false poke (failed or skipped past its timeout, else rescheduled or poked again); called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._skip_tasks(bigint, bigint[], text) IS
+'internal: marks tasks of a run that have not started skipped, with the reason; for _task_branch and _task_short_circuit';
+COMMENT ON FUNCTION pgetl._task_branch(bigint, text[]) IS
+'internal: a branch task''s choice: skips the direct downstream tasks it does not follow; called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._task_short_circuit(bigint) IS
+'internal: a short_circuit task whose condition is false: skips every task downstream of it; called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._schedule_step(text) IS
+'internal: the interval between two logical dates of a backfill as 0.2 first had it; unused since backfills follow the schedule''s firings, kept for upgrade step 83';
+COMMENT ON FUNCTION pgetl._backfill_dates(oid, text, date, date, jsonb, integer, text) IS
+'internal: the logical dates pgetl_backfill (run.c) runs, oldest first, after checking its arguments';
+COMMENT ON FUNCTION pgetl._cancel_backfill(oid, text) IS
+'internal: does the work of pgetl_cancel_backfill (define.c): asks the running backfills of a pipeline to stop';
+COMMENT ON FUNCTION pgetl._stop_run(bigint, text, text) IS
+'internal: stops a run: its unfinished tries become cancelled and the run takes the given state; called by the scheduler (scheduler.c)';
+COMMENT ON FUNCTION pgetl._cancel_check(oid, bigint) IS
+'internal: the state of a run the caller may cancel; called by pgetl_cancel (run.c)';
+COMMENT ON FUNCTION pgetl._task_result(bigint, text) IS
+'internal: an upstream task''s recorded result in the current run; for pgetl_result (task_worker.c)';
+COMMENT ON FUNCTION pgetl._callback_of(bigint, bigint, text) IS
+'internal: the callback to run for a committed try or finished run, and the context pgetl_callback_context returns in it; called by the task worker (task_worker.c)';
+COMMENT ON FUNCTION pgetl._run_callback_due(bigint) IS
+'internal: whether a run that ends has a pipeline callback for its state (then kept pending until it has run); called by the scheduler (scheduler.c)';
+COMMENT ON FUNCTION pgetl._pending_callbacks() IS
+'internal: the pipeline callbacks still to run, oldest run first; read by the scheduler (scheduler.c) and maintenance (maintenance.c)';
+COMMENT ON FUNCTION pgetl._run_timeout_of(bigint) IS
+'internal: a run''s run timeout, as text and in milliseconds (NULL: none); read by the scheduler (scheduler.c)';
+COMMENT ON FUNCTION pgetl._run_timed_out(bigint, text, bigint[]) IS
+'internal: ends a run past its run timeout: its running tries fail, unstarted tasks are skipped, the run fails; called by the scheduler (scheduler.c)';
+COMMENT ON FUNCTION pgetl._callback_done(bigint, bigint, text) IS
+'internal: records how a callback ended (its error, or NULL) and that it is no longer pending; called by the task worker (task_worker.c)';

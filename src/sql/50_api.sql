@@ -179,3 +179,10 @@ CREATE FUNCTION @extschema@.pgetl_callback_context()
 RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pgetl_callback_context() IS
 'inside a callback (on_failure, on_success, on_retry): what it reports, as jsonb: event, run_id, pipeline, task, try_number, state, error, sqlstate, logical_date, duration in seconds (outside a callback: error 55000)';
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._live_runs() IS
+'internal: the runs of this database whose scheduler is alive (shared memory, shmem.c); read by _recover';
+COMMENT ON FUNCTION pgetl._epoch() IS
+'internal: when pgetl''s shared memory was initialized (server start or crash restart), recorded with each run; read by _recover';

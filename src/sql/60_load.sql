@@ -249,25 +249,12 @@ BEGIN
 END
 $$;
 
--- Called by pgetl_add_task for kind 'load'.
+-- A load task's config: {"load": "spec", "source": "/abs/file.csv" or
+-- staged data}, and a spec of that name the caller may use.  One check of
+-- the config (src/load_spec.c: load_task_check_config), which the task
+-- worker makes again before it loads.
 CREATE FUNCTION pgetl._check_load_task(caller oid, config jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF jsonb_typeof(config->'load') IS DISTINCT FROM 'string'
-       OR jsonb_typeof(config->'source') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'a load task needs config with string keys "load" and "source"'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example: config => ''{"load": "sales", "source": "/srv/in/sales.csv"}''';
-    END IF;
-    PERFORM pgetl._check_config_keys('load', config, '{load,source}',
-        'A load task config has keys "load" and "source".');
-    IF config->>'source' = '' THEN
-        RAISE EXCEPTION 'load task source must not be empty' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Give an absolute server path (starting with /) or the name of staged data.';
-    END IF;
-    PERFORM pgetl._load_spec_for(caller, config->>'load');
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgetl_check_load_task' LANGUAGE C;
 
 -- Staged data: append a chunk; returns the bytes staged under that name.
 CREATE FUNCTION pgetl._stage(caller oid, p_name text, p_data bytea) RETURNS bigint
@@ -377,3 +364,22 @@ CREATE FUNCTION @extschema@.pgetl_reload_rejects(of_load bigint,
 RETURNS SETOF record AS 'MODULE_PATHNAME' LANGUAGE C ROWS 1;
 COMMENT ON FUNCTION @extschema@.pgetl_reload_rejects(bigint) IS
 'checks the unresolved rejects of a load again with its spec as it is now and loads those that pass, as a new load; their rejects are marked resolved_by it';
+
+-- What this part's internal functions are for and who calls them (every
+-- function has a COMMENT ON FUNCTION: test/style/sql_style_test.sh).
+COMMENT ON FUNCTION pgetl._load_spec_for(oid, text, boolean) IS
+'internal: the load spec of that name if the caller may use it (member of its owner); for the loader (load_spec.c), _define_load, _drop_load and _check_load_task';
+COMMENT ON FUNCTION pgetl._define_load(oid, text, oid, jsonb, jsonb) IS
+'internal: stores (or replaces) a load spec that _load_check_spec accepted; called by pgetl_define_load (load_spec.c), which then compiles it as the caller';
+COMMENT ON FUNCTION pgetl._drop_load(oid, text) IS
+'internal: does the work of pgetl_drop_load (load_spec.c): drops a load spec the caller may use';
+COMMENT ON FUNCTION pgetl._check_load_task(oid, jsonb) IS
+'internal: checks a load task''s config and that its spec exists for the caller; called by _add_task';
+COMMENT ON FUNCTION pgetl._stage(oid, text, bytea) IS
+'internal: does the work of pgetl_stage (load_spec.c): appends a chunk to staged data; returns the bytes staged under that name';
+COMMENT ON FUNCTION pgetl._stage_for(oid, text) IS
+'internal: the staged data of that name if the caller may use it (member of its owner); for _stage_id and _drop_stage';
+COMMENT ON FUNCTION pgetl._stage_id(oid, text) IS
+'internal: the id of staged data the caller may read; called by the loader (load_source.c)';
+COMMENT ON FUNCTION pgetl._drop_stage(oid, text) IS
+'internal: does the work of pgetl_drop_stage (load_spec.c), also called by a load with drop_stage (load.c): drops staged data';

@@ -439,32 +439,20 @@ COMMENT ON FUNCTION @extschema@.pgetl_run_due(text, timestamptz, boolean, boolea
 -- pgetl starts no run while paused; on unpause, a schedule with catchup
 -- runs the intervals missed meanwhile at its next firing (or at once with
 -- pgetl_run_due), one without catchup only the latest.
-CREATE FUNCTION pgetl._pause_schedule(caller oid, p_pipeline text) RETURNS void
+CREATE FUNCTION pgetl._set_schedule_paused(caller oid, p_pipeline text, p_paused boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
 BEGIN
-    UPDATE pgetl.schedule SET paused = true, updated_at = now() WHERE pipeline_id = p.pipeline_id;
+    UPDATE pgetl.schedule SET paused = p_paused, updated_at = now() WHERE pipeline_id = p.pipeline_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'pipeline "%" is not scheduled', p.name
             USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.schedules for scheduled pipelines.';
     END IF;
 END
 $$;
-CREATE FUNCTION pgetl._unpause_schedule(caller oid, p_pipeline text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p pgetl.pipeline := pgetl._pipeline_for(caller, p_pipeline);
-BEGIN
-    UPDATE pgetl.schedule SET paused = false, updated_at = now() WHERE pipeline_id = p.pipeline_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'pipeline "%" is not scheduled', p.name
-            USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM pgetl.schedules for scheduled pipelines.';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION pgetl._pause_schedule(oid, text) IS 'internal: pauses a pipeline''s schedule';
-COMMENT ON FUNCTION pgetl._unpause_schedule(oid, text) IS 'internal: resumes a pipeline''s paused schedule';
+COMMENT ON FUNCTION pgetl._set_schedule_paused(oid, text, boolean) IS
+'internal: pauses or resumes a pipeline''s schedule (pgetl_pause_schedule, pgetl_unpause_schedule)';
 
 CREATE FUNCTION @extschema@.pgetl_pause_schedule(pipeline text)
 RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C;

@@ -3,11 +3,11 @@
 # (src/sql/upgrade/*/*.sql) keep one layout, the one PostgreSQL's own SQL
 # and documentation use: upper-case keywords at the start of a statement
 # or clause, spaces (no tabs), no trailing blanks, a final newline; and
-# every public function is documented by a COMMENT ON FUNCTION in the
-# install parts.  (pg_format was tried and not adopted: it lowercases or
-# re-cases to its own style, moves end-of-line comments to lines of their
-# own and spreads a 73-line part over 123 lines.)  Fails with each
-# offending line.
+# every function, public or internal (schema pgetl, name starting with _),
+# is documented by a COMMENT ON FUNCTION in the install parts.  (pg_format
+# was tried and not adopted: it lowercases or re-cases to its own style,
+# moves end-of-line comments to lines of their own and spreads a 73-line
+# part over 123 lines.)  Fails with each offending line.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
@@ -30,9 +30,10 @@ kw='select|insert|update|delete|create|alter|drop|comment|grant|revoke|with|from
 while IFS= read -r hit; do report "lower-case keyword: $hit"; done \
     < <(grep -nE "^ *($kw)( |\(|;|$)" "${files[@]}")
 
-# every public function has its COMMENT ON FUNCTION (README: Function reference)
+# every function has its COMMENT ON FUNCTION: a public one (README:
+# Function reference) and an internal one (what it is for, who calls it)
 parts=(src/sql/[0-9]*.sql)
-for fn in $(grep -hoE '^CREATE (OR REPLACE )?FUNCTION @extschema@\.[a-z_0-9]+' "${parts[@]}" | awk '{print $NF}' | sort -u); do
+for fn in $(grep -hoE '^CREATE (OR REPLACE )?FUNCTION (@extschema@|pgetl)\.[a-z_0-9]+' "${parts[@]}" | awk '{print $NF}' | sort -u); do
     grep -qF "COMMENT ON FUNCTION $fn(" "${parts[@]}" || report "no COMMENT ON FUNCTION for $fn"
 done
 
@@ -40,4 +41,4 @@ if [ "$bad" -gt 0 ]; then
     echo "FAIL: $bad lines or functions of the SQL parts break the layout (see above)"
     exit 1
 fi
-echo "ok - ${#files[@]} SQL files: upper-case keywords, spaces only, no trailing blanks, final newline; every public function has a COMMENT ON FUNCTION"
+echo "ok - ${#files[@]} SQL files: upper-case keywords, spaces only, no trailing blanks, final newline; every function (public and internal) has a COMMENT ON FUNCTION"

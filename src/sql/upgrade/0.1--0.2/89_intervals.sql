@@ -46,10 +46,8 @@ DROP FUNCTION pgetl._schedule_record(bigint, text, jsonb, text, text, bigint);
 --@comment pgetl._is_scheduled
 --@create @extschema@.pgetl_run_due
 --@comment @extschema@.pgetl_run_due
---@create pgetl._pause_schedule
---@create pgetl._unpause_schedule
---@comment pgetl._pause_schedule
---@comment pgetl._unpause_schedule
+--@create pgetl._set_schedule_paused
+--@comment pgetl._set_schedule_paused
 --@create @extschema@.pgetl_pause_schedule
 --@comment @extschema@.pgetl_pause_schedule
 --@create @extschema@.pgetl_unpause_schedule

@@ -1,0 +1,5 @@
+-- One validator of a load task's config (issue 15 §3): the checks of
+-- pgetl_add_task (PL/pgSQL) and of the task worker (C, with a message of
+-- its own) were two; both now call src/load_spec.c's
+-- load_task_check_config, with 0.1's errors (SQLSTATE, message, hint).
+--@function pgetl._check_load_task
