@@ -1115,8 +1115,13 @@ save_header(Load *load)
  *     would have to stop there too.  Not supported: serial.
  *   - a replay of rejects reads records from memory with the lines of
  *     their source (load_replay.c): serial.
- *   - a Citus target: batches 20 times larger and per-row router inserts
- *     after a failed batch (load_target.c); not tested in parallel: serial.
+ *
+ * A Citus target goes parallel too (the reader cuts its batches 20 times
+ * larger, as the serial path does): the reader's subtransactions (a value
+ * an input function refuses) are then its own, whereas in the leader's
+ * transaction, once it has written to a distributed table, Citus sends a
+ * SAVEPOINT and a RELEASE or ROLLBACK TO to every worker connection at
+ * each one.
  */
 static const char *
 load_serial_reason(Load *load)
@@ -1127,8 +1132,6 @@ load_serial_reason(Load *load)
 		return "the load resumes an interrupted one";
 	if (load->mem != NULL || load->replay_of != 0)
 		return "a replay of rejects";
-	if (load_target_is_citus(load->target))
-		return "the target is a Citus table";
 	return NULL;
 }
 
@@ -1232,21 +1235,21 @@ load_run_stretch(Load *load, bool purge)
 	 * A large file is read and checked by a background process while this one
 	 * inserts (load_parallel.c); NULL when the serial path is used.
 	 */
-	{
-		const char *why = load_serial_reason(load);
-
-		if (why)
-			elog(DEBUG1, "pgetl load \"%s\": serial (%s)", spec->name, why);
-		else
-			load->pipe = load_parallel_start(spec, load->src, load->source, &errcb);
-	}
-
 	batch_rows = LOAD_BATCH_ROWS;
 	batch_bytes = LOAD_BATCH_BYTES;
 	if (load_target_is_citus(load->target))
 	{
 		batch_rows *= LOAD_CITUS_BATCH_FACTOR;
 		batch_bytes *= LOAD_CITUS_BATCH_FACTOR;
+	}
+	{
+		const char *why = load_serial_reason(load);
+
+		if (why)
+			elog(DEBUG1, "pgetl load \"%s\": serial (%s)", spec->name, why);
+		else
+			load->pipe = load_parallel_start(spec, load->src, load->source, batch_rows,
+											 batch_bytes, &errcb);
 	}
 	rows = palloc(sizeof(LoadRow *) * batch_rows);
 	load->done = false;

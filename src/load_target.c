@@ -93,15 +93,25 @@
  * columns are all loaded) that is false, a key of a unique index (of
  * loaded columns, no expression or predicate) that an earlier row of the
  * batch has, or, for a one-column key the loader may read, that the table
- * already holds (one query per batch and index) -- inserts the other rows
- * as one batch (split in halves if that fails after all), then each
- * foretold row alone by the router statement, which rejects it with the
- * worker's own error.  The foretelling only orders the attempts: what is
- * rejected and with which error is decided by the shards.  A foretold row
- * that the shards accept after all is inserted after the other rows of
- * its batch.  Citus does not pass on the column of a NOT NULL violation:
- * reject_at_target takes it from the worker's (English) message; in
- * another language the reject just names no column.
+ * already holds (one query per batch and index, made only when the other
+ * rows still fail as one batch) -- inserts the other rows as one batch
+ * (split in halves if that fails after all), then each foretold row alone
+ * by the router statement, which rejects it with the worker's own error.
+ * The foretelling only orders the attempts: what is rejected and with
+ * which error is decided by the shards.  A foretold row that the shards
+ * accept after all is inserted after the other rows of its batch.  Citus
+ * does not pass on the column of a NOT NULL violation: reject_at_target
+ * takes it from the worker's (English) message; in another language the
+ * reject just names no column.
+ *
+ * Each row the shards refuse is one aborted subtransaction, and at each
+ * abort Citus sends a cancel request (a new connection to the worker's
+ * postmaster) and a ROLLBACK TO SAVEPOINT on every connection of the
+ * transaction, one after the other (several ms each on a busy machine).
+ * Citus opens a connection per shard placement for a COPY, so during a
+ * load into a Citus table citus.max_adaptive_executor_pool_size is set to
+ * pgetl.citus_load_pool_size (1 by default: one connection per worker
+ * node; 0 keeps Citus's setting), restored by load_target_end.
  *
  *-------------------------------------------------------------------------
  */
@@ -131,6 +141,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -148,6 +159,7 @@ struct LoadTarget
 	SPIPlanPtr	plan1;			/* Citus: the single-row INSERT ... VALUES */
 	bool		returning;		/* the statements RETURN the rows stored */
 	CitusPredict *predict;		/* Citus: what foretells a refused row */
+	int			guc_nest;		/* Citus: the GUC level of the pool size, or 0 */
 	Oid		   *elemtypes;
 	int16	   *typlen;
 	bool	   *typbyval;
@@ -535,6 +547,20 @@ fast_end(LoadTarget *tgt)
 	tgt->fast = false;
 }
 
+/* pgetl.citus_load_pool_size (see the file's comment) */
+int			pgetl_citus_load_pool_size = 1;
+
+/* load_target_define_gucs - pgetl.citus_load_pool_size */
+void
+load_target_define_gucs(void)
+{
+	DefineCustomIntVariable("pgetl.citus_load_pool_size",
+							"Connections per Citus worker node that pgetl_load uses for a Citus table (citus.max_adaptive_executor_pool_size during the load).",
+							"0 keeps Citus's own setting.  Each row the shards refuse costs a cancel request and a ROLLBACK TO SAVEPOINT on every connection.",
+							&pgetl_citus_load_pool_size, 1, 0, 1000, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
 /*
  * is_citus_table - whether the relation is in Citus's metadata
  * (pg_catalog.pg_dist_partition: distributed, reference and Citus local
@@ -591,6 +617,14 @@ load_target_begin(LoadSpec *spec)
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(c->target));
 	}
 	tgt->citus = is_citus_table(RelationGetRelid(spec->rel));
+	if (tgt->citus && pgetl_citus_load_pool_size > 0)
+	{
+		/* until load_target_end, or the (sub)transaction's abort */
+		tgt->guc_nest = NewGUCNestLevel();
+		(void) set_config_option("citus.max_adaptive_executor_pool_size",
+								 psprintf("%d", pgetl_citus_load_pool_size),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, WARNING, false);
+	}
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT * FROM unnest(", spec->target_name, cols.data);
 	for (int i = 0; i < spec->nout; i++)
@@ -1218,10 +1252,11 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 
 /*
  * predict_refused - mark in suspect[] the rows the shards will probably
- * refuse (see the file's comment).
+ * refuse (see the file's comment); the keys the table already holds only
+ * when existing (a distributed query per index).
  */
 static void
-predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
+predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, bool existing)
 {
 	CitusPredict *p = tgt->predict;
 
@@ -1258,16 +1293,31 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 				suspect[keys[j].row] = true;
 		pfree(keys);
 		/* a key the table holds */
-		if (pi->nkeys == 1 && pi->readable)
+		if (existing && pi->nkeys == 1 && pi->readable)
 			predict_existing(tgt, pi, rows, nrows, suspect);
 	}
+}
+
+/* the rows of rows[] that suspect[] does not mark, in order, into out[] */
+static int
+unmarked_rows(LoadRow **rows, int nrows, const bool *suspect, LoadRow **out)
+{
+	int			n = 0;
+
+	for (int r = 0; r < nrows; r++)
+		if (!suspect[r])
+			out[n++] = rows[r];
+	return n;
 }
 
 /*
  * citus_insert - insert a batch into a Citus table: as one statement while
  * the target has refused nothing; else (or when that fails) the rows not
- * foretold to be refused as one batch, then each foretold row alone.
- * Returns the rows inserted.
+ * foretold to be refused as one batch, then each foretold row alone, in
+ * file order.  The keys the table already holds are looked up (a
+ * distributed query) only when the rows foretold by the coordinator alone
+ * -- NULLs, CHECKs, keys repeated in the batch -- have been set aside and
+ * the others still fail as one batch.  Returns the rows inserted.
  */
 static int64
 citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
@@ -1275,15 +1325,13 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 	int64		inserted = 0;
 	bool	   *suspect;
 	LoadRow   **likely;
-	LoadRow   **unlikely;
-	int			nlikely = 0;
-	int			nunlikely = 0;
+	int			nlikely;
+	bool		lookup = false;
+	ErrorData  *edata;
+	int			at;
 
 	if (tgt->refused == 0 || nrows == 1)
 	{
-		ErrorData  *edata;
-		int			at;
-
 		inserted = try_insert(tgt, rows, 0, nrows, &edata, &at);
 		if (inserted >= 0)
 			return inserted;
@@ -1302,23 +1350,35 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 		tgt->predict = predict_begin(tgt);
 		MemoryContextSwitchTo(old);
 	}
+	for (int i = 0; i < tgt->predict->nindexes; i++)
+		lookup |= tgt->predict->indexes[i].nkeys == 1 && tgt->predict->indexes[i].readable;
 	suspect = palloc0(sizeof(bool) * nrows);
-	predict_refused(tgt, rows, nrows, suspect);
 	likely = palloc(sizeof(LoadRow *) * nrows);
-	unlikely = palloc(sizeof(LoadRow *) * nrows);
-	for (int r = 0; r < nrows; r++)
+	predict_refused(tgt, rows, nrows, suspect, false);
+	nlikely = unmarked_rows(rows, nrows, suspect, likely);
+	if (lookup && nlikely > 0)
 	{
-		if (suspect[r])
-			unlikely[nunlikely++] = rows[r];
+		int64		n = try_insert(tgt, likely, 0, nlikely, &edata, &at);
+
+		if (n >= 0)
+		{
+			inserted += n;
+			nlikely = 0;
+		}
 		else
-			likely[nlikely++] = rows[r];
+		{
+			/* look the keys up, then as above */
+			FreeErrorData(edata);
+			predict_refused(tgt, rows, nrows, suspect, true);
+			nlikely = unmarked_rows(rows, nrows, suspect, likely);
+		}
 	}
 	inserted += insert_range(tgt, likely, 0, nlikely);
-	for (int r = 0; r < nunlikely; r++)
-		inserted += insert_range(tgt, unlikely, r, r + 1);
+	for (int r = 0; r < nrows; r++)
+		if (suspect[r])
+			inserted += insert_range(tgt, rows, r, r + 1);
 	pfree(suspect);
 	pfree(likely);
-	pfree(unlikely);
 	return inserted;
 }
 
@@ -1410,4 +1470,7 @@ load_target_end(LoadTarget *tgt)
 	if (tgt->plan1)
 		SPI_freeplan(tgt->plan1);
 	tgt->plan1 = NULL;
+	if (tgt->guc_nest > 0)
+		AtEOXact_GUC(true, tgt->guc_nest);
+	tgt->guc_nest = 0;
 }
