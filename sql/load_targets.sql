@@ -113,3 +113,39 @@ SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_loa
 SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_load', 't5', NULL, kind => 'load', config => '{"load": "purchases", "source": "x", "zeta": 1, "alpha": {"beta": 2}}')$$);
 SELECT code, message, hint FROM pg_temp.try($$SELECT pgetl_add_task('nightly_load', 't6', NULL, kind => 'load', config => '{"load": "purchases", "source": ""}')$$);
 SELECT pgetl_drop_pipeline('nightly_load');
+
+-- Duplicate keys on the fast path (a plain table without triggers), found
+-- without a rollback: a key repeated in the file, one the table holds, one
+-- of the second unique index, one of both (the first index's error), a
+-- key taken again after the row that had it was refused (it loads), NULL
+-- keys (no conflict) and a CHECK violation between them.  With an
+-- expression index the duplicates are found by rolling back: same rejects.
+CREATE TABLE items (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
+CREATE TABLE items_expr (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
+CREATE INDEX ON items_expr (lower(code));
+INSERT INTO items VALUES (100, 'pre', 1);
+INSERT INTO items_expr VALUES (100, 'pre', 1);
+SELECT pgetl_define_load('items', 'items', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
+SELECT pgetl_define_load('items_expr', 'items_expr', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
+SELECT pgetl_stage('items.csv', convert_to(
+'id,code,qty
+1,a,1
+2,b,1
+1,c,1
+100,d,1
+3,a,1
+2,b,1
+4,e,0
+5,c,1
+6,,1
+7,,1
+5,f,1
+8,pre,1
+9,g,1
+', 'UTF8'));
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('items', 'items.csv');
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('items_expr', 'items.csv');
+SELECT * FROM items ORDER BY id;
+SELECT (SELECT array_agg(i ORDER BY id) FROM items i) = (SELECT array_agg(i::text::items ORDER BY id) FROM items_expr i) AS same_rows;
+SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'items' ORDER BY reject_id;
+SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'items_expr' ORDER BY reject_id;

@@ -36,11 +36,11 @@
 
 /* 16: ExecInsertIndexTuples takes onlySummarizing */
 #if PG_VERSION_NUM >= 160000
-#define pgetl_insert_index_tuples(rri, slot, estate, arbiters) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, (arbiters), false)
+#define pgetl_insert_index_tuples(rri, slot, estate, nodup, arbiters) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, (nodup), NULL, (arbiters), false)
 #else
-#define pgetl_insert_index_tuples(rri, slot, estate, arbiters) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, (arbiters))
+#define pgetl_insert_index_tuples(rri, slot, estate, nodup, arbiters) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, (nodup), NULL, (arbiters))
 #endif
 
 /*

@@ -28,22 +28,32 @@
  */
 #include "load_run.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "task_worker.h"
 #include "util.h"
@@ -221,17 +231,27 @@ end_history(Load *load)
 }
 
 /*
- * The failures of one batch's rejects, written by one statement
- * (flush_rejects): with 1% bad rows (perf, 1M rows, 9,841 rejects), one
+ * The failures of rejected rows, written by one statement (flush_rejects)
+ * for many batches: with 1% bad rows (perf, 1M rows, 9,841 rejects), one
  * INSERT per failure took 13% of the loading backend's samples, one per
- * batch 9% (each row's foreign key check remains).  Eight arrays, one
- * element per failure, in the order the rows and their failures come.
+ * batch (of 1,000 rows, about 10 rejects) 9 to 12%, most of it the
+ * statement's own cost (executor start and end, the foreign key check's
+ * set-up, the switch to the extension owner).  So failures are kept in
+ * load->reject_cxt until REJECT_FLUSH_ROWS of them or REJECT_FLUSH_BYTES of
+ * their records and messages are kept, or the stretch ends (before its
+ * checkpoint, the whole-load expectations and the history row): the rows
+ * stored, their order (reject_id) and the transaction that stores them are
+ * the same.  Eight arrays, one element per failure, in the order the rows
+ * and their failures come.
  */
 #define REJECT_ARRAYS 8
+#define REJECT_FLUSH_ROWS 10000
+#define REJECT_FLUSH_BYTES (8 * 1024 * 1024)
 typedef struct RejectBatch
 {
 	int			n;
 	int			max;
+	Size		bytes;			/* of the records and messages kept */
 	Datum	   *elems[REJECT_ARRAYS];	/* line, record, column, rule, value,
 										 * message, sqlstate, severity */
 	bool	   *isnull[REJECT_ARRAYS];
@@ -246,6 +266,8 @@ typedef struct RejectBatch
 static void
 write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 {
+	MemoryContext old = MemoryContextSwitchTo(load->reject_cxt);
+
 	for (int i = 0; i < row->nfailures; i++)
 	{
 		LoadFailure *f = &row->failures[i];
@@ -275,22 +297,24 @@ write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 		rb->elems[6][k] = f->sqlerrcode ? CStringGetTextDatum(unpack_sql_state(f->sqlerrcode)) : (Datum) 0;
 		rb->isnull[6][k] = f->sqlerrcode == 0;
 		rb->elems[7][k] = CStringGetTextDatum(f->warn ? "warn" : "error");
+		rb->bytes += VARSIZE(DatumGetPointer(rb->elems[1][k])) +
+			VARSIZE(DatumGetPointer(rb->elems[5][k])) + (f->value ? strlen(f->value) : 0);
 		rb->n++;
 
 		if (f->warn)
 			continue;
 		if (load->nreasons < LOAD_FIRST_REASONS)
 		{
-			MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
-
+			MemoryContextSwitchTo(GetMemoryChunkContext(load->reasons.data));
 			appendStringInfo(&load->reasons, "%sline " INT64_FORMAT ": %s%s%s%s",
 							 load->nreasons ? "; " : "", row->line,
 							 f->column ? "column \"" : "", f->column ? f->column : "",
 							 f->column ? "\": " : "", f->message);
-			MemoryContextSwitchTo(old);
+			MemoryContextSwitchTo(load->reject_cxt);
 		}
 		load->nreasons++;
 	}
+	MemoryContextSwitchTo(old);
 	if (row->rejected)
 		load->rows_rejected++;
 	else
@@ -298,18 +322,247 @@ write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 }
 
 /*
- * flush_rejects - store the batch's failures in pgetl.reject_record, in
- * their order (identity values included), by one INSERT ... SELECT from
- * unnest of the arrays (unqualified: only the FROM clause's own
- * unnest(a, b, ...) takes several arrays; the owner's search_path is
- * pinned to pg_catalog, pg_temp).  The caller acts as the extension owner
- * (pgetl_become_owner), once per batch: per failure, finding the owner (a
- * scan of pg_extension) and pinning the search_path cost 5% of the
- * backend's time with 1% bad rows.
+ * The columns of pgetl.reject_record the loader fills, in the order of the
+ * INSERT's values: load_id, run_id, load_name, owner, source, then the
+ * arrays' (line_number, record, column_name, rule, value, message,
+ * sqlstate, severity).
+ */
+static const char *const reject_columns[] = {"load_id", "run_id", "load_name", "owner", "source",
+"line_number", "record", "column_name", "rule", "value", "message", "sqlstate", "severity"};
+
+#define REJECT_COLUMNS lengthof(reject_columns)
+
+/*
+ * reject_direct_possible - whether pgetl.reject_record (rel) can be filled
+ * as the fast path fills a target (load_target.c): a heap table of the
+ * catalog this code knows (with severity), no rule, no row level security,
+ * no generated column, and no trigger but the checks of its foreign key to
+ * pgetl.load_record (a trigger someone added keeps the INSERT).  The
+ * attribute numbers of reject_columns go to atts.
+ */
+static bool
+reject_direct_possible(Relation rel, Oid load_record, AttrNumber *atts)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		rel->rd_rules != NULL || !OidIsValid(load_record) ||
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_NONE ||
+		(desc->constr && desc->constr->has_generated_stored))
+		return false;
+	if (rel->trigdesc)
+	{
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK || t->tgconstrrelid != load_record)
+				return false;
+		}
+	}
+	for (int i = 0; i < (int) REJECT_COLUMNS; i++)
+	{
+		atts[i] = get_attnum(RelationGetRelid(rel), reject_columns[i]);
+		if (atts[i] == InvalidAttrNumber ||
+			TupleDescAttr(desc, atts[i] - 1)->attgenerated)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * store_rejects_direct - store the failures kept the way COPY stores rows
+ * (table_multi_insert, ExecConstraints, then each row's index entries),
+ * with the defaults of the other columns (reject_id's identity, in the
+ * failures' order), as the extension owner.  Returns false, having stored
+ * nothing, when reject_direct_possible says no.
+ *
+ * What this skips is the check of the foreign key from load_id to
+ * pgetl.load_record, made by the INSERT for each row (an SPI query locking
+ * the history row FOR KEY SHARE: 3.5% of the loading backend's time with
+ * 1% bad rows, after the rejects of many batches became one INSERT).  For
+ * these rows it cannot fail and guarantees nothing more: each one's load_id
+ * is the load's own history row, which this transaction inserted
+ * (begin_history) or, for a later stretch of a load with commit_every,
+ * locked FOR UPDATE (lock_history), so it exists and no other transaction
+ * can delete it or change its key before this one ends; that is checked
+ * here once, by locking it FOR KEY SHARE as the foreign key's check does.
+ * The constraint itself stays, and is checked for every other writer.
+ */
+static bool
+store_rejects_direct(Load *load, RejectBatch *rb)
+{
+	Oid			schema = get_namespace_oid("pgetl", false);
+	Oid			relid = get_relname_relid("reject_record", schema);
+	Oid			load_record = get_relname_relid("load_record", schema);
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	atts[REJECT_COLUMNS];
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	ExprContext *econtext;
+	TupleTableSlot **slots;
+	int			ndefaults = 0;
+	int		   *defmap;
+	ExprState **defexprs;
+	bool	   *given;
+	Datum		fixed[5];
+	bool		fixed_null[5];
+	int			done = 0;
+
+	if (!OidIsValid(relid) || !load->has_severity || load->load_id == 0)
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	if (!reject_direct_possible(rel, load_record, atts))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* the history row exists and stays: lock it as the foreign key would */
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(load->load_id)};
+
+		if (SPI_execute_with_args("SELECT 1 FROM ONLY pgetl.load_record x "
+								  "WHERE load_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x",
+								  1, types, values, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("the history row of load " INT64_FORMAT " was deleted while it ran",
+							load->load_id)));
+	}
+
+	desc = RelationGetDescr(rel);
+	estate = CreateExecutorState();
+	{
+		RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+		rte->rtekind = RTE_RELATION;
+		rte->relid = relid;
+		rte->relkind = rel->rd_rel->relkind;
+		rte->rellockmode = RowExclusiveLock;
+#ifdef PGETL_HAS_RTE_PERMISSION_INFO
+		{
+			RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
+
+			perminfo->relid = relid;
+			perminfo->requiredPerms = ACL_INSERT;
+			rte->perminfoindex = 1;
+			pgetl_init_range_table(estate, list_make1(rte), list_make1(perminfo));
+		}
+#else
+		rte->requiredPerms = ACL_INSERT;
+		ExecInitRangeTable(estate, list_make1(rte));
+#endif
+	}
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	bistate = GetBulkInsertState();
+	econtext = GetPerTupleExprContext(estate);
+
+	/* the defaults of the columns not given (reject_id: its identity) */
+	given = palloc0(sizeof(bool) * (desc->natts + 1));
+	for (int i = 0; i < (int) REJECT_COLUMNS; i++)
+		given[atts[i]] = true;
+	defmap = palloc(sizeof(int) * desc->natts);
+	defexprs = palloc(sizeof(ExprState *) * desc->natts);
+	for (int a = 1; a <= desc->natts; a++)
+	{
+		Node	   *defexpr;
+
+		if (given[a] || TupleDescAttr(desc, a - 1)->attisdropped)
+			continue;
+		defexpr = build_column_default(rel, a);
+		if (defexpr == NULL)
+			continue;
+		defmap[ndefaults] = a - 1;
+		defexprs[ndefaults] = ExecInitExpr(expression_planner((Expr *) defexpr), NULL);
+		ndefaults++;
+	}
+
+	fixed[0] = Int64GetDatum(load->load_id);
+	fixed[1] = Int64GetDatum(load->run_id);
+	fixed[2] = CStringGetTextDatum(load->spec->name);
+	fixed[3] = ObjectIdGetDatum(load->spec->owner);
+	fixed[4] = CStringGetTextDatum(load->source);
+	memset(fixed_null, false, sizeof(fixed_null));
+	fixed_null[1] = load->run_id == 0;
+
+	slots = palloc(sizeof(TupleTableSlot *) * Min(rb->n, 1000));
+	for (int i = 0; i < Min(rb->n, 1000); i++)
+		slots[i] = table_slot_create(rel, NULL);
+	while (done < rb->n)
+	{
+		int			n = Min(rb->n - done, 1000);
+
+		for (int i = 0; i < n; i++)
+		{
+			TupleTableSlot *slot = slots[i];
+			int			k = done + i;
+
+			ExecClearTuple(slot);
+			memset(slot->tts_values, 0, sizeof(Datum) * desc->natts);
+			memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+			for (int c = 0; c < 5; c++)
+			{
+				slot->tts_values[atts[c] - 1] = fixed[c];
+				slot->tts_isnull[atts[c] - 1] = fixed_null[c];
+			}
+			for (int a = 0; a < REJECT_ARRAYS; a++)
+			{
+				slot->tts_values[atts[5 + a] - 1] = rb->elems[a][k];
+				slot->tts_isnull[atts[5 + a] - 1] = rb->isnull[a][k];
+			}
+			for (int d = 0; d < ndefaults; d++)
+				slot->tts_values[defmap[d]] =
+					ExecEvalExpr(defexprs[d], econtext, &slot->tts_isnull[defmap[d]]);
+			ExecStoreVirtualTuple(slot);
+			ExecMaterializeSlot(slot);
+			if (desc->constr)
+				ExecConstraints(rri, slot, estate);
+			ResetPerTupleExprContext(estate);
+		}
+		table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, bistate);
+		for (int i = 0; i < n; i++)
+		{
+			List	   *recheck = pgetl_insert_index_tuples(rri, slots[i], estate, false, NIL);
+
+			list_free(recheck);
+			ResetPerTupleExprContext(estate);
+		}
+		done += n;
+	}
+	for (int i = 0; i < Min(rb->n, 1000); i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	FreeBulkInsertState(bistate);
+	table_finish_bulk_insert(rel, 0);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
+}
+
+/*
+ * flush_rejects - store the failures kept in pgetl.reject_record, in their
+ * order (identity values included), by one INSERT ... SELECT from unnest
+ * of the arrays (unqualified: only the FROM clause's own unnest(a, b, ...)
+ * takes several arrays; the owner's search_path is pinned to pg_catalog,
+ * pg_temp), as the extension owner (pgetl_become_owner, once per flush:
+ * per failure, finding the owner (a scan of pg_extension) and pinning the
+ * search_path cost 5% of the backend's time with 1% bad rows); then free
+ * them.
  */
 static void
-flush_rejects(Load *load, RejectBatch *rb)
+flush_rejects(Load *load)
 {
+	RejectBatch *rb = load->rejects;
+	PgetlUserSwitch sw;
+
 	Oid			types[13] = {INT8OID, INT8OID, TEXTOID, OIDOID, TEXTOID, INT8ARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID};
@@ -317,9 +570,20 @@ flush_rejects(Load *load, RejectBatch *rb)
 	char		nulls[13];
 	int			narrays = load->has_severity ? REJECT_ARRAYS : REJECT_ARRAYS - 1;
 	int			ret;
+	MemoryContext old;
 
-	if (rb->n == 0)
+	if (rb == NULL || rb->n == 0)
 		return;
+	pgetl_become_owner(&sw);
+	old = MemoryContextSwitchTo(load->reject_cxt);
+	if (store_rejects_direct(load, rb))
+	{
+		MemoryContextSwitchTo(old);
+		pgetl_restore_user(&sw);
+		MemoryContextReset(load->reject_cxt);
+		load->rejects = NULL;
+		return;
+	}
 	memset(nulls, ' ', sizeof(nulls));
 	if (load->reject_plan == NULL)
 	{
@@ -365,7 +629,21 @@ flush_rejects(Load *load, RejectBatch *rb)
 	ret = SPI_execute_plan(load->reject_plan, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) rb->n)
 		elog(ERROR, "could not store a reject");
-	rb->n = 0;
+	MemoryContextSwitchTo(old);
+	pgetl_restore_user(&sw);
+	MemoryContextReset(load->reject_cxt);
+	load->rejects = NULL;
+}
+
+/* keep a row's failures or warnings, and store them when enough are kept */
+static void
+keep_rejects(Load *load, LoadRow *row)
+{
+	if (load->rejects == NULL)
+		load->rejects = MemoryContextAllocZero(load->reject_cxt, sizeof(RejectBatch));
+	write_reject(load, row, load->rejects);
+	if (load->rejects->n >= REJECT_FLUSH_ROWS || load->rejects->bytes >= REJECT_FLUSH_BYTES)
+		flush_rejects(load);
 }
 
 /* fail the load when it rejected too much */
@@ -513,25 +791,12 @@ process_batch(Load *load, LoadRow **rows, int n, bool checked)
 		load->rows_skipped_on_conflict += skipped;
 	else
 		load->rows_skipped_by_trigger += skipped;
-	/* rejects, and the warnings of the rows that passed, as the owner */
-	{
-		RejectBatch rb;
-
-		memset(&rb, 0, sizeof(rb));
-		for (int i = 0; i < n; i++)
-			if (rows[i]->nfailures > 0)
-				write_reject(load, rows[i], &rb);
-			else if (load->replay_of)
-				note_passed(load, rows[i]->line);
-		if (rb.n > 0)
-		{
-			PgetlUserSwitch sw;
-
-			pgetl_become_owner(&sw);
-			flush_rejects(load, &rb);
-			pgetl_restore_user(&sw);
-		}
-	}
+	/* rejects, and the warnings of the rows that passed */
+	for (int i = 0; i < n; i++)
+		if (rows[i]->nfailures > 0)
+			keep_rejects(load, rows[i]);
+		else if (load->replay_of)
+			note_passed(load, rows[i]->line);
 	load->rows_read += n;
 	load_source_report_progress(load->src, load->cstate, RelationGetRelid(load->spec->rel),
 								load->rows_read, load->rows_rejected);
@@ -850,8 +1115,13 @@ save_header(Load *load)
  *     would have to stop there too.  Not supported: serial.
  *   - a replay of rejects reads records from memory with the lines of
  *     their source (load_replay.c): serial.
- *   - a Citus target: batches 20 times larger and per-row router inserts
- *     after a failed batch (load_target.c); not tested in parallel: serial.
+ *
+ * A Citus target goes parallel too (the reader cuts its batches 20 times
+ * larger, as the serial path does): the reader's subtransactions (a value
+ * an input function refuses) are then its own, whereas in the leader's
+ * transaction, once it has written to a distributed table, Citus sends a
+ * SAVEPOINT and a RELEASE or ROLLBACK TO to every worker connection at
+ * each one.
  */
 static const char *
 load_serial_reason(Load *load)
@@ -862,8 +1132,6 @@ load_serial_reason(Load *load)
 		return "the load resumes an interrupted one";
 	if (load->mem != NULL || load->replay_of != 0)
 		return "a replay of rejects";
-	if (load_target_is_citus(load->target))
-		return "the target is a Citus table";
 	return NULL;
 }
 
@@ -945,6 +1213,8 @@ load_run_stretch(Load *load, bool purge)
 
 	load->pipe = NULL;
 	load->batch_cxt = AllocSetContextCreate(load_cxt, "pgetl load batch", ALLOCSET_DEFAULT_SIZES);
+	load->reject_cxt = AllocSetContextCreate(load_cxt, "pgetl load rejects", ALLOCSET_DEFAULT_SIZES);
+	load->rejects = NULL;
 	{
 		char	   *header_record;
 
@@ -965,21 +1235,21 @@ load_run_stretch(Load *load, bool purge)
 	 * A large file is read and checked by a background process while this one
 	 * inserts (load_parallel.c); NULL when the serial path is used.
 	 */
-	{
-		const char *why = load_serial_reason(load);
-
-		if (why)
-			elog(DEBUG1, "pgetl load \"%s\": serial (%s)", spec->name, why);
-		else
-			load->pipe = load_parallel_start(spec, load->src, load->source, &errcb);
-	}
-
 	batch_rows = LOAD_BATCH_ROWS;
 	batch_bytes = LOAD_BATCH_BYTES;
 	if (load_target_is_citus(load->target))
 	{
 		batch_rows *= LOAD_CITUS_BATCH_FACTOR;
 		batch_bytes *= LOAD_CITUS_BATCH_FACTOR;
+	}
+	{
+		const char *why = load_serial_reason(load);
+
+		if (why)
+			elog(DEBUG1, "pgetl load \"%s\": serial (%s)", spec->name, why);
+		else
+			load->pipe = load_parallel_start(spec, load->src, load->source, batch_rows,
+											 batch_bytes, &errcb);
 	}
 	rows = palloc(sizeof(LoadRow *) * batch_rows);
 	load->done = false;
@@ -1021,6 +1291,9 @@ load_run_stretch(Load *load, bool purge)
 			break;
 	}
 	MemoryContextReset(load->batch_cxt);
+	flush_rejects(load);
+	MemoryContextDelete(load->reject_cxt);
+	load->reject_cxt = NULL;
 
 	if (!load->done)
 	{

@@ -328,6 +328,7 @@ extern int	pgetl_load_parallel;
 extern int	pgetl_load_parallel_min_size;
 extern void load_parallel_define_gucs(void);
 extern LoadPipe *load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
+									 int batch_rows, Size batch_bytes,
 									 ErrorContextCallback *own);
 extern int64 load_parallel_current_line(LoadPipe *pipe);
 extern int	load_parallel_next_batch(LoadPipe *pipe, LoadRow **rows, int maxrows,
@@ -341,6 +342,8 @@ extern LoadTarget *load_target_begin(LoadSpec *spec);
 extern int64 load_target_insert(LoadTarget *tgt, LoadRow **rows, int nrows);
 extern bool load_target_skips_conflicts(LoadTarget *tgt);
 extern bool load_target_is_citus(LoadTarget *tgt);
+extern void load_target_define_gucs(void);
+extern int	pgetl_citus_load_pool_size;
 extern void load_target_end(LoadTarget *tgt);
 
 #endif							/* PGETL_LOAD_H */

@@ -9,7 +9,7 @@
  * parallel context is active the leader is in parallel mode, and there it
  * can neither start a subtransaction nor increment the command counter --
  * yet every batch is inserted in a subtransaction (a refused row is
- * isolated by rolling it back, load_target.c) and each reject is an INSERT
+ * isolated by rolling it back, load_target.c) and the rejects are written
  * into pgetl.reject_record.  So the reader is a dynamic background worker
  * with a read-only transaction of its own, connected to the same database,
  * running as the same role with the leader's settings (GUC state, as
@@ -112,6 +112,8 @@ typedef struct LoadShared
 	Oid			authenticated_user;
 	Oid			current_user;
 	int			sec_context;
+	int			batch_rows;		/* the leader's batches (load.c) */
+	Size		batch_bytes;
 } LoadShared;
 
 /* The leader's side of a parallel load */
@@ -332,7 +334,7 @@ raise_message(LoadPipe *pipe, char *data, Size len)
  */
 LoadPipe *
 load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
-					ErrorContextCallback *own)
+					int batch_rows, Size batch_bytes, ErrorContextCallback *own)
 {
 	const char *why = NULL;
 	char	   *print;
@@ -368,6 +370,8 @@ load_parallel_start(LoadSpec *spec, LoadSource *src, const char *source,
 	fixed->database = MyDatabaseId;
 	fixed->authenticated_user = GetAuthenticatedUserId();
 	GetUserIdAndSecContext(&fixed->current_user, &fixed->sec_context);
+	fixed->batch_rows = batch_rows;
+	fixed->batch_bytes = batch_bytes;
 	shm_toc_insert(toc, KEY_FIXED, fixed);
 	{
 		char	   *gucstate = shm_toc_allocate(toc, gucsize);
@@ -967,7 +971,7 @@ pgetl_load_reader_main(Datum main_arg)
 
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgetl load reader batch",
 									  ALLOCSET_DEFAULT_SIZES);
-	rows = palloc(sizeof(LoadRow *) * LOAD_BATCH_ROWS);
+	rows = palloc(sizeof(LoadRow *) * fixed->batch_rows);
 	for (;;)
 	{
 		bool		more;
@@ -976,7 +980,7 @@ pgetl_load_reader_main(Datum main_arg)
 
 		MemoryContextReset(batch_cxt);
 		old = MemoryContextSwitchTo(batch_cxt);
-		n = load_read_batch(spec, src, cstate, rows, LOAD_BATCH_ROWS, LOAD_BATCH_BYTES,
+		n = load_read_batch(spec, src, cstate, rows, fixed->batch_rows, fixed->batch_bytes,
 							NULL, 0, 0, &more);
 		if (n > 0)
 		{

@@ -36,6 +36,9 @@ typedef struct Load
 	StringInfoData reasons;		/* the first few reject reasons */
 	int			nreasons;
 	SPIPlanPtr	reject_plan;
+	/* rejects not stored yet (load.c, flush_rejects), in reject_cxt */
+	struct RejectBatch *rejects;
+	MemoryContext reject_cxt;
 	MemoryContext batch_cxt;
 	LoadPipe   *pipe;			/* the parallel reader, or NULL */
 	/* lines of the batch being checked and inserted (0: none), for errors */

@@ -91,6 +91,7 @@ void
 _PG_init(void)
 {
 	load_parallel_define_gucs();
+	load_target_define_gucs();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	pgetl_preloaded = true;

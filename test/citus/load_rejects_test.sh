@@ -103,6 +103,54 @@ esac
 [ "$(c "SELECT count(*) FROM pgetl.reject WHERE load_name IN ('dist', 'part', 'ref') AND sqlstate = 'XX000'")" = 0 ] \
     || fail "a reject with Citus's XX000"
 
+# the same through the parallel path (a reader process parses and checks,
+# forced on for this small file), after a TRUNCATE
+for t in dist part ref; do
+    c "TRUNCATE $t" >/dev/null
+    out=$(PGOPTIONS="-c pgetl.load_parallel=on -c client_min_messages=debug1" load "$t" 2>&1) \
+        || fail "the parallel load into Citus table $t failed: $out"
+    case $out in
+        *"parallel (reader PID"*) ;;
+        *) fail "$t: the load did not take the parallel path: $out" ;;
+    esac
+    got=$(tail -n 1 <<<"$out")
+    [ "$got" = "$plain" ] || fail "$t, parallel: loaded/rejected $got, plain $plain"
+    [ "$(rejects "$t")" = "$want" ] || fail "$t, parallel: rejects $(rejects "$t"), plain $want"
+    [ "$(c "SELECT count(*) FROM $t")" = 195 ] || fail "$t, parallel: $(c "SELECT count(*) FROM $t") rows stored"
+done
+ok "parallel path (reader process): the same rows and rejects in dist, part and ref"
+
+# the same file again, every key already in the table: each row is
+# refused by the shards (the keys are then looked up in the table in one
+# query per batch), with the same rejects as the plain table's
+plain2=$(load plain) || fail "the second plain load failed"
+want2=$(rejects plain)
+for t in dist part ref; do
+    got=$(load "$t") || fail "the second load into Citus table $t failed"
+    [ "$got" = "$plain2" ] || fail "$t, again: loaded/rejected $got, plain $plain2"
+    [ "$(rejects "$t")" = "$want2" ] || fail "$t, again: rejects $(rejects "$t"), plain $want2"
+done
+ok "the file loaded again: $plain2 loaded/rejected in every Citus table, the same rejects as the plain table"
+
+# pgetl.citus_load_pool_size: Citus's pool size is the load's only during
+# the load, restored after it (and after a failed one)
+got=$(psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 \
+    -c "SET citus.max_adaptive_executor_pool_size = 4" \
+    -c "SELECT rows_loaded FROM pgetl_load('ref', '$dir/in.csv')" \
+    -c "SHOW citus.max_adaptive_executor_pool_size" \
+    -c "SELECT pgetl_load('nonexistent_load', '$dir/in.csv')" 2>/dev/null; true)
+[ "$(sed -n 2p <<<"$got")" = 4 ] || fail "citus.max_adaptive_executor_pool_size after a load: $got"
+got=$(psql -X -A -t -q -p "$COORD" -U etl \
+    -c "SET citus.max_adaptive_executor_pool_size = 4" \
+    -c "SET pgetl.load_parallel = off" \
+    -c "BEGIN" -c "SAVEPOINT a" \
+    -c "SELECT pgetl_define_load('dist_strict', 'dist', '$cols', '{\"max_rejects\": 0}')" \
+    -c "SELECT pgetl_load('dist_strict', '$dir/in.csv')" \
+    -c "ROLLBACK TO SAVEPOINT a" \
+    -c "SHOW citus.max_adaptive_executor_pool_size" -c "COMMIT" 2>/dev/null || true)
+[ "$(tail -n 1 <<<"$got")" = 4 ] || fail "citus.max_adaptive_executor_pool_size after a failed load: $got"
+ok "citus.max_adaptive_executor_pool_size is pgetl.citus_load_pool_size only during a load (restored after it, and after a failed one)"
+
 # the Citus metadata check: a Citus table is never filled by the fast path
 # (it would write into the coordinator's shell); the shell stays empty
 for t in dist part ref; do
