@@ -120,14 +120,14 @@ SELECT pgetl_drop_pipeline('nightly_load');
 -- key taken again after the row that had it was refused (it loads), NULL
 -- keys (no conflict) and a CHECK violation between them.  With an
 -- expression index the duplicates are found by rolling back: same rejects.
-CREATE TABLE items (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
-CREATE TABLE items_expr (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
-CREATE INDEX ON items_expr (lower(code));
-INSERT INTO items VALUES (100, 'pre', 1);
-INSERT INTO items_expr VALUES (100, 'pre', 1);
-SELECT pgetl_define_load('items', 'items', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
-SELECT pgetl_define_load('items_expr', 'items_expr', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
-SELECT pgetl_stage('items.csv', convert_to(
+CREATE TABLE dup_items (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
+CREATE TABLE dup_items_expr (id integer PRIMARY KEY, code text UNIQUE, qty integer CHECK (qty > 0));
+CREATE INDEX ON dup_items_expr (lower(code));
+INSERT INTO dup_items VALUES (100, 'pre', 1);
+INSERT INTO dup_items_expr VALUES (100, 'pre', 1);
+SELECT pgetl_define_load('dup_items', 'dup_items', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
+SELECT pgetl_define_load('dup_items_expr', 'dup_items_expr', '[{"name": "id"}, {"name": "code"}, {"name": "qty"}]') > 0;
+SELECT pgetl_stage('dup_items.csv', convert_to(
 'id,code,qty
 1,a,1
 2,b,1
@@ -143,9 +143,9 @@ SELECT pgetl_stage('items.csv', convert_to(
 8,pre,1
 9,g,1
 ', 'UTF8'));
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('items', 'items.csv');
-SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('items_expr', 'items.csv');
-SELECT * FROM items ORDER BY id;
-SELECT (SELECT array_agg(i ORDER BY id) FROM items i) = (SELECT array_agg(i::text::items ORDER BY id) FROM items_expr i) AS same_rows;
-SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'items' ORDER BY reject_id;
-SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'items_expr' ORDER BY reject_id;
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('dup_items', 'dup_items.csv');
+SELECT rows_read, rows_loaded, rows_rejected FROM pgetl_load('dup_items_expr', 'dup_items.csv');
+SELECT * FROM dup_items ORDER BY id;
+SELECT (SELECT array_agg(i ORDER BY id) FROM dup_items i) = (SELECT array_agg(i::text::dup_items ORDER BY id) FROM dup_items_expr i) AS same_rows;
+SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'dup_items' ORDER BY reject_id;
+SELECT line_number, rule, sqlstate, message FROM pgetl.reject WHERE load_name = 'dup_items_expr' ORDER BY reject_id;
