@@ -160,6 +160,8 @@ static MemoryContext step_cxt;
 static bool arbitrate = false;
 static TimestampTz arbitrate_checked = 0;
 
+static void check_arbitrate(TimestampTz now);
+
 /* after no task worker was free: when hand_out_all tries again, and the wait */
 static TimestampTz hand_out_retry_at = 0;
 static long hand_out_wait_ms = NO_SLOT_WAIT_MS;
@@ -362,6 +364,14 @@ start_run(ActiveRun *r)
 				 errmsg("the caller of the run gave up before it started")));
 	}
 	SpinLockRelease(&req->mutex);
+
+	/*
+	 * Whether runs must be arbitrated, read again for every run that starts:
+	 * a task pool, a priority or max_active_tasks set up just before this run
+	 * (after the last check, which a full step makes at most every
+	 * FULL_STEP_MS) must hold for its very first hand-out.
+	 */
+	check_arbitrate(GetCurrentTimestamp());
 
 	pgetl_slot_set_run(r->slot, r->run_id);
 	pgetl_xact_commit();
