@@ -204,28 +204,6 @@ json_get(JsonbContainer *c, const char *key)
 	return findJsonbValueFromContainer(c, JB_FOBJECT, &k);
 }
 
-/* the keys of object c, in jsonb's order (that of jsonb_object_keys) */
-static List *
-json_keys(JsonbContainer *c)
-{
-	JsonbIterator *it = JsonbIteratorInit(c);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	List	   *keys = NIL;
-	int			depth = 0;
-
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-	{
-		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
-			depth++;
-		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
-			depth--;
-		else if (tok == WJB_KEY && depth == 1)
-			keys = lappend(keys, pnstrdup(v.val.string.val, v.val.string.len));
-	}
-	return keys;
-}
-
 /* the elements of array c */
 static List *
 json_elements(JsonbContainer *c)
@@ -395,7 +373,7 @@ check_severity(JsonbContainer *c, const char *label)
 	{
 		ListCell   *lc;
 
-		foreach(lc, json_keys(json_container(sev)))
+		foreach(lc, pgetl_jsonb_keys(json_container(sev)))
 		{
 			char	   *rule = lfirst(lc);
 			JsonbValue *v = json_get(json_container(sev), rule);
@@ -443,7 +421,7 @@ check_column(JsonbValue *col, int i, Oid relid, const char *qname, bool header,
 	c = json_container(col);
 	name = jsonb_value_text(json_get(c, "name"));
 	label = name ? name : psprintf("%d", i);
-	keys = json_keys(c);
+	keys = pgetl_jsonb_keys(c);
 	foreach(lc, keys)
 	{
 		if (column_key(lfirst(lc)) == NULL)
@@ -558,7 +536,7 @@ check_column(JsonbValue *col, int i, Oid relid, const char *qname, bool header,
 			JsonbValue *col2 = json_get(json_container(v), "column");
 
 			ok = t != NULL && t->type == jbvString && col2 != NULL && col2->type == jbvString &&
-				list_length(json_keys(json_container(v))) == 2;
+				list_length(pgetl_jsonb_keys(json_container(v))) == 2;
 		}
 		if (!ok)
 			ereport(ERROR,
@@ -776,7 +754,7 @@ check_option_types(Jsonb *options)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options must be a JSON object"),
 				 errhint("For example: '{\"delimiter\": \";\", \"max_rejects\": 100}'::jsonb")));
-	foreach(lc, json_keys(&options->root))
+	foreach(lc, pgetl_jsonb_keys(&options->root))
 	{
 		if (option_key(option_keys, lfirst(lc)) == NULL)
 			ereport(ERROR,
@@ -785,7 +763,7 @@ check_option_types(Jsonb *options)
 					 errhint("Valid options: %s.", option_names(option_keys))));
 	}
 	/* every key is known now: check them in jsonb's order */
-	foreach(lc, json_keys(&options->root))
+	foreach(lc, pgetl_jsonb_keys(&options->root))
 	{
 		const LoadOptionKey *k = option_key(option_keys, lfirst(lc));
 
@@ -1110,7 +1088,7 @@ check_checks(const char *key, JsonbValue *v, SpecCheck *sc)
 			JsonbValue *e = json_get(c, "expression");
 
 			ok = n != NULL && n->type == jbvString && e != NULL && e->type == jbvString;
-			foreach(lc2, json_keys(c))
+			foreach(lc2, pgetl_jsonb_keys(c))
 			{
 				char	   *key = lfirst(lc2);
 
@@ -1189,7 +1167,7 @@ check_expect(const char *key, JsonbValue *v, SpecCheck *sc)
 	if (v == NULL || v->type == jbvNull)
 		return;
 	sc->expect = json_container(v);
-	foreach(lc, json_keys(sc->expect))
+	foreach(lc, pgetl_jsonb_keys(sc->expect))
 	{
 		const LoadOptionKey *k = option_key(expect_keys, lfirst(lc));
 
@@ -1336,7 +1314,7 @@ check_freshness(const char *key, JsonbValue *v, SpecCheck *sc)
 	age = json_get(c, "max_age");
 	if (col == NULL || col->type != jbvString || age == NULL || age->type != jbvString)
 		ok = false;
-	foreach(lc, json_keys(c))
+	foreach(lc, pgetl_jsonb_keys(c))
 	{
 		if (strcmp(lfirst(lc), "column") != 0 && strcmp(lfirst(lc), "max_age") != 0)
 			ok = false;

@@ -537,6 +537,32 @@ cmp_keys(const ListCell *a, const ListCell *b)
 }
 
 /*
+ * pgetl_jsonb_keys - the keys of JSON object c, in jsonb's order (that of
+ * jsonb_object_keys), as a List of palloc'd strings in the current memory
+ * context.
+ */
+List *
+pgetl_jsonb_keys(JsonbContainer *c)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *keys = NIL;
+	int			depth = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if (tok == WJB_KEY && depth == 1)
+			keys = lappend(keys, pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	return keys;
+}
+
+/*
  * pgetl_config_unknown_keys - the top-level keys of a task's config (a JSON
  * object) that are not among known[] (NULL-terminated), sorted in the
  * database's collation and separated by ", "; NULL when there is none.
@@ -545,33 +571,21 @@ cmp_keys(const ListCell *a, const ListCell *b)
 char *
 pgetl_config_unknown_keys(Jsonb *config, const char *const *known)
 {
-	JsonbIterator *it;
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-	int			depth = 0;
 	List	   *unknown = NIL;
 	ListCell   *lc;
 	StringInfoData bad;
 
 	if (config == NULL || !JB_ROOT_IS_OBJECT(config))
 		return NULL;
-	it = JsonbIteratorInit(&config->root);
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	foreach(lc, pgetl_jsonb_keys(&config->root))
 	{
-		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
-			depth++;
-		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
-			depth--;
-		else if (tok == WJB_KEY && depth == 1)
-		{
-			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
-			bool		found = false;
+		char	   *key = lfirst(lc);
+		bool		found = false;
 
-			for (int i = 0; known[i] != NULL && !found; i++)
-				found = strcmp(key, known[i]) == 0;
-			if (!found)
-				unknown = lappend(unknown, key);
-		}
+		for (int i = 0; known[i] != NULL && !found; i++)
+			found = strcmp(key, known[i]) == 0;
+		if (!found)
+			unknown = lappend(unknown, key);
 	}
 	if (unknown == NIL)
 		return NULL;

@@ -44,6 +44,7 @@ extern uint64 pgetl_spi_as_owner(const char *sql, int nargs, Oid *types, Datum *
 								 const char *nulls, bool read_only, long count);
 
 extern void pgetl_strlcpy_clip(char *dst, const char *src, size_t size);
+extern List *pgetl_jsonb_keys(JsonbContainer *c);
 extern char *pgetl_config_unknown_keys(Jsonb *config, const char *const *known);
 
 /*
