@@ -45,16 +45,29 @@ trap 'psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $PGDATABASE WITH (FORCE
 q "CREATE ROLE $alice LOGIN; CREATE ROLE $bob LOGIN; CREATE ROLE $carol LOGIN"
 as() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "SET ROLE $1" -c "$2"; }
 
-# 1. one slot, two pipelines, two owners
+# 1. one slot, two pipelines, two owners.  The first tasks in a pool are
+# added, and both runs started, in one session right after a run without
+# pools ends (the scheduler has just found that runs need no arbitration):
+# the pool must hold from the new runs' first hand-out, not only once the
+# scheduler reads that again (it used to, at most every second, and the
+# tries of both runs all ran at once in between).
 qq "SELECT pgetl_create_pool('one', 1, 'one at a time')"
+qq "SELECT pgetl_create_pipeline('warm')"
+qq "SELECT pgetl_add_task('warm', 'w', 'SELECT 1')"
 for who in $alice $bob; do
     as $who "SELECT pgetl_create_pipeline('p_$who', max_parallel => 4)" >/dev/null
-    for t in t1 t2 t3; do
-        as $who "SELECT pgetl_add_task('p_$who', '$t', 'SELECT pg_sleep(0.6)', pool => 'one')" >/dev/null
-    done
 done
-ra=$(as $alice "SELECT pgetl_run('p_$alice', wait => false)")
-rb=$(as $bob "SELECT pgetl_run('p_$bob', wait => false)")
+add_tasks() {
+    for t in t1 t2 t3; do
+        printf "SELECT pgetl_add_task('p_%s', '%s', 'SELECT pg_sleep(0.6)', pool => 'one') IS NULL;\n" "$1" "$t"
+    done
+}
+ids=$( { echo "SELECT pgetl_run('warm') IS NULL;"
+         echo "SET ROLE $alice;"; add_tasks $alice; echo "SELECT pgetl_run('p_$alice', wait => false);"
+         echo "RESET ROLE; SET ROLE $bob;"; add_tasks $bob; echo "SELECT pgetl_run('p_$bob', wait => false);"
+       } | psql -X -A -t -q -v ON_ERROR_STOP=1 | grep -v '^f$')
+read -r ra rb <<<"$(echo $ids)"
+[ -n "$ra" ] && [ -n "$rb" ] || fail "the two runs did not start: $ids"
 max=0; maxw=0; contended=0
 for ((i = 0; i < 400; i++)); do
     s=$(q "SELECT (SELECT count(*) FROM pgetl.task_run WHERE run_id IN ($ra, $rb) AND state = 'running')
