@@ -48,8 +48,13 @@ wait_for "SELECT (SELECT state FROM pgetl.task_run WHERE run_id = $run AND task 
     || fail "no moment without a backend of run $run"
 resched=$(q "SELECT reschedules FROM pgetl.task_run_record WHERE run_id = $run AND task = 's'")
 [ "$resched" -ge 2 ] || fail "only $resched reschedules after 3 seconds"
-[ "$(q "SELECT next_poke_at > now() - interval '1 second' AND next_poke_at < now() + interval '2 seconds'
-          FROM pgetl.task_run_record WHERE run_id = $run AND task = 's'")" = t ] || fail "next_poke_at is not within a poke interval"
+# while it waits for its next poke, that poke is due within one poke
+# interval (read while it waits: a sample taken while a poke is queued or
+# running sees the due time of that poke, which may have just passed)
+wait_for "SELECT state = 'up_for_reschedule' AND next_poke_at > now() - interval '100 milliseconds'
+                 AND next_poke_at <= now() + interval '1 second' + interval '100 milliseconds'
+            FROM pgetl.task_run_record WHERE run_id = $run AND task = 's'" 10 \
+    || fail "next_poke_at is not within a poke interval: $(q "SELECT state, next_poke_at, now() FROM pgetl.task_run_record WHERE run_id = $run AND task = 's'")"
 ok "mode reschedule: up_for_reschedule between pokes ($resched reschedules), no worker held, counted in pipeline_run"
 
 qq "INSERT INTO arrivals VALUES (current_date)"
