@@ -28,32 +28,22 @@
  */
 #include "load_run.h"
 
-#include "access/heapam.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
-#include "commands/trigger.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "optimizer/optimizer.h"
 #include "pgstat.h"
-#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
-#include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "task_worker.h"
 #include "util.h"
@@ -322,232 +312,6 @@ write_reject(Load *load, LoadRow *row, RejectBatch *rb)
 }
 
 /*
- * The columns of pgetl.reject_record the loader fills, in the order of the
- * INSERT's values: load_id, run_id, load_name, owner, source, then the
- * arrays' (line_number, record, column_name, rule, value, message,
- * sqlstate, severity).
- */
-static const char *const reject_columns[] = {"load_id", "run_id", "load_name", "owner", "source",
-"line_number", "record", "column_name", "rule", "value", "message", "sqlstate", "severity"};
-
-#define REJECT_COLUMNS lengthof(reject_columns)
-
-/*
- * reject_direct_possible - whether pgetl.reject_record (rel) can be filled
- * as the fast path fills a target (load_target.c): a heap table of the
- * catalog this code knows (with severity), no rule, no row level security,
- * no generated column, and no trigger but the checks of its foreign key to
- * pgetl.load_record (a trigger someone added keeps the INSERT).  The
- * attribute numbers of reject_columns go to atts.
- */
-static bool
-reject_direct_possible(Relation rel, Oid load_record, AttrNumber *atts)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		rel->rd_rules != NULL || !OidIsValid(load_record) ||
-		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_NONE ||
-		(desc->constr && desc->constr->has_generated_stored))
-		return false;
-	if (rel->trigdesc)
-	{
-		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
-		{
-			Trigger    *t = &rel->trigdesc->triggers[i];
-
-			if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK || t->tgconstrrelid != load_record)
-				return false;
-		}
-	}
-	for (int i = 0; i < (int) REJECT_COLUMNS; i++)
-	{
-		atts[i] = get_attnum(RelationGetRelid(rel), reject_columns[i]);
-		if (atts[i] == InvalidAttrNumber ||
-			TupleDescAttr(desc, atts[i] - 1)->attgenerated)
-			return false;
-	}
-	return true;
-}
-
-/*
- * store_rejects_direct - store the failures kept the way COPY stores rows
- * (table_multi_insert, ExecConstraints, then each row's index entries),
- * with the defaults of the other columns (reject_id's identity, in the
- * failures' order), as the extension owner.  Returns false, having stored
- * nothing, when reject_direct_possible says no.
- *
- * What this skips is the check of the foreign key from load_id to
- * pgetl.load_record, made by the INSERT for each row (an SPI query locking
- * the history row FOR KEY SHARE: 3.5% of the loading backend's time with
- * 1% bad rows, after the rejects of many batches became one INSERT).  For
- * these rows it cannot fail and guarantees nothing more: each one's load_id
- * is the load's own history row, which this transaction inserted
- * (begin_history) or, for a later stretch of a load with commit_every,
- * locked FOR UPDATE (lock_history), so it exists and no other transaction
- * can delete it or change its key before this one ends; that is checked
- * here once, by locking it FOR KEY SHARE as the foreign key's check does.
- * The constraint itself stays, and is checked for every other writer.
- */
-static bool
-store_rejects_direct(Load *load, RejectBatch *rb)
-{
-	Oid			schema = get_namespace_oid("pgetl", false);
-	Oid			relid = get_relname_relid("reject_record", schema);
-	Oid			load_record = get_relname_relid("load_record", schema);
-	Relation	rel;
-	TupleDesc	desc;
-	AttrNumber	atts[REJECT_COLUMNS];
-	EState	   *estate;
-	ResultRelInfo *rri;
-	BulkInsertState bistate;
-	ExprContext *econtext;
-	TupleTableSlot **slots;
-	int			ndefaults = 0;
-	int		   *defmap;
-	ExprState **defexprs;
-	bool	   *given;
-	Datum		fixed[5];
-	bool		fixed_null[5];
-	int			done = 0;
-
-	if (!OidIsValid(relid) || !load->has_severity || load->load_id == 0)
-		return false;
-	rel = table_open(relid, RowExclusiveLock);
-	if (!reject_direct_possible(rel, load_record, atts))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	/* the history row exists and stays: lock it as the foreign key would */
-	{
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(load->load_id)};
-
-		if (SPI_execute_with_args("SELECT 1 FROM ONLY pgetl.load_record x "
-								  "WHERE load_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x",
-								  1, types, values, NULL, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("the history row of load " INT64_FORMAT " was deleted while it ran",
-							load->load_id)));
-	}
-
-	desc = RelationGetDescr(rel);
-	estate = CreateExecutorState();
-	{
-		RangeTblEntry *rte = makeNode(RangeTblEntry);
-
-		rte->rtekind = RTE_RELATION;
-		rte->relid = relid;
-		rte->relkind = rel->rd_rel->relkind;
-		rte->rellockmode = RowExclusiveLock;
-#ifdef PGETL_HAS_RTE_PERMISSION_INFO
-		{
-			RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
-
-			perminfo->relid = relid;
-			perminfo->requiredPerms = ACL_INSERT;
-			rte->perminfoindex = 1;
-			pgetl_init_range_table(estate, list_make1(rte), list_make1(perminfo));
-		}
-#else
-		rte->requiredPerms = ACL_INSERT;
-		ExecInitRangeTable(estate, list_make1(rte));
-#endif
-	}
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	bistate = GetBulkInsertState();
-	econtext = GetPerTupleExprContext(estate);
-
-	/* the defaults of the columns not given (reject_id: its identity) */
-	given = palloc0(sizeof(bool) * (desc->natts + 1));
-	for (int i = 0; i < (int) REJECT_COLUMNS; i++)
-		given[atts[i]] = true;
-	defmap = palloc(sizeof(int) * desc->natts);
-	defexprs = palloc(sizeof(ExprState *) * desc->natts);
-	for (int a = 1; a <= desc->natts; a++)
-	{
-		Node	   *defexpr;
-
-		if (given[a] || TupleDescAttr(desc, a - 1)->attisdropped)
-			continue;
-		defexpr = build_column_default(rel, a);
-		if (defexpr == NULL)
-			continue;
-		defmap[ndefaults] = a - 1;
-		defexprs[ndefaults] = ExecInitExpr(expression_planner((Expr *) defexpr), NULL);
-		ndefaults++;
-	}
-
-	fixed[0] = Int64GetDatum(load->load_id);
-	fixed[1] = Int64GetDatum(load->run_id);
-	fixed[2] = CStringGetTextDatum(load->spec->name);
-	fixed[3] = ObjectIdGetDatum(load->spec->owner);
-	fixed[4] = CStringGetTextDatum(load->source);
-	memset(fixed_null, false, sizeof(fixed_null));
-	fixed_null[1] = load->run_id == 0;
-
-	slots = palloc(sizeof(TupleTableSlot *) * Min(rb->n, 1000));
-	for (int i = 0; i < Min(rb->n, 1000); i++)
-		slots[i] = table_slot_create(rel, NULL);
-	while (done < rb->n)
-	{
-		int			n = Min(rb->n - done, 1000);
-
-		for (int i = 0; i < n; i++)
-		{
-			TupleTableSlot *slot = slots[i];
-			int			k = done + i;
-
-			ExecClearTuple(slot);
-			memset(slot->tts_values, 0, sizeof(Datum) * desc->natts);
-			memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
-			for (int c = 0; c < 5; c++)
-			{
-				slot->tts_values[atts[c] - 1] = fixed[c];
-				slot->tts_isnull[atts[c] - 1] = fixed_null[c];
-			}
-			for (int a = 0; a < REJECT_ARRAYS; a++)
-			{
-				slot->tts_values[atts[5 + a] - 1] = rb->elems[a][k];
-				slot->tts_isnull[atts[5 + a] - 1] = rb->isnull[a][k];
-			}
-			for (int d = 0; d < ndefaults; d++)
-				slot->tts_values[defmap[d]] =
-					ExecEvalExpr(defexprs[d], econtext, &slot->tts_isnull[defmap[d]]);
-			ExecStoreVirtualTuple(slot);
-			ExecMaterializeSlot(slot);
-			if (desc->constr)
-				ExecConstraints(rri, slot, estate);
-			ResetPerTupleExprContext(estate);
-		}
-		table_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, bistate);
-		for (int i = 0; i < n; i++)
-		{
-			List	   *recheck = pgetl_insert_index_tuples(rri, slots[i], estate, false, NIL);
-
-			list_free(recheck);
-			ResetPerTupleExprContext(estate);
-		}
-		done += n;
-	}
-	for (int i = 0; i < Min(rb->n, 1000); i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	FreeBulkInsertState(bistate);
-	table_finish_bulk_insert(rel, 0);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-	CommandCounterIncrement();
-	return true;
-}
-
-/*
  * flush_rejects - store the failures kept in pgetl.reject_record, in their
  * order (identity values included), by one INSERT ... SELECT from unnest
  * of the arrays (unqualified: only the FROM clause's own unnest(a, b, ...)
@@ -576,14 +340,6 @@ flush_rejects(Load *load)
 		return;
 	pgetl_become_owner(&sw);
 	old = MemoryContextSwitchTo(load->reject_cxt);
-	if (store_rejects_direct(load, rb))
-	{
-		MemoryContextSwitchTo(old);
-		pgetl_restore_user(&sw);
-		MemoryContextReset(load->reject_cxt);
-		load->rejects = NULL;
-		return;
-	}
 	memset(nulls, ' ', sizeof(nulls));
 	if (load->reject_plan == NULL)
 	{
