@@ -5,7 +5,7 @@
  *	  refuses.
  *
  * A batch of rows is inserted by one statement,
- *	  INSERT INTO target (cols) SELECT * FROM unnest($1, $2, ...)
+ *	  INSERT INTO target (cols) SELECT unnest($1), unnest($2), ...
  * [ON CONFLICT ...], whose parameters are one array per column, run by the
  * executor as the calling role: privileges, partition routing, triggers,
  * constraints, foreign keys and foreign tables all behave as for any
@@ -95,11 +95,26 @@
  * batch has, or, for a one-column key the loader may read, that the table
  * already holds (one query per batch and index, made only when the other
  * rows still fail as one batch) -- inserts the other rows as one batch
- * (split in halves if that fails after all), then each foretold row alone
- * by the router statement, which rejects it with the worker's own error.
- * The foretelling only orders the attempts: what is rejected and with
- * which error is decided by the shards.  A foretold row that the shards
- * accept after all is inserted after the other rows of its batch.  Citus
+ * (split in halves if that fails after all), then the rows foretold by a
+ * key as described below, then each other foretold row alone by the
+ * router statement, which rejects it with the worker's own error.  The
+ * foretelling only orders the attempts: what is rejected is decided by
+ * the shards.  A foretold row that the shards accept after all is
+ * inserted after the other rows of its batch.
+ *
+ * Duplicate keys without an error: the rows foretold by a unique index's
+ * key go to the shards together, as INSERT ... ON CONFLICT (key) DO
+ * NOTHING RETURNING key (no two rows of one statement with the same key;
+ * a repeated key waits for the next statement).  A row the shards store
+ * is loaded; a row they skip had a duplicate key and is rejected with the
+ * error PostgreSQL raises for it on a plain table (SQLSTATE 23505, the
+ * message naming the table's index, the key in the detail where the role
+ * may read it), built on the coordinator since no worker raised it.  If
+ * the statement fails (a row breaks another rule too), its rows are
+ * inserted one at a time as above.  Not with an upsert (which has its own
+ * ON CONFLICT) nor when the table has a row trigger on insert, whose work
+ * a skipped row would keep and a refused one undo.  XXFIGURES
+ * Citus
  * does not pass on the column of a NOT NULL violation: reject_at_target
  * takes it from the worker's (English) message; in another language the
  * reject just names no column.
@@ -131,6 +146,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -157,6 +173,9 @@ struct LoadTarget
 	SPIPlanPtr	plan;
 	bool		citus;			/* the target is a Citus table */
 	SPIPlanPtr	plan1;			/* Citus: the single-row INSERT ... VALUES */
+	char	   *insert_sql;		/* INSERT INTO target (cols) SELECT
+								 * unnest($1), ... */
+	Oid		   *argtypes;		/* its parameters' (array) types */
 	bool		returning;		/* the statements RETURN the rows stored */
 	CitusPredict *predict;		/* Citus: what foretells a refused row */
 	int			guc_nest;		/* Citus: the GUC level of the pool size, or 0 */
@@ -626,10 +645,11 @@ load_target_begin(LoadSpec *spec)
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, WARNING, false);
 	}
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT * FROM unnest(", spec->target_name, cols.data);
+	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT ", spec->target_name, cols.data);
 	for (int i = 0; i < spec->nout; i++)
-		appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
-	appendStringInfoChar(&sql, ')');
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	tgt->insert_sql = pstrdup(sql.data);
+	tgt->argtypes = argtypes;
 	initStringInfo(&conflict);
 	if (spec->mode == LOAD_UPSERT)
 	{
@@ -670,11 +690,23 @@ load_target_begin(LoadSpec *spec)
 			tgt->do_nothing = true;
 		}
 	}
-	/* Citus counts the rows it sent, not those ON CONFLICT DO NOTHING stored */
+	/*
+	 * Citus counts the rows it sent, not those ON CONFLICT DO NOTHING stored:
+	 * count the rows RETURNed, read through a CTE (to SPI, Citus's INSERT
+	 * ... SELECT sent more rows than it returned, which SPI refuses: XX000
+	 * "consistency check on SPI tuple count failed")
+	 */
 	tgt->returning = tgt->citus && tgt->do_nothing;
 	if (tgt->returning)
 		appendStringInfoString(&conflict, " RETURNING 1");
 	appendStringInfoString(&sql, conflict.data);
+	if (tgt->returning)
+	{
+		char	   *ins = pstrdup(sql.data);
+
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "WITH stored AS (%s) SELECT * FROM stored", ins);
+	}
 	tgt->plan = SPI_prepare(sql.data, spec->nout, argtypes);
 	if (tgt->plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", sql.data, SPI_result_code_string(SPI_result));
@@ -828,10 +860,12 @@ insert_call(void *arg)
 	}
 	else
 	{
-		SPIPlanPtr	plan = tgt->citus && ic->hi - ic->lo == 1 ? tgt->plan1 : tgt->plan;
-		int			ret = SPI_execute_plan(plan, tgt->args, tgt->argnulls, false, 0);
+		bool		single = tgt->citus && ic->hi - ic->lo == 1;
+		int			ret = SPI_execute_plan(single ? tgt->plan1 : tgt->plan, tgt->args,
+										   tgt->argnulls, false, 0);
 
-		if (ret != (tgt->returning ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
+		if (ret != (!tgt->returning ? SPI_OK_INSERT :
+					single ? SPI_OK_INSERT_RETURNING : SPI_OK_SELECT))
 			elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
 		ic->inserted = SPI_processed;
 	}
@@ -950,6 +984,9 @@ typedef struct PredictIndex
 	char	   *query;			/* SELECT key::text FROM target WHERE key =
 								 * ANY($1) */
 	Oid			arraytype;
+	Oid			indexoid;
+	SPIPlanPtr	skip_plan;		/* the batch INSERT ... ON CONFLICT (key) DO
+								 * NOTHING RETURNING key, once prepared */
 } PredictIndex;
 
 /* a CHECK constraint whose columns are all loaded */
@@ -960,10 +997,13 @@ typedef struct PredictCheck
 
 struct CitusPredict
 {
+	bool		skip;			/* conflicts may be skipped (see the file's
+								 * comment) */
 	int			nindexes;
 	PredictIndex *indexes;
 	int			nchecks;
 	PredictCheck *checks;
+	bool		checks_found;	/* a CHECK has foretold a refused row */
 	bool	   *notnull;		/* by loaded column */
 	EState	   *estate;
 	TupleTableSlot *slot;		/* the table's row type, for the CHECKs */
@@ -994,6 +1034,20 @@ predict_begin(LoadTarget *tgt)
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
 
+	/*
+	 * Conflicts are skipped only where a refused row and a skipped one leave
+	 * the same trace: no upsert (its own ON CONFLICT) and no row trigger on
+	 * insert, whose work a skipped row would keep and a refused one undo.
+	 */
+	p->skip = spec->mode != LOAD_UPSERT;
+	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *trig = &rel->trigdesc->triggers[i];
+
+		if (!trig->tgisinternal && TRIGGER_FOR_ROW(trig->tgtype) &&
+			TRIGGER_FOR_INSERT(trig->tgtype))
+			p->skip = false;
+	}
 	p->notnull = palloc0(sizeof(bool) * spec->nout);
 	for (int k = 0; k < spec->nout; k++)
 		p->notnull[k] = TupleDescAttr(desc, spec->outcols[k]->attnum - 1)->attnotnull;
@@ -1019,6 +1073,7 @@ predict_begin(LoadTarget *tgt)
 			ReleaseSysCache(tup);
 			continue;
 		}
+		pi->indexoid = ind->indexrelid;
 		pi->nkeys = ind->indnkeyatts;
 		pi->outcol = palloc(sizeof(int) * pi->nkeys);
 		pi->outfn = palloc(sizeof(Oid) * pi->nkeys);
@@ -1129,8 +1184,9 @@ str_cmp(const void *a, const void *b)
  * just foretells nothing.
  */
 static void
-predict_existing(LoadTarget *tgt, PredictIndex *pi, LoadRow **rows, int nrows, bool *suspect)
+predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *suspect, int *why)
 {
+	PredictIndex *pi = &tgt->predict->indexes[index];
 	LoadColumn *c = tgt->spec->outcols[pi->outcol[0]];
 	int			k = pi->outcol[0];
 	Datum	   *elems = palloc(sizeof(Datum) * nrows);
@@ -1195,7 +1251,10 @@ predict_existing(LoadTarget *tgt, PredictIndex *pi, LoadRow **rows, int nrows, b
 			continue;
 		v = OidOutputFunctionCall(pi->outfn[0], rows[r]->values[k]);
 		if (bsearch(&v, found, nfound, sizeof(char *), str_cmp))
+		{
 			suspect[r] = true;
+			why[r] = index;
+		}
 	}
 }
 
@@ -1232,7 +1291,10 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 			econtext->ecxt_scantuple = p->slot;
 			for (int i = 0; i < p->nchecks && !suspect[r]; i++)
 				if (!ExecCheck(p->checks[i].state, econtext))
+				{
 					suspect[r] = true;
+					p->checks_found = true;
+				}
 			ResetExprContext(econtext);
 		}
 		ReleaseCurrentSubTransaction();
@@ -1252,11 +1314,16 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 
 /*
  * predict_refused - mark in suspect[] the rows the shards will probably
- * refuse (see the file's comment); the keys the table already holds only
- * when existing (a distributed query per index).
+ * refuse (see the file's comment), and in why[] the unique index (its
+ * number in predict->indexes) whose key foretold a row (the caller has set
+ * why[] to -1).  The keys the table already holds (a distributed query
+ * per index) only when existing; the CHECK constraints only then too, or
+ * once one has foretold a row (rows that break one are rarer than
+ * duplicates, as a load's rules usually check the same).
  */
 static void
-predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, bool existing)
+predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *why,
+				bool existing)
 {
 	CitusPredict *p = tgt->predict;
 
@@ -1264,7 +1331,7 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, bool 
 		for (int k = 0; k < tgt->spec->nout && !suspect[r]; k++)
 			if (p->notnull[k] && rows[r]->nulls[k])
 				suspect[r] = true;
-	if (p->nchecks > 0)
+	if (p->nchecks > 0 && (existing || p->checks_found))
 		predict_checks(tgt, rows, nrows, suspect);
 	for (int i = 0; i < p->nindexes; i++)
 	{
@@ -1290,12 +1357,199 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, bool 
 		qsort(keys, n, sizeof(KeyRow), keyrow_cmp);
 		for (int j = 1; j < n; j++)
 			if (strcmp(keys[j].key, keys[j - 1].key) == 0)
+			{
 				suspect[keys[j].row] = true;
+				why[keys[j].row] = i;
+			}
 		pfree(keys);
 		/* a key the table holds */
 		if (existing && pi->nkeys == 1 && pi->readable)
-			predict_existing(tgt, pi, rows, nrows, suspect);
+			predict_existing(tgt, i, rows, nrows, suspect, why);
 	}
+}
+
+/* one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, for load_try */
+typedef struct SkipCall
+{
+	LoadTarget *tgt;
+	PredictIndex *pi;
+	char	  **stored;			/* out: the keys of the rows stored */
+	int			nstored;
+} SkipCall;
+
+static void
+skip_call(void *arg)
+{
+	SkipCall   *sc = (SkipCall *) arg;
+	PredictIndex *pi = sc->pi;
+	int			ret = SPI_execute_plan(pi->skip_plan, sc->tgt->args, sc->tgt->argnulls, false, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
+	sc->stored = palloc(sizeof(char *) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		StringInfoData key;
+
+		initStringInfo(&key);
+		for (int k = 0; k < pi->nkeys; k++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1);
+
+			appendStringInfo(&key, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
+		}
+		sc->stored[sc->nstored++] = key.data;
+	}
+}
+
+/*
+ * reject_conflict - reject a row the shards skipped as a duplicate key of
+ * index pi, with the error PostgreSQL raises for it (_bt_check_unique: the
+ * same SQLSTATE, message and detail, the detail only where the role may
+ * see the key, BuildIndexValueDescription), naming the table's index.
+ */
+static void
+reject_conflict(LoadTarget *tgt, PredictIndex *pi, LoadRow *row)
+{
+	Relation	irel = index_open(pi->indexoid, AccessShareLock);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	ErrorData  *edata = palloc0(sizeof(ErrorData));
+	char	   *key;
+
+	for (int i = 0; i < pi->nkeys; i++)
+	{
+		values[i] = row->values[pi->outcol[i]];
+		isnull[i] = row->nulls[pi->outcol[i]];
+	}
+	key = BuildIndexValueDescription(irel, values, isnull);
+	edata->elevel = ERROR;
+	edata->sqlerrcode = ERRCODE_UNIQUE_VIOLATION;
+	edata->message = psprintf(_("duplicate key value violates unique constraint \"%s\""),
+							  RelationGetRelationName(irel));
+	if (key)
+		edata->detail = psprintf(_("Key %s already exists."), key);
+	index_close(irel, AccessShareLock);
+	reject_at_target(tgt, row, edata);
+	FreeErrorData(edata);
+}
+
+static int
+keyrow_row_cmp(const void *a, const void *b)
+{
+	const KeyRow *x = a;
+	const KeyRow *y = b;
+
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/*
+ * skip_conflicts - insert the rows foretold by a unique index's key
+ * (why[r] >= 0) without an error per duplicate: per index, one statement
+ * INSERT ... ON CONFLICT (its key) DO NOTHING RETURNING the key, whose
+ * rows all have different keys (a key repeated among them waits for the
+ * next statement, so the first in the file is tried first).  The shards
+ * decide: a row they store is loaded, a row they skip is rejected with
+ * the unique violation it would have raised (reject_conflict).  A
+ * statement that fails (the rows break another rule too) leaves its rows,
+ * and the rest of that index's, to the caller (why[] -1 and suspect[]
+ * still set).  Clears suspect[] of the rows it decided; returns the rows
+ * inserted.
+ */
+static int64
+skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *why)
+{
+	CitusPredict *p = tgt->predict;
+	LoadRow   **round = palloc(sizeof(LoadRow *) * nrows);
+	KeyRow	   *keys = palloc(sizeof(KeyRow) * nrows);
+	int64		inserted = 0;
+
+	for (int i = 0; i < p->nindexes; i++)
+	{
+		PredictIndex *pi = &p->indexes[i];
+
+		for (;;)
+		{
+			SkipCall	sc = {tgt, pi, NULL, 0};
+			ErrorData  *edata;
+			int			n = 0;
+			int			m = 0;
+
+			for (int r = 0; r < nrows; r++)
+			{
+				char	   *key;
+
+				if (!suspect[r] || why[r] != i)
+					continue;
+				key = predict_key(tgt, pi, rows[r]);
+				if (key == NULL)
+				{
+					why[r] = -1;
+					continue;
+				}
+				keys[n].key = key;
+				keys[n].row = r;
+				n++;
+			}
+			if (n == 0)
+				break;
+			/* the first row of each key, in file order */
+			qsort(keys, n, sizeof(KeyRow), keyrow_cmp);
+			for (int j = 0; j < n; j++)
+				if (j == 0 || strcmp(keys[j].key, keys[j - 1].key) != 0)
+					keys[m++] = keys[j];
+			qsort(keys, m, sizeof(KeyRow), keyrow_row_cmp);
+			for (int j = 0; j < m; j++)
+				round[j] = rows[keys[j].row];
+
+			if (pi->skip_plan == NULL)
+			{
+				StringInfoData sql;
+
+				initStringInfo(&sql);
+				appendStringInfo(&sql, "WITH stored AS (%s ON CONFLICT (", tgt->insert_sql);
+				for (int k = 0; k < pi->nkeys; k++)
+					appendStringInfo(&sql, "%s%s", k ? ", " : "",
+									 quote_identifier(tgt->spec->outcols[pi->outcol[k]]->target));
+				appendStringInfoString(&sql, ") DO NOTHING RETURNING ");
+				for (int k = 0; k < pi->nkeys; k++)
+					appendStringInfo(&sql, "%s%s", k ? ", " : "",
+									 quote_identifier(tgt->spec->outcols[pi->outcol[k]]->target));
+				appendStringInfoString(&sql, ") SELECT * FROM stored");
+				pi->skip_plan = SPI_prepare(sql.data, tgt->spec->nout, tgt->argtypes);
+				if (pi->skip_plan == NULL)
+					elog(ERROR, "could not prepare \"%s\": %s", sql.data,
+						 SPI_result_code_string(SPI_result));
+			}
+			build_args(tgt, round, 0, m);
+			edata = load_try(skip_call, NULL, &sc, LOAD_ERRORS_DISTRIBUTED);
+			for (int k = 0; k < tgt->spec->nout; k++)
+				pfree(DatumGetPointer(tgt->args[k]));
+			if (edata)
+			{
+				/* each row alone, by the caller */
+				FreeErrorData(edata);
+				for (int r = 0; r < nrows; r++)
+					if (suspect[r] && why[r] == i)
+						why[r] = -1;
+				break;
+			}
+			qsort(sc.stored, sc.nstored, sizeof(char *), str_cmp);
+			for (int j = 0; j < m; j++)
+			{
+				int			r = keys[j].row;
+
+				suspect[r] = false;
+				if (bsearch(&keys[j].key, sc.stored, sc.nstored, sizeof(char *), str_cmp))
+					inserted++;
+				else
+					reject_conflict(tgt, pi, rows[r]);
+			}
+		}
+	}
+	pfree(round);
+	pfree(keys);
+	return inserted;
 }
 
 /* the rows of rows[] that suspect[] does not mark, in order, into out[] */
@@ -1313,20 +1567,23 @@ unmarked_rows(LoadRow **rows, int nrows, const bool *suspect, LoadRow **out)
 /*
  * citus_insert - insert a batch into a Citus table: as one statement while
  * the target has refused nothing; else (or when that fails) the rows not
- * foretold to be refused as one batch, then each foretold row alone, in
- * file order.  The keys the table already holds are looked up (a
- * distributed query) only when the rows foretold by the coordinator alone
- * -- NULLs, CHECKs, keys repeated in the batch -- have been set aside and
- * the others still fail as one batch.  Returns the rows inserted.
+ * foretold to be refused as one batch, then the rows foretold by a key
+ * (skip_conflicts), then each other foretold row alone, in file order.
+ * The keys the table already holds are looked up (a distributed query),
+ * and the CHECKs evaluated (until one has foretold a row), only when the
+ * rows foretold otherwise -- NULLs, keys repeated in the batch -- have
+ * been set aside and the others still fail as one batch.  Returns the
+ * rows inserted.
  */
 static int64
 citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 {
 	int64		inserted = 0;
 	bool	   *suspect;
+	int		   *why;
 	LoadRow   **likely;
 	int			nlikely;
-	bool		lookup = false;
+	bool		more = false;	/* the second foretelling may foretell more */
 	ErrorData  *edata;
 	int			at;
 
@@ -1351,12 +1608,16 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 		MemoryContextSwitchTo(old);
 	}
 	for (int i = 0; i < tgt->predict->nindexes; i++)
-		lookup |= tgt->predict->indexes[i].nkeys == 1 && tgt->predict->indexes[i].readable;
+		more |= tgt->predict->indexes[i].nkeys == 1 && tgt->predict->indexes[i].readable;
+	more |= tgt->predict->nchecks > 0 && !tgt->predict->checks_found;
 	suspect = palloc0(sizeof(bool) * nrows);
+	why = palloc(sizeof(int) * nrows);
+	for (int r = 0; r < nrows; r++)
+		why[r] = -1;
 	likely = palloc(sizeof(LoadRow *) * nrows);
-	predict_refused(tgt, rows, nrows, suspect, false);
+	predict_refused(tgt, rows, nrows, suspect, why, false);
 	nlikely = unmarked_rows(rows, nrows, suspect, likely);
-	if (lookup && nlikely > 0)
+	if (more && nlikely > 0)
 	{
 		int64		n = try_insert(tgt, likely, 0, nlikely, &edata, &at);
 
@@ -1367,17 +1628,20 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 		}
 		else
 		{
-			/* look the keys up, then as above */
+			/* look the keys up and evaluate the CHECKs, then as above */
 			FreeErrorData(edata);
-			predict_refused(tgt, rows, nrows, suspect, true);
+			predict_refused(tgt, rows, nrows, suspect, why, true);
 			nlikely = unmarked_rows(rows, nrows, suspect, likely);
 		}
 	}
 	inserted += insert_range(tgt, likely, 0, nlikely);
+	if (tgt->predict->skip)
+		inserted += skip_conflicts(tgt, rows, nrows, suspect, why);
 	for (int r = 0; r < nrows; r++)
 		if (suspect[r])
 			inserted += insert_range(tgt, rows, r, r + 1);
 	pfree(suspect);
+	pfree(why);
 	pfree(likely);
 	return inserted;
 }
@@ -1460,6 +1724,9 @@ load_target_end(LoadTarget *tgt)
 	fast_end(tgt);
 	if (tgt->predict)
 	{
+		for (int i = 0; i < tgt->predict->nindexes; i++)
+			if (tgt->predict->indexes[i].skip_plan)
+				SPI_freeplan(tgt->predict->indexes[i].skip_plan);
 		ExecDropSingleTupleTableSlot(tgt->predict->slot);
 		FreeExecutorState(tgt->predict->estate);
 		tgt->predict = NULL;

@@ -95,11 +95,19 @@ for t in dist part ref; do
     [ "$(c "SELECT count(*) FROM $t")" = 195 ] || fail "$t: $(c "SELECT count(*) FROM $t") rows stored"
     ok "Citus table $t: $got loaded/rejected, the same rejects as the plain table (line, rule, column, SQLSTATE)"
 done
+# a duplicate key is skipped by the shards (ON CONFLICT DO NOTHING), not
+# raised: its reject carries PostgreSQL's own error for it, naming the
+# table's index as on a plain table (a worker would name its shard's); the
+# other rows the shards refuse carry the worker's message
 msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'dist' AND line_number = 11")
+[ "$msg" = 'duplicate key value violates unique constraint "dist_pkey": Key (id)=(9) already exists.' ] \
+    || fail "line 11 of dist: message '$msg'"
+msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'dist' AND line_number = 31")
 case $msg in
-    "duplicate key value violates unique constraint \"dist_pkey_"*"Key (id)=(9) already exists.") ok "the worker's message: $msg" ;;
-    *) fail "line 11 of dist: message '$msg'" ;;
+    "new row for relation \"dist_1"*"\" violates check constraint \"dist_qty_check\": Failing row contains (30, 1, 0, n30, 2024-01-03).") ;;
+    *) fail "line 31 of dist: message '$msg'" ;;
 esac
+ok "messages: a duplicate key as on a plain table, a CHECK the worker's (of the shard)"
 [ "$(c "SELECT count(*) FROM pgetl.reject WHERE load_name IN ('dist', 'part', 'ref') AND sqlstate = 'XX000'")" = 0 ] \
     || fail "a reject with Citus's XX000"
 
@@ -130,7 +138,51 @@ for t in dist part ref; do
     [ "$got" = "$plain2" ] || fail "$t, again: loaded/rejected $got, plain $plain2"
     [ "$(rejects "$t")" = "$want2" ] || fail "$t, again: rejects $(rejects "$t"), plain $want2"
 done
+got=$(c "SELECT count(*) FILTER (WHERE message ~ '^duplicate key value violates unique constraint \"dist_pkey\": Key \\(id\\)=\\([0-9]+\\) already exists\\.$') || ' ' || count(*)
+          FROM pgetl.reject WHERE load_id = (SELECT max(load_id) FROM pgetl.load_history WHERE load_name = 'dist') AND rule = 'unique_constraint'")
+[ "$got" = "197 197" ] || fail "dist, again: of the duplicate keys' rejects, so many have PostgreSQL's message: $got"
 ok "the file loaded again: $plain2 loaded/rejected in every Citus table, the same rejects as the plain table"
+
+# one key three times: the first row refused by a foreign key the
+# coordinator cannot foretell, so the second is stored and the third is the
+# duplicate, as on the plain table
+printf 'id,cust,qty,name,day\n700,99,1,a,2024-02-01\n700,1,1,b,2024-02-01\n700,2,1,c,2024-02-01\n' >"$dir/three.csv"
+chmod 644 "$dir/three.csv"
+three() {
+    psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 \
+        -c "SELECT rows_loaded || ' ' || rows_rejected FROM pgetl_load('$1', '$dir/three.csv')" >/dev/null
+    echo "$(rejects "$1") | $(c "SELECT string_agg(cust::text, ',') FROM $1 WHERE id = 700")"
+}
+want3=$(three plain)
+[ "$want3" = "2 foreign_key - 23503; 4 unique_constraint - 23505 | 1" ] || fail "plain, one key three times: $want3"
+for t in dist ref; do
+    [ "$(three "$t")" = "$want3" ] || fail "$t, one key three times: $(three "$t"), plain $want3"
+done
+ok "one key three times, the first refused by a foreign key: the second stored, the third rejected, as on the plain table"
+
+# with a row trigger on insert, a duplicate is not skipped (the trigger's
+# work would stay) but refused by its shard, one row at a time: the same
+# rejects, the worker's message
+psql -X -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE dist_trg (id integer PRIMARY KEY, cust integer, qty integer CHECK (qty > 0),
+                       name text NOT NULL, day date CHECK (day < '2025-01-01'));
+SELECT create_distributed_table('dist_trg', 'id');
+ALTER TABLE dist_trg ADD FOREIGN KEY (cust) REFERENCES cust;
+CREATE FUNCTION upper_name() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.name := upper(NEW.name); RETURN NEW; END$$;
+SQL
+psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 -c "SET citus.enable_unsafe_triggers = on" \
+    -c "CREATE TRIGGER upper_name BEFORE INSERT ON dist_trg FOR EACH ROW EXECUTE FUNCTION upper_name()" >/dev/null
+c "SET ROLE etl; SELECT pgetl_define_load('dist_trg', 'dist_trg', '$cols')" >/dev/null
+got=$(load dist_trg) || fail "the load into dist_trg failed"
+[ "$got" = "$plain" ] || fail "dist_trg: loaded/rejected $got, plain $plain"
+[ "$(rejects dist_trg)" = "$want" ] || fail "dist_trg: rejects $(rejects dist_trg), plain $want"
+[ "$(c "SELECT count(*) FROM dist_trg WHERE name = upper(name)")" = 195 ] || fail "dist_trg: the trigger did not run on every row"
+msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'dist_trg' AND line_number = 11")
+case $msg in
+    "duplicate key value violates unique constraint \"dist_trg_pkey_"*"Key (id)=(9) already exists.") ;;
+    *) fail "line 11 of dist_trg: message '$msg'" ;;
+esac
+ok "a table with a row trigger on insert: the same rejects, each duplicate refused by its shard ($msg)"
 
 # pgetl.citus_load_pool_size: Citus's pool size is the load's only during
 # the load, restored after it (and after a failed one)
