@@ -162,6 +162,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/sortsupport.h"
+#include "utils/datum.h"
+#include "access/stratnum.h"
 #include "utils/rls.h"
 #include "util.h"
 
@@ -979,10 +982,11 @@ typedef struct PredictIndex
 {
 	int			nkeys;
 	int		   *outcol;			/* loaded column (spec->outcols) of each key */
-	Oid		   *outfn;			/* its type's output function */
+	SortSupport ssup;			/* the index's ordering of each key column */
+	int16	   *typlen;			/* each key column's type's length */
+	bool	   *typbyval;		/* and passing */
 	bool		readable;		/* one key column the loader may SELECT */
-	char	   *query;			/* SELECT key::text FROM target WHERE key =
-								 * ANY($1) */
+	char	   *query;			/* SELECT key FROM target WHERE key = ANY($1) */
 	Oid			arraytype;
 	Oid			indexoid;
 	SPIPlanPtr	skip_plan;		/* the batch INSERT ... ON CONFLICT (key) DO
@@ -1076,19 +1080,34 @@ predict_begin(LoadTarget *tgt)
 		pi->indexoid = ind->indexrelid;
 		pi->nkeys = ind->indnkeyatts;
 		pi->outcol = palloc(sizeof(int) * pi->nkeys);
-		pi->outfn = palloc(sizeof(Oid) * pi->nkeys);
+		pi->typlen = palloc(sizeof(int16) * pi->nkeys);
+		pi->typbyval = palloc(sizeof(bool) * pi->nkeys);
 		for (int i = 0; i < pi->nkeys; i++)
 		{
-			bool		varlena;
-
 			pi->outcol[i] = outcol_of(spec, ind->indkey.values[i]);
 			usable &= pi->outcol[i] >= 0;
 			if (pi->outcol[i] >= 0)
-				getTypeOutputInfo(spec->outcols[pi->outcol[i]]->target_typid, &pi->outfn[i], &varlena);
+				get_typlenbyval(spec->outcols[pi->outcol[i]]->target_typid,
+								&pi->typlen[i], &pi->typbyval[i]);
 		}
 		ReleaseSysCache(tup);
 		if (!usable)
 			continue;
+		/* keys are equal as the index (a B-tree: unique) finds them equal */
+		{
+			Relation	irel = index_open(pi->indexoid, AccessShareLock);
+
+			pi->ssup = palloc0(sizeof(SortSupportData) * pi->nkeys);
+			for (int i = 0; i < pi->nkeys; i++)
+			{
+				pi->ssup[i].ssup_cxt = CurrentMemoryContext;
+				pi->ssup[i].ssup_collation = irel->rd_indcollation[i];
+				pi->ssup[i].ssup_nulls_first = false;
+				pi->ssup[i].ssup_attno = i + 1;
+				PrepareSortSupportFromIndexRel(irel, BTLessStrategyNumber, &pi->ssup[i]);
+			}
+			index_close(irel, AccessShareLock);
+		}
 		if (pi->nkeys == 1)
 		{
 			LoadColumn *c = spec->outcols[pi->outcol[0]];
@@ -1097,7 +1116,7 @@ predict_begin(LoadTarget *tgt)
 			pi->readable = OidIsValid(pi->arraytype) &&
 				(pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
 				 pg_attribute_aclcheck(RelationGetRelid(rel), c->attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK);
-			pi->query = psprintf("SELECT %s::pg_catalog.text FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+			pi->query = psprintf("SELECT %s FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
 								 quote_identifier(c->target), spec->target_name,
 								 quote_identifier(c->target));
 		}
@@ -1136,46 +1155,79 @@ predict_begin(LoadTarget *tgt)
 	return p;
 }
 
-/* a key of a unique index, as text (NULL when a key column is NULL) */
-static char *
-predict_key(LoadTarget *tgt, PredictIndex *pi, LoadRow *row)
-{
-	StringInfoData key;
-
-	initStringInfo(&key);
-	for (int i = 0; i < pi->nkeys; i++)
-	{
-		int			k = pi->outcol[i];
-		char	   *s;
-
-		if (row->nulls[k])
-			return NULL;
-		s = OidOutputFunctionCall(pi->outfn[i], row->values[k]);
-		appendStringInfo(&key, "%zu:%s;", strlen(s), s);
-	}
-	return key.data;
-}
-
+/*
+ * Keys of a unique index, compared as the index compares them (its B-tree
+ * ordering, collation included), so that what it finds equal is a
+ * duplicate here too.
+ */
 typedef struct KeyRow
 {
-	char	   *key;
-	int			row;
+	Datum	   *vals;			/* the key's values, one per key column */
+	int			row;			/* its row in the batch (or entry) */
 } KeyRow;
 
 static int
-keyrow_cmp(const void *a, const void *b)
+key_cmp(const Datum *x, const Datum *y, PredictIndex *pi)
+{
+	for (int i = 0; i < pi->nkeys; i++)
+	{
+		int			c = ApplySortComparator(x[i], false, y[i], false, &pi->ssup[i]);
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
+/* by key, then row */
+static int
+keyrow_cmp(const void *a, const void *b, void *arg)
 {
 	const KeyRow *x = a;
 	const KeyRow *y = b;
-	int			c = strcmp(x->key, y->key);
+	int			c = key_cmp(x->vals, y->vals, (PredictIndex *) arg);
 
 	return c != 0 ? c : (x->row > y->row) - (x->row < y->row);
 }
 
-static int
-str_cmp(const void *a, const void *b)
+/* whether keys[0..n), sorted, holds the key vals */
+static bool
+key_found(const KeyRow *keys, int n, const Datum *vals, PredictIndex *pi)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	int			lo = 0;
+	int			hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = key_cmp(keys[mid].vals, vals, pi);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * row_key - the key of rows[r] into *key (values in vals, nkeys of them),
+ * or false when a key column is NULL (never a duplicate)
+ */
+static bool
+row_key(PredictIndex *pi, LoadRow **rows, int r, Datum *vals, KeyRow *key)
+{
+	for (int i = 0; i < pi->nkeys; i++)
+	{
+		if (rows[r]->nulls[pi->outcol[i]])
+			return false;
+		vals[i] = rows[r]->values[pi->outcol[i]];
+	}
+	key->vals = vals;
+	key->row = r;
+	return true;
 }
 
 /*
@@ -1192,7 +1244,7 @@ predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *su
 	Datum	   *elems = palloc(sizeof(Datum) * nrows);
 	int			n = 0;
 	int			lb = 1;
-	char	  **found = NULL;
+	KeyRow	   *found = NULL;
 	int			nfound = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -1217,13 +1269,18 @@ predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *su
 													 typlen, typbyval, typalign));
 		if (SPI_execute_with_args(pi->query, 1, argtypes, args, NULL, true, 0) == SPI_OK_SELECT)
 		{
-			found = palloc(sizeof(char *) * (SPI_processed + 1));
+			found = palloc(sizeof(KeyRow) * (SPI_processed + 1));
 			for (uint64 i = 0; i < SPI_processed; i++)
 			{
-				char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+				bool		isnull;
+				Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
-				if (v)
-					found[nfound++] = MemoryContextStrdup(cxt, v);
+				if (isnull)
+					continue;
+				found[nfound].vals = palloc(sizeof(Datum));
+				found[nfound].vals[0] = datumCopy(v, typbyval, typlen);
+				found[nfound].row = nfound;
+				nfound++;
 			}
 		}
 		ReleaseCurrentSubTransaction();
@@ -1242,15 +1299,12 @@ predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *su
 	PG_END_TRY();
 	if (nfound == 0)
 		return;
-	qsort(found, nfound, sizeof(char *), str_cmp);
+	qsort_arg(found, nfound, sizeof(KeyRow), keyrow_cmp, pi);
 	for (int r = 0; r < nrows; r++)
 	{
-		char	   *v;
-
 		if (suspect[r] || rows[r]->nulls[k])
 			continue;
-		v = OidOutputFunctionCall(pi->outfn[0], rows[r]->values[k]);
-		if (bsearch(&v, found, nfound, sizeof(char *), str_cmp))
+		if (key_found(found, nfound, &rows[r]->values[k], pi))
 		{
 			suspect[r] = true;
 			why[r] = index;
@@ -1337,6 +1391,7 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *
 	{
 		PredictIndex *pi = &p->indexes[i];
 		KeyRow	   *keys = palloc(sizeof(KeyRow) * nrows);
+		Datum	   *vals = palloc(sizeof(Datum) * nrows * pi->nkeys);
 		int			n = 0;
 
 		/*
@@ -1344,24 +1399,17 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *
 		 * reason aside)
 		 */
 		for (int r = 0; r < nrows; r++)
-		{
-			char	   *key = suspect[r] ? NULL : predict_key(tgt, pi, rows[r]);
-
-			if (key)
-			{
-				keys[n].key = key;
-				keys[n].row = r;
+			if (!suspect[r] && row_key(pi, rows, r, &vals[n * pi->nkeys], &keys[n]))
 				n++;
-			}
-		}
-		qsort(keys, n, sizeof(KeyRow), keyrow_cmp);
+		qsort_arg(keys, n, sizeof(KeyRow), keyrow_cmp, pi);
 		for (int j = 1; j < n; j++)
-			if (strcmp(keys[j].key, keys[j - 1].key) == 0)
+			if (key_cmp(keys[j].vals, keys[j - 1].vals, pi) == 0)
 			{
 				suspect[keys[j].row] = true;
 				why[keys[j].row] = i;
 			}
 		pfree(keys);
+		pfree(vals);
 		/* a key the table holds */
 		if (existing && pi->nkeys == 1 && pi->readable)
 			predict_existing(tgt, i, rows, nrows, suspect, why);
@@ -1373,7 +1421,7 @@ typedef struct SkipCall
 {
 	LoadTarget *tgt;
 	PredictIndex *pi;
-	char	  **stored;			/* out: the keys of the rows stored */
+	KeyRow	   *stored;			/* out: the keys of the rows stored */
 	int			nstored;
 } SkipCall;
 
@@ -1386,19 +1434,21 @@ skip_call(void *arg)
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "batch insert failed: %s", SPI_result_code_string(ret));
-	sc->stored = palloc(sizeof(char *) * (SPI_processed + 1));
+	sc->stored = palloc(sizeof(KeyRow) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		StringInfoData key;
+		KeyRow	   *key = &sc->stored[sc->nstored++];
 
-		initStringInfo(&key);
+		key->vals = palloc(sizeof(Datum) * pi->nkeys);
+		key->row = i;
 		for (int k = 0; k < pi->nkeys; k++)
 		{
-			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1);
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &isnull);
 
-			appendStringInfo(&key, "%zu:%s;", v ? strlen(v) : 0, v ? v : "");
+			/* (a key the statement stored has no NULL) */
+			key->vals[k] = isnull ? (Datum) 0 : datumCopy(v, pi->typbyval[k], pi->typlen[k]);
 		}
-		sc->stored[sc->nstored++] = key.data;
 	}
 }
 
@@ -1467,6 +1517,7 @@ skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *w
 	for (int i = 0; i < p->nindexes; i++)
 	{
 		PredictIndex *pi = &p->indexes[i];
+		Datum	   *vals = palloc(sizeof(Datum) * nrows * pi->nkeys);
 
 		for (;;)
 		{
@@ -1477,26 +1528,19 @@ skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *w
 
 			for (int r = 0; r < nrows; r++)
 			{
-				char	   *key;
-
 				if (!suspect[r] || why[r] != i)
 					continue;
-				key = predict_key(tgt, pi, rows[r]);
-				if (key == NULL)
-				{
+				if (row_key(pi, rows, r, &vals[n * pi->nkeys], &keys[n]))
+					n++;
+				else
 					why[r] = -1;
-					continue;
-				}
-				keys[n].key = key;
-				keys[n].row = r;
-				n++;
 			}
 			if (n == 0)
 				break;
 			/* the first row of each key, in file order */
-			qsort(keys, n, sizeof(KeyRow), keyrow_cmp);
+			qsort_arg(keys, n, sizeof(KeyRow), keyrow_cmp, pi);
 			for (int j = 0; j < n; j++)
-				if (j == 0 || strcmp(keys[j].key, keys[j - 1].key) != 0)
+				if (j == 0 || key_cmp(keys[j].vals, keys[j - 1].vals, pi) != 0)
 					keys[m++] = keys[j];
 			qsort(keys, m, sizeof(KeyRow), keyrow_row_cmp);
 			for (int j = 0; j < m; j++)
@@ -1534,18 +1578,19 @@ skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *w
 						why[r] = -1;
 				break;
 			}
-			qsort(sc.stored, sc.nstored, sizeof(char *), str_cmp);
+			qsort_arg(sc.stored, sc.nstored, sizeof(KeyRow), keyrow_cmp, pi);
 			for (int j = 0; j < m; j++)
 			{
 				int			r = keys[j].row;
 
 				suspect[r] = false;
-				if (bsearch(&keys[j].key, sc.stored, sc.nstored, sizeof(char *), str_cmp))
+				if (key_found(sc.stored, sc.nstored, keys[j].vals, pi))
 					inserted++;
 				else
 					reject_conflict(tgt, pi, rows[r]);
 			}
 		}
+		pfree(vals);
 	}
 	pfree(round);
 	pfree(keys);
