@@ -693,10 +693,11 @@ load_target_begin(LoadSpec *spec)
 			tgt->do_nothing = true;
 		}
 	}
+
 	/*
 	 * Citus counts the rows it sent, not those ON CONFLICT DO NOTHING stored:
-	 * count the rows RETURNed, read through a CTE (to SPI, Citus's INSERT
-	 * ... SELECT sent more rows than it returned, which SPI refuses: XX000
+	 * count the rows RETURNed, read through a CTE (to SPI, Citus's INSERT ...
+	 * SELECT sent more rows than it returned, which SPI refuses: XX000
 	 * "consistency check on SPI tuple count failed")
 	 */
 	tgt->returning = tgt->citus && tgt->do_nothing;
