@@ -107,6 +107,9 @@ case $msg in
     "new row for relation \"dist_1"*"\" violates check constraint \"dist_qty_check\": Failing row contains (30, 1, 0, n30, 2024-01-03).") ;;
     *) fail "line 31 of dist: message '$msg'" ;;
 esac
+msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'part' AND line_number = 11")
+[ "$msg" = 'duplicate key value violates unique constraint "part_pkey": Key (id, day)=(9, 2024-01-10) already exists.' ] \
+    || fail "line 11 of part: message '$msg'"
 ok "messages: a duplicate key as on a plain table, a CHECK the worker's (of the shard)"
 [ "$(c "SELECT count(*) FROM pgetl.reject WHERE load_name IN ('dist', 'part', 'ref') AND sqlstate = 'XX000'")" = 0 ] \
     || fail "a reject with Citus's XX000"
