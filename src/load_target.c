@@ -163,6 +163,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/sortsupport.h"
+#include "utils/typcache.h"
 #include "utils/datum.h"
 #include "access/stratnum.h"
 #include "utils/rls.h"
@@ -1000,6 +1001,16 @@ typedef struct PredictCheck
 	ExprState  *state;
 } PredictCheck;
 
+/* a one-column foreign key of a loaded column */
+typedef struct PredictFkey
+{
+	int			outcol;			/* the loaded column */
+	char	   *query;			/* SELECT ref::type FROM referenced WHERE ref
+								 * = ANY($1) */
+	Oid			arraytype;
+	SortSupportData ssup;		/* the column type's ordering */
+} PredictFkey;
+
 struct CitusPredict
 {
 	bool		skip;			/* conflicts may be skipped (see the file's
@@ -1009,6 +1020,9 @@ struct CitusPredict
 	int			nchecks;
 	PredictCheck *checks;
 	bool		checks_found;	/* a CHECK has foretold a refused row */
+	int			nfkeys;
+	PredictFkey *fkeys;
+	bool		fkeys_found;	/* a foreign key has foretold a refused row */
 	bool	   *notnull;		/* by loaded column */
 	EState	   *estate;
 	TupleTableSlot *slot;		/* the table's row type, for the CHECKs */
@@ -1037,6 +1051,7 @@ predict_begin(LoadTarget *tgt)
 	TupleDesc	desc = RelationGetDescr(rel);
 	CitusPredict *p = palloc0(sizeof(CitusPredict));
 	List	   *indexes = RelationGetIndexList(rel);
+	List	   *fkeys;
 	ListCell   *lc;
 
 	/*
@@ -1124,6 +1139,37 @@ predict_begin(LoadTarget *tgt)
 		p->nindexes++;
 	}
 	list_free(indexes);
+
+	/* one-column foreign keys the loader may look up */
+	fkeys = RelationGetFKeyList(rel);
+	p->fkeys = palloc0(sizeof(PredictFkey) * (list_length(fkeys) + 1));
+	foreach(lc, fkeys)
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+		PredictFkey *pf = &p->fkeys[p->nfkeys];
+		LoadColumn *c;
+		TypeCacheEntry *tc;
+		const char *ref;
+
+		if (fk->nkeys != 1 || (pf->outcol = outcol_of(spec, fk->conkey[0])) < 0)
+			continue;
+		c = spec->outcols[pf->outcol];
+		pf->arraytype = get_array_type(c->target_typid);
+		tc = lookup_type_cache(c->target_typid, TYPECACHE_LT_OPR);
+		if (!OidIsValid(pf->arraytype) || !OidIsValid(tc->lt_opr) ||
+			(pg_class_aclcheck(fk->confrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+			 pg_attribute_aclcheck(fk->confrelid, fk->confkey[0], GetUserId(), ACL_SELECT) != ACLCHECK_OK))
+			continue;
+		pf->ssup.ssup_cxt = CurrentMemoryContext;
+		pf->ssup.ssup_collation = TupleDescAttr(desc, c->attnum - 1)->attcollation;
+		PrepareSortSupportFromOrderingOp(tc->lt_opr, &pf->ssup);
+		ref = quote_identifier(get_attname(fk->confrelid, fk->confkey[0], false));
+		pf->query = psprintf("SELECT %s::%s FROM %s.%s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
+							 ref, format_type_be_qualified(c->target_typid),
+							 quote_identifier(get_namespace_name(get_rel_namespace(fk->confrelid))),
+							 quote_identifier(get_rel_name(fk->confrelid)), ref);
+		p->nfkeys++;
+	}
 
 	p->estate = CreateExecutorState();
 	p->slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
@@ -1232,56 +1278,47 @@ row_key(PredictIndex *pi, LoadRow **rows, int r, Datum *vals, KeyRow *key)
 }
 
 /*
- * predict_existing - mark the rows whose one-column key the table already
- * holds: one query, as the caller; an error (a policy, a broken shard)
- * just foretells nothing.
+ * lookup_values - run query (SELECT v FROM ... WHERE ... = ANY ($1)) with
+ * $1 the array of elems[0..n) of type elemtype, as the caller, and return
+ * the non-NULL values it returns (copies, of type elemtype, in the current
+ * memory context; *nfound of them).  An error (a policy, a broken shard, a
+ * missing operator) just returns nothing: what is looked up only orders
+ * the attempts.
  */
-static void
-predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *suspect, int *why)
+static Datum *
+lookup_values(const char *query, Oid arraytype, Oid elemtype, Datum *elems, int n, int *nfound)
 {
-	PredictIndex *pi = &tgt->predict->indexes[index];
-	LoadColumn *c = tgt->spec->outcols[pi->outcol[0]];
-	int			k = pi->outcol[0];
-	Datum	   *elems = palloc(sizeof(Datum) * nrows);
-	int			n = 0;
-	int			lb = 1;
-	KeyRow	   *found = NULL;
-	int			nfound = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	Datum	   *volatile found = NULL;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
+	int			lb = 1;
 
-	for (int r = 0; r < nrows; r++)
-		if (!rows[r]->nulls[k])
-			elems[n++] = rows[r]->values[k];
+	*nfound = 0;
 	if (n == 0)
-		return;
-	get_typlenbyvalalign(c->target_typid, &typlen, &typbyval, &typalign);
+		return NULL;
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {pi->arraytype};
+		Oid			argtypes[1] = {arraytype};
 		Datum		args[1];
 
-		args[0] = PointerGetDatum(construct_md_array(elems, NULL, 1, &n, &lb, c->target_typid,
+		args[0] = PointerGetDatum(construct_md_array(elems, NULL, 1, &n, &lb, elemtype,
 													 typlen, typbyval, typalign));
-		if (SPI_execute_with_args(pi->query, 1, argtypes, args, NULL, true, 0) == SPI_OK_SELECT)
+		if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) == SPI_OK_SELECT)
 		{
-			found = palloc(sizeof(KeyRow) * (SPI_processed + 1));
+			found = palloc(sizeof(Datum) * (SPI_processed + 1));
 			for (uint64 i = 0; i < SPI_processed; i++)
 			{
 				bool		isnull;
 				Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
 
-				if (isnull)
-					continue;
-				found[nfound].vals = palloc(sizeof(Datum));
-				found[nfound].vals[0] = datumCopy(v, typbyval, typlen);
-				found[nfound].row = nfound;
-				nfound++;
+				if (!isnull)
+					found[(*nfound)++] = datumCopy(v, typbyval, typlen);
 			}
 		}
 		ReleaseCurrentSubTransaction();
@@ -1295,11 +1332,41 @@ predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *su
 		load_rollback_subtransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		nfound = 0;
+		*nfound = 0;
 	}
 	PG_END_TRY();
+	return found;
+}
+
+/*
+ * predict_existing - mark the rows whose one-column key the table already
+ * holds (one query, lookup_values).
+ */
+static void
+predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *suspect, int *why)
+{
+	PredictIndex *pi = &tgt->predict->indexes[index];
+	int			k = pi->outcol[0];
+	Datum	   *elems = palloc(sizeof(Datum) * nrows);
+	int			n = 0;
+	Datum	   *vals;
+	KeyRow	   *found;
+	int			nfound;
+
+	for (int r = 0; r < nrows; r++)
+		if (!suspect[r] && !rows[r]->nulls[k])
+			elems[n++] = rows[r]->values[k];
+	vals = lookup_values(pi->query, pi->arraytype, tgt->spec->outcols[k]->target_typid,
+						 elems, n, &nfound);
+	pfree(elems);
 	if (nfound == 0)
 		return;
+	found = palloc(sizeof(KeyRow) * nfound);
+	for (int i = 0; i < nfound; i++)
+	{
+		found[i].vals = &vals[i];
+		found[i].row = i;
+	}
 	qsort_arg(found, nfound, sizeof(KeyRow), keyrow_cmp, pi);
 	for (int r = 0; r < nrows; r++)
 	{
@@ -1311,6 +1378,73 @@ predict_existing(LoadTarget *tgt, int index, LoadRow **rows, int nrows, bool *su
 			why[r] = index;
 		}
 	}
+	pfree(found);
+}
+
+static int
+datum_cmp(const void *a, const void *b, void *arg)
+{
+	return ApplySortComparator(*(const Datum *) a, false, *(const Datum *) b, false,
+							   (SortSupport) arg);
+}
+
+/*
+ * predict_fkeys - mark the rows whose value of a one-column foreign key the
+ * referenced table does not hold (one query per foreign key,
+ * lookup_values).
+ */
+static void
+predict_fkeys(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
+{
+	CitusPredict *p = tgt->predict;
+	Datum	   *elems = palloc(sizeof(Datum) * nrows);
+
+	for (int f = 0; f < p->nfkeys; f++)
+	{
+		PredictFkey *pf = &p->fkeys[f];
+		int			k = pf->outcol;
+		int			n = 0;
+		int			nfound;
+		Datum	   *found;
+
+		for (int r = 0; r < nrows; r++)
+			if (!suspect[r] && !rows[r]->nulls[k])
+				elems[n++] = rows[r]->values[k];
+		if (n == 0)
+			continue;
+		found = lookup_values(pf->query, pf->arraytype, tgt->spec->outcols[k]->target_typid,
+							  elems, n, &nfound);
+		if (found == NULL)
+			continue;			/* the query failed: nothing foretold */
+		qsort_arg(found, nfound, sizeof(Datum), datum_cmp, &pf->ssup);
+		for (int r = 0; r < nrows; r++)
+		{
+			int			lo = 0;
+			int			hi = nfound;
+			bool		hit = false;
+
+			if (suspect[r] || rows[r]->nulls[k])
+				continue;
+			while (lo < hi && !hit)
+			{
+				int			mid = lo + (hi - lo) / 2;
+				int			c = datum_cmp(&found[mid], &rows[r]->values[k], &pf->ssup);
+
+				hit = c == 0;
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (!hit)
+			{
+				suspect[r] = true;
+				p->fkeys_found = true;
+			}
+		}
+		pfree(found);
+	}
+	pfree(elems);
 }
 
 /*
@@ -1415,6 +1549,14 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *
 		if (existing && pi->nkeys == 1 && pi->readable)
 			predict_existing(tgt, i, rows, nrows, suspect, why);
 	}
+
+	/*
+	 * Last, as a row refused by its foreign key (checked after its unique
+	 * keys) still has its keys: a later row with the same key is its
+	 * duplicate.
+	 */
+	if (p->nfkeys > 0 && (existing || p->fkeys_found))
+		predict_fkeys(tgt, rows, nrows, suspect);
 }
 
 /* one INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, for load_try */
@@ -1656,6 +1798,7 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 	for (int i = 0; i < tgt->predict->nindexes; i++)
 		more |= tgt->predict->indexes[i].nkeys == 1 && tgt->predict->indexes[i].readable;
 	more |= tgt->predict->nchecks > 0 && !tgt->predict->checks_found;
+	more |= tgt->predict->nfkeys > 0 && !tgt->predict->fkeys_found;
 	suspect = palloc0(sizeof(bool) * nrows);
 	why = palloc(sizeof(int) * nrows);
 	for (int r = 0; r < nrows; r++)
@@ -1682,7 +1825,19 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 	}
 	inserted += insert_range(tgt, likely, 0, nlikely);
 	if (tgt->predict->skip)
+	{
+		/*
+		 * the rows foretold otherwise first, so that a row refused by its
+		 * foreign key is refused for that, not as a duplicate of a later row
+		 */
+		for (int r = 0; r < nrows; r++)
+			if (suspect[r] && why[r] < 0)
+			{
+				inserted += insert_range(tgt, rows, r, r + 1);
+				suspect[r] = false;
+			}
 		inserted += skip_conflicts(tgt, rows, nrows, suspect, why);
+	}
 	for (int r = 0; r < nrows; r++)
 		if (suspect[r])
 			inserted += insert_range(tgt, rows, r, r + 1);
