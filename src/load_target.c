@@ -89,31 +89,46 @@
  * half, ~30 ms each.  So once a batch into a Citus table has failed (and
  * for every batch after the target has refused a row), the loader first
  * foretells, on the coordinator, which rows the shards will refuse -- a
- * NULL in a NOT NULL column, a CHECK constraint of the table (one whose
- * columns are all loaded) that is false, a key of a unique index (of
- * loaded columns, no expression or predicate) that an earlier row of the
- * batch has, or, for a one-column key the loader may read, that the table
- * already holds (one query per batch and index, made only when the other
- * rows still fail as one batch) -- inserts the other rows as one batch
- * (split in halves if that fails after all), then the rows foretold by a
- * key as described below, then each other foretold row alone by the
- * router statement, which rejects it with the worker's own error.  The
- * foretelling only orders the attempts: what is rejected is decided by
- * the shards.  A foretold row that the shards accept after all is
- * inserted after the other rows of its batch.
+ * NULL in a NOT NULL column; a key of a unique index (of loaded columns,
+ * no expression or predicate) that an earlier row of the batch has,
+ * compared as the index compares keys (SortSupport of its B-tree
+ * ordering and collation); and, only when the other rows still fail as
+ * one batch: a one-column key the table already holds, a CHECK
+ * constraint of the table (one whose columns are all loaded) that is
+ * false, a value of a one-column foreign key the referenced table does
+ * not hold (the lookups one query per batch and index or foreign key,
+ * made where the loader may read the column; the CHECKs and foreign keys
+ * then for every later batch once one of them has foretold a row).  It
+ * inserts the other rows as one batch (split in halves if that fails
+ * after all), then each row foretold otherwise than by a key alone, by
+ * the router statement, which rejects it with the worker's own error,
+ * then the rows foretold by a key as described below (where duplicates
+ * cannot be skipped, every foretold row alone, in file order).  A foreign
+ * key is
+ * marked last and its rows go first, so that a row refused by its
+ * foreign key is refused for that, not as the duplicate of a later row
+ * with its key (on a plain table the unique check comes first, and the
+ * foreign key's at the end of the statement).  The foretelling only
+ * orders the attempts: what is rejected is decided by the shards.  A
+ * foretold row that the shards accept after all is inserted after the
+ * other rows of its batch.
  *
  * Duplicate keys without an error: the rows foretold by a unique index's
  * key go to the shards together, as INSERT ... ON CONFLICT (key) DO
  * NOTHING RETURNING key (no two rows of one statement with the same key;
- * a repeated key waits for the next statement).  A row the shards store
- * is loaded; a row they skip had a duplicate key and is rejected with the
- * error PostgreSQL raises for it on a plain table (SQLSTATE 23505, the
- * message naming the table's index, the key in the detail where the role
- * may read it), built on the coordinator since no worker raised it.  If
- * the statement fails (a row breaks another rule too), its rows are
- * inserted one at a time as above.  Not with an upsert (which has its own
- * ON CONFLICT) nor when the table has a row trigger on insert, whose work
- * a skipped row would keep and a refused one undo.  XXFIGURES
+ * a repeated key waits for the next statement, so the first in the file
+ * goes first).  A row the shards store is loaded; a row they skip had a
+ * duplicate key and is rejected with the error PostgreSQL raises for it
+ * on a plain table (SQLSTATE 23505, the message naming the table's index,
+ * the key in the detail where the role may read it), built on the
+ * coordinator since no worker raised it.  If the statement fails (a row
+ * breaks another rule too), its rows are inserted one at a time as above.
+ * Not with an upsert (which has its own ON CONFLICT), nor when the table
+ * has a row trigger on insert, whose work a skipped row would keep and a
+ * refused one undo, or row level security for the role (RETURNING checks
+ * SELECT policies), nor for an index whose key columns the role may not
+ * SELECT (RETURNING needs it).  XXFIGURES
+ *
  * Citus
  * does not pass on the column of a NOT NULL violation: reject_at_target
  * takes it from the worker's (English) message; in another language the
@@ -988,6 +1003,8 @@ typedef struct PredictIndex
 	int16	   *typlen;			/* each key column's type's length */
 	bool	   *typbyval;		/* and passing */
 	bool		readable;		/* one key column the loader may SELECT */
+	bool		returnable;		/* the loader may SELECT every key column
+								 * (RETURNING them: skip_conflicts) */
 	char	   *query;			/* SELECT key FROM target WHERE key = ANY($1) */
 	Oid			arraytype;
 	Oid			indexoid;
@@ -1059,7 +1076,8 @@ predict_begin(LoadTarget *tgt)
 	 * the same trace: no upsert (its own ON CONFLICT) and no row trigger on
 	 * insert, whose work a skipped row would keep and a refused one undo.
 	 */
-	p->skip = spec->mode != LOAD_UPSERT;
+	p->skip = spec->mode != LOAD_UPSERT &&
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
 	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
 	{
 		Trigger    *trig = &rel->trigdesc->triggers[i];
@@ -1109,6 +1127,12 @@ predict_begin(LoadTarget *tgt)
 		ReleaseSysCache(tup);
 		if (!usable)
 			continue;
+		pi->returnable = true;
+		if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			for (int i = 0; i < pi->nkeys; i++)
+				pi->returnable &= pg_attribute_aclcheck(RelationGetRelid(rel),
+														spec->outcols[pi->outcol[i]]->attnum,
+														GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 		/* keys are equal as the index (a B-tree: unique) finds them equal */
 		{
 			Relation	irel = index_open(pi->indexoid, AccessShareLock);
@@ -1660,8 +1684,12 @@ skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *w
 	for (int i = 0; i < p->nindexes; i++)
 	{
 		PredictIndex *pi = &p->indexes[i];
-		Datum	   *vals = palloc(sizeof(Datum) * nrows * pi->nkeys);
+		Datum	   *vals;
 
+		/* (its rows, still suspect, are then inserted alone by the caller) */
+		if (!pi->returnable)
+			continue;
+		vals = palloc(sizeof(Datum) * nrows * pi->nkeys);
 		for (;;)
 		{
 			SkipCall	sc = {tgt, pi, NULL, 0};

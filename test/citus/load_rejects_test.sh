@@ -183,6 +183,27 @@ msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'num'")
     || fail "numeric keys: message '$msg' (plain: $(c "SELECT message FROM pgetl.reject WHERE load_name = 'plain_num'"))"
 ok "keys equal by the index's ordering (1.0 and 1.00): the same reject as on a plain table"
 
+# a role that may only INSERT into the table (no SELECT, so no RETURNING
+# of the keys): duplicates are refused one at a time, the same rejects
+psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE ROLE ins LOGIN;
+GRANT USAGE ON SCHEMA public TO ins;
+GRANT pg_read_server_files TO ins;
+SET ROLE etl;
+CREATE TABLE dist_ins (id integer PRIMARY KEY, cust integer, qty integer CHECK (qty > 0),
+                       name text NOT NULL, day date CHECK (day < '2025-01-01'));
+SELECT create_distributed_table('dist_ins', 'id');
+ALTER TABLE dist_ins ADD FOREIGN KEY (cust) REFERENCES cust;
+GRANT INSERT ON dist_ins TO ins;
+SQL
+c "SET ROLE ins; SELECT pgetl_define_load('dist_ins', 'dist_ins', '$cols')" >/dev/null
+got=$(psql -X -A -t -q -p "$COORD" -U ins -v ON_ERROR_STOP=1 \
+    -c "SELECT rows_loaded || ' ' || rows_rejected FROM pgetl_load('dist_ins', '$dir/in.csv')" 2>&1) \
+    || fail "the load into dist_ins by a role with INSERT only failed: $got"
+[ "$got" = "$plain" ] || fail "dist_ins: loaded/rejected $got, plain $plain"
+[ "$(rejects dist_ins)" = "$want" ] || fail "dist_ins: rejects $(rejects dist_ins), plain $want"
+ok "a role with INSERT only: the same rejects, duplicates refused one at a time"
+
 # with a row trigger on insert, a duplicate is not skipped (the trigger's
 # work would stay) but refused by its shard, one row at a time: the same
 # rejects, the worker's message
