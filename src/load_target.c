@@ -1302,6 +1302,27 @@ row_key(PredictIndex *pi, LoadRow **rows, int r, Datum *vals, KeyRow *key)
 }
 
 /*
+ * foretelling_failed - in a PG_CATCH of the foretelling's subtransaction:
+ * roll it back and go on (an error only means that less is foretold), but
+ * raise a cancel, a shutdown or a lack of resources again (SQLSTATE
+ * classes 57 and 53), which are not about the rows.
+ */
+static void
+foretelling_failed(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata = CopyErrorData();
+
+	FlushErrorState();
+	load_rollback_subtransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+}
+
+/*
  * lookup_values - run query (SELECT v FROM ... WHERE ... = ANY ($1)) with
  * $1 the array of elems[0..n) of type elemtype, as the caller, and return
  * the non-NULL values it returns (copies, of type elemtype, in the current
@@ -1352,10 +1373,7 @@ lookup_values(const char *query, Oid arraytype, Oid elemtype, Datum *elems, int 
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		load_rollback_subtransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		foretelling_failed(cxt, owner);
 		*nfound = 0;
 	}
 	PG_END_TRY();
@@ -1517,10 +1535,7 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		load_rollback_subtransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		foretelling_failed(cxt, owner);
 	}
 	PG_END_TRY();
 }
