@@ -51,13 +51,6 @@ SELECT create_reference_table('customers');
 INSERT INTO customers SELECT generate_series(1, 50000);
 CREATE TABLE purchases_fk (LIKE purchases INCLUDING ALL);
 SELECT create_distributed_table('purchases_fk', 'id');
-SELECT pgetl_define_load('purchases_fk', 'purchases_fk', '[
-  {"name": "id", "required": true},
-  {"name": "customer_id", "min": 1},
-  {"name": "product", "required": true, "max_length": 100},
-  {"name": "price", "min": 10, "max_decimals": 2},
-  {"name": "quantity", "min": 1, "max": 100},
-  {"name": "ts"}]');
 SELECT pgetl_define_load('purchases', 'purchases', '[
   {"name": "id", "required": true},
   {"name": "customer_id", "min": 1},
@@ -68,6 +61,8 @@ SELECT pgetl_define_load('purchases', 'purchases', '[
 SQL
 )" >/dev/null
 c "ALTER TABLE purchases_fk ADD FOREIGN KEY (customer_id) REFERENCES customers" >/dev/null
+# the same columns and rules as purchases
+c "SELECT pgetl_define_load('purchases_fk', 'purchases_fk', columns) FROM pgetl.load_spec WHERE name = 'purchases'" >/dev/null
 
 # seconds of one statement after a TRUNCATE of table (purchases unless
 # TABLE is set), and the rows stored
