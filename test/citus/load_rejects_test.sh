@@ -183,6 +183,27 @@ msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'num'")
     || fail "numeric keys: message '$msg' (plain: $(c "SELECT message FROM pgetl.reject WHERE load_name = 'plain_num'"))"
 ok "keys equal by the index's ordering (1.0 and 1.00): the same reject as on a plain table"
 
+# two unique keys (a reference table may have any): a duplicate of either
+# or of both is rejected for the index a plain table names
+printf 'id,name\n1,a\n2,b\n2,c\n3,a\n2,a\n4,d\n' >"$dir/two.csv"
+chmod 644 "$dir/two.csv"
+psql -X -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE two (id integer PRIMARY KEY, name text UNIQUE);
+SELECT create_reference_table('two');
+CREATE TABLE plain_two (id integer PRIMARY KEY, name text UNIQUE);
+SELECT pgetl_define_load('two', 'two', '[{"name": "id"}, {"name": "name"}]');
+SELECT pgetl_define_load('plain_two', 'plain_two', '[{"name": "id"}, {"name": "name"}]');
+SQL
+for t in plain_two two; do
+    psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 -c "SELECT rows_loaded FROM pgetl_load('$t', '$dir/two.csv')" >/dev/null
+done
+got=$(c "SELECT string_agg(line_number || ' ' || replace(message, 'plain_two', 'two'), '; ' ORDER BY line_number) FROM pgetl.reject WHERE load_name = 'two'")
+want2=$(c "SELECT string_agg(line_number || ' ' || replace(message, 'plain_two', 'two'), '; ' ORDER BY line_number) FROM pgetl.reject WHERE load_name = 'plain_two'")
+[ "$got" = "$want2" ] || fail "two unique keys: rejects '$got', plain '$want2'"
+[ "$(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM two")" = "$(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM plain_two")" ] \
+    || fail "two unique keys: rows $(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM two")"
+ok "two unique keys: the same rejects and messages as the plain table ($got)"
+
 # a role that may only INSERT into the table (no SELECT, so no RETURNING
 # of the keys): duplicates are refused one at a time, the same rejects
 psql -X -q -p "$COORD" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
