@@ -109,8 +109,7 @@
  * the router statement, which rejects it with the worker's own error,
  * then the rows foretold by a key as described below (where duplicates
  * cannot be skipped, every foretold row alone, in file order).  A foreign
- * key is
- * marked last and its rows go first, so that a row refused by its
+ * key is marked last and its rows go first, so that a row refused by its
  * foreign key is refused for that, not as the duplicate of a later row
  * with its key (on a plain table the unique check comes first, and the
  * foreign key's at the end of the statement).  The foretelling only
@@ -161,6 +160,7 @@
 
 #include "access/heapam.h"
 #include "nodes/readfuncs.h"
+#include "access/stratnum.h"
 #include "access/sysattr.h"
 #include "utils/syscache.h"
 #include "catalog/index.h"
@@ -182,16 +182,15 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/sortsupport.h"
 #include "utils/typcache.h"
-#include "utils/datum.h"
-#include "access/stratnum.h"
-#include "utils/rls.h"
 #include "util.h"
 
 typedef struct CitusPredict CitusPredict;
@@ -1012,10 +1011,10 @@ typedef struct PredictIndex
 	SortSupport ssup;			/* the index's ordering of each key column */
 	int16	   *typlen;			/* each key column's type's length */
 	bool	   *typbyval;		/* and passing */
-	bool		readable;		/* one key column the loader may SELECT */
-	bool		returnable;		/* the loader may SELECT every key column
-								 * (RETURNING them: skip_conflicts) */
-	char	   *query;			/* SELECT key FROM target WHERE key = ANY($1) */
+	bool		readable;		/* the loader may SELECT every key column (to
+								 * look keys up, or RETURN them) */
+	char	   *query;			/* one-column key: SELECT key FROM target
+								 * WHERE key = ANY($1), or NULL */
 	Oid			arraytype;
 	Oid			indexoid;
 	SPIPlanPtr	skip_plan;		/* the batch INSERT ... ON CONFLICT (key) DO
@@ -1137,12 +1136,12 @@ predict_begin(LoadTarget *tgt)
 		ReleaseSysCache(tup);
 		if (!usable)
 			continue;
-		pi->returnable = true;
+		pi->readable = true;
 		if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 			for (int i = 0; i < pi->nkeys; i++)
-				pi->returnable &= pg_attribute_aclcheck(RelationGetRelid(rel),
-														spec->outcols[pi->outcol[i]]->attnum,
-														GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+				pi->readable &= pg_attribute_aclcheck(RelationGetRelid(rel),
+													  spec->outcols[pi->outcol[i]]->attnum,
+													  GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 		/* keys are equal as the index (a B-tree: unique) finds them equal */
 		{
 			Relation	irel = index_open(pi->indexoid, AccessShareLock);
@@ -1158,14 +1157,11 @@ predict_begin(LoadTarget *tgt)
 			}
 			index_close(irel, AccessShareLock);
 		}
-		if (pi->nkeys == 1)
+		if (pi->nkeys == 1 && pi->readable &&
+			OidIsValid(pi->arraytype = get_array_type(spec->outcols[pi->outcol[0]]->target_typid)))
 		{
 			LoadColumn *c = spec->outcols[pi->outcol[0]];
 
-			pi->arraytype = get_array_type(c->target_typid);
-			pi->readable = OidIsValid(pi->arraytype) &&
-				(pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
-				 pg_attribute_aclcheck(RelationGetRelid(rel), c->attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK);
 			pi->query = psprintf("SELECT %s FROM %s WHERE %s OPERATOR(pg_catalog.=) ANY ($1)",
 								 quote_identifier(c->target), spec->target_name,
 								 quote_identifier(c->target));
@@ -1260,37 +1256,30 @@ key_cmp(const Datum *x, const Datum *y, PredictIndex *pi)
 	return 0;
 }
 
+/* by key */
+static int
+keyrow_key_cmp(const void *a, const void *b, void *arg)
+{
+	return key_cmp(((const KeyRow *) a)->vals, ((const KeyRow *) b)->vals, (PredictIndex *) arg);
+}
+
 /* by key, then row */
 static int
 keyrow_cmp(const void *a, const void *b, void *arg)
 {
-	const KeyRow *x = a;
-	const KeyRow *y = b;
-	int			c = key_cmp(x->vals, y->vals, (PredictIndex *) arg);
+	int			c = keyrow_key_cmp(a, b, arg);
 
-	return c != 0 ? c : (x->row > y->row) - (x->row < y->row);
+	return c != 0 ? c : (((const KeyRow *) a)->row > ((const KeyRow *) b)->row) -
+		(((const KeyRow *) a)->row < ((const KeyRow *) b)->row);
 }
 
 /* whether keys[0..n), sorted, holds the key vals */
 static bool
-key_found(const KeyRow *keys, int n, const Datum *vals, PredictIndex *pi)
+key_found(const KeyRow *keys, int n, Datum *vals, PredictIndex *pi)
 {
-	int			lo = 0;
-	int			hi = n;
+	KeyRow		probe = {vals, -1};
 
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		int			c = key_cmp(keys[mid].vals, vals, pi);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return bsearch_arg(&probe, keys, n, sizeof(KeyRow), keyrow_key_cmp, pi) != NULL;
 }
 
 /*
@@ -1470,30 +1459,12 @@ predict_fkeys(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
 			continue;			/* the query failed: nothing foretold */
 		qsort_arg(found, nfound, sizeof(Datum), datum_cmp, &pf->ssup);
 		for (int r = 0; r < nrows; r++)
-		{
-			int			lo = 0;
-			int			hi = nfound;
-			bool		hit = false;
-
-			if (suspect[r] || rows[r]->nulls[k])
-				continue;
-			while (lo < hi && !hit)
-			{
-				int			mid = lo + (hi - lo) / 2;
-				int			c = datum_cmp(&found[mid], &rows[r]->values[k], &pf->ssup);
-
-				hit = c == 0;
-				if (c < 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (!hit)
+			if (!suspect[r] && !rows[r]->nulls[k] &&
+				!bsearch_arg(&rows[r]->values[k], found, nfound, sizeof(Datum), datum_cmp, &pf->ssup))
 			{
 				suspect[r] = true;
 				p->fkeys_found = true;
 			}
-		}
 		pfree(found);
 	}
 	pfree(elems);
@@ -1555,9 +1526,9 @@ predict_checks(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect)
  * refuse (see the file's comment), and in why[] the unique index (its
  * number in predict->indexes) whose key foretold a row (the caller has set
  * why[] to -1).  The keys the table already holds (a distributed query
- * per index) only when existing; the CHECK constraints only then too, or
- * once one has foretold a row (rows that break one are rarer than
- * duplicates, as a load's rules usually check the same).
+ * per index) only when existing; the CHECK constraints and foreign keys
+ * only then too, or once one has foretold a row (rows that break one are
+ * rarer than duplicates, as a load's rules usually check the same).
  */
 static void
 predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *why,
@@ -1595,7 +1566,7 @@ predict_refused(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *
 		pfree(keys);
 		pfree(vals);
 		/* a key the table holds */
-		if (existing && pi->nkeys == 1 && pi->readable)
+		if (existing && pi->query)
 			predict_existing(tgt, i, rows, nrows, suspect, why);
 	}
 
@@ -1712,7 +1683,7 @@ skip_conflicts(LoadTarget *tgt, LoadRow **rows, int nrows, bool *suspect, int *w
 		Datum	   *vals;
 
 		/* (its rows, still suspect, are then inserted alone by the caller) */
-		if (!pi->returnable)
+		if (!pi->readable)
 			continue;
 		vals = palloc(sizeof(Datum) * nrows * pi->nkeys);
 		for (;;)
@@ -1808,12 +1779,14 @@ unmarked_rows(LoadRow **rows, int nrows, const bool *suspect, LoadRow **out)
 /*
  * citus_insert - insert a batch into a Citus table: as one statement while
  * the target has refused nothing; else (or when that fails) the rows not
- * foretold to be refused as one batch, then the rows foretold by a key
- * (skip_conflicts), then each other foretold row alone, in file order.
- * The keys the table already holds are looked up (a distributed query),
- * and the CHECKs evaluated (until one has foretold a row), only when the
- * rows foretold otherwise -- NULLs, keys repeated in the batch -- have
- * been set aside and the others still fail as one batch.  Returns the
+ * foretold to be refused as one batch, then each row foretold otherwise
+ * than by a key alone, in file order, then the rows foretold by a key
+ * (skip_conflicts; alone, in file order, where it does not apply).  The
+ * keys the table already holds and the foreign keys are looked up
+ * (distributed queries), and the CHECKs evaluated, only when the rows
+ * foretold otherwise -- NULLs, keys repeated in the batch -- have been
+ * set aside and the others still fail as one batch (the CHECKs and
+ * foreign keys for every batch once one has foretold a row).  Returns the
  * rows inserted.
  */
 static int64
@@ -1849,7 +1822,7 @@ citus_insert(LoadTarget *tgt, LoadRow **rows, int nrows)
 		MemoryContextSwitchTo(old);
 	}
 	for (int i = 0; i < tgt->predict->nindexes; i++)
-		more |= tgt->predict->indexes[i].nkeys == 1 && tgt->predict->indexes[i].readable;
+		more |= tgt->predict->indexes[i].query != NULL;
 	more |= tgt->predict->nchecks > 0 && !tgt->predict->checks_found;
 	more |= tgt->predict->nfkeys > 0 && !tgt->predict->fkeys_found;
 	suspect = palloc0(sizeof(bool) * nrows);

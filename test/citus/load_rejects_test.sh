@@ -163,43 +163,46 @@ for t in dist ref; do
 done
 ok "one key three times, the first refused by a foreign key: the second stored, the third rejected, as on the plain table"
 
+# twin NAME COLUMNS HOW SPEC FILE: table NAME made a Citus table by HOW
+# (e.g. "create_reference_table('NAME')") and plain_NAME with the same
+# COLUMNS, a load spec for each, FILE loaded into both
+twin() {
+    psql -X -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE TABLE $1 ($2);
+SELECT $3;
+CREATE TABLE plain_$1 ($2);
+SELECT pgetl_define_load('$1', '$1', '$4');
+SELECT pgetl_define_load('plain_$1', 'plain_$1', '$4');
+SQL
+    chmod 644 "$5"
+    for t in "plain_$1" "$1"; do
+        psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 -c "SELECT rows_loaded FROM pgetl_load('$t', '$5')" >/dev/null
+    done
+}
+# the rejects of load NAME, line and message (plain_NAME read as NAME)
+messages() {
+    c "SELECT string_agg(line_number || ' ' || replace(message, 'plain_$1', '$1'), '; ' ORDER BY line_number)
+         FROM pgetl.reject WHERE load_name = '$2'"
+}
+
 # keys equal as the index compares them, not as text: 1.0 and 1.00 are one
 # numeric key, skipped by the shards as on a plain table
 printf 'k,v\n1.0,a\n1.00,b\n2,c\n' >"$dir/num.csv"
-chmod 644 "$dir/num.csv"
-psql -X -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE TABLE num (k numeric PRIMARY KEY, v text);
-SELECT create_distributed_table('num', 'k');
-CREATE TABLE plain_num (k numeric PRIMARY KEY, v text);
-SELECT pgetl_define_load('num', 'num', '[{"name": "k"}, {"name": "v"}]');
-SELECT pgetl_define_load('plain_num', 'plain_num', '[{"name": "k"}, {"name": "v"}]');
-SQL
-for t in plain_num num; do
-    psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 -c "SELECT rows_loaded FROM pgetl_load('$t', '$dir/num.csv')" >/dev/null
-done
-[ "$(rejects num)" = "$(rejects plain_num)" ] || fail "numeric keys: rejects $(rejects num), plain $(rejects plain_num)"
-msg=$(c "SELECT message FROM pgetl.reject WHERE load_name = 'num'")
-[ "$msg" = 'duplicate key value violates unique constraint "num_pkey": Key (k)=(1.00) already exists.' ] \
-    || fail "numeric keys: message '$msg' (plain: $(c "SELECT message FROM pgetl.reject WHERE load_name = 'plain_num'"))"
+twin num "k numeric PRIMARY KEY, v text" "create_distributed_table('num', 'k')" \
+    '[{"name": "k"}, {"name": "v"}]' "$dir/num.csv"
+got=$(messages num num)
+[ "$got" = "$(messages num plain_num)" ] || fail "numeric keys: rejects '$got', plain '$(messages num plain_num)'"
+[ "$got" = '3 duplicate key value violates unique constraint "num_pkey": Key (k)=(1.00) already exists.' ] \
+    || fail "numeric keys: rejects '$got'"
 ok "keys equal by the index's ordering (1.0 and 1.00): the same reject as on a plain table"
 
 # two unique keys (a reference table may have any): a duplicate of either
 # or of both is rejected for the index a plain table names
 printf 'id,name\n1,a\n2,b\n2,c\n3,a\n2,a\n4,d\n' >"$dir/two.csv"
-chmod 644 "$dir/two.csv"
-psql -X -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE TABLE two (id integer PRIMARY KEY, name text UNIQUE);
-SELECT create_reference_table('two');
-CREATE TABLE plain_two (id integer PRIMARY KEY, name text UNIQUE);
-SELECT pgetl_define_load('two', 'two', '[{"name": "id"}, {"name": "name"}]');
-SELECT pgetl_define_load('plain_two', 'plain_two', '[{"name": "id"}, {"name": "name"}]');
-SQL
-for t in plain_two two; do
-    psql -X -A -t -q -p "$COORD" -U etl -v ON_ERROR_STOP=1 -c "SELECT rows_loaded FROM pgetl_load('$t', '$dir/two.csv')" >/dev/null
-done
-got=$(c "SELECT string_agg(line_number || ' ' || replace(message, 'plain_two', 'two'), '; ' ORDER BY line_number) FROM pgetl.reject WHERE load_name = 'two'")
-want2=$(c "SELECT string_agg(line_number || ' ' || replace(message, 'plain_two', 'two'), '; ' ORDER BY line_number) FROM pgetl.reject WHERE load_name = 'plain_two'")
-[ "$got" = "$want2" ] || fail "two unique keys: rejects '$got', plain '$want2'"
+twin two "id integer PRIMARY KEY, name text UNIQUE" "create_reference_table('two')" \
+    '[{"name": "id"}, {"name": "name"}]' "$dir/two.csv"
+got=$(messages two two)
+[ "$got" = "$(messages two plain_two)" ] || fail "two unique keys: rejects '$got', plain '$(messages two plain_two)'"
 [ "$(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM two")" = "$(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM plain_two")" ] \
     || fail "two unique keys: rows $(c "SELECT string_agg(id || name, ',' ORDER BY id) FROM two")"
 ok "two unique keys: the same rejects and messages as the plain table ($got)"
